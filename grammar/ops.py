@@ -1,0 +1,131 @@
+"""The operator table: one row per Warp operator or builtin the generator may emit.
+
+A row says how the construct is spelled (``syntax`` + ``spelling``), which typed signatures it has, what
+its numpy semantics are (a function of :mod:`grammar.semantics`), which input domain each argument must lie
+in, whether Warp can differentiate it, and which family it belongs to (families drive the kernel categories
+and swarm testing). The strategies pick rows by result type; the reference evaluates rows by name. Adding a
+builtin is one row here, its semantics function, and its tests.
+
+Domains (per argument; strategies keep arguments inside them by construction, see ``strategies.guards``):
+
+``any``       no constraint
+``nonzero``   divisor: never zero (ints: by interval; floats: magnitude >= 0.5)
+``positive``  strictly positive (sqrt, log): >= 0.25
+``exp_arg``   within +-policy.exp_arg_bound, so exp() cannot overflow float32
+``pow_base``  >= 0.25 (no negative base: powf of a negative base and fractional exponent is NaN)
+``pow_exp``   within +-policy.pow_exp_bound
+``cast_arg``  within +-policy.float_cast_bound, so a float->int conversion is defined
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from . import semantics as S
+from .types import BOOL, FLOAT32, INT32, VEC3, ValueType
+
+DOMAINS = ("any", "nonzero", "positive", "exp_arg", "pow_base", "pow_exp", "cast_arg")
+
+
+@dataclass(frozen=True)
+class Signature:
+    args: tuple[ValueType, ...]
+    result: ValueType
+
+
+@dataclass(frozen=True)
+class Op:
+    name: str  # key; also the reference's dispatch name
+    syntax: str  # "binop" | "unop" | "compare" | "boolop" | "call" | "construct" | "index"
+    spelling: str  # "+", "<", "and", "not", "wp.sin", ...
+    signatures: tuple[Signature, ...]
+    semantics: Callable
+    domains: tuple[str, ...] = ()  # per argument; missing means "any"
+    differentiable: bool = True
+    family: str = "arith"  # arith | math | compare | logic | select | cast | vector
+    # True when the result is fully determined by IEEE rules with no rounding latitude for an
+    # implementation (negation, abs, min/max, selection, floor, casts, fmod...). Other float results may
+    # legitimately differ by an ulp or so between Warp (libm, fused multiply-add) and numpy; the reference
+    # perturbs those to measure how much that can move each output.
+    exact: bool = False
+
+    def domain(self, i: int) -> str:
+        return self.domains[i] if i < len(self.domains) else "any"
+
+
+def sig(result: ValueType, *args: ValueType) -> Signature:
+    return Signature(tuple(args), result)
+
+
+F, I, B, V = FLOAT32, INT32, BOOL, VEC3
+
+
+def _same(*ts: ValueType, arity: int) -> tuple[Signature, ...]:
+    return tuple(sig(t, *([t] * arity)) for t in ts)
+
+
+OPS: tuple[Op, ...] = (
+    # --- operators ---
+    Op("add", "binop", "+", _same(F, I, V, arity=2), S.add),
+    Op("sub", "binop", "-", _same(F, I, V, arity=2), S.sub),
+    Op("mul", "binop", "*", _same(F, I, arity=2) + (sig(V, V, F), sig(V, F, V)), S.mul),
+    Op("div", "binop", "/", (sig(F, F, F), sig(I, I, I), sig(V, V, F)), S.div, ("any", "nonzero")),
+    Op("floordiv", "binop", "//", (sig(I, I, I),), S.floordiv, ("any", "nonzero"), differentiable=False, exact=True),
+    Op("mod", "binop", "%", (sig(I, I, I), sig(F, F, F)), S.mod, ("any", "nonzero"), differentiable=False, exact=True),
+    Op("neg", "unop", "-", (sig(F, F), sig(I, I), sig(V, V)), S.neg, exact=True),
+    # --- comparisons and logic ---
+    Op("lt", "compare", "<", (sig(B, F, F), sig(B, I, I)), S.lt, family="compare"),
+    Op("le", "compare", "<=", (sig(B, F, F), sig(B, I, I)), S.le, family="compare"),
+    Op("gt", "compare", ">", (sig(B, F, F), sig(B, I, I)), S.gt, family="compare"),
+    Op("ge", "compare", ">=", (sig(B, F, F), sig(B, I, I)), S.ge, family="compare"),
+    Op("eq", "compare", "==", (sig(B, I, I),), S.eq, family="compare"),
+    Op("ne", "compare", "!=", (sig(B, I, I),), S.ne, family="compare"),
+    Op("and_", "boolop", "and", (sig(B, B, B),), S.and_, family="logic"),
+    Op("or_", "boolop", "or", (sig(B, B, B),), S.or_, family="logic"),
+    Op("not_", "unop", "not", (sig(B, B),), S.not_, family="logic"),
+    Op("where", "call", "wp.where", (sig(F, B, F, F), sig(I, B, I, I), sig(V, B, V, V)), S.where, family="select", exact=True),
+    # --- scalar math ---
+    Op("min", "call", "wp.min", _same(F, I, arity=2), S.min_, family="math", exact=True),
+    Op("max", "call", "wp.max", _same(F, I, arity=2), S.max_, family="math", exact=True),
+    Op("abs", "call", "wp.abs", _same(F, I, arity=1), S.abs_, family="math", exact=True),
+    Op("clamp", "call", "wp.clamp", _same(F, I, arity=3), S.clamp, family="math", exact=True),
+    Op("sqrt", "call", "wp.sqrt", (sig(F, F),), S.sqrt, ("positive",), family="math"),
+    Op("exp", "call", "wp.exp", (sig(F, F),), S.exp, ("exp_arg",), family="math"),
+    Op("log", "call", "wp.log", (sig(F, F),), S.log, ("positive",), family="math"),
+    Op("sin", "call", "wp.sin", (sig(F, F),), S.sin, family="math"),
+    Op("cos", "call", "wp.cos", (sig(F, F),), S.cos, family="math"),
+    Op("tanh", "call", "wp.tanh", (sig(F, F),), S.tanh, family="math"),
+    Op("floor", "call", "wp.floor", (sig(F, F),), S.floor, differentiable=False, family="math", exact=True),
+    Op("pow", "call", "wp.pow", (sig(F, F, F),), S.pow_, ("pow_base", "pow_exp"), family="math"),
+    # --- conversions ---
+    Op("float32", "call", "wp.float32", (sig(F, I),), S.to_float32, differentiable=False, family="cast", exact=True),
+    Op("int32", "call", "wp.int32", (sig(I, F),), S.to_int32, ("cast_arg",), differentiable=False, family="cast", exact=True),
+    # --- vectors ---
+    Op("vec3", "construct", "wp.vec3", (sig(V, F, F, F),), S.vec3, family="vector", exact=True),
+    Op("dot", "call", "wp.dot", (sig(F, V, V),), S.dot, family="vector"),
+    Op("cross", "call", "wp.cross", (sig(V, V, V),), S.cross, family="vector"),
+    Op("length", "call", "wp.length", (sig(F, V),), S.length, family="vector"),
+    Op("normalize", "call", "wp.normalize", (sig(V, V),), S.normalize, family="vector"),
+    Op("component", "index", "[]", (sig(F, V, I),), S.component, family="vector", exact=True),
+)
+
+#: Atomic read-modify-write builtins, used as statements on an output array: (row, element types).
+ATOMICS: tuple[Op, ...] = (
+    Op("atomic_add", "call", "wp.atomic_add", (sig(F, F), sig(I, I)), S.atomic_add, family="atomic"),
+    Op("atomic_min", "call", "wp.atomic_min", (sig(F, F), sig(I, I)), S.atomic_min, differentiable=False, family="atomic"),
+    Op("atomic_max", "call", "wp.atomic_max", (sig(F, F), sig(I, I)), S.atomic_max, differentiable=False, family="atomic"),
+)
+
+BY_NAME: dict[str, Op] = {op.name: op for op in OPS + ATOMICS}
+#: Python-syntax spelling -> op name, per syntax kind (the reference's transpiler uses these).
+BINOPS = {op.spelling: op.name for op in OPS if op.syntax == "binop"}
+UNOPS = {op.spelling: op.name for op in OPS if op.syntax == "unop"}
+COMPARES = {op.spelling: op.name for op in OPS if op.syntax == "compare"}
+BOOLOPS = {op.spelling: op.name for op in OPS if op.syntax == "boolop"}
+CALLS = {op.spelling: op.name for op in OPS + ATOMICS if op.syntax in ("call", "construct")}
+
+
+def ops_returning(t: ValueType) -> list[tuple[Op, Signature]]:
+    """Every (row, signature) pair whose result type is ``t``, in table order (simplest first)."""
+    return [(op, s) for op in OPS for s in op.signatures if s.result == t]

@@ -1,0 +1,44 @@
+"""One policy object for every weight and limit of the generator (YARPGen's ``gen_policy``).
+
+Strategies read limits from here; nothing else hard-codes a depth, a size or a range. The value ranges are
+also what the UB-freedom argument rests on: integer intervals (see :mod:`strategies.scope`) start from
+``int_input_range`` etc., and every integer expression is kept inside ``int_limit``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class Policy:
+    # launch / arrays
+    dim: int = 16  # threads per launch == length of every array parameter
+    # kernel shape
+    max_inputs: int = 3  # input array parameters
+    max_outputs: int = 2  # own-slot output arrays (each thread writes out[tid])
+    max_scalar_params: int = 2
+    max_statements: int = 6  # per block
+    max_block_depth: int = 3  # nesting of if/for blocks
+    max_expr_depth: int = 3
+    max_loop_nesting: int = 2
+    max_const_trip: int = 6  # constant loop bounds are 1..max_const_trip
+    max_trip_product: int = 64  # product of enclosing trip counts never exceeds this
+    # values
+    float_input_range: tuple[float, float] = (-4.0, 4.0)
+    vec_input_range: tuple[float, float] = (-2.0, 2.0)
+    int_input_range: tuple[int, int] = (-100, 100)
+    int_param_range: tuple[int, int] = (0, 8)  # int scalar params double as loop bounds
+    float_param_range: tuple[float, float] = (-2.0, 2.0)
+    int_const_max: int = 9
+    # integer safety (no signed overflow, ever)
+    int_limit: int = 2**30  # every int expression's interval stays within +-int_limit
+    int_var_bound: int = 2**15  # plain assignments to an int local are wrapped into +-int_var_bound
+    int_var_capacity: int = 2**20  # + the budget that augmented assignments may add, in total
+    int_wrap_modulus: int = 1024  # `(e % 1024)` is how an over-large operand is brought back
+    float_cast_bound: float = 1000.0  # float->int casts clamp their argument to +-this
+    exp_arg_bound: float = 15.0  # exp() arguments are clamped to +-this (no float32 overflow)
+    pow_exp_bound: float = 3.0
+
+
+DEFAULT_POLICY = Policy()

@@ -1,0 +1,326 @@
+"""Numpy semantics of every Warp operator and builtin in the grammar, as Warp defines them.
+
+Each function takes an evaluation context ``ctx`` first (see :class:`EvalContext`) and then the operand
+values. Values are represented as:
+
+* float scalars: numpy scalars of ``ctx.float_t`` (``np.float32`` to mimic Warp, ``np.float64`` for the
+  high-precision reference),
+* int scalars: Python ``int`` (exact; every result is range-checked, overflow raises :class:`UndefinedBehaviour`),
+* bools: Python ``bool``,
+* vectors: 1-D numpy arrays of ``ctx.float_t``.
+
+Where Warp differs from Python/numpy we copy Warp (sources: ``warp/native/builtin.h`` and ``vec.h`` of
+warp-lang 1.19; the semantics note in README.md lists each decision):
+
+* int ``/`` truncates toward zero, int ``%`` takes the dividend's sign (C), int ``//`` floors;
+* float ``%`` is ``fmodf``; float ``//`` is ``floorf(a / b)``;
+* float ``min``/``max``/``clamp`` are ``fmin``/``fmax`` based (a NaN operand is ignored);
+  ``clamp(x, a, b) = fmin(fmax(a, x), b)``;
+* ``int32(x)`` of a float truncates toward zero (C cast; NaN or out of range is undefined behaviour);
+* ``normalize(v)`` returns the zero vector when ``length(v) <= 0``.
+
+Discontinuous operations (comparisons, ``floor``, ``//``, ``%``, float->int casts) report inputs that sit
+within rounding distance of a discontinuity to ``ctx.near_discontinuity`` so the harness can screen them as
+ill-conditioned instead of reporting a false alarm.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .types import INT32_MAX, INT32_MIN
+
+
+class UndefinedBehaviour(ArithmeticError):
+    """Raised when an operation would be undefined behaviour in the generated C++/CUDA code."""
+
+
+class EvalContext:
+    """What the semantics functions need from the evaluator: the float type and a discontinuity trace.
+
+    Every evaluation of a discontinuous operation appends the *relative distance* of its input to the
+    jump (0.0 for an exact tie) to ``trace``. Comparing the traces of the float32, float64 and perturbed
+    runs tells a robust tie (an exact value, equal in every run) from a fragile one; see
+    :func:`traces_fragile`.
+    """
+
+    def __init__(self, float_t: type = np.float32):
+        self.float_t = float_t
+        self.trace: list[float] = []
+
+    def near_discontinuity(self, distance: float, scale: float) -> None:
+        d = abs(float(distance))
+        self.trace.append(d / max(abs(float(scale)), 1e-30) if math.isfinite(d) else math.inf)
+
+
+#: a discontinuity closer than this (relative) to a non-tie input makes the run fragile
+FRAGILE_REL = 2e-5
+
+
+def traces_fragile(reference: list[float], others: list[list[float]]) -> bool:
+    """True when rounding could change which side of a discontinuity some evaluation falls on.
+
+    ``reference`` is the float32 run's trace, ``others`` the float64 and perturbed runs'. Fragile when
+    a run took another path (trace lengths differ), an input sat within ``FRAGILE_REL`` of a jump without
+    being an exact tie, or an exact tie in one run is not a tie in another (the tied value was computed,
+    not exact, so Warp's rounding may break the tie either way).
+    """
+    if any(0.0 < r <= FRAGILE_REL or not math.isfinite(r) for r in reference):
+        return True
+    for other in others:
+        if len(other) != len(reference):
+            return True
+        if any((a == 0.0) != (b == 0.0) for a, b in zip(reference, other)):
+            return True
+    return False
+
+
+def is_int(x) -> bool:
+    return type(x) is int
+
+
+def is_vec(x) -> bool:
+    return isinstance(x, np.ndarray)
+
+
+def check_int(x: int) -> int:
+    if not INT32_MIN <= x <= INT32_MAX:
+        raise UndefinedBehaviour(f"int32 overflow: {x}")
+    return x
+
+
+# ---- arithmetic -------------------------------------------------------------------------------------------
+
+
+def add(ctx, a, b):
+    return check_int(a + b) if is_int(a) else a + b
+
+
+def sub(ctx, a, b):
+    return check_int(a - b) if is_int(a) else a - b
+
+
+def mul(ctx, a, b):
+    return check_int(a * b) if is_int(a) else a * b
+
+
+def div(ctx, a, b):
+    if is_int(a):
+        if b == 0:
+            raise UndefinedBehaviour("integer division by zero")
+        q = abs(a) // abs(b)
+        return check_int(q if (a >= 0) == (b >= 0) else -q)
+    return a / b
+
+
+def floordiv(ctx, a, b):
+    if is_int(a):
+        if b == 0:
+            raise UndefinedBehaviour("integer division by zero")
+        return check_int(a // b)
+    q = a / b
+    ctx.near_discontinuity(float(q) - round(float(q)), float(q)) if math.isfinite(q) else None
+    return ctx.float_t(np.floor(q))
+
+
+def mod(ctx, a, b):
+    if is_int(a):
+        if b == 0:
+            raise UndefinedBehaviour("integer modulo by zero")
+        r = abs(a) % abs(b)
+        return r if a >= 0 else -r
+    if math.isfinite(a) and math.isfinite(b) and b != 0:
+        q = float(a) / float(b)
+        ctx.near_discontinuity(q - round(q), q)
+    return ctx.float_t(np.fmod(a, b))
+
+
+def neg(ctx, a):
+    return check_int(-a) if is_int(a) else -a
+
+
+def pos(ctx, a):
+    return a
+
+
+# ---- comparisons and logic ----------------------------------------------------------------------------------
+
+
+def _compared(ctx, a, b):
+    if not is_int(a):
+        ctx.near_discontinuity(float(a) - float(b), max(abs(float(a)), abs(float(b))))
+    return a, b
+
+
+def lt(ctx, a, b):
+    a, b = _compared(ctx, a, b)
+    return bool(a < b)
+
+
+def le(ctx, a, b):
+    a, b = _compared(ctx, a, b)
+    return bool(a <= b)
+
+
+def gt(ctx, a, b):
+    a, b = _compared(ctx, a, b)
+    return bool(a > b)
+
+
+def ge(ctx, a, b):
+    a, b = _compared(ctx, a, b)
+    return bool(a >= b)
+
+
+def eq(ctx, a, b):
+    return bool(a == b)
+
+
+def ne(ctx, a, b):
+    return bool(a != b)
+
+
+def and_(ctx, a, b):
+    return bool(a) and bool(b)
+
+
+def or_(ctx, a, b):
+    return bool(a) or bool(b)
+
+
+def not_(ctx, a):
+    return not a
+
+
+def where(ctx, cond, a, b):
+    return a if cond else b
+
+
+# ---- scalar math ------------------------------------------------------------------------------------------
+
+
+def min_(ctx, a, b):
+    return min(a, b) if is_int(a) else np.fmin(a, b)
+
+
+def max_(ctx, a, b):
+    return max(a, b) if is_int(a) else np.fmax(a, b)
+
+
+def abs_(ctx, a):
+    return check_int(abs(a)) if is_int(a) else np.abs(a)
+
+
+def clamp(ctx, x, lo, hi):
+    if is_int(x):
+        return min(max(lo, x), hi)
+    return np.fmin(np.fmax(lo, x), hi)
+
+
+def sqrt(ctx, a):
+    return np.sqrt(a)
+
+
+def exp(ctx, a):
+    return np.exp(a)
+
+
+def log(ctx, a):
+    return np.log(a)
+
+
+def sin(ctx, a):
+    return np.sin(a)
+
+
+def cos(ctx, a):
+    return np.cos(a)
+
+
+def tanh(ctx, a):
+    return np.tanh(a)
+
+
+def floor(ctx, a):
+    if math.isfinite(a):
+        ctx.near_discontinuity(float(a) - round(float(a)), float(a))
+    return np.floor(a)
+
+
+def pow_(ctx, a, b):
+    return np.power(a, b)
+
+
+# ---- conversions ------------------------------------------------------------------------------------------
+
+
+def to_float32(ctx, a):
+    return ctx.float_t(a)
+
+
+def to_int32(ctx, a):
+    if is_int(a):
+        return a
+    x = float(a)
+    if not math.isfinite(x) or not INT32_MIN <= math.trunc(x) <= INT32_MAX:
+        raise UndefinedBehaviour(f"float->int32 conversion of {x!r}")
+    ctx.near_discontinuity(x - round(x), x)
+    return math.trunc(x)
+
+
+# ---- vectors ----------------------------------------------------------------------------------------------
+
+
+def vec3(ctx, x, y, z):
+    return np.array([x, y, z], dtype=ctx.float_t)
+
+
+def dot(ctx, a, b):
+    return a[0] * b[0] + a[1] * b[1] + a[2] * b[2]
+
+
+def cross(ctx, a, b):
+    return np.array(
+        [a[1] * b[2] - a[2] * b[1], a[2] * b[0] - a[0] * b[2], a[0] * b[1] - a[1] * b[0]], dtype=ctx.float_t
+    )
+
+
+def length(ctx, a):
+    return np.sqrt(a[0] * a[0] + a[1] * a[1] + a[2] * a[2])
+
+
+def normalize(ctx, a):
+    n = length(ctx, a)
+    if n > 0:
+        return np.array([a[0] / n, a[1] / n, a[2] / n], dtype=ctx.float_t)
+    return np.zeros(3, dtype=ctx.float_t)
+
+
+def component(ctx, v, i):
+    return v[i]
+
+
+# ---- atomics (operate on a numpy array in place, return the old value like Warp) ----------------------------
+
+
+def atomic_add(ctx, arr, i, v):
+    old = arr[i].item() if arr.dtype.kind == "i" else arr[i]
+    if arr.dtype.kind == "i":
+        arr[i] = check_int(int(arr[i]) + v)
+    else:
+        arr[i] = arr[i] + v
+    return old
+
+
+def atomic_min(ctx, arr, i, v):
+    old = arr[i]
+    arr[i] = min(int(arr[i]), v) if arr.dtype.kind == "i" else np.fmin(arr[i], v)
+    return old
+
+
+def atomic_max(ctx, arr, i, v):
+    old = arr[i]
+    arr[i] = max(int(arr[i]), v) if arr.dtype.kind == "i" else np.fmax(arr[i], v)
+    return old

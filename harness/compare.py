@@ -1,0 +1,108 @@
+"""Compare Warp's outputs with the references: ulp-aware, sensitivity-scaled, screening ill-conditioned inputs.
+
+For every output element we have Warp's value ``w``, the float32 reference ``r32`` (same precision as Warp),
+the float64 reference ``r64``, and float32 references whose every float operation was perturbed by up to
+one ulp (``perturbed``). Then:
+
+* ``cond = |r32 - r64|`` measures how much float32 rounding moves the result at all;
+* ``spread = max |p - r32|`` over the perturbed runs measures how much *last-bit differences* (another
+  libm, another operation order) move it - exactly the freedom Warp has relative to numpy.
+
+An element is **ill-conditioned** (screened, never reported) when ``cond`` or ``spread`` exceeds
+``ILL_REL`` of its magnitude, when the references disagree about NaN/inf, when an int output differs
+between references, or when the run touched a discontinuity within rounding distance (``fragile``).
+Otherwise Warp must satisfy ``|w - r32| <= SENSITIVITY * (cond + spread) + ULPS * ulp(r32)``; if it does
+not, that is a **mismatch** - a Warp bug candidate. Ints and bools compare exactly.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+ILL_REL = 1e-3  # relative sensitivity above which an element is screened as ill-conditioned
+SENSITIVITY = 8.0  # how many times the measured sensitivity Warp may deviate
+ULPS = 4.0  # plus this many float32 ulps of the result
+
+
+@dataclass
+class Comparison:
+    status: str  # "match" | "mismatch" | "ill-conditioned"
+    outputs_checked: int = 0
+    max_error_ulp: float = 0.0
+    tolerance: dict[str, np.ndarray] = field(default_factory=dict)  # per output: allowed |w - r32|
+    mismatches: list[tuple[str, int, float, float, float]] = field(default_factory=list)  # name, idx, expected, actual, tol
+    reason: str = ""
+
+
+def ulp32(x: np.ndarray) -> np.ndarray:
+    a = np.abs(np.asarray(x, dtype=np.float32))
+    return np.spacing(np.where(np.isfinite(a), a, np.float32(0)), dtype=np.float32).astype(np.float64)
+
+
+def compare_outputs(
+    warp: dict[str, np.ndarray],
+    r32: dict[str, np.ndarray],
+    r64: dict[str, np.ndarray],
+    perturbed: list[dict[str, np.ndarray]],
+    *,
+    fragile: bool = False,
+) -> Comparison:
+    if fragile:
+        return Comparison("ill-conditioned", reason="a discontinuity was evaluated within rounding distance")
+    result = Comparison("match")
+    for name, w in warp.items():
+        w = np.asarray(w)
+        e32, e64 = np.asarray(r32[name]), np.asarray(r64[name])
+        ps = [np.asarray(p[name]) for p in perturbed]
+        if w.dtype.kind in "iub":
+            if any((e32 != e64).any() for _ in [0]) or any((p != e32).any() for p in ps):
+                return Comparison("ill-conditioned", reason=f"{name}: int result depends on float rounding")
+            bad = np.flatnonzero((w.astype(np.int64) != e32.astype(np.int64)).reshape(-1))
+            tol = np.zeros(w.shape)
+            expected, actual = e32.reshape(-1), w.reshape(-1)
+        else:
+            tol, ill = float_tolerance(e32, e64, ps)
+            if ill.any():
+                i = int(np.flatnonzero(ill.reshape(-1))[0])
+                return Comparison("ill-conditioned", reason=f"{name}[{i}] is ill-conditioned")
+            w64, x32 = w.astype(np.float64), e32.astype(np.float64)
+            both_nan = np.isnan(w64) & np.isnan(x32)
+            same_inf = np.isinf(x32) & (w64 == x32)
+            err = np.where(both_nan | same_inf, 0.0, np.abs(w64 - x32))
+            err = np.where(np.isnan(err), np.inf, err)
+            bad = np.flatnonzero((err > tol).reshape(-1))
+            ulps = err / np.maximum(ulp32(x32), np.finfo(np.float32).tiny)
+            result.max_error_ulp = max(result.max_error_ulp, float(np.max(ulps, initial=0.0)))
+            expected, actual = x32.reshape(-1), w64.reshape(-1)
+        result.tolerance[name] = tol
+        result.outputs_checked += int(w.size)
+        flat_tol = np.broadcast_to(tol, w.shape).reshape(-1)
+        for i in bad[:8]:
+            result.mismatches.append((name, int(i), float(expected[i]), float(actual[i]), float(flat_tol[i])))
+    if result.mismatches:
+        name, i, exp, act, tol = result.mismatches[0]
+        result.status = "mismatch"
+        result.reason = f"{name} element {i}: expected {exp!r}, Warp gave {act!r} (allowed deviation {tol:.3g})"
+    return result
+
+
+def float_tolerance(e32: np.ndarray, e64: np.ndarray, perturbed: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
+    """(allowed |w - r32| per element, ill-conditioned mask)."""
+    x32, x64 = e32.astype(np.float64), e64.astype(np.float64)
+    finite = np.isfinite(x32) & np.isfinite(x64)
+    special_agree = (np.isnan(x32) & np.isnan(x64)) | (np.isinf(x32) & (x32 == x64))
+    ill = ~finite & ~special_agree
+    with np.errstate(invalid="ignore", over="ignore"):
+        cond = np.where(finite, np.abs(x32 - x64), 0.0)
+        spread = np.zeros_like(x32)
+        for p in perturbed:
+            p64 = p.astype(np.float64)
+            differs = ~((np.isnan(p64) & np.isnan(x32)) | (p64 == x32))
+            ill |= differs & ~(np.isfinite(p64) & np.isfinite(x32))
+            spread = np.maximum(spread, np.where(np.isfinite(p64) & np.isfinite(x32), np.abs(p64 - x32), 0.0))
+        scale = np.maximum(np.abs(np.where(finite, x64, 0.0)), 1e-30)
+        ill |= finite & ((cond > ILL_REL * scale) | (spread > ILL_REL * scale))
+        tol = SENSITIVITY * (cond + spread) + ULPS * ulp32(x32)
+    return tol, ill

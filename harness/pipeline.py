@@ -1,0 +1,318 @@
+"""One batch of generated kernels through every stage of the harness.
+
+``verify_batch`` takes generated kernels and returns one :class:`KernelResult` per kernel:
+
+1. **render** all kernels into one Python module file (one Warp module per batch: the fixed cost of a
+   module build is ~1 s, so batching is what makes verification affordable);
+2. **compile for the CPU**; if the module fails to build, bisect it down to the kernels that fail alone
+   (verdict ``warp-bug``/``compile-error``) and rebuild the rest;
+3. **run** every kernel on seeded inputs and compare with the numpy references
+   (:mod:`harness.reference`, :mod:`harness.compare`); ill-conditioned inputs are retried with new seeds
+   and the kernel is ``screened`` if no well-conditioned input is found;
+4. **generate** the CPU and CUDA sources and **compile the CUDA module with NVRTC** (bisecting on failure,
+   verdict ``nvrtc-error``);
+5. **extract** each kernel's forward/backward functions for both targets, normalised.
+
+Verdicts: ``accepted`` (everything passed; a corpus record is attached), ``warp-bug`` (compile error,
+NVRTC error, mismatch; a :class:`harness.report.Failure` is attached), ``screened`` (ill-conditioned),
+``generator-error`` (the reference found undefined behaviour or could not evaluate the kernel: a bug of
+ours, never reported against Warp).
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import itertools
+import os
+import time
+import traceback
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from grammar.semantics import UndefinedBehaviour, traces_fragile
+from strategies import GeneratedKernel
+
+from . import GENERATOR_VERSION
+from . import warp_adapter as W
+from .canonical import canonical_id
+from .compare import Comparison, compare_outputs
+from .extract import extract_all
+from .inputs import make_inputs
+from .reference import run_reference
+from .report import Failure, KernelArg
+
+NVRTC_ARCH = 90
+INPUT_ATTEMPTS = 3
+PERTURBED_RUNS = 2
+_batch_counter = itertools.count()
+
+
+@dataclass
+class Options:
+    optimization_level: int = 0
+    enable_backward: bool = True
+    nvrtc: bool = True
+    nvrtc_arch: int = NVRTC_ARCH
+    seed: int = 0  # recorded in each record (the generation seed of the batch)
+
+
+@dataclass
+class KernelResult:
+    kernel: GeneratedKernel
+    verdict: str  # accepted | warp-bug | screened | generator-error
+    reason: str = ""
+    record: dict | None = None
+    failure: Failure | None = None
+
+
+@dataclass
+class BatchResult:
+    results: list[KernelResult]
+    timings: dict[str, float] = field(default_factory=dict)
+
+    def counts(self) -> Counter:
+        return Counter(r.verdict for r in self.results)
+
+
+def name_kernels(kernels: list[GeneratedKernel]) -> list[tuple[str, GeneratedKernel]]:
+    """Give each kernel a name derived from its canonical id; drop duplicates within the batch."""
+    named, seen = [], set()
+    for k in kernels:
+        cid = canonical_id(k.source)
+        if cid in seen:
+            continue
+        seen.add(cid)
+        named.append((cid, k.renamed(f"k_{cid[:12]}")))
+    return named
+
+
+def module_source(kernels: list[GeneratedKernel]) -> str:
+    return "import warp as wp\n\n\n" + "\n\n".join(k.kernel_source for k in kernels)
+
+
+class _Build:
+    """A Warp module built from some kernels: the file, the imported module, and its options."""
+
+    def __init__(self, kernels: list[GeneratedKernel], workdir: Path, opts: Options):
+        self.kernels = kernels
+        self.path = workdir / f"batch_{os.getpid()}_{next(_batch_counter)}.py"
+        self.path.write_text(module_source(kernels))
+        self.module = W.import_kernel_module(self.path)
+        W.set_module_options(
+            self.module, optimization_level=opts.optimization_level, enable_backward=opts.enable_backward
+        )
+
+
+def _isolate(kernels, workdir, opts, step) -> tuple[_Build | None, dict[str, str]]:
+    """Build ``kernels`` and run ``step`` on the build; on BuildError bisect down to failing kernels.
+
+    Returns (a build of all kernels that pass, {kernel name: error message} for those that fail alone).
+    """
+    failures: dict[str, str] = {}
+
+    def bisect(ks):
+        try:
+            step(_Build(ks, workdir, opts))
+            return
+        except W.BuildError as error:
+            if len(ks) == 1:
+                failures[ks[0].name] = str(error)
+                return
+        half = len(ks) // 2
+        bisect(ks[:half])
+        bisect(ks[half:])
+
+    try:
+        build = _Build(kernels, workdir, opts)
+        step(build)
+        return build, failures
+    except W.BuildError:
+        if len(kernels) == 1:
+            raise
+    bisect(kernels)
+    good = [k for k in kernels if k.name not in failures]
+    if not good:
+        return None, failures
+    build = _Build(good, workdir, opts)
+    step(build)
+    return build, failures
+
+
+def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | None = None) -> BatchResult:
+    opts = opts or Options()
+    workdir = Path(workdir)
+    workdir.mkdir(parents=True, exist_ok=True)
+    timings: Counter = Counter()
+    named = name_kernels(kernels)
+    ids = {k.name: cid for cid, k in named}
+    ks = [k for _, k in named]
+    results: dict[str, KernelResult] = {}
+
+    # 1-2. render + CPU compile (bisecting compile failures)
+    t = time.perf_counter()
+    try:
+        build, failed = _isolate(ks, workdir, opts, lambda b: W.compile_cpu(b.module))
+    except W.BuildError as error:
+        build, failed = None, {ks[0].name: str(error)}
+    timings["cpu_compile"] += time.perf_counter() - t
+    for k in ks:
+        if k.name in failed:
+            results[k.name] = KernelResult(k, "warp-bug", "compile-error", failure=_build_failure(k, "compile-error", failed[k.name]))
+
+    # 3. run + reference + compare
+    checked: dict[str, tuple[Comparison, int, int]] = {}
+    if build is not None:
+        t = time.perf_counter()
+        for k in build.kernels:
+            outcome = _check_kernel(k, build.module, ids[k.name])
+            if isinstance(outcome, KernelResult):
+                results[k.name] = outcome
+            else:
+                checked[k.name] = outcome
+        timings["run_and_reference"] += time.perf_counter() - t
+
+    # 4-5. sources, NVRTC, extraction for the kernels that matched
+    passing = [k for k in ks if k.name in checked]
+    if passing:
+        _codegen_stage(passing, workdir, opts, checked, ids, results, timings)
+
+    ordered = [results[k.name] for _, k in named]
+    return BatchResult(ordered, dict(timings))
+
+
+def _check_kernel(k: GeneratedKernel, module, cid: str):
+    """Run one compiled kernel against the references; a KernelResult, or (comparison, seed, attempts)."""
+    last: Comparison | None = None
+    base_seed = int(cid[:8], 16)
+    for attempt in range(INPUT_ATTEMPTS):
+        seed = base_seed + attempt
+        values = make_inputs(k.params, k.dim, seed)
+        try:
+            r32 = run_reference(k.kernel_source, k.params, values, k.dim)
+            r64 = run_reference(k.kernel_source, k.params, values, k.dim, float_t=np.float64)
+            perturbed = [
+                run_reference(k.kernel_source, k.params, values, k.dim, perturb_seed=seed * 7 + j)
+                for j in range(PERTURBED_RUNS)
+            ]
+        except UndefinedBehaviour as error:
+            return KernelResult(k, "generator-error", f"reference found undefined behaviour: {error}")
+        except Exception as error:  # the reference cannot evaluate what we generated: our bug
+            return KernelResult(k, "generator-error", f"reference failed: {type(error).__name__}: {error}")
+        try:
+            actual = run_warp(module, k, values)
+        except Exception as error:
+            return KernelResult(k, "generator-error", f"launch failed: {type(error).__name__}: {error}\n{traceback.format_exc()}")
+        fragile = traces_fragile(r32.trace, [r64.trace] + [p.trace for p in perturbed])
+        last = compare_outputs(actual, r32.outputs, r64.outputs, [p.outputs for p in perturbed], fragile=fragile)
+        if last.status == "match":
+            return last, seed, attempt + 1
+        if last.status == "mismatch":
+            failure = _mismatch_failure(k, values, r32.outputs, actual, last, seed)
+            return KernelResult(k, "warp-bug", "mismatch: " + last.reason, failure=failure)
+    return KernelResult(k, "screened", last.reason if last else "")
+
+
+def run_warp(module, k: GeneratedKernel, values: dict) -> dict[str, np.ndarray]:
+    args, outs = [], {}
+    for p in k.params:
+        v = values[p.name]
+        if p.kind == "array":
+            arr = W.to_warp(v, p.dtype)
+            args.append(arr)
+            if p.is_output:
+                outs[p.name] = arr
+        else:
+            args.append(v)
+    W.launch_cpu(getattr(module, k.name), k.dim, args)
+    return {name: W.to_numpy(a) for name, a in outs.items()}
+
+
+def _codegen_stage(passing, workdir, opts, checked, ids, results, timings) -> None:
+    nvrtc_dir = workdir / "nvrtc"
+    counter = itertools.count()
+
+    def nvrtc_step(b: _Build) -> None:
+        if opts.nvrtc:
+            W.compile_nvrtc(b.module, nvrtc_dir / str(next(counter)), arch=opts.nvrtc_arch)
+
+    t = time.perf_counter()
+    try:
+        build, nv_failed = _isolate(passing, workdir, opts, nvrtc_step)
+    except W.BuildError as error:
+        build, nv_failed = None, {passing[0].name: str(error)}
+    timings["nvrtc"] += time.perf_counter() - t
+    for k in passing:
+        if k.name in nv_failed:
+            results[k.name] = KernelResult(k, "warp-bug", "nvrtc-error", failure=_build_failure(k, "nvrtc-error", nv_failed[k.name]))
+    if build is None:
+        return
+    t = time.perf_counter()
+    names = [k.name for k in build.kernels]
+    cpu = extract_all(W.generate_source(build.module, "cpu"), names, "cpu")
+    cuda = extract_all(W.generate_source(build.module, "cuda"), names, "cuda")
+    timings["codegen_extract"] += time.perf_counter() - t
+    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    for k in build.kernels:
+        comparison, seed, attempts = checked[k.name]
+        record = {
+            "id": ids[k.name],
+            "kernel_name": k.name,
+            "categories": list(k.categories),
+            "python_source": k.source,
+            "cpu_forward": cpu[k.name]["forward"],
+            "cpu_backward": cpu[k.name]["backward"],
+            "cuda_forward": cuda[k.name]["forward"],
+            "cuda_backward": cuda[k.name]["backward"],
+            "verification": {
+                "cpu_executed": True,
+                "reference_match": True,
+                "nvrtc_compiled": bool(opts.nvrtc),
+                "nvrtc_arch": f"sm_{opts.nvrtc_arch}" if opts.nvrtc else "",
+                "outputs_checked": comparison.outputs_checked,
+                "max_error_ulp": round(comparison.max_error_ulp, 3),
+                "input_seed": seed,
+                "input_attempts": attempts,
+                "gradient_checked": False,
+                "optimization_level": opts.optimization_level,
+            },
+            "warp_version": W.warp_version(),
+            "generator_version": GENERATOR_VERSION,
+            "seed": opts.seed,
+            "created_at": now,
+        }
+        results[k.name] = KernelResult(k, "accepted", record=record)
+
+
+# ---- failures for reports -------------------------------------------------------------------------------------
+
+
+def _args(k: GeneratedKernel, values: dict) -> list[KernelArg]:
+    return [KernelArg(p.name, p.kind, p.dtype, values[p.name], p.is_output) for p in k.params]
+
+
+def _build_failure(k: GeneratedKernel, kind: str, message: str) -> Failure:
+    values = make_inputs(k.params, k.dim, 0)
+    return Failure(
+        kind=kind, kernel_name=k.name, module_source=k.source, dim=k.dim, args=_args(k, values),
+        expected={}, actual={}, tolerance={"rtol": 0.0, "atol": 0.0}, message=message.splitlines()[0][:500],
+        warp_version=W.warp_version(), detail=message,
+    )
+
+
+def _mismatch_failure(k, values, expected, actual, comparison: Comparison, seed: int) -> Failure:
+    atol = max((float(np.max(t, initial=0.0)) for t in comparison.tolerance.values()), default=0.0)
+    detail = (
+        "Expected values come from a numpy evaluation of the same kernel AST in float32 (the same precision "
+        "as Warp), cross-checked against a float64 evaluation and against float32 evaluations with every "
+        "operation perturbed by one ulp; the allowed deviation per element is 8x that measured sensitivity "
+        "plus 4 ulp. Integer semantics follow Warp's documented C rules (truncating /, C-style %)."
+    )
+    return Failure(
+        kind="mismatch", kernel_name=k.name, module_source=k.source, dim=k.dim, args=_args(k, values),
+        expected={n: np.asarray(v).astype(actual[n].dtype) for n, v in expected.items()}, actual=actual,
+        tolerance={"rtol": 0.0, "atol": atol}, message=comparison.reason, warp_version=W.warp_version(),
+        detail=detail, seed=seed,
+    )

@@ -1,0 +1,336 @@
+"""The one place that talks to NVIDIA Warp.
+
+Every other module in the project goes through these functions; this is the only file that imports
+``warp`` or reaches into ``warp._src``. The project pins ``warp-lang>=1.19,<1.20``; the internals used
+here (``ModuleHasher``, ``ModuleBuilder``, ``Module.resolve_options``) were checked against 1.19.0.
+
+Costs, measured with warp-lang 1.19.0 (CUDA toolkit 13.4 NVRTC) on a 2-core CPU without a GPU, for one
+module of 50 small float kernels (about ten statements each, one branch), backward enabled unless noted.
+Medians of 2-3 runs; other work shared the machine, so read them as +-25 %::
+
+    step                                                       seconds   ms per kernel
+    compile_cpu, optimization_level 0 (first build in process)   4.6     -   (Clang builds its PCH)
+    compile_cpu, optimization_level 0 (later modules)            2.1     42
+    compile_cpu, optimization_level 0, enable_backward=False     0.7     13
+    compile_cpu, optimization_level 2 (Warp's CPU default)       8.7    174
+    compile_cpu on a module that is already loaded               0.0003
+    generate_source("cpu")                                       0.12     2.4
+    generate_source("cuda")                                      0.16     3.2
+    compile_nvrtc, PTX, level 0 (NVRTC runs at 1, see below)     2.4     49
+    compile_nvrtc, PTX, optimization_level 3                     3.2     63
+    compile_nvrtc, PTX, enable_backward=False                    0.7     14
+    compile_nvrtc, cubin (use_ptx=False)                         5.0    100
+    reading the .cu that compile_nvrtc left (nvrtc_source_path)  0.0001
+
+The cheapest way to get both the CUDA source and the PTX is :func:`compile_nvrtc` followed by reading
+:func:`nvrtc_source_path`: that file is byte-identical to ``generate_source(module, "cuda")``. Calling
+``warp._src.build.build_cuda`` directly on source already generated saves only that one codegen (about
+6 % of the NVRTC time, within the noise), so this module keeps to the public ``compile_aot_module``.
+
+Warp 1.19 behaviour this module relies on or works around:
+
+* ``wp.config.quiet`` is gone; ``wp.config.log_level`` hides the start-up banner. The "Could not find or
+  load the NVIDIA CUDA driver" line is written by native code straight to file descriptor 2, so
+  :func:`init` filters that descriptor while ``wp.init()`` runs.
+* Clang and NVRTC print their diagnostics to file descriptor 2, while the Python exception only says
+  "CPU kernel build failed with error code -1" / "CUDA kernel build failed with error code 6". Builds
+  therefore capture descriptor 2 and put the log into :class:`BuildError` (Clang's errors appear twice:
+  Warp retries without precompiled headers). Capturing a descriptor is process-wide: build from one
+  thread per process.
+* Errors found during code generation (types, names) are Python exceptions (``WarpCodegenError``,
+  ``RuntimeError``) of the form ``Error while parsing function "k" at <file>:<line>: ...;<reason>``.
+* ``wp.compile_aot_module(module, arch=...)`` without ``device`` builds only the CUDA target; it does no
+  CPU work. It regenerates the source, writes ``<module id>.cu``, ``.meta`` and ``.sm<arch>.ptx`` (or
+  ``.cubin``) into ``module_dir``, and skips the compile when those files already exist there.
+* With CUDA toolkit 13.1 or newer, Warp refuses NVRTC optimisation level 0 (an NVRTC bug) and uses 1,
+  warning once per process.
+* A kernel's hash (the ``_<8 hex>`` in generated names) covers its name, kernel options, Python source text
+  (comments included) and argument types, not the module's name; the module id adds the module name.
+  Every :func:`import_kernel_module` call gets a new name, hence its own kernel-cache entry.
+* A module whose build failed remembers the failure and re-raises it on later loads until it changes
+  (:func:`set_module_options` counts as a change).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import io
+import itertools
+import os
+import re
+import subprocess
+import sys
+import tempfile
+import time
+import types
+from pathlib import Path
+
+import numpy as np
+import warp as wp
+import warp._src.build as _wp_build
+import warp._src.context as _wp_context
+
+__all__ = [
+    "BuildError",
+    "compile_cpu",
+    "compile_nvrtc",
+    "cuda_available",
+    "diagnostics",
+    "generate_source",
+    "import_kernel_module",
+    "init",
+    "launch_cpu",
+    "nvrtc_architectures",
+    "nvrtc_source_path",
+    "set_module_options",
+    "to_numpy",
+    "to_warp",
+    "warp_version",
+]
+
+_DRIVER_WARNING = re.compile(rb"^Warp CUDA warning: Could not find or load the NVIDIA CUDA driver.*\n?", re.M)
+_module_counter = itertools.count()
+_cache_dir: str | None = None
+
+
+class BuildError(Exception):
+    """Warp could not generate or compile a module; the message holds Warp's own error text."""
+
+
+# --------------------------------------------------------------------------- set-up and environment
+
+
+@contextlib.contextmanager
+def _native_stderr(log: io.StringIO, *, keep: bool = True):
+    """Collect what native code writes to file descriptor 2 (Clang and NVRTC print their logs there).
+
+    The text goes to ``log``; with ``keep`` it is also written back to stderr afterwards, minus the
+    "no CUDA driver" line. Redirecting a descriptor is process-wide: do not build from several threads.
+    """
+    fd = 2
+    for stream in (sys.stderr, sys.__stderr__):
+        with contextlib.suppress(Exception):
+            stream.flush()
+    saved = os.dup(fd)
+    with tempfile.TemporaryFile() as captured:
+        os.dup2(captured.fileno(), fd)
+        try:
+            yield
+        finally:
+            os.dup2(saved, fd)
+            os.close(saved)
+            captured.seek(0)
+            text = _DRIVER_WARNING.sub(b"", captured.read())
+            log.write(text.decode("utf-8", "replace"))
+            if keep and text:
+                os.write(fd, text)
+
+
+def init(cache_dir: str | None = None) -> None:
+    """Initialise Warp once per process, quietly; later calls only switch the kernel cache.
+
+    ``cache_dir`` becomes the kernel cache (``WARP_CACHE_PATH``; Warp adds a ``<version>/`` level
+    below it). Give every worker process its own. Without ``cache_dir`` the current cache is kept.
+    """
+    global _cache_dir
+    if cache_dir is not None:
+        cache_dir = os.fspath(cache_dir)
+        os.environ["WARP_CACHE_PATH"] = cache_dir
+    if _wp_context.runtime is None:
+        if cache_dir is not None:
+            wp.config.kernel_cache_dir = cache_dir  # read by wp.init()
+        wp.config.quiet = True  # read by releases before 1.19 only
+        wp.config.log_level = wp.LOG_WARNING  # 1.19: this is what hides the start-up banner
+        with _native_stderr(io.StringIO()):
+            wp.init()
+    elif cache_dir is not None and cache_dir != _cache_dir:
+        _wp_build.init_kernel_cache(cache_dir)
+    if cache_dir is not None:
+        _cache_dir = cache_dir
+
+
+def warp_version() -> str:
+    """The installed Warp version, e.g. ``"1.19.0"``."""
+    return wp.config.version
+
+
+def diagnostics() -> str:
+    """The text of ``warp.print_diagnostics()``, for bug reports."""
+    init()
+    out = io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
+        wp.print_diagnostics()
+    text = out.getvalue()
+    if text.strip():
+        return text
+    # Nothing reached Python's streams: the text came from native code; run it in a child process.
+    child = subprocess.run(
+        [sys.executable, "-c", "import warp; warp.print_diagnostics()"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return child.stdout + child.stderr
+
+
+def cuda_available() -> bool:
+    """True when a real CUDA device is present (NVRTC alone does not count)."""
+    init()
+    return wp.is_cuda_available() and wp.get_cuda_device_count() > 0
+
+
+def nvrtc_architectures() -> tuple[int, ...]:
+    """The ``arch`` values :func:`compile_nvrtc` accepts; empty when Warp has no NVRTC."""
+    init()
+    runtime = _wp_context.runtime
+    if runtime.toolkit_version is None:
+        return ()
+    return tuple(sorted(getattr(runtime, "nvrtc_supported_archs", None) or ()))
+
+
+# --------------------------------------------------------------------------- modules and options
+
+
+def import_kernel_module(path: Path) -> types.ModuleType:
+    """Import a generated kernel file as a fresh Python module.
+
+    The module name is the file stem plus a process-wide counter, so two files with the same stem (or
+    the same file imported twice) become two separate Warp modules. The file must stay on disk while
+    the module is used: Warp reads kernel source through ``inspect``.
+    """
+    init()
+    path = Path(path)
+    stem = re.sub(r"\W", "_", path.stem)
+    name = f"warpsmith_gen_{stem}_{next(_module_counter)}"
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        raise ImportError(f"cannot import {path}")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except BaseException:
+        del sys.modules[name]
+        raise
+    return module
+
+
+def set_module_options(pymodule, *, optimization_level: int = 0, enable_backward: bool = True) -> None:
+    """Set the compile options of the Warp module behind ``pymodule`` (marks it for rebuild)."""
+    wp.set_module_options(
+        {"optimization_level": optimization_level, "enable_backward": enable_backward},
+        module=pymodule,
+    )
+
+
+def _warp_module(pymodule) -> _wp_context.Module:
+    return wp.get_module(pymodule.__name__)
+
+
+@contextlib.contextmanager
+def _build_errors():
+    """Turn any exception into :class:`BuildError` carrying Warp's message and the compiler's log.
+
+    Warnings printed by a successful build are passed on to stderr.
+    """
+    log = io.StringIO()
+    try:
+        with _native_stderr(log, keep=False), contextlib.redirect_stderr(log):
+            yield log
+    except Exception as error:
+        message = f"{type(error).__name__}: {error}"
+        if log.getvalue().strip():
+            message += "\n" + log.getvalue().rstrip()
+        raise BuildError(message) from error
+    if log.getvalue():
+        sys.stderr.write(log.getvalue())
+
+
+# --------------------------------------------------------------------------- code generation and builds
+
+
+def compile_cpu(pymodule) -> float:
+    """Build (or load from the kernel cache) the module for the CPU; return the seconds it took.
+
+    Raises :class:`BuildError` when code generation or the Clang build fails.
+    """
+    init()
+    start = time.perf_counter()
+    with _build_errors():
+        wp.load_module(pymodule, device="cpu")
+    return time.perf_counter() - start
+
+
+def generate_source(pymodule, target: str) -> str:
+    """The generated C++ (``target="cpu"``) or CUDA (``"cuda"``) source of the whole module.
+
+    Nothing is compiled or written. The module's current options (``enable_backward`` ...) apply; a new
+    hasher and builder are made on every call, so nothing is reused from an earlier call or module.
+    Raises :class:`BuildError` when code generation fails.
+    """
+    if target not in ("cpu", "cuda"):
+        raise ValueError(f"target must be 'cpu' or 'cuda', not {target!r}")
+    init()
+    module = _warp_module(pymodule)
+    with _build_errors(), _wp_context._codegen_lock:
+        options = module.resolve_options(wp.config) | {"output_arch": None}
+        hasher = _wp_context.ModuleHasher(module._get_live_kernels(), options)
+        builder = _wp_context.ModuleBuilder(module, options, hasher, target=target)
+        return builder.codegen(target)
+
+
+def nvrtc_source_path(pymodule, out_dir: Path) -> Path:
+    """Where :func:`compile_nvrtc` leaves the ``.cu`` source it compiled for ``pymodule``."""
+    module = _warp_module(pymodule)
+    return Path(out_dir) / f"{module.get_module_identifier()}.cu"
+
+
+def compile_nvrtc(pymodule, out_dir: Path, arch: int = 90, use_ptx: bool = True) -> Path:
+    """Compile the module's CUDA code with NVRTC into ``out_dir``; return the ``.ptx`` or ``.cubin``.
+
+    Needs no GPU or driver. Only the CUDA target is built. The compiled ``.cu`` stays in ``out_dir``
+    (see :func:`nvrtc_source_path`); reading it is cheaper than a second :func:`generate_source`.
+    An existing output in ``out_dir`` is reused, so give each module its own directory when a fresh
+    compile matters. Raises :class:`BuildError` with NVRTC's log when the compile fails.
+    """
+    init()
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with _build_errors():
+        paths = wp.compile_aot_module(pymodule, arch=arch, module_dir=out_dir, use_ptx=use_ptx)
+    return Path(paths[-1])
+
+
+# --------------------------------------------------------------------------- launching on the CPU
+
+_DTYPES = {"float32": wp.float32, "int32": wp.int32, "vec3": wp.vec3}
+
+
+def to_warp(value: np.ndarray, dtype_name: str) -> wp.array:
+    """A CPU ``wp.array`` copy of ``value``; ``dtype_name`` is ``"float32"``, ``"int32"`` or ``"vec3"``.
+
+    ``vec3`` arrays are numpy arrays of shape ``(N, 3)`` and become ``N`` vectors.
+    """
+    try:
+        dtype = _DTYPES[dtype_name]
+    except KeyError:
+        raise ValueError(f"unsupported dtype {dtype_name!r}; expected one of {sorted(_DTYPES)}") from None
+    init()
+    numpy_dtype = np.int32 if dtype_name == "int32" else np.float32
+    data = np.ascontiguousarray(value, dtype=numpy_dtype)
+    if dtype_name == "vec3" and (data.ndim != 2 or data.shape[1] != 3):
+        raise ValueError(f"vec3 arrays must have shape (N, 3), got {data.shape}")
+    return wp.array(data, dtype=dtype, device="cpu")
+
+
+def to_numpy(warp_array) -> np.ndarray:
+    """A numpy copy of a ``wp.array`` (``vec3`` arrays come back with shape ``(N, 3)``)."""
+    return warp_array.numpy().copy()
+
+
+def launch_cpu(kernel, dim: int, inputs: list) -> None:
+    """Launch ``kernel`` over ``dim`` threads on the CPU and wait for it to finish."""
+    init()
+    wp.launch(kernel, dim=dim, inputs=inputs, device="cpu")
+    wp.synchronize_device("cpu")

@@ -1,0 +1,134 @@
+"""The one place that builds libcst nodes. Every compound expression is parenthesised.
+
+libcst never inserts precedence parentheses (``BinaryOperation(x + y, Multiply(), z)`` renders as
+``x + y * z``), so every binary/unary/comparison/boolean node built here wraps itself in parentheses.
+The result renders to unambiguous source; ``tests/test_cst_roundtrip.py`` checks render -> parse -> deep_equals.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+_PARENS = {"lpar": (cst.LeftParen(),), "rpar": (cst.RightParen(),)}
+
+_BINOPS = {
+    "+": cst.Add, "-": cst.Subtract, "*": cst.Multiply, "/": cst.Divide,
+    "//": cst.FloorDivide, "%": cst.Modulo,
+}
+_AUGOPS = {"+": cst.AddAssign, "-": cst.SubtractAssign, "*": cst.MultiplyAssign}
+_COMPARES = {
+    "<": cst.LessThan, "<=": cst.LessThanEqual, ">": cst.GreaterThan,
+    ">=": cst.GreaterThanEqual, "==": cst.Equal, "!=": cst.NotEqual,
+}
+
+
+def name(ident: str) -> cst.Name:
+    return cst.Name(ident)
+
+
+def dotted(path: str) -> cst.BaseExpression:
+    """``"wp.sin"`` -> Attribute(Name("wp"), Name("sin"))."""
+    parts = path.split(".")
+    node: cst.BaseExpression = cst.Name(parts[0])
+    for p in parts[1:]:
+        node = cst.Attribute(value=node, attr=cst.Name(p))
+    return node
+
+
+def int_lit(v: int) -> cst.BaseExpression:
+    if v < 0:
+        return cst.UnaryOperation(cst.Minus(), cst.Integer(str(-v)), **_PARENS)
+    return cst.Integer(str(v))
+
+
+def float_lit(v: float) -> cst.BaseExpression:
+    text = repr(float(abs(v)))
+    if "e" in text or "inf" in text or "nan" in text:
+        raise ValueError(f"float literal {v!r} has no plain decimal spelling")
+    node = cst.Float(text)
+    if v < 0 or (v == 0 and str(v).startswith("-")):
+        return cst.UnaryOperation(cst.Minus(), node, **_PARENS)
+    return node
+
+
+def bool_lit(v: bool) -> cst.Name:
+    return cst.Name("True" if v else "False")
+
+
+def binop(left: cst.BaseExpression, op: str, right: cst.BaseExpression) -> cst.BinaryOperation:
+    return cst.BinaryOperation(left=left, operator=_BINOPS[op](), right=right, **_PARENS)
+
+
+def unop(op: str, operand: cst.BaseExpression) -> cst.UnaryOperation:
+    node = {"-": cst.Minus, "not": cst.Not}[op]()
+    return cst.UnaryOperation(operator=node, expression=operand, **_PARENS)
+
+
+def compare(left: cst.BaseExpression, op: str, right: cst.BaseExpression) -> cst.Comparison:
+    return cst.Comparison(left=left, comparisons=(cst.ComparisonTarget(_COMPARES[op](), right),), **_PARENS)
+
+
+def boolop(left: cst.BaseExpression, op: str, right: cst.BaseExpression) -> cst.BooleanOperation:
+    node = {"and": cst.And, "or": cst.Or}[op]()
+    return cst.BooleanOperation(left=left, operator=node, right=right, **_PARENS)
+
+
+def call(func: str, *args: cst.BaseExpression) -> cst.Call:
+    return cst.Call(func=dotted(func), args=tuple(cst.Arg(a) for a in args))
+
+
+def subscript(value: cst.BaseExpression, index: cst.BaseExpression) -> cst.Subscript:
+    return cst.Subscript(value=value, slice=(cst.SubscriptElement(cst.Index(index)),))
+
+
+def assign(target: cst.BaseAssignTargetExpression, value: cst.BaseExpression) -> cst.SimpleStatementLine:
+    return cst.SimpleStatementLine((cst.Assign(targets=(cst.AssignTarget(target),), value=value),))
+
+
+def aug_assign(target: cst.Name, op: str, value: cst.BaseExpression) -> cst.SimpleStatementLine:
+    return cst.SimpleStatementLine((cst.AugAssign(target=target, operator=_AUGOPS[op](), value=value),))
+
+
+def expr_stmt(value: cst.BaseExpression) -> cst.SimpleStatementLine:
+    return cst.SimpleStatementLine((cst.Expr(value),))
+
+
+def block(stmts: list[cst.BaseStatement]) -> cst.IndentedBlock:
+    return cst.IndentedBlock(body=tuple(stmts) or (cst.SimpleStatementLine((cst.Pass(),)),))
+
+
+def if_(test: cst.BaseExpression, body: list, orelse: cst.If | cst.Else | None = None) -> cst.If:
+    return cst.If(test=test, body=block(body), orelse=orelse)
+
+
+def else_(body: list) -> cst.Else:
+    return cst.Else(body=block(body))
+
+
+def for_range(var: str, bounds: list[cst.BaseExpression], body: list) -> cst.For:
+    return cst.For(target=name(var), iter=call("range", *bounds), body=block(body))
+
+
+def param(ident: str, annotation: str) -> cst.Param:
+    return cst.Param(name=name(ident), annotation=cst.Annotation(cst.parse_expression(annotation)))
+
+
+def kernel_def(ident: str, params: list[cst.Param], body: list[cst.BaseStatement]) -> cst.FunctionDef:
+    return cst.FunctionDef(
+        name=name(ident),
+        params=cst.Parameters(params=tuple(params)),
+        body=block(body),
+        decorators=(cst.Decorator(dotted("wp.kernel")),),
+    )
+
+
+def module(defs: list[cst.BaseStatement]) -> cst.Module:
+    header = cst.parse_statement("import warp as wp\n")
+    spaced = [d.with_changes(leading_lines=(cst.EmptyLine(), cst.EmptyLine())) for d in defs]
+    return cst.Module(body=(header, *spaced))
+
+
+def render(node: cst.CSTNode) -> str:
+    if isinstance(node, cst.Module):
+        return node.code
+    return cst.Module(body=()).code_for_node(node)

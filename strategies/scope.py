@@ -1,0 +1,88 @@
+"""Generation state: the variables in scope with their types and integer intervals.
+
+This is what makes kernels UB-free by construction:
+
+* every int expression carries an interval ``[lo, hi]``; operators whose result interval would leave
+  ``+-policy.int_limit`` get an operand wrapped (``(e % 1024)``), so signed overflow cannot happen;
+* an int local has a *core* interval (its declaration's) and a *slack* for augmented assignments:
+  later plain assignments are clamped into the core (``wp.clamp(e, lo, hi)``), and ``v += e`` is only
+  emitted while ``max|e| * trip_count`` fits into the slack not yet spent, so every value the variable
+  can ever hold lies in ``[lo - slack, hi + slack]`` - the interval its readers see;
+* ``trip`` is the product of the maximum trip counts of the enclosing loops, so work done in a loop is
+  counted once per possible iteration.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from grammar.policy import Policy
+from grammar.types import INT32, ValueType
+
+
+@dataclass
+class Var:
+    name: str
+    type: ValueType
+    kind: str  # "local" | "loop" | "param" | "tid"
+    lo: int = 0  # int core interval
+    hi: int = 0
+    slack: int = 0  # ints: total growth augmented assignments may add
+    slack_used: int = 0
+
+    @property
+    def assignable(self) -> bool:
+        return self.kind == "local"
+
+    @property
+    def interval(self) -> tuple[int, int]:
+        return (self.lo - self.slack, self.hi + self.slack)
+
+
+@dataclass(frozen=True)
+class ArrayParam:
+    name: str
+    dtype: ValueType
+    role: str  # "input" | "output" (own slot: out[tid]) | "atomic" (only touched by atomics)
+
+
+@dataclass
+class Scope:
+    policy: Policy
+    inputs: list[ArrayParam]
+    outputs: list[ArrayParam]
+    atomics: list[ArrayParam]
+    vars: list[Var] = field(default_factory=list)
+    trip: int = 1  # product of enclosing loop trip counts
+    loop_depth: int = 0
+    block_depth: int = 0
+    n_atomic_stmts: int = 0
+    _counter: int = 0
+    _marks: list[tuple[int, bool]] = field(default_factory=list)
+
+    def fresh(self, prefix: str) -> str:
+        self._counter += 1
+        return f"{prefix}{self._counter}"
+
+    def declare(self, var: Var) -> Var:
+        self.vars.append(var)
+        return var
+
+    def of_type(self, t: ValueType, *, assignable: bool = False) -> list[Var]:
+        return [v for v in self.vars if v.type == t and (v.assignable or not assignable)]
+
+    def push(self, *, nests: bool = True) -> None:
+        """Open a variable scope; ``nests=False`` for scopes that are not a block (a loop variable's)."""
+        self._marks.append((len(self.vars), nests))
+        self.block_depth += nests
+
+    def pop(self) -> None:
+        mark, nests = self._marks.pop()
+        del self.vars[mark:]
+        self.block_depth -= nests
+
+    def tid(self) -> Var:
+        return next(v for v in self.vars if v.kind == "tid")
+
+    def int_vars(self) -> list[Var]:
+        return self.of_type(INT32)

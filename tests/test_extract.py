@@ -1,0 +1,230 @@
+"""Cutting kernels out of generated modules and normalising them: synthetic text, then real Warp output."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+import pytest
+
+from harness import warp_adapter as wa
+from harness.extract import ExtractionError, extract_all, extract_kernel_functions, normalise
+
+# --------------------------------------------------------------------------- synthetic sources
+
+CPU_SOURCE = textwrap.dedent(
+    """\
+    struct wp_args_k_a_0a1b2c3d {
+        wp::array_t<wp::float32> x;
+    };
+
+    template <bool wp_linear_contiguous>
+    static void k_a_0a1b2c3d_cpu_kernel_forward(
+        wp::launch_bounds_t<1> dim,
+        wp_args_k_a_0a1b2c3d *_wp_args)
+    {
+        const wp::str var_0 = "}{ \\" }";   // a string with braces and an escaped quote
+        // x = y  # python comment with a brace {                                <L 7>
+        /* a block comment } */
+        if (true) { var_12345678 = 1; }
+    }
+
+
+
+    template <bool wp_linear_contiguous>
+    static void k_a_0a1b2c3d_cpu_kernel_backward(
+        wp::launch_bounds_t<1> dim,
+        wp_args_k_a_0a1b2c3d *_wp_args,
+        wp_args_k_a_0a1b2c3d *_wp_adj_args)
+    {
+    #line 7 "kernels{.py"
+        { char c = '}'; }
+    }
+
+    WP_API void k_a_0a1b2c3d_cpu_forward(wp::launch_bounds_t<1> dim, wp_args_k_a_0a1b2c3d *_wp_args)
+    {
+        k_a_0a1b2c3d_cpu_kernel_forward<false>(dim, 0, _wp_args);
+    }
+
+    template <bool wp_linear_contiguous>
+    static void k_ab_99999999_cpu_kernel_forward(
+        wp::launch_bounds_t<1> dim)
+    {
+    }
+    """
+)
+
+CUDA_SOURCE = textwrap.dedent(
+    """\
+    extern "C" __global__ void k_a_0a1b2c3d_cuda_kernel_forward(
+        wp::launch_bounds_t<1> dim,
+        S_deadbeef var_s)
+    {
+        for (size_t _idx = 0; _idx < dim.size; ++_idx)
+        {
+            // out[i] = a[i]                                                       <L 3>
+            wp::adj_S_deadbeef(var_s);
+        }
+    }
+    """
+)
+
+
+def test_synthetic_cpu_functions_are_cut_whole():
+    functions = extract_kernel_functions(CPU_SOURCE, "k_a", "cpu")
+    forward, backward = functions["forward"], functions["backward"]
+    assert forward.startswith("template <bool wp_linear_contiguous>\nstatic void k_a_0a1b2c3d_cpu_kernel_forward(")
+    assert forward.endswith("if (true) { var_12345678 = 1; }\n}")
+    assert backward.startswith("template <bool wp_linear_contiguous>\nstatic void k_a_0a1b2c3d_cpu_kernel_backward(")
+    assert backward.endswith("{ char c = '}'; }\n}")
+    assert "cpu_forward(wp::launch" not in forward + backward  # the host wrapper is not part of it
+
+
+def test_call_sites_are_not_taken_for_definitions():
+    # The host wrapper calls k_a_..._cpu_kernel_forward<false>(...); only the definition counts, and a
+    # kernel whose name extends another's (k_ab) is a different kernel.
+    both = extract_all(CPU_SOURCE, ["k_a", "k_ab"], "cpu")
+    assert "k_ab_99999999_cpu_kernel_forward" in both["k_ab"]["forward"]
+    assert "k_ab" not in both["k_a"]["forward"]
+    assert both["k_ab"]["backward"] == ""
+
+
+def test_synthetic_cuda_function_and_target_check():
+    functions = extract_kernel_functions(CUDA_SOURCE, "k_a", "cuda")
+    assert functions["forward"] == CUDA_SOURCE.rstrip("\n")
+    assert functions["backward"] == ""
+    with pytest.raises(ExtractionError, match="k_a"):
+        extract_kernel_functions(CUDA_SOURCE, "k_a", "cpu")
+    with pytest.raises(ValueError):
+        extract_all(CUDA_SOURCE, ["k_a"], "metal")
+
+
+def test_missing_kernel_raises():
+    with pytest.raises(ExtractionError, match="k_missing"):
+        extract_kernel_functions(CPU_SOURCE, "k_missing", "cpu")
+
+
+def test_unbalanced_function_raises():
+    broken = 'extern "C" __global__ void k_x_cuda_kernel_forward(int dim)\n{\n    if (dim) {\n'
+    with pytest.raises(ExtractionError, match="unbalanced"):
+        extract_kernel_functions(broken, "k_x", "cuda")
+
+
+def test_normalise_synthetic_text():
+    forward = normalise(extract_kernel_functions(CPU_SOURCE, "k_a", "cpu")["forward"])
+    assert "static void k_a_cpu_kernel_forward(" in forward
+    assert "wp_args_k_a *_wp_args" in forward
+    assert "var_12345678" in forward  # Warp's numbered temporaries are not hashes
+    assert "<L 7>" not in forward and "python comment" not in forward
+    assert "/* a block comment } */" in forward  # other comments stay
+
+    backward = normalise(extract_kernel_functions(CPU_SOURCE, "k_a", "cpu")["backward"])
+    assert "#line" not in backward
+
+    cuda = normalise(CUDA_SOURCE)
+    assert "S var_s" in cuda and "wp::adj_S(var_s)" in cuda
+    assert "deadbeef" not in cuda
+
+
+def test_normalise_whitespace_rules():
+    text = "a();   \n\n\n\n  // b  <L 3>\n\tc();\t\n\n\n"
+    assert normalise(text) == "a();\n\n\tc();\n"
+    assert normalise("") == ""
+    assert normalise(normalise(CPU_SOURCE)) == normalise(CPU_SOURCE)
+
+
+def test_normalise_keeps_names_that_only_look_hashed():
+    text = "foo_deadbeef_bar(); var_0123abcd; x_12345678901; k_cafe_babe_cpu_kernel_forward"
+    assert normalise(text) == text + "\n"
+
+
+# --------------------------------------------------------------------------- real Warp output
+
+MODULE_A = textwrap.dedent(
+    """\
+    import warp as wp
+
+
+    @wp.kernel
+    def k_scale(a: wp.array(dtype=wp.float32), out: wp.array(dtype=wp.float32)):
+        i = wp.tid()
+        out[i] = a[i] * 2.0 + 1.0
+
+
+    @wp.kernel
+    def k_len(v: wp.array(dtype=wp.vec3), out: wp.array(dtype=wp.float32)):
+        i = wp.tid()
+        out[i] = wp.length(v[i])
+    """
+)
+
+# k_scale again, at other lines and with other comments: its hash and line numbers differ.
+MODULE_B = textwrap.dedent(
+    """\
+    import warp as wp
+
+
+    @wp.kernel
+    def k_zero(a: wp.array(dtype=wp.float32)):
+        i = wp.tid()
+        a[i] = 0.0
+
+
+    @wp.kernel
+    def k_scale(a: wp.array(dtype=wp.float32), out: wp.array(dtype=wp.float32)):
+        # the same statements as in module A
+        i = wp.tid()
+        out[i] = a[i] * 2.0 + 1.0  # {a trailing "comment"}
+    """
+)
+
+HASHED = re.compile(r"_[0-9a-f]{8}_(?:cpu|cuda)_kernel_|wp_args_\w+_[0-9a-f]{8}\b")
+
+
+@pytest.fixture(scope="module")
+def modules(tmp_path_factory):
+    wa.init(str(tmp_path_factory.mktemp("warp-cache")))
+    directory = tmp_path_factory.mktemp("kernels")
+    loaded = {}
+    for label, text in (("a", MODULE_A), ("b", MODULE_B)):
+        path = directory / f"module_{label}.py"
+        path.write_text(text)
+        loaded[label] = wa.import_kernel_module(path)
+        wa.set_module_options(loaded[label], enable_backward=True)
+    return loaded
+
+
+@pytest.mark.parametrize("target", ["cpu", "cuda"])
+def test_real_module_gives_forward_and_backward_per_kernel(modules, target):
+    source = wa.generate_source(modules["a"], target)
+    functions = extract_all(source, ["k_scale", "k_len"], target)
+    for name, pair in functions.items():
+        assert re.search(rf"\b{name}_[0-9a-f]{{8}}_{target}_kernel_forward\(", pair["forward"])
+        assert re.search(rf"\b{name}_[0-9a-f]{{8}}_{target}_kernel_backward\(", pair["backward"])
+        for text in pair.values():
+            assert text.rstrip().endswith("}")
+            assert text.count("{") == text.count("}")  # no braces in these kernels' strings/comments
+            normalised = normalise(text)
+            assert not HASHED.search(normalised)
+            assert "<L " not in normalised and "#line" not in normalised
+            assert f"{name}_{target}_kernel_" in normalised
+
+
+@pytest.mark.parametrize("target", ["cpu", "cuda"])
+def test_same_kernel_in_two_modules_normalises_identically(modules, target):
+    first = extract_kernel_functions(wa.generate_source(modules["a"], target), "k_scale", target)
+    second = extract_kernel_functions(wa.generate_source(modules["b"], target), "k_scale", target)
+    for kind in ("forward", "backward"):
+        assert first[kind] != second[kind]  # different hash and source comments
+        assert normalise(first[kind]) == normalise(second[kind])
+
+
+@pytest.mark.parametrize("target", ["cpu", "cuda"])
+def test_without_backward_the_backward_text_is_empty(tmp_path, target):
+    path = tmp_path / "forward_only.py"
+    path.write_text(MODULE_A)
+    module = wa.import_kernel_module(path)
+    wa.set_module_options(module, enable_backward=False)
+    functions = extract_all(wa.generate_source(module, target), ["k_scale", "k_len"], target)
+    for pair in functions.values():
+        assert pair["forward"] and pair["backward"] == ""

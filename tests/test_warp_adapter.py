@@ -1,0 +1,163 @@
+"""The Warp adapter against the installed Warp: build, launch, generate, NVRTC, errors (CPU only, < 30 s)."""
+
+from __future__ import annotations
+
+import re
+import textwrap
+
+import numpy as np
+import pytest
+
+from harness import warp_adapter as wa
+
+KERNELS = textwrap.dedent(
+    """\
+    import warp as wp
+
+
+    @wp.kernel
+    def k_scale(a: wp.array(dtype=wp.float32), out: wp.array(dtype=wp.float32)):
+        i = wp.tid()
+        out[i] = a[i] * 2.0 + 1.0
+
+
+    @wp.kernel
+    def k_norm(v: wp.array(dtype=wp.vec3), n: wp.array(dtype=wp.int32), out: wp.array(dtype=wp.float32)):
+        i = wp.tid()
+        out[i] = wp.length(v[i]) + float(n[i] / 2)
+    """
+)
+
+TYPE_ERROR_KERNEL = textwrap.dedent(
+    """\
+    import warp as wp
+
+
+    @wp.kernel
+    def k_mixed(a: wp.array(dtype=wp.float32), n: wp.array(dtype=wp.int32)):
+        i = wp.tid()
+        a[i] = a[i] + n[i]
+    """
+)
+
+NAMES = ("k_scale", "k_norm")
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warp_cache(tmp_path_factory):
+    wa.init(str(tmp_path_factory.mktemp("warp-cache")))
+
+
+@pytest.fixture(scope="module")
+def kernel_file(tmp_path_factory):
+    path = tmp_path_factory.mktemp("kernels") / "tiny.py"
+    path.write_text(KERNELS)
+    return path
+
+
+@pytest.fixture(scope="module")
+def compiled(kernel_file):
+    module = wa.import_kernel_module(kernel_file)
+    wa.set_module_options(module, optimization_level=0, enable_backward=True)
+    seconds = wa.compile_cpu(module)
+    return module, seconds
+
+
+def test_environment_queries():
+    assert re.fullmatch(r"\d+\.\d+\.\d+\S*", wa.warp_version())
+    assert isinstance(wa.cuda_available(), bool)
+    assert "Warp" in wa.diagnostics()
+
+
+def test_import_gives_separate_modules_for_the_same_file(kernel_file):
+    first = wa.import_kernel_module(kernel_file)
+    second = wa.import_kernel_module(kernel_file)
+    assert first.__name__ != second.__name__
+    assert kernel_file.stem in first.__name__
+    assert first.k_scale is not second.k_scale
+
+
+def test_compile_and_launch_float_kernel(compiled):
+    module, seconds = compiled
+    assert seconds >= 0.0
+    a = np.array([0.0, 1.5, -2.0, 3.25], dtype=np.float32)
+    out = wa.to_warp(np.zeros_like(a), "float32")
+    wa.launch_cpu(module.k_scale, len(a), [wa.to_warp(a, "float32"), out])
+    np.testing.assert_array_equal(wa.to_numpy(out), a * 2.0 + 1.0)
+
+
+def test_compile_and_launch_vec3_and_int32_kernel(compiled):
+    module, _ = compiled
+    v = np.array([[3.0, 4.0, 0.0], [0.0, 0.0, 0.0], [1.0, 2.0, 2.0]], dtype=np.float32)
+    n = np.array([-7, 4, 5], dtype=np.int32)
+    out = wa.to_warp(np.zeros(3, dtype=np.float32), "float32")
+    wa.launch_cpu(module.k_norm, 3, [wa.to_warp(v, "vec3"), wa.to_warp(n, "int32"), out])
+    # int32 division truncates toward zero: -7 / 2 == -3
+    np.testing.assert_allclose(wa.to_numpy(out), [5.0 - 3.0, 2.0, 3.0 + 2.0], rtol=1e-6)
+
+
+def test_array_conversion_round_trip_and_checks():
+    v = np.arange(6, dtype=np.float32).reshape(2, 3)
+    back = wa.to_numpy(wa.to_warp(v, "vec3"))
+    assert back.shape == (2, 3) and back.dtype == np.float32
+    np.testing.assert_array_equal(back, v)
+    with pytest.raises(ValueError, match="shape"):
+        wa.to_warp(np.zeros(3, dtype=np.float32), "vec3")
+    with pytest.raises(ValueError, match="unsupported dtype"):
+        wa.to_warp(np.zeros(3), "float64")
+
+
+@pytest.mark.parametrize("target", ["cpu", "cuda"])
+def test_generate_source_has_every_forward_and_backward(kernel_file, target):
+    module = wa.import_kernel_module(kernel_file)
+    wa.set_module_options(module, enable_backward=True)
+    source = wa.generate_source(module, target)
+    for name in NAMES:
+        for kind in ("forward", "backward"):
+            assert re.search(rf"\b{name}_[0-9a-f]{{8}}_{target}_kernel_{kind}\(", source), (name, kind)
+    if target == "cuda":
+        assert "__global__" in source
+
+
+@pytest.mark.parametrize("target", ["cpu", "cuda"])
+def test_generate_source_follows_enable_backward(kernel_file, target):
+    module = wa.import_kernel_module(kernel_file)
+    wa.set_module_options(module, enable_backward=False)
+    source = wa.generate_source(module, target)
+    assert f"_{target}_kernel_forward(" in source
+    assert f"_{target}_kernel_backward(" not in source
+
+
+def test_compile_nvrtc_writes_ptx_with_kernel_entries(kernel_file, tmp_path):
+    if not wa.nvrtc_architectures():
+        pytest.skip("this Warp build has no NVRTC, so CUDA code cannot be compiled here")
+    module = wa.import_kernel_module(kernel_file)
+    wa.set_module_options(module, optimization_level=0, enable_backward=True)
+    ptx = wa.compile_nvrtc(module, tmp_path, arch=90, use_ptx=True)
+    assert ptx.suffix == ".ptx" and ptx.stat().st_size > 0
+    text = ptx.read_text()
+    for name in NAMES:
+        assert re.search(rf"\.entry\s+{name}_[0-9a-f]{{8}}_cuda_kernel_forward\b", text), name
+        assert re.search(rf"\.entry\s+{name}_[0-9a-f]{{8}}_cuda_kernel_backward\b", text), name
+    # The .cu that NVRTC compiled is kept, and it is exactly what generate_source produces.
+    cu = wa.nvrtc_source_path(module, tmp_path)
+    assert cu.read_text() == wa.generate_source(module, "cuda")
+    # Only the CUDA target is built: no CPU object or C++ source appears.
+    assert not [p for p in tmp_path.iterdir() if p.suffix in (".o", ".cpp")]
+
+
+def test_type_error_raises_build_error_naming_the_problem(tmp_path):
+    path = tmp_path / "mixed.py"
+    path.write_text(TYPE_ERROR_KERNEL)
+    module = wa.import_kernel_module(path)
+    with pytest.raises(wa.BuildError, match="k_mixed") as caught:
+        wa.compile_cpu(module)
+    assert "float32" in str(caught.value) and "int32" in str(caught.value)
+    with pytest.raises(wa.BuildError, match="Input types must be the same"):
+        wa.generate_source(module, "cuda")
+
+
+def test_generate_source_rejects_unknown_target(kernel_file):
+    module = wa.import_kernel_module(kernel_file)
+    with pytest.raises(ValueError, match="target"):
+        wa.generate_source(module, "metal")
