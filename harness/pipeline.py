@@ -21,7 +21,6 @@ ours, never reported against Warp).
 
 from __future__ import annotations
 
-import datetime as _dt
 import itertools
 import os
 import time
@@ -39,7 +38,8 @@ from . import GENERATOR_VERSION
 from . import warp_adapter as W
 from .canonical import canonical_id
 from .compare import Comparison, compare_outputs
-from .extract import extract_all
+from .corpus import utc_timestamp
+from .extract import extract_all, normalise
 from .inputs import make_inputs
 from .reference import run_reference
 from .report import Failure, KernelArg
@@ -96,7 +96,10 @@ def module_source(kernels: list[GeneratedKernel]) -> str:
 class _Build:
     """A Warp module built from some kernels: the file, the imported module, and its options."""
 
+    made: list["_Build"] = []  # released at the end of the batch
+
     def __init__(self, kernels: list[GeneratedKernel], workdir: Path, opts: Options):
+        _Build.made.append(self)
         self.kernels = kernels
         self.path = workdir / f"batch_{os.getpid()}_{next(_batch_counter)}.py"
         self.path.write_text(module_source(kernels))
@@ -179,6 +182,9 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
     if passing:
         _codegen_stage(passing, workdir, opts, checked, ids, results, timings)
 
+    for b in _Build.made:
+        W.release_module(b.module)
+    _Build.made.clear()
     ordered = [results[k.name] for _, k in named]
     return BatchResult(ordered, dict(timings))
 
@@ -234,9 +240,13 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings) -> No
     nvrtc_dir = workdir / "nvrtc"
     counter = itertools.count()
 
+    cuda_sources: dict[int, str] = {}
+
     def nvrtc_step(b: _Build) -> None:
         if opts.nvrtc:
-            W.compile_nvrtc(b.module, nvrtc_dir / str(next(counter)), arch=opts.nvrtc_arch)
+            out = nvrtc_dir / str(next(counter))
+            W.compile_nvrtc(b.module, out, arch=opts.nvrtc_arch)
+            cuda_sources[id(b)] = W.nvrtc_source_path(b.module, out).read_text()
 
     t = time.perf_counter()
     try:
@@ -252,9 +262,10 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings) -> No
     t = time.perf_counter()
     names = [k.name for k in build.kernels]
     cpu = extract_all(W.generate_source(build.module, "cpu"), names, "cpu")
-    cuda = extract_all(W.generate_source(build.module, "cuda"), names, "cuda")
+    cuda_source = cuda_sources.get(id(build)) or W.generate_source(build.module, "cuda")
+    cuda = extract_all(cuda_source, names, "cuda")
     timings["codegen_extract"] += time.perf_counter() - t
-    now = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    now = utc_timestamp()
     for k in build.kernels:
         comparison, seed, attempts = checked[k.name]
         record = {
@@ -262,10 +273,10 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings) -> No
             "kernel_name": k.name,
             "categories": list(k.categories),
             "python_source": k.source,
-            "cpu_forward": cpu[k.name]["forward"],
-            "cpu_backward": cpu[k.name]["backward"],
-            "cuda_forward": cuda[k.name]["forward"],
-            "cuda_backward": cuda[k.name]["backward"],
+            "cpu_forward": normalise(cpu[k.name]["forward"]),
+            "cpu_backward": normalise(cpu[k.name]["backward"]),
+            "cuda_forward": normalise(cuda[k.name]["forward"]),
+            "cuda_backward": normalise(cuda[k.name]["backward"]),
             "verification": {
                 "cpu_executed": True,
                 "reference_match": True,
@@ -280,7 +291,7 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings) -> No
             },
             "warp_version": W.warp_version(),
             "generator_version": GENERATOR_VERSION,
-            "seed": opts.seed,
+            "seed": opts.seed % 2**63,
             "created_at": now,
         }
         results[k.name] = KernelResult(k, "accepted", record=record)

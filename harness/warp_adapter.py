@@ -73,6 +73,8 @@ import warp._src.context as _wp_context
 
 __all__ = [
     "BuildError",
+    "clear_kernel_cache",
+    "release_module",
     "compile_cpu",
     "compile_nvrtc",
     "cuda_available",
@@ -197,7 +199,8 @@ def import_kernel_module(path: Path) -> types.ModuleType:
 
     The module name is the file stem plus a process-wide counter, so two files with the same stem (or
     the same file imported twice) become two separate Warp modules. The file must stay on disk while
-    the module is used: Warp reads kernel source through ``inspect``.
+    the module is used: Warp reads kernel source through ``inspect``. Errors raised while the file runs
+    (syntax errors, bad kernel annotations) propagate unchanged.
     """
     init()
     path = Path(path)
@@ -232,19 +235,19 @@ def _warp_module(pymodule) -> _wp_context.Module:
 def _build_errors():
     """Turn any exception into :class:`BuildError` carrying Warp's message and the compiler's log.
 
-    Warnings printed by a successful build are passed on to stderr.
+    Warnings printed by a successful build are dropped unless ``WARPSMITH_VERBOSE`` is set.
     """
     log = io.StringIO()
     try:
         with _native_stderr(log, keep=False), contextlib.redirect_stderr(log):
-            yield log
+            yield
     except Exception as error:
         message = f"{type(error).__name__}: {error}"
         if log.getvalue().strip():
             message += "\n" + log.getvalue().rstrip()
         raise BuildError(message) from error
-    if log.getvalue():
-        sys.stderr.write(log.getvalue())
+    if log.getvalue() and os.environ.get("WARPSMITH_VERBOSE"):
+        sys.stderr.write(log.getvalue())  # compiler warnings of a successful build, on request only
 
 
 # --------------------------------------------------------------------------- code generation and builds
@@ -289,10 +292,13 @@ def nvrtc_source_path(pymodule, out_dir: Path) -> Path:
 def compile_nvrtc(pymodule, out_dir: Path, arch: int = 90, use_ptx: bool = True) -> Path:
     """Compile the module's CUDA code with NVRTC into ``out_dir``; return the ``.ptx`` or ``.cubin``.
 
-    Needs no GPU or driver. Only the CUDA target is built. The compiled ``.cu`` stays in ``out_dir``
-    (see :func:`nvrtc_source_path`); reading it is cheaper than a second :func:`generate_source`.
-    An existing output in ``out_dir`` is reused, so give each module its own directory when a fresh
-    compile matters. Raises :class:`BuildError` with NVRTC's log when the compile fails.
+    Needs no GPU or driver; ``arch`` must be one of :func:`nvrtc_architectures`. Only the CUDA target
+    is built. The compiled ``.cu`` stays in ``out_dir`` (see :func:`nvrtc_source_path`); it is the same
+    text as ``generate_source(pymodule, "cuda")`` and far cheaper to read than to regenerate. An output
+    already in ``out_dir`` is reused, so give each module its own directory when a fresh compile
+    matters. Module optimisation level 0 runs NVRTC at level 1 (Warp's guard against an NVRTC bug).
+    Raises :class:`BuildError` with NVRTC's log when the compile fails; Warp then leaves its working
+    directory ``<out_dir>_p<pid>_t<thread id>`` (holding the failing ``.cu``) next to ``out_dir``.
     """
     init()
     out_dir = Path(out_dir)
@@ -330,7 +336,28 @@ def to_numpy(warp_array) -> np.ndarray:
 
 
 def launch_cpu(kernel, dim: int, inputs: list) -> None:
-    """Launch ``kernel`` over ``dim`` threads on the CPU and wait for it to finish."""
+    """Launch ``kernel`` over ``dim`` threads on the CPU and wait for it to finish.
+
+    Call :func:`compile_cpu` first: a launch builds a module that is not loaded yet, and build errors
+    raised from here are Warp's own exceptions, not :class:`BuildError`.
+    """
     init()
     wp.launch(kernel, dim=dim, inputs=inputs, device="cpu")
     wp.synchronize_device("cpu")
+
+
+# --------------------------------------------------------------------------- clean-up between batches
+
+
+def release_module(pymodule) -> None:
+    """Unload a generated module from Warp and forget the Python module (long runs load thousands)."""
+    with contextlib.suppress(Exception):
+        _warp_module(pymodule).unload()
+    sys.modules.pop(pymodule.__name__, None)
+
+
+def clear_kernel_cache() -> None:
+    """Delete the compiled modules in the kernel cache (generated modules are never reused)."""
+    init()
+    with _native_stderr(io.StringIO(), keep=False):
+        wp.clear_kernel_cache()
