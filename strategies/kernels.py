@@ -61,6 +61,9 @@ class GeneratedKernel:
     def kernel_source(self) -> str:
         return B.render(self.func)
 
+    def __repr__(self) -> str:  # what Hypothesis prints for a falsifying example
+        return f"GeneratedKernel(<<<\n{self.kernel_source}>>>)"
+
     def renamed(self, name: str) -> "GeneratedKernel":
         return replace(self, name=name, func=self.func.with_changes(name=B.name(name)))
 
@@ -108,7 +111,7 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     tid = sc.declare(Var("tid", INT32, "tid", 0, policy.dim - 1))
 
     body = [B.assign(B.name(tid.name), B.call("wp.tid"))]
-    body += block(draw, sc)
+    body += block(draw, sc, min_stmts=0)
     for out in outputs:
         e = expression(draw, sc, out.dtype, draw(st.integers(0, policy.max_expr_depth)))
         body.append(B.assign(B.subscript(B.name(out.name), B.name(tid.name)), e.node))

@@ -35,9 +35,9 @@ ATOMIC_INT_BOUND = 2**15
 INT_SLACK = 2**14
 
 
-def block(draw, sc: Scope, max_stmts: int | None = None) -> list[cst.BaseStatement]:
-    """A non-empty block of statements in a new variable scope."""
-    n = draw(st.integers(1, max_stmts or sc.policy.max_statements))
+def block(draw, sc: Scope, max_stmts: int | None = None, min_stmts: int = 1) -> list[cst.BaseStatement]:
+    """A block of ``min_stmts..max_stmts`` statements in a new variable scope (shrinks toward fewer)."""
+    n = draw(st.integers(min_stmts, max_stmts or sc.policy.max_statements))
     sc.push()
     try:
         return [statement(draw, sc) for _ in range(n)]
