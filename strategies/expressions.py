@@ -106,6 +106,16 @@ def load(draw, sc: Scope, t: ValueType, depth: int) -> Expr | None:
     return Expr(B.subscript(B.name(a.name), idx.node), t, lo, hi)
 
 
+def nonliteral_leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr | None:
+    """A variable or an input load of type ``t``, or None when there is none."""
+    options = (["var"] if sc.of_type(t) else []) + (["load"] if any(a.dtype == t for a in sc.inputs) else [])
+    if not options:
+        return None
+    if choose(draw, options) == "var":
+        return var_expr(choose(draw, sc.of_type(t)))
+    return load(draw, sc, t, depth)
+
+
 def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     options = ["literal"]
     if sc.of_type(t):
@@ -123,7 +133,8 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
         return load(draw, sc, t, depth)
     ct = choose(draw, [FLOAT32, INT32])
     op_name = choose(draw, ["<", "<=", ">", ">="])
-    return Expr(B.compare(leaf(draw, sc, ct, 0).node, op_name, leaf(draw, sc, ct, 0).node), BOOL)
+    left = nonliteral_leaf(draw, sc, ct, 0) or leaf(draw, sc, ct, 0)
+    return Expr(B.compare(left.node, op_name, leaf(draw, sc, ct, 0).node), BOOL)
 
 
 # ---- operators ----------------------------------------------------------------------------------------------
@@ -145,6 +156,9 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
         k = draw(st.integers(0, 2))
         return Expr(B.subscript(vec.node, B.int_lit(k)), signature.result)
     args = [guarded(draw, sc, a, op.domain(i), depth - 1) for i, a in enumerate(signature.args)]
+    if op.syntax != "construct" and op.domain(0) == "any" and all(a.is_literal for a in args):
+        # an operator over literals only is constant-folded by any compiler: use a live operand instead
+        args[0] = nonliteral_leaf(draw, sc, signature.args[0], depth) or args[0]
     if signature.result == INT32 or (op.syntax == "compare" and signature.args[0] == INT32):
         args = fit_int_operands(op, args)
     node = render_op(op, [a.node for a in args])
