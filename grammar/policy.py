@@ -24,6 +24,12 @@ class Policy:
     max_loop_nesting: int = 2
     max_const_trip: int = 6  # constant loop bounds are 1..max_const_trip
     max_trip_product: int = 64  # product of enclosing trip counts never exceeds this
+    # weights (relative; the first alternative is also where shrinking goes)
+    statement_weights: tuple[tuple[str, int], ...] = (
+        ("declare", 4), ("store", 2), ("assign", 2), ("augassign", 2), ("atomic", 2), ("if", 3), ("for", 3),
+    )
+    leaf_weight: int = 2  # an expression below max depth is a leaf with odds leaf_weight : operator_weight
+    operator_weight: int = 3
     # values
     float_input_range: tuple[float, float] = (-4.0, 4.0)
     vec_input_range: tuple[float, float] = (-2.0, 2.0)

@@ -42,9 +42,16 @@ class Expr:
         return max(abs(self.lo), abs(self.hi))
 
 
-def choose(draw, options: list):
-    """Pick one option; earlier options are simpler and shrinking moves toward index 0."""
-    return options[draw(st.integers(0, len(options) - 1))]
+def choose(draw, options: list, weights: list[int] | None = None):
+    """Pick one option (optionally weighted); earlier options are simpler and shrinking moves toward index 0."""
+    if weights is None:
+        return options[draw(st.integers(0, len(options) - 1))]
+    k = draw(st.integers(0, sum(weights) - 1))
+    for option, w in zip(options, weights):
+        if k < w:
+            return option
+        k -= w
+    raise AssertionError("unreachable")
 
 
 # ---- leaves -------------------------------------------------------------------------------------------------
@@ -142,7 +149,8 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
 
 def expression(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     """An expression of type ``t`` at most ``depth`` operators deep."""
-    if depth <= 0 or not draw(st.booleans()):
+    p = sc.policy
+    if depth <= 0 or choose(draw, ["leaf", "op"], [p.leaf_weight, p.operator_weight]) == "leaf":
         return leaf(draw, sc, t, depth)
     op, signature = choose(draw, ops_returning(t))
     return apply_op(draw, sc, op, signature, depth)

@@ -53,7 +53,8 @@ def statement(draw, sc: Scope) -> cst.BaseStatement:
         kinds.append("if")
         if sc.loop_depth < sc.policy.max_loop_nesting and sc.trip < sc.policy.max_trip_product:
             kinds.append("for")
-    kind = choose(draw, kinds)
+    weights = dict(sc.policy.statement_weights)
+    kind = choose(draw, kinds, [weights[k] for k in kinds])
     stmt = _STATEMENTS[kind](draw, sc)
     return stmt if stmt is not None else declare(draw, sc)
 

@@ -1,0 +1,79 @@
+"""Generated kernels render to source that parses back to the very tree that was built.
+
+libcst never adds precedence parentheses, so a builder that forgot one would render source that *parses*
+but means something else; ``deep_equals`` after a round trip catches that. The source must also be plain
+Python (``ast.parse``) with every operator expression wrapped in its own parentheses, as Warp code
+generators and readers of the corpus expect.
+"""
+
+from __future__ import annotations
+
+import ast
+
+import libcst as cst
+from hypothesis import given, settings
+
+from strategies import _cst as B
+from strategies import kernels
+
+_OPERATOR_NODES = (ast.BinOp, ast.BoolOp, ast.Compare, ast.UnaryOp)
+
+
+def _offsets(source: str) -> list[int]:
+    """Character offset of the start of every line (ast positions are line/column based)."""
+    starts, total = [0], 0
+    for line in source.splitlines(keepends=True):
+        total += len(line)
+        starts.append(total)
+    return starts
+
+
+def unparenthesised(source: str) -> list[str]:
+    """Operator expressions in ``source`` that are not immediately wrapped in a pair of parentheses."""
+    starts = _offsets(source)
+    missing = []
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, _OPERATOR_NODES):
+            continue
+        begin = starts[node.lineno - 1] + node.col_offset  # ast positions exclude the parentheses
+        end = starts[node.end_lineno - 1] + node.end_col_offset
+        if source[begin - 1 : begin] != "(" or source[end : end + 1] != ")":
+            missing.append(ast.get_source_segment(source, node))
+    return missing
+
+
+def test_the_parenthesis_check_sees_missing_parentheses():
+    assert unparenthesised("x = (a + (b * c))\n") == []
+    assert unparenthesised("x = a + (b * c)\n") == ["a + (b * c)"]
+    assert unparenthesised("x = f((a < b), (-c))\n") == []
+    assert unparenthesised("x = (a + b * c)\n") == ["b * c"]
+    assert unparenthesised("x = ((not a) and b)\n") == []
+    assert unparenthesised("x = (not a and b)\n") == ["not a"]
+
+
+def test_libcst_adds_no_precedence_parentheses_by_itself():
+    # why the builder must parenthesise: without it x + y * z is not (x + y) * z
+    bare = cst.BinaryOperation(
+        cst.BinaryOperation(cst.Name("x"), cst.Add(), cst.Name("y")), cst.Multiply(), cst.Name("z")
+    )
+    assert B.render(bare) == "x + y * z"
+    built = B.binop(B.binop(B.name("x"), "+", B.name("y")), "*", B.name("z"))
+    assert B.render(built) == "((x + y) * z)"
+
+
+@settings(deadline=None)
+@given(kernels())
+def test_rendered_kernel_parses_back_to_the_built_tree(k):
+    source = k.source
+    built = B.module([k.func])
+    parsed = cst.parse_module(source)
+    assert parsed.deep_equals(built), source
+    assert parsed.code == source  # libcst round-trips the text byte for byte
+    assert cst.parse_module(built.code).code == source
+
+    tree = ast.parse(source)  # plain Python as well, and the kernel is the module's only function
+    (func,) = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    assert func.name == k.name
+    assert [ast.unparse(d) for d in func.decorator_list] == ["wp.kernel"]
+    assert unparenthesised(source) == [], source
+    assert k.kernel_source in source
