@@ -39,9 +39,12 @@ class Policy:
     int_const_max: int = 9
     # integer safety (no signed overflow, ever)
     int_limit: int = 2**30  # every int expression's interval stays within +-int_limit
-    int_var_bound: int = 2**15  # plain assignments to an int local are wrapped into +-int_var_bound
-    int_var_capacity: int = 2**20  # + the budget that augmented assignments may add, in total
+    int_var_bound: int = 2**15  # an int local's declaration is wrapped into +-int_var_bound
     int_wrap_modulus: int = 1024  # `(e % 1024)` is how an over-large operand is brought back
+    int_aug_slack: int = 2**14  # growth budget of an int local that augmented assignments may spend
+    max_atomic_stmts: int = 4  # atomic statements per kernel
+    atomic_int_bound: int = 2**15  # |value| of one int atomic; with dim * max_trip_product * max_atomic_stmts
+    # executions the accumulated total stays below 2**15 * 16 * 64 * 4 = 2**27
     float_cast_bound: float = 1000.0  # float->int casts clamp their argument to +-this
     exp_arg_bound: float = 15.0  # exp() arguments are clamped to +-this (no float32 overflow)
     pow_exp_bound: float = 3.0

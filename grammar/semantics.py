@@ -121,7 +121,8 @@ def floordiv(ctx, a, b):
             raise UndefinedBehaviour("integer division by zero")
         return check_int(a // b)
     q = a / b
-    ctx.near_discontinuity(float(q) - round(float(q)), float(q)) if math.isfinite(q) else None
+    if math.isfinite(q):
+        ctx.near_discontinuity(float(q) - round(float(q)), max(abs(float(q)), 1.0))
     return ctx.float_t(np.floor(q))
 
 
@@ -129,16 +130,20 @@ def mod(ctx, a, b):
     if is_int(a):
         if b == 0:
             raise UndefinedBehaviour("integer modulo by zero")
+        if a == INT32_MIN and b == -1:
+            raise UndefinedBehaviour("int32 overflow: INT32_MIN % -1")
         r = abs(a) % abs(b)
         return r if a >= 0 else -r
     if math.isfinite(a) and math.isfinite(b) and b != 0:
         q = float(a) / float(b)
-        ctx.near_discontinuity(q - round(q), q)
+        ctx.near_discontinuity(q - round(q), max(abs(q), 1.0))
     return ctx.float_t(np.fmod(a, b))
 
 
 def neg(ctx, a):
-    return check_int(-a) if is_int(a) else -a
+    if is_int(a):
+        return check_int(-a)
+    return (np.zeros_like(a) if is_vec(a) else ctx.float_t(0)) - a  # Warp computes 0 - x: -(+0.0) is +0.0
 
 
 def pos(ctx, a):
@@ -245,7 +250,7 @@ def tanh(ctx, a):
 
 def floor(ctx, a):
     if math.isfinite(a):
-        ctx.near_discontinuity(float(a) - round(float(a)), float(a))
+        ctx.near_discontinuity(float(a) - round(float(a)), max(abs(float(a)), 1.0))
     return np.floor(a)
 
 
@@ -266,7 +271,7 @@ def to_int32(ctx, a):
     x = float(a)
     if not math.isfinite(x) or not INT32_MIN <= math.trunc(x) <= INT32_MAX:
         raise UndefinedBehaviour(f"float->int32 conversion of {x!r}")
-    ctx.near_discontinuity(x - round(x), x)
+    ctx.near_discontinuity(x - round(x), max(abs(x), 1.0))
     return math.trunc(x)
 
 

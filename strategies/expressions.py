@@ -168,7 +168,7 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
         # an operator over literals only is constant-folded by any compiler: use a live operand instead
         args[0] = nonliteral_leaf(draw, sc, signature.args[0], depth) or args[0]
     if signature.result == INT32 or (op.syntax == "compare" and signature.args[0] == INT32):
-        args = fit_int_operands(op, args)
+        args = fit_int_operands(op, args, sc.policy)
     node = render_op(op, [a.node for a in args])
     if signature.result != INT32:
         return Expr(node, signature.result)
@@ -190,27 +190,25 @@ def render_op(op: Op, args: list[cst.BaseExpression]) -> cst.BaseExpression:
 
 # ---- integer intervals (no signed overflow by construction) ----------------------------------------------------
 
-WRAP = 1024  # (e % WRAP) lies in (-WRAP, WRAP)
-LIMIT = 2**30
+def wrap(e: Expr, modulus: int) -> Expr:
+    """``(e % modulus)``: C-style, so the result keeps e's sign and lies in (-modulus, modulus)."""
+    lo = 0 if e.lo >= 0 else -(modulus - 1)
+    hi = 0 if e.hi <= 0 else modulus - 1
+    return Expr(B.binop(e.node, "%", B.int_lit(modulus)), INT32, lo, hi)
 
 
-def wrap(e: Expr) -> Expr:
-    lo = 0 if e.lo >= 0 else -(WRAP - 1)
-    hi = 0 if e.hi <= 0 else WRAP - 1
-    return Expr(B.binop(e.node, "%", B.int_lit(WRAP)), INT32, lo, hi)
-
-
-def fit_int_operands(op: Op, args: list[Expr]) -> list[Expr]:
-    """Wrap the largest operand until the op's result interval stays within +-LIMIT."""
+def fit_int_operands(op: Op, args: list[Expr], policy) -> list[Expr]:
+    """Wrap the largest operand until the op's result interval stays within +-policy.int_limit."""
     args = list(args)
+    limit, modulus = policy.int_limit, policy.int_wrap_modulus
     while True:
         lo, hi = int_interval(op, args)
-        if -LIMIT <= lo and hi <= LIMIT:
+        if -limit <= lo and hi <= limit:
             return args
         i = max(range(len(args)), key=lambda j: args[j].mag if args[j].type == INT32 else -1)
-        if args[i].mag < WRAP:
+        if args[i].mag < modulus:
             raise AssertionError(f"cannot bound {op.name} over {[(a.lo, a.hi) for a in args]}")
-        args[i] = wrap(args[i])
+        args[i] = wrap(args[i], modulus)
 
 
 def int_interval(op: Op, a: list[Expr], cast_bound: float = 1000.0) -> tuple[int, int]:

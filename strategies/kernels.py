@@ -64,6 +64,9 @@ class GeneratedKernel:
     def __repr__(self) -> str:  # what Hypothesis prints for a falsifying example
         return f"GeneratedKernel(<<<\n{self.kernel_source}>>>)"
 
+    def _repr_pretty_(self, p, cycle) -> None:  # Hypothesis pretty-prints through this hook
+        p.text(repr(self))
+
     def renamed(self, name: str) -> "GeneratedKernel":
         return replace(self, name=name, func=self.func.with_changes(name=B.name(name)))
 

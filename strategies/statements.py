@@ -9,8 +9,8 @@ Guarantees (on top of those of :mod:`strategies.expressions`):
 * termination: every loop is ``range`` over a literal or an int scalar parameter whose range is bounded by
   the policy, and the product of enclosing trip counts never exceeds ``policy.max_trip_product``;
 * no int overflow across statements: see the slack/core rules in :mod:`strategies.scope`; int atomics add at
-  most ``2**15`` per execution, at most ``max_trip_product`` executions per statement and thread, and at
-  most ``MAX_ATOMIC_STMTS`` such statements;
+  most ``policy.atomic_int_bound`` per execution, at most ``max_trip_product`` executions per statement and
+  thread, and at most ``policy.max_atomic_stmts`` such statements;
 * scoping: a variable declared in a block is never used after the block ends (Warp keeps it visible, but
   possibly uninitialised).
 
@@ -30,9 +30,6 @@ from .expressions import Expr, choose, expression, index_expr, wrap
 from .scope import Scope, Var
 
 LOCAL_TYPES = (FLOAT32, INT32, BOOL, VEC3)
-MAX_ATOMIC_STMTS = 4
-ATOMIC_INT_BOUND = 2**15
-INT_SLACK = 2**14
 
 
 def block(draw, sc: Scope, max_stmts: int | None = None, min_stmts: int = 1) -> list[cst.BaseStatement]:
@@ -47,7 +44,7 @@ def block(draw, sc: Scope, max_stmts: int | None = None, min_stmts: int = 1) -> 
 
 def statement(draw, sc: Scope) -> cst.BaseStatement:
     kinds = ["declare", "store", "assign", "augassign"]
-    if sc.atomics and sc.n_atomic_stmts < MAX_ATOMIC_STMTS:
+    if sc.atomics and sc.n_atomic_stmts < sc.policy.max_atomic_stmts:
         kinds.append("atomic")
     if sc.block_depth < sc.policy.max_block_depth:
         kinds.append("if")
@@ -69,8 +66,8 @@ def declare(draw, sc: Scope) -> cst.BaseStatement:
     name = sc.fresh({FLOAT32: "x", INT32: "i", BOOL: "c", VEC3: "v"}[t])
     if t == INT32:
         if e.mag > sc.policy.int_var_bound:
-            e = wrap(e)
-        slack = INT_SLACK if draw(st.booleans()) else 0
+            e = wrap(e, sc.policy.int_wrap_modulus)
+        slack = sc.policy.int_aug_slack if draw(st.booleans()) else 0
         sc.declare(Var(name, t, "local", e.lo, e.hi, slack))
     else:
         sc.declare(Var(name, t, "local"))
@@ -123,8 +120,8 @@ def atomic(draw, sc: Scope) -> cst.BaseStatement:
     fn = choose(draw, ["wp.atomic_add", "wp.atomic_min", "wp.atomic_max"])
     idx = index_expr(draw, sc, 1)
     e = expression(draw, sc, arr.dtype, _depth(draw, sc))
-    if arr.dtype == INT32 and e.mag > ATOMIC_INT_BOUND:
-        e = wrap(e)
+    if arr.dtype == INT32 and e.mag > sc.policy.atomic_int_bound:
+        e = wrap(e, sc.policy.int_wrap_modulus)
     sc.n_atomic_stmts += 1
     return B.expr_stmt(B.call(fn, B.name(arr.name), idx.node, e.node))
 
@@ -144,7 +141,7 @@ def if_stmt(draw, sc: Scope) -> cst.BaseStatement:
 def for_stmt(draw, sc: Scope) -> cst.BaseStatement:
     p = sc.policy
     room = max(1, min(p.max_const_trip, p.max_trip_product // sc.trip))
-    int_params = [v for v in sc.vars if v.kind == "param" and v.type == INT32 and v.hi <= room]
+    int_params = [v for v in sc.vars if v.kind == "param" and v.type == INT32 and v.hi * sc.trip <= p.max_trip_product]
     kinds = ["const", "range2"] + (["param"] if int_params else [])
     kind = choose(draw, kinds)
     if kind == "const":

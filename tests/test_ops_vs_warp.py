@@ -61,7 +61,9 @@ FLOAT_DOMAINS = {
 }
 #: int32 values: negatives, zero, both signs of small odd/even numbers, and large values that stay clear
 #: of overflow for most rows (cases a row would overflow on are dropped: they are UB, not semantics)
-INT_ANY = (0, 1, -1, 2, -2, 7, -7, 100, -100, 1023, -1024, 46340, -46341, 2**24 + 1, 2**30, -(2**30), 2**31 - 1, -(2**31))
+INT_ANY = (
+    0, 1, -1, 2, -2, 7, -7, 100, -100, 1023, -1024, 46340, -46341, 2**24 + 1, 2**30, -(2**30), 2**31 - 1, -(2**31),
+)
 INT_NONZERO = (1, -1, 2, -2, 3, -3, 7, -7, 1024, -1024, 2**30, -(2**30))
 INT_SHORT = (0, 1, -1, 7, -7, 100, -(2**30), 2**31 - 1)
 VEC_ANY = (
@@ -205,7 +207,8 @@ def _build_cases() -> list[Case]:
                 source = _kernel_source(name, arg_types, signature.result, _expression(op, operands, component))
                 kept, expected = _evaluate(op, arg_types, product, component)
                 sig_text = ",".join(t.name for t in signature.args)
-                cases.append(Case(f"{op.name}({sig_text}){suffix}", name, source, op, signature, arg_types, kept, expected, component))
+                case_id = f"{op.name}({sig_text}){suffix}"
+                cases.append(Case(case_id, name, source, op, signature, arg_types, kept, expected, component))
     return cases
 
 
@@ -331,7 +334,7 @@ def test_every_row_and_signature_has_a_kernel():
     assert covered == {(op.name, s) for op in OPS for s in op.signatures}
 
 
-@pytest.mark.parametrize("op, t, kernel", [(k[0], k[1], k[2]) for k in ATOMIC_KERNELS], ids=[k[2] for k in ATOMIC_KERNELS])
+@pytest.mark.parametrize("op, t, kernel", [k[:3] for k in ATOMIC_KERNELS], ids=[k[2] for k in ATOMIC_KERNELS])
 def test_atomic_semantics_applied_in_thread_order_match_warp(module, op: Op, t: ValueType, kernel: str):
     np_t = np.int32 if t == INT32 else np.float32
     values = np.array(ATOMIC_INPUTS[t], dtype=np_t)

@@ -1,0 +1,289 @@
+"""The oracle catches faults and raises no false alarms.
+
+(a) ``compare_outputs`` on references of hand-written kernels: Warp giving exactly the float32 reference
+matches; one element off by 1e-3 (relative) or one int off by one is a mismatch naming that element;
+ill-conditioned kernels are screened, never reported; NaN agreement is a match, a NaN Warp alone produced
+is a mismatch.
+
+(b) The whole pipeline with real Warp on a few generated kernels (one module build per run): as they are,
+every kernel is accepted or screened; with one output element of Warp's result corrupted, every accepted
+kernel becomes a ``warp-bug`` whose Failure shows the corrupted element.
+"""
+
+from __future__ import annotations
+
+import math
+from random import Random
+
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, Phase, find, settings
+
+from grammar.semantics import traces_fragile
+from harness import pipeline
+from harness import warp_adapter as W
+from harness.compare import compare_outputs
+from harness.reference import run_reference
+from strategies import GeneratedKernel, ParamSpec, kernels
+
+DIM = 16
+
+# find() pretty-prints the kernel it returns as a huge libcst dump (see tests/test_strategies.py)
+
+
+def array(name: str, dtype: str, role: str, low: float = 0.0, high: float = 0.0) -> ParamSpec:
+    return ParamSpec(name, "array", dtype, role, low, high)
+
+
+def references(source: str, params, values: dict, perturbed_runs: int = 2):
+    """(r32, r64, perturbed outputs, fragile) as the pipeline computes them."""
+    r32 = run_reference(source, params, values, DIM)
+    r64 = run_reference(source, params, values, DIM, float_t=np.float64)
+    ps = [run_reference(source, params, values, DIM, perturb_seed=11 + j) for j in range(perturbed_runs)]
+    fragile = traces_fragile(r32.trace, [r64.trace] + [p.trace for p in ps])
+    return r32.outputs, r64.outputs, [p.outputs for p in ps], fragile
+
+
+def as_warp(outputs: dict, params) -> dict:
+    """The reference's outputs in the dtypes Warp returns (float32, int32, (n, 3) float32)."""
+    dtypes = {p.name: np.int32 if p.dtype == "int32" else np.float32 for p in params}
+    return {name: np.asarray(v).astype(dtypes[name]) for name, v in outputs.items()}
+
+
+def check(warp: dict, refs) -> object:
+    r32, r64, ps, fragile = refs
+    return compare_outputs(warp, r32, r64, ps, fragile=fragile)
+
+
+# ---- (a) hand-written kernels ---------------------------------------------------------------------------------
+
+MIXED = """\
+@wp.kernel
+def kernel(a0: wp.array(dtype=wp.float32), a1: wp.array(dtype=wp.int32), a2: wp.array(dtype=wp.vec3), out0: wp.array(dtype=wp.float32), out1: wp.array(dtype=wp.int32), out2: wp.array(dtype=wp.vec3)):
+    tid = wp.tid()
+    out0[tid] = ((a0[tid] * 2.0) + wp.sin(a0[tid]))
+    out1[tid] = ((a1[tid] * 3) - (a1[tid] // 2))
+    out2[tid] = wp.normalize((a2[tid] + wp.vec3(0.5, 0.25, 1.0)))
+"""
+MIXED_PARAMS = (
+    array("a0", "float32", "input", -4, 4), array("a1", "int32", "input", -100, 100),
+    array("a2", "vec3", "input", -2, 2), array("out0", "float32", "output"), array("out1", "int32", "output"),
+    array("out2", "vec3", "output"),
+)
+MIXED_VALUES = {
+    "a0": np.linspace(-3.75, 3.75, DIM).astype(np.float32),  # multiples of 0.5, no zero
+    "a1": np.arange(-40, 40, 5, dtype=np.int32),
+    "a2": (np.arange(3 * DIM, dtype=np.float32).reshape(DIM, 3) % 7 - 3) / 4,
+    "out0": np.zeros(DIM, np.float32), "out1": np.zeros(DIM, np.int32), "out2": np.zeros((DIM, 3), np.float32),
+}
+
+
+@pytest.fixture(scope="module")
+def mixed():
+    refs = references(MIXED, MIXED_PARAMS, MIXED_VALUES)
+    assert not refs[3], "the hand-written kernel touches no discontinuity"
+    return refs
+
+
+def test_float32_reference_as_warp_matches(mixed):
+    result = check(as_warp(mixed[0], MIXED_PARAMS), mixed)
+    assert result.status == "match", result.reason
+    assert result.outputs_checked == DIM + DIM + 3 * DIM
+    assert result.max_error_ulp == 0.0 and not result.mismatches
+
+
+def test_float64_reference_as_warp_matches_a_well_conditioned_kernel(mixed):
+    # an implementation more accurate than float32 must not be flagged either
+    warp = as_warp(mixed[1], MIXED_PARAMS)
+    assert check(warp, mixed).status == "match"
+
+
+@pytest.mark.parametrize("i", [0, 5, 15])
+def test_one_float_off_by_1e3_relative_is_a_mismatch_naming_it(mixed, i):
+    warp = as_warp(mixed[0], MIXED_PARAMS)
+    expected = float(warp["out0"][i])
+    warp["out0"][i] = np.float32(expected * (1 + 1e-3))
+    result = check(warp, mixed)
+    assert result.status == "mismatch"
+    assert [(m[0], m[1]) for m in result.mismatches] == [("out0", i)]
+    name, idx, exp, act, tol = result.mismatches[0]
+    assert exp == expected and act == float(warp["out0"][i]) and tol < abs(act - exp)
+    assert f"out0 element {i}:" in result.reason
+
+
+def test_one_int_off_by_one_is_a_mismatch_naming_it(mixed):
+    warp = as_warp(mixed[0], MIXED_PARAMS)
+    warp["out1"][7] += 1
+    result = check(warp, mixed)
+    assert result.status == "mismatch"
+    assert [(m[0], m[1]) for m in result.mismatches] == [("out1", 7)]
+    assert result.mismatches[0][2] + 1 == result.mismatches[0][3]
+
+
+def test_one_vector_component_off_is_a_mismatch_at_its_flat_index(mixed):
+    warp = as_warp(mixed[0], MIXED_PARAMS)
+    warp["out2"][4, 1] = warp["out2"][4, 1] * np.float32(1.001) + np.float32(1e-3)
+    result = check(warp, mixed)
+    assert [(m[0], m[1]) for m in result.mismatches] == [("out2", 4 * 3 + 1)]
+
+
+def test_nan_from_warp_alone_is_a_mismatch(mixed):
+    warp = as_warp(mixed[0], MIXED_PARAMS)
+    warp["out0"][2] = np.nan
+    result = check(warp, mixed)
+    assert result.status == "mismatch"
+    assert [(m[0], m[1]) for m in result.mismatches] == [("out0", 2)]
+    assert math.isnan(result.mismatches[0][3])
+
+
+def test_infinity_from_warp_alone_is_a_mismatch(mixed):
+    warp = as_warp(mixed[0], MIXED_PARAMS)
+    warp["out0"][3] = np.inf
+    assert [(m[0], m[1]) for m in check(warp, mixed).mismatches] == [("out0", 3)]
+
+
+def test_a_fragile_run_is_screened_whatever_warp_says(mixed):
+    r32, r64, ps, _ = mixed
+    warp = as_warp(r32, MIXED_PARAMS)
+    warp["out1"][0] += 1
+    assert compare_outputs(warp, r32, r64, ps, fragile=True).status == "ill-conditioned"
+
+
+ONE_FLOAT = (array("a0", "float32", "input", -4, 4), array("out0", "float32", "output"))
+ON_GRID = {"a0": (np.arange(DIM, dtype=np.float32) - 7.5) / 4, "out0": np.zeros(DIM, np.float32)}
+
+
+def one_float_kernel(expression: str) -> str:
+    return (
+        "@wp.kernel\n"
+        "def kernel(a0: wp.array(dtype=wp.float32), out0: wp.array(dtype=wp.float32)):\n"
+        "    tid = wp.tid()\n"
+        f"    out0[tid] = {expression}\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "expression",
+    [
+        "((a0[tid] + 10000000.0) - 10000000.0)",  # catastrophic cancellation
+        "wp.sin((1000000.0 * a0[tid]))",  # a huge argument: the float32 rounding of it moves sin anywhere
+    ],
+)
+def test_ill_conditioned_kernels_are_screened_never_reported(expression):
+    source = one_float_kernel(expression)
+    refs = references(source, ONE_FLOAT, ON_GRID)
+    r32, r64 = refs[0], refs[1]
+    for warp in (as_warp(r32, ONE_FLOAT), as_warp(r64, ONE_FLOAT)):  # Warp as float32 would, or more exactly
+        result = check(warp, refs)
+        assert result.status == "ill-conditioned", (expression, result.status, result.reason)
+
+
+def test_an_int_result_on_a_rounding_knife_edge_is_screened_never_reported():
+    # int(x * 0.1 * 10) for integral x: the product lands on (or one rounding away from) an integer, so
+    # truncation may go either way; the run is fragile and even an off-by-one Warp result is not reported
+    params = (array("a0", "float32", "input", -4, 4), array("out0", "int32", "output"))
+    source = (
+        "@wp.kernel\n"
+        "def kernel(a0: wp.array(dtype=wp.float32), out0: wp.array(dtype=wp.int32)):\n"
+        "    tid = wp.tid()\n"
+        "    out0[tid] = wp.int32(((a0[tid] * 0.1) * 10.0))\n"
+    )
+    values = {"a0": (np.arange(DIM, dtype=np.float32) - 8) / 2, "out0": np.zeros(DIM, np.int32)}
+    refs = references(source, params, values)
+    assert refs[3], "the traces show truncations within rounding distance of an integer"
+    warp = as_warp(refs[0], params)
+    assert check(warp, refs).status == "ill-conditioned"
+    warp["out0"][2] -= 1  # a0[2] == -3.0
+    assert check(warp, refs).status == "ill-conditioned"
+
+
+def test_nan_in_reference_and_warp_is_a_match():
+    source = one_float_kernel("wp.sqrt(a0[tid])")  # half the inputs are negative
+    refs = references(source, ONE_FLOAT, ON_GRID)
+    warp = as_warp(refs[0], ONE_FLOAT)
+    assert np.isnan(warp["out0"][:8]).all() and np.isfinite(warp["out0"][8:]).all()
+    assert check(warp, refs).status == "match"
+    warp["out0"][0] = np.float32(0.0)  # a number where both references say NaN
+    result = check(warp, refs)
+    assert result.status == "mismatch" and result.mismatches[0][:2] == ("out0", 0)
+
+
+# ---- (b) end to end with real Warp ----------------------------------------------------------------------------
+
+BATCH = 6
+
+
+def sample_kernels(n: int) -> list[GeneratedKernel]:
+    """``n`` generated kernels with a few statements each, the same on every run (one search per seed)."""
+    search = settings(max_examples=500, database=None, phases=[Phase.generate], deadline=None,
+                      suppress_health_check=list(HealthCheck))
+    return [
+        find(kernels(), lambda k: len(k.kernel_source.splitlines()) >= 8, settings=search, random=Random(seed))
+        for seed in range(n)
+    ]
+
+
+@pytest.fixture(scope="module")
+def batch():
+    return sample_kernels(BATCH)
+
+
+@pytest.fixture(scope="module")
+def warp_cache(tmp_path_factory):
+    W.init(str(tmp_path_factory.mktemp("warp-cache")))
+
+
+@pytest.fixture(scope="module")
+def clean_run(batch, warp_cache, tmp_path_factory):
+    return pipeline.verify_batch(batch, tmp_path_factory.mktemp("clean"), pipeline.Options(nvrtc=False))
+
+
+def test_real_warp_results_are_accepted_or_screened(clean_run):
+    verdicts = [(r.verdict, r.reason[:200]) for r in clean_run.results]
+    assert all(v in ("accepted", "screened") for v, _ in verdicts), verdicts
+    assert any(v == "accepted" for v, _ in verdicts), verdicts
+
+
+def corrupt(values: np.ndarray) -> int | None:
+    """Corrupt the first finite element in place (ints +1, floats by 10 % + 0.5); its flat index, or None."""
+    flat = values.reshape(-1)
+    for i, v in enumerate(flat):
+        if values.dtype.kind == "i":
+            flat[i] = v + 1
+            return i
+        if math.isfinite(float(v)):
+            flat[i] = np.float32(float(v) + 0.1 * abs(float(v)) + 0.5)
+            return i
+    return None
+
+
+def test_corrupting_one_element_of_warps_result_is_reported(clean_run, warp_cache, tmp_path, monkeypatch):
+    accepted = [r.kernel for r in clean_run.results if r.verdict == "accepted"]
+    corrupted: dict[str, tuple[str, int]] = {}
+    real_run_warp = pipeline.run_warp
+
+    def faulty_run_warp(module, k, values):
+        outputs = real_run_warp(module, k, values)
+        name = next(p.name for p in k.params if p.is_output)
+        i = corrupt(outputs[name])
+        if i is not None:
+            corrupted[k.name] = (name, i)
+        return outputs
+
+    monkeypatch.setattr(pipeline, "run_warp", faulty_run_warp)
+    result = pipeline.verify_batch(accepted, tmp_path, pipeline.Options(nvrtc=False))
+    assert len(result.results) == len(accepted)
+    for r in result.results:
+        if r.kernel.name not in corrupted:  # every element non-finite: nothing to corrupt
+            continue
+        name, i = corrupted[r.kernel.name]
+        assert r.verdict == "warp-bug", (r.verdict, r.reason, r.kernel.kernel_source)
+        assert r.reason.startswith("mismatch: ")
+        failure = r.failure
+        assert failure is not None and failure.kind == "mismatch"
+        assert f"{name} element {i}:" in failure.message
+        expected, actual = failure.expected[name].reshape(-1), failure.actual[name].reshape(-1)
+        assert expected[i] != actual[i]
+        others = np.arange(expected.size) != i
+        np.testing.assert_allclose(actual[others], expected[others], rtol=1e-3, atol=1e-3)
+    assert corrupted, "no accepted kernel had a finite output element"

@@ -1,0 +1,252 @@
+"""Quality tests for the kernel strategy, in the Hypothesis style.
+
+* reachability: every corpus category, every row of the operator table (and every atomic) and every
+  statement kind shows up in a generated kernel within a bounded number of examples (``hypothesis.find``);
+* UB freedom: the numpy reference never finds undefined behaviour in a generated kernel, whatever the inputs
+  :func:`harness.inputs.make_inputs` draws for it;
+* shrinking: a kernel found for a property shrinks to a few lines.
+
+The reachability searches stop at the first hit and skip shrinking, so they cost a few dozen examples each.
+They are random, not derandomized: the rarest target turns up in roughly one kernel in a hundred, so missing
+it in 2000 examples does not happen in practice, and a target that becomes rare shows up as a slow test.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+import numpy as np
+import pytest
+from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis import strategies as st
+from hypothesis.errors import NoSuchExample
+from hypothesis.vendor.pretty import pretty
+
+from grammar.ops import ATOMICS, BY_NAME, OPS
+from grammar.policy import DEFAULT_POLICY, Policy
+from grammar.types import FLOAT32, INT32
+from harness.inputs import make_inputs
+from harness.reference import run_reference
+from strategies import CATEGORIES, GeneratedKernel, ParamSpec, kernels
+from strategies import _cst as B
+from strategies.expressions import apply_op
+from strategies.scope import ArrayParam, Scope, Var
+from strategies.statements import for_stmt
+
+
+#: how long a reachability search may look before the target counts as unreachable
+SEARCH = settings(
+    max_examples=2000, database=None, phases=[Phase.generate], deadline=None,
+    suppress_health_check=list(HealthCheck),
+)
+
+# ---- what a kernel contains, read off its libcst tree ----------------------------------------------------------
+
+_BINOPS = {cst.Add: "add", cst.Subtract: "sub", cst.Multiply: "mul", cst.Divide: "div", cst.FloorDivide: "floordiv",
+           cst.Modulo: "mod"}
+_COMPARES = {cst.LessThan: "lt", cst.LessThanEqual: "le", cst.GreaterThan: "gt", cst.GreaterThanEqual: "ge",
+             cst.Equal: "eq", cst.NotEqual: "ne"}
+_AUG = {cst.AddAssign: "+=", cst.SubtractAssign: "-=", cst.MultiplyAssign: "*="}
+_CALLS = {op.spelling: op.name for op in OPS + ATOMICS if op.syntax in ("call", "construct")}
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=()).code_for_node(node)
+
+
+class _Census(cst.CSTVisitor):
+    """Operator-table rows (by name) and statement kinds found in one kernel."""
+
+    def __init__(self, params: set[str], scalar_params: set[str]):
+        self.params = params
+        self.scalar_params = scalar_params
+        self.ops: set[str] = set()
+        self.statements: set[str] = set()
+        self.loop_depth = 0
+
+    def visit_BinaryOperation(self, node):
+        self.ops.add(_BINOPS[type(node.operator)])
+
+    def visit_UnaryOperation(self, node):
+        if isinstance(node.operator, cst.Not):
+            self.ops.add("not_")
+        elif not isinstance(node.expression, (cst.Integer, cst.Float)):  # (-3) is a literal, not the row
+            self.ops.add("neg")
+
+    def visit_Comparison(self, node):
+        for target in node.comparisons:
+            self.ops.add(_COMPARES[type(target.operator)])
+
+    def visit_BooleanOperation(self, node):
+        self.ops.add("and_" if isinstance(node.operator, cst.And) else "or_")
+
+    def visit_Call(self, node):
+        func = _code(node.func)
+        if func in _CALLS:
+            self.ops.add(_CALLS[func])
+
+    def visit_Subscript(self, node):
+        # a[i] of an array parameter is a load/store; anything else indexed is a vector component
+        if not (isinstance(node.value, cst.Name) and node.value.value in self.params):
+            self.ops.add("component")
+
+    def visit_AugAssign(self, node):
+        self.statements.add("augassign " + _AUG[type(node.operator)])
+
+    def visit_Expr(self, node):
+        if isinstance(node.value, cst.Call) and _code(node.value.func).startswith("wp.atomic_"):
+            self.statements.add("atomic")
+
+    def visit_If(self, node):
+        self.statements.add("if")
+        if isinstance(node.orelse, cst.If):
+            self.statements.add("elif")
+        if isinstance(node.orelse, cst.Else):
+            self.statements.add("else")
+
+    def visit_For(self, node):
+        self.loop_depth += 1
+        if self.loop_depth >= 2:
+            self.statements.add("nested for")
+        args = [a.value for a in node.iter.args]
+        if len(args) == 2:
+            self.statements.add("for range(a, b)")
+        elif isinstance(args[0], cst.Integer):
+            self.statements.add("for range(literal)")
+        elif isinstance(args[0], cst.Name) and args[0].value in self.scalar_params:
+            self.statements.add("for range(scalar param)")
+
+    def leave_For(self, node):
+        self.loop_depth -= 1
+
+
+def census(k: GeneratedKernel) -> _Census:
+    c = _Census({p.name for p in k.params if p.kind == "array"}, {p.name for p in k.params if p.kind == "scalar"})
+    k.func.visit(c)
+    return c
+
+
+def test_census_reads_rows_and_statements():
+    source = (
+        "@wp.kernel\n"
+        "def kernel(a0: wp.array(dtype=wp.vec3), acc0: wp.array(dtype=wp.int32), s0: int):\n"
+        "    tid = wp.tid()\n"
+        "    v1 = a0[tid]\n"
+        "    x2 = (-(v1[1] * (-2.0)))\n"
+        "    for j3 in range(s0):\n"
+        "        for j4 in range(1, 3):\n"
+        "            x2 += wp.sin(x2)\n"
+        "    if (not (x2 < 1.0)):\n"
+        "        wp.atomic_add(acc0, tid, (-3))\n"
+        "    elif ((x2 > 0.0) and True):\n"
+        "        pass\n"
+    )
+    params = (ParamSpec("a0", "array", "vec3", "input", -2, 2), ParamSpec("acc0", "array", "int32", "atomic", 0, 0),
+              ParamSpec("s0", "scalar", "int32", "param", 0, 8))
+    k = GeneratedKernel("kernel", cst.parse_statement(source), params, (), 16)
+    c = census(k)
+    assert c.ops == {"component", "mul", "neg", "sin", "lt", "not_", "atomic_add", "gt", "and_"}
+    assert c.statements == {"for range(scalar param)", "for range(a, b)", "nested for", "augassign +=", "if", "elif",
+                            "atomic"}
+
+
+# ---- reachability ---------------------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("category", CATEGORIES)
+def test_every_category_is_reachable(category):
+    k = find(kernels(), lambda k: category in k.categories, settings=SEARCH)
+    assert category in k.categories
+
+
+ROWS = sorted({op.name for op in OPS + ATOMICS})
+
+
+@pytest.mark.parametrize("row", ROWS)
+def test_every_operator_row_is_reachable(row):
+    k = find(kernels(), lambda k: row in census(k).ops, settings=SEARCH)
+    assert row in census(k).ops
+
+
+def test_rows_are_named_consistently_with_the_table():
+    read_off_syntax = {"neg", "not_", "and_", "or_", "component"}
+    assert set(_BINOPS.values()) | set(_COMPARES.values()) | set(_CALLS.values()) | read_off_syntax == set(ROWS)
+
+
+STATEMENT_KINDS = ("if", "elif", "else", "for range(literal)", "for range(a, b)", "for range(scalar param)",
+                   "nested for", "augassign +=", "atomic")
+
+
+@pytest.mark.parametrize("kind", STATEMENT_KINDS)
+def test_every_statement_kind_is_reachable(kind):
+    k = find(kernels(), lambda k: kind in census(k).statements, settings=SEARCH)
+    assert kind in census(k).statements
+
+
+# ---- undefined-behaviour freedom ------------------------------------------------------------------------------
+
+
+@settings(max_examples=max(settings.default.max_examples, 50), deadline=None)
+@given(kernels(), st.integers(0, 2**32 - 1))
+def test_reference_never_finds_undefined_behaviour(k, seed):
+    # UndefinedBehaviour (or any other exception) propagates and fails the test with the kernel shrunk
+    values = make_inputs(k.params, k.dim, seed)
+    for float_t in (np.float32, np.float64):
+        run = run_reference(k.kernel_source, k.params, values, k.dim, float_t=float_t)
+        assert set(run.outputs) == {p.name for p in k.params if p.is_output}
+
+
+# ---- shrinking ------------------------------------------------------------------------------------------------
+
+
+def test_kernels_shrink_to_a_few_lines():
+    k = find(kernels(), lambda k: "wp.atomic_add" in k.source,
+             settings=settings(max_examples=2000, database=None, derandomize=True, deadline=None,
+                               suppress_health_check=list(HealthCheck)))
+    lines = k.source.splitlines()
+    assert len(lines) < 15, k.source
+    assert sum("wp.atomic_add" in line for line in lines) == 1
+
+
+# ---- known gaps ------------------------------------------------------------------------------------------------
+
+
+@st.composite
+def loops_with_an_int_scalar_param_in_scope(draw: st.DrawFn) -> str:
+    """A for statement generated where an int scalar parameter is in scope, declared as kernels() does."""
+    p = DEFAULT_POLICY
+    sc = Scope(p, [ArrayParam("a0", FLOAT32, "input")], [], [])
+    lo, hi = p.int_param_range
+    sc.declare(Var("s0", INT32, "param", int(lo), int(hi)))
+    sc.declare(Var("tid", INT32, "tid", 0, p.dim - 1))
+    return B.render(for_stmt(draw, sc))
+
+
+def test_loops_over_an_int_scalar_param():
+    search = settings(SEARCH, max_examples=300)
+    loop = find(loops_with_an_int_scalar_param_in_scope(), lambda s: "in range(s0):" in s, settings=search)
+    assert loop.startswith("for ")
+
+
+@st.composite
+def int_products_under_a_small_int_limit(draw: st.DrawFn):
+    """``a * b`` over two int locals of interval +-2**15, generated under ``Policy(int_limit=2**20)``."""
+    sc = Scope(Policy(int_limit=2**20), [], [], [])
+    sc.declare(Var("i1", INT32, "local", -(2**15), 2**15))
+    sc.declare(Var("i2", INT32, "local", -(2**15), 2**15))
+    mul = BY_NAME["mul"]
+    return apply_op(draw, sc, mul, next(s for s in mul.signatures if s.result == INT32), 1)
+
+
+def test_int_expressions_stay_within_the_policy_int_limit():
+    search = settings(SEARCH, max_examples=300)
+    try:
+        e = find(int_products_under_a_small_int_limit(), lambda e: max(abs(e.lo), abs(e.hi)) > 2**20, settings=search)
+    except NoSuchExample:
+        return
+    raise AssertionError(f"interval [{e.lo}, {e.hi}] of {B.render(e.node)} exceeds Policy.int_limit = 2**20")
+
+
+def test_falsifying_kernels_print_as_their_source():
+    k = find(kernels(), lambda k: True, settings=settings(SEARCH, max_examples=1))
+    assert pretty(k) == repr(k)
+    assert k.kernel_source in pretty(k)
