@@ -159,6 +159,8 @@ def collect(args: argparse.Namespace) -> dict:
                 while next_batch in ready and corpus.total_bytes < target:
                     outcome = ready.pop(next_batch)
                     for record in outcome.records:
+                        if corpus.total_bytes >= target:
+                            break  # stop at the target, not at the end of a batch
                         n_new += corpus.add(record)
                     for failure in outcome.failures:
                         reported += _reports(args.out).write(failure) is not None
