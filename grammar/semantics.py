@@ -38,17 +38,38 @@ class UndefinedBehaviour(ArithmeticError):
 
 
 class EvalContext:
-    """What the semantics functions need from the evaluator: the float type and a discontinuity trace.
+    """What the semantics functions need from the evaluator: float precision, the signature being
+    evaluated, and a discontinuity trace.
+
+    ``high_precision`` runs hold float16/float32 values as float64 and float64 values as long double;
+    native runs hold every value in its own dtype, like Warp. ``sig`` is the resolved signature of the
+    call being evaluated (set by the runtime; None when a semantics function is called directly).
 
     Every evaluation of a discontinuous operation appends the *relative distance* of its input to the
-    jump (0.0 for an exact tie) to ``trace``. Comparing the traces of the float32, float64 and perturbed
-    runs tells a robust tie (an exact value, equal in every run) from a fragile one; see
+    jump (0.0 for an exact tie) to ``trace``. Comparing the traces of the native, high-precision and
+    perturbed runs tells a robust tie (an exact value, equal in every run) from a fragile one; see
     :func:`traces_fragile`.
     """
 
-    def __init__(self, float_t: type = np.float32):
-        self.float_t = float_t
+    def __init__(self, float_t: type = np.float32, *, high_precision: bool | None = None):
+        self.high_precision = (float_t is not np.float32) if high_precision is None else high_precision
+        self.sig = None
         self.trace: list[float] = []
+
+    def ftype(self, scalar) -> type:
+        """The numpy type holding values of float scalar type ``scalar`` in this run."""
+        if not self.high_precision:
+            return scalar.numpy_dtype
+        return np.longdouble if scalar.bits == 64 else np.float64
+
+    @property
+    def float_t(self) -> type:
+        """The numpy float type of the current result (float32's when unknown)."""
+        from .types import FLOAT32
+
+        t = getattr(self.sig, "result", None)
+        scalar = getattr(t, "scalar", t)
+        return self.ftype(scalar if getattr(scalar, "is_float", False) else FLOAT32)
 
     def near_discontinuity(self, distance: float, scale: float) -> None:
         d = abs(float(distance))
@@ -86,24 +107,31 @@ def is_vec(x) -> bool:
 
 
 def check_int(x: int) -> int:
+    """Range check for int32 results (used when no signature is known)."""
     if not INT32_MIN <= x <= INT32_MAX:
         raise UndefinedBehaviour(f"int32 overflow: {x}")
     return x
+
+
+def _int(ctx, x: int) -> int:
+    """An exact int result: range-checked as int32 when called directly; the runtime checks or wraps
+    it per the signature's result type otherwise."""
+    return check_int(x) if ctx.sig is None else x
 
 
 # ---- arithmetic -------------------------------------------------------------------------------------------
 
 
 def add(ctx, a, b):
-    return check_int(a + b) if is_int(a) else a + b
+    return _int(ctx, a + b) if is_int(a) else a + b
 
 
 def sub(ctx, a, b):
-    return check_int(a - b) if is_int(a) else a - b
+    return _int(ctx, a - b) if is_int(a) else a - b
 
 
 def mul(ctx, a, b):
-    return check_int(a * b) if is_int(a) else a * b
+    return _int(ctx, a * b) if is_int(a) else a * b
 
 
 def div(ctx, a, b):
@@ -111,7 +139,7 @@ def div(ctx, a, b):
         if b == 0:
             raise UndefinedBehaviour("integer division by zero")
         q = abs(a) // abs(b)
-        return check_int(q if (a >= 0) == (b >= 0) else -q)
+        return _int(ctx, q if (a >= 0) == (b >= 0) else -q)
     return a / b
 
 
@@ -119,7 +147,7 @@ def floordiv(ctx, a, b):
     if is_int(a):
         if b == 0:
             raise UndefinedBehaviour("integer division by zero")
-        return check_int(a // b)
+        return _int(ctx, a // b)
     q = a / b
     if math.isfinite(q):
         ctx.near_discontinuity(float(q) - round(float(q)), max(abs(float(q)), 1.0))
@@ -130,8 +158,10 @@ def mod(ctx, a, b):
     if is_int(a):
         if b == 0:
             raise UndefinedBehaviour("integer modulo by zero")
-        if a == INT32_MIN and b == -1:
-            raise UndefinedBehaviour("int32 overflow: INT32_MIN % -1")
+        t = getattr(ctx.sig, "result", None)
+        lowest = INT32_MIN if t is None else (t.min if t.kind == "int" and not t.wraps else None)
+        if b == -1 and a == lowest:  # the quotient overflows: undefined (x86 raises SIGFPE)
+            raise UndefinedBehaviour(f"integer overflow: {a} % -1")
         r = abs(a) % abs(b)
         return r if a >= 0 else -r
     if math.isfinite(a) and math.isfinite(b) and b != 0:
@@ -142,7 +172,7 @@ def mod(ctx, a, b):
 
 def neg(ctx, a):
     if is_int(a):
-        return check_int(-a)
+        return _int(ctx, -a)
     return (np.zeros_like(a) if is_vec(a) else ctx.float_t(0)) - a  # Warp computes 0 - x: -(+0.0) is +0.0
 
 
@@ -215,7 +245,7 @@ def max_(ctx, a, b):
 
 
 def abs_(ctx, a):
-    return check_int(abs(a)) if is_int(a) else np.abs(a)
+    return _int(ctx, abs(a)) if is_int(a) else np.abs(a)
 
 
 def clamp(ctx, x, lo, hi):
@@ -307,25 +337,16 @@ def component(ctx, v, i):
     return v[i]
 
 
-# ---- atomics (operate on a numpy array in place, return the old value like Warp) ----------------------------
+# ---- atomics: the new value of the element; the runtime does the read-modify-write and returns the old ---------
 
 
-def atomic_add(ctx, arr, i, v):
-    old = arr[i].item() if arr.dtype.kind == "i" else arr[i]
-    if arr.dtype.kind == "i":
-        arr[i] = check_int(int(arr[i]) + v)
-    else:
-        arr[i] = arr[i] + v
-    return old
+def atomic_add(ctx, old, v):
+    return old + v
 
 
-def atomic_min(ctx, arr, i, v):
-    old = arr[i]
-    arr[i] = min(int(arr[i]), v) if arr.dtype.kind == "i" else np.fmin(arr[i], v)
-    return old
+def atomic_min(ctx, old, v):
+    return min(old, v) if is_int(old) else np.fmin(old, v)
 
 
-def atomic_max(ctx, arr, i, v):
-    old = arr[i]
-    arr[i] = max(int(arr[i]), v) if arr.dtype.kind == "i" else np.fmax(arr[i], v)
-    return old
+def atomic_max(ctx, old, v):
+    return max(old, v) if is_int(old) else np.fmax(old, v)

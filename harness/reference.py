@@ -1,17 +1,20 @@
 """The numpy reference: runs a generated kernel's AST without Warp.
 
-The kernel's libcst ``FunctionDef`` is transpiled into a plain Python function in which every operator,
-builtin, load, store and literal is routed through a :class:`Runtime` whose methods are the rows of the
-operator table (:mod:`grammar.ops`) - so the reference reads the same table as the generator, and a new
-builtin needs no change here. The function is then called once per thread id, in launch order, over
-numpy copies of the inputs (Warp's CPU backend also runs threads in order, so atomics accumulate in the
-same order).
+The kernel's source is parsed with libcst and transpiled into a plain Python function. Along the way a
+small type checker infers the Warp type of every expression from the parameter annotations, the first
+assignment of each local, and the operator table (:mod:`grammar.ops`): each operator, builtin and
+constructor is resolved to one ``(row, signature)`` pair exactly as Warp resolves overloads, and the
+transpiled code calls that pair's numpy semantics through a :class:`Runtime`. So the reference reads the
+same table as the generator, and a new builtin needs no change here. The function is then called once
+per thread id, in launch order, over numpy copies of the inputs (Warp's CPU backend also runs threads in
+order, so atomics accumulate in the same order).
 
-A :class:`Runtime` evaluates in one float precision (``np.float32`` like Warp, or ``np.float64``), and
-optionally *perturbs* every float result by up to one float32 ulp: comparing perturbed runs with the
-plain one estimates how much last-bit differences (libm vs numpy, fused vs unfused ops) can move each
-output, which is the tolerance the comparison uses. Operations that would be undefined behaviour in
-C++ raise :class:`grammar.semantics.UndefinedBehaviour`; out-of-bounds indices raise it too.
+A :class:`Runtime` evaluates in native precision (every float in its own dtype, like Warp) or in high
+precision (float16/32 as float64, float64 as long double), and optionally *perturbs* every non-exact
+float result by one ulp of its type: comparing perturbed runs with the plain one estimates how much
+last-bit differences (libm vs numpy, fused multiply-add) can move each output, which is the tolerance
+the comparison uses. Undefined behaviour (signed int32/int64 overflow, division by zero, out-of-bounds
+index, out-of-range float->int conversion) raises :class:`grammar.semantics.UndefinedBehaviour`.
 """
 
 from __future__ import annotations
@@ -25,70 +28,172 @@ import numpy as np
 
 from grammar import ops as OPS
 from grammar.semantics import EvalContext, UndefinedBehaviour
+from grammar.types import BOOL, BY_WARP_NAME, FLOAT32, INT32, Array, Composite, Scalar
+
+#: every (row, signature) the transpiler may call, by position: ``R.f[i](...)``
+CALLS: list[tuple[OPS.Op, OPS.Signature]] = [(op, s) for op in OPS.OPS for s in op.signatures]
+_CALL_INDEX = {(op.name, s): i for i, (op, s) in enumerate(CALLS)}
+
+
+class ReferenceTypeError(TypeError):
+    """The kernel uses a construct or an overload the grammar does not define (a generator bug)."""
 
 
 class RefArray:
     """A kernel array parameter inside the reference: numpy data plus bounds-checked access."""
 
-    __slots__ = ("data", "name")
+    __slots__ = ("data", "name", "type")
 
-    def __init__(self, data: np.ndarray, name: str):
+    def __init__(self, data: np.ndarray, name: str, type: Array | None = None):
         self.data = data
         self.name = name
+        self.type = type
 
-    def check(self, i) -> int:
-        if type(i) is not int or not 0 <= i < self.data.shape[0]:
-            raise UndefinedBehaviour(f"index {i!r} out of bounds for {self.name} of length {self.data.shape[0]}")
-        return i
+    def check(self, i):
+        idx = i if isinstance(i, tuple) else (i,)
+        ndim = self.type.ndim if self.type is not None else 1
+        if len(idx) != ndim or any(type(k) is not int or not 0 <= k < n for k, n in zip(idx, self.data.shape)):
+            raise UndefinedBehaviour(f"index {i!r} out of bounds for {self.name} of shape {self.data.shape[:ndim]}")
+        return idx if len(idx) > 1 else idx[0]
 
 
 class Runtime:
-    """The reference's evaluation of every table row, in one precision, optionally perturbed."""
+    """Evaluates resolved table rows in one precision, optionally perturbed; coerces every result."""
 
     def __init__(self, float_t: type = np.float32, perturb_seed: int | None = None):
         self.ctx = EvalContext(float_t)
-        self.float_t = float_t
         self._rng = np.random.default_rng(perturb_seed) if perturb_seed is not None else None
-        eps = float(np.finfo(np.float32).eps)
-        self._scales = (1.0 - eps, 1.0, 1.0 + eps)
-        for op in OPS.OPS + OPS.ATOMICS:
-            setattr(self, op.name, self._bind(op))
+        self.f = [self._bind(op, sig) for op, sig in CALLS]
 
-    def _bind(self, op):
-        fn, ctx = op.semantics, self.ctx
+    # ---- values ---------------------------------------------------------------------------------------------
+
+    def coerce(self, value, t):
+        """``value`` as the representation of Warp type ``t`` (ints checked or wrapped per type)."""
+        if isinstance(t, Composite):
+            return np.asarray(value, dtype=self.ctx.ftype(t.scalar)).reshape(t.shape)
+        if t.kind == "bool":
+            return bool(value)
+        if t.is_float:
+            return self.ctx.ftype(t)(value)
+        v = int(value)
+        if t.min <= v <= t.max:
+            return v
+        if t.wraps:
+            return t.wrap(v)
+        raise UndefinedBehaviour(f"{t.name} overflow: {v}")
+
+    def lit(self, value, t=FLOAT32):
+        return self.coerce(value, t)
+
+    # ---- calls ----------------------------------------------------------------------------------------------
+
+    def _bind(self, op, sig):
+        fn, ctx, coerce, result = op.semantics, self.ctx, self.coerce, sig.result
+        perturb = self._rng is not None and not op.exact and (
+            isinstance(result, Composite) or getattr(result, "is_float", False)
+        )
+        eps = float(np.finfo((result.scalar if isinstance(result, Composite) else result).numpy_dtype).eps) if perturb else 0.0
+
+        def call(*args):
+            ctx.sig = sig
+            with np.errstate(all="ignore"):
+                value = coerce(fn(ctx, *args), result)
+            if perturb:
+                value = self._perturb(value, eps, result)
+            return value
+
+        return call
+
+    def __getattr__(self, name: str):
+        """``R.<row name>(*args)``: resolve the overload from the argument values (legacy core types only:
+        float32, int32, bool, vec3). Prefer :meth:`call` with an explicit signature."""
+        op = OPS.BY_NAME.get(name)
+        if op is None or name.startswith("_"):
+            raise AttributeError(name)
         if op in OPS.ATOMICS:
-            return lambda arr, i, v: fn(ctx, arr.data, arr.check(i), v)
-        if self._rng is None or op.exact:
-            return lambda *args: fn(ctx, *args)
-        return lambda *args: self._perturb(fn(ctx, *args))
+            return lambda arr, i, v: self.atomic(name, arr, i, v)
 
-    def _perturb(self, value):
-        if isinstance(value, (np.floating, np.ndarray)) and math.isfinite(float(np.sum(value))):
-            s = self._scales[int(self._rng.integers(0, 3))]
-            return (value * self.float_t(s)).astype(self.float_t) if isinstance(value, np.ndarray) else self.float_t(value * s)
-        return value
+        def dispatch(*args):
+            types = tuple(_legacy_type(a) for a in args)
+            for s in op.signatures:
+                if s.args == types or (op.syntax == "index" and s.args[0] == types[0]):
+                    return self.call(op, s, *args)
+            raise ReferenceTypeError(f"no overload of {name} for {types}")
 
-    def F(self, literal: float):
-        return self.float_t(literal)
+        return dispatch
 
-    def load(self, container, i):
-        if isinstance(container, RefArray):
-            v = container.data[container.check(i)]
-            if isinstance(v, np.ndarray):
-                return v.copy()
-            return int(v) if container.data.dtype.kind == "i" else v
-        if type(i) is not int or not 0 <= i < container.shape[0]:
-            raise UndefinedBehaviour(f"vector component index {i!r} out of range")
-        return container[i]
+    def call(self, op, sig, *args):
+        """Evaluate one (row, signature) directly (tests, conformance checks)."""
+        return self.f[_CALL_INDEX[(op.name, sig)]](*args)
 
-    def store(self, arr: RefArray, i, value) -> None:
-        arr.data[arr.check(i)] = value
+    def _perturb(self, value, eps, t):
+        scale = (1.0 - eps, 1.0, 1.0 + eps)[int(self._rng.integers(0, 3))]
+        if isinstance(value, np.ndarray):
+            if not np.isfinite(value).all():
+                return value
+            return (value * value.dtype.type(scale)).astype(value.dtype)
+        return value if not math.isfinite(float(value)) else type(value)(value * type(value)(scale))
+
+    # ---- memory -----------------------------------------------------------------------------------------------
+
+    def aload(self, arr: RefArray, index):
+        v = arr.data[arr.check(index)]
+        t = arr.type.dtype if arr.type is not None else None
+        if isinstance(v, np.ndarray):
+            return v.copy()
+        if t is None:
+            return int(v) if arr.data.dtype.kind in "iu" else v
+        return self.coerce(v, t)
+
+    def astore(self, arr: RefArray, index, value) -> None:
+        arr.data[arr.check(index)] = value
+
+    def atomic(self, name: str, arr: RefArray, index, value):
+        op = OPS.BY_NAME[name]
+        elem = arr.type.dtype if arr.type is not None else (INT32 if arr.data.dtype.kind in "iu" else FLOAT32)
+        self.ctx.sig = OPS.Signature((elem, elem), elem)
+        idx = arr.check(index)
+        old = arr.data[idx]
+        with np.errstate(all="ignore"):
+            arr.data[idx] = self.coerce(op.semantics(self.ctx, old, value), elem)
+        return old
+
+    def cget(self, v: np.ndarray, *index):
+        """Component read: ``v[i]`` (vector-like) or ``m[i, j]``/``m[i]`` (matrices)."""
+        for k, n in zip(index, v.shape):
+            if type(k) is not int or not 0 <= k < n:
+                raise UndefinedBehaviour(f"component index {index!r} out of range for shape {v.shape}")
+        r = v[index]
+        return r.copy() if isinstance(r, np.ndarray) else r
+
+    def cset(self, v: np.ndarray, value, *index) -> np.ndarray:
+        """``v[i] = value`` on a local composite: returns the updated copy."""
+        self.cget(v, *index)
+        out = v.copy()
+        out[index] = value
+        return out
 
 
-# ---- transpiler -----------------------------------------------------------------------------------------------
+def _legacy_type(v):
+    from grammar.types import VEC3
+
+    if isinstance(v, bool):
+        return BOOL
+    if type(v) is int:
+        return INT32
+    if isinstance(v, np.ndarray):
+        return VEC3
+    return FLOAT32
 
 
-def _r(attr: str) -> cst.Attribute:
+# ---- type inference + transpiler ------------------------------------------------------------------------------
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=()).code_for_node(node)
+
+
+def _r(attr: str) -> cst.BaseExpression:
     return cst.Attribute(value=cst.Name("R"), attr=cst.Name(attr))
 
 
@@ -96,20 +201,90 @@ def _rcall(attr: str, *args: cst.BaseExpression) -> cst.Call:
     return cst.Call(func=_r(attr), args=tuple(cst.Arg(a) for a in args))
 
 
-def _code(node: cst.CSTNode) -> str:
-    return cst.Module(body=()).code_for_node(node)
+def _fcall(index: int, args) -> cst.Call:
+    func = cst.Subscript(value=_r("f"), slice=(cst.SubscriptElement(cst.Index(cst.Integer(str(index)))),))
+    return cst.Call(func=func, args=tuple(cst.Arg(a) for a in args))
+
+
+def parse_annotation(node: cst.BaseExpression):
+    """The Warp type of a parameter annotation (``float``, ``wp.vec3``, ``wp.array(dtype=..., ndim=2)``)."""
+    text = _code(node)
+    if text in BY_WARP_NAME:
+        return BY_WARP_NAME[text]
+    if isinstance(node, cst.Call) and _code(node.func) == "wp.array":
+        kw = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
+        dtype = BY_WARP_NAME.get(_code(kw["dtype"])) if "dtype" in kw else None
+        ndim = int(_code(kw["ndim"])) if "ndim" in kw else 1
+        if dtype is not None:
+            return Array(dtype, ndim)
+    raise ReferenceTypeError(f"unsupported annotation {text}")
+
+
+_BIN = {cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.Divide: "/", cst.FloorDivide: "//", cst.Modulo: "%",
+        cst.BitAnd: "&", cst.BitOr: "|", cst.BitXor: "^", cst.LeftShift: "<<", cst.RightShift: ">>",
+        cst.Power: "**", cst.MatrixMultiply: "@"}
+_CMP = {cst.LessThan: "<", cst.LessThanEqual: "<=", cst.GreaterThan: ">", cst.GreaterThanEqual: ">=",
+        cst.Equal: "==", cst.NotEqual: "!="}
+_AUG = {cst.AddAssign: "+", cst.SubtractAssign: "-", cst.MultiplyAssign: "*", cst.DivideAssign: "/",
+        cst.BitAndAssign: "&", cst.BitOrAssign: "|", cst.BitXorAssign: "^"}
+_UN = {cst.Minus: "-", cst.Plus: "+", cst.Not: "not", cst.BitInvert: "~"}
+
+
+def resolve(spelling_table: dict[str, list[str]], spelling: str, arg_types: tuple) -> tuple[int, object]:
+    """(call index, result type) of the overload of ``spelling`` taking ``arg_types``."""
+    for name in spelling_table.get(spelling, ()):
+        for s in OPS.BY_NAME[name].signatures:
+            if s.args == arg_types:
+                return _CALL_INDEX[(name, s)], s.result
+    shown = ", ".join(str(t) for t in arg_types)
+    raise ReferenceTypeError(f"no overload of {spelling} for ({shown})")
+
+
+def _by_spelling(syntax: tuple[str, ...]) -> dict[str, list[str]]:
+    table: dict[str, list[str]] = {}
+    for op in OPS.OPS:
+        if op.syntax in syntax:
+            table.setdefault(op.spelling, []).append(op.name)
+    return table
+
+
+_BINOP_TABLE = _by_spelling(("binop",))
+_UNOP_TABLE = _by_spelling(("unop",))
+_COMPARE_TABLE = _by_spelling(("compare",))
+_BOOLOP_TABLE = _by_spelling(("boolop",))
+_CALL_TABLE = _by_spelling(("call", "construct"))
+_ATOMICS = {op.spelling: op.name for op in OPS.ATOMICS}
 
 
 class _ToReference(cst.CSTTransformer):
-    """Rewrites a Warp kernel into Python over a ``Runtime`` named ``R``."""
+    """Rewrites one Warp kernel into Python over a ``Runtime`` named ``R``, inferring types as it goes."""
 
-    _BIN = {cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.Divide: "/", cst.FloorDivide: "//", cst.Modulo: "%"}
-    _CMP = {cst.LessThan: "<", cst.LessThanEqual: "<=", cst.GreaterThan: ">", cst.GreaterThanEqual: ">=",
-            cst.Equal: "==", cst.NotEqual: "!="}
-    _AUG = {cst.AddAssign: "+", cst.SubtractAssign: "-", cst.MultiplyAssign: "*"}
+    def __init__(self) -> None:
+        super().__init__()
+        self.env: dict[str, object] = {}
+        self.types: dict[int, object] = {}  # id(transformed node) -> Warp type
+
+    def typed(self, node, t):
+        self.types[id(node)] = t
+        return node
+
+    def type_of(self, node):
+        try:
+            return self.types[id(node)]
+        except KeyError:
+            raise ReferenceTypeError(f"cannot type {_code(node)}") from None
+
+    # ---- definitions ----
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        for p in node.params.params:
+            if p.annotation is None:
+                raise ReferenceTypeError(f"parameter {p.name.value} has no annotation")
+            self.env[p.name.value] = parse_annotation(p.annotation.annotation)
+        return True
 
     def visit_Annotation(self, node) -> bool:
-        return False  # annotations are dropped, not evaluated
+        return False
 
     def visit_Decorator(self, node) -> bool:
         return False
@@ -120,53 +295,110 @@ class _ToReference(cst.CSTTransformer):
             name=cst.Name("reference_kernel"), decorators=(), params=updated.params.with_changes(params=params)
         )
 
+    # ---- leaves ----
+
+    def leave_Name(self, original, updated):
+        if updated.value in ("True", "False"):
+            return self.typed(updated, BOOL)
+        if updated.value in self.env:
+            return self.typed(updated, self.env[updated.value])
+        return updated
+
+    def leave_Integer(self, original, updated):
+        return self.typed(updated, INT32)
+
     def leave_Float(self, original, updated):
-        return _rcall("F", updated)
+        return self.typed(_rcall("lit", updated), FLOAT32)
+
+    # ---- operators ----
 
     def leave_BinaryOperation(self, original, updated):
-        return _rcall(OPS.BINOPS[self._BIN[type(updated.operator)]], updated.left, updated.right)
+        spelling = _BIN[type(updated.operator)]
+        i, t = resolve(_BINOP_TABLE, spelling, (self.type_of(updated.left), self.type_of(updated.right)))
+        return self.typed(_fcall(i, [updated.left, updated.right]), t)
 
     def leave_UnaryOperation(self, original, updated):
-        spelling = "not" if isinstance(updated.operator, cst.Not) else "-"
-        if spelling == "-" and isinstance(updated.expression, cst.Integer):
-            return updated  # a negative int literal stays an exact Python int
-        return _rcall(OPS.UNOPS[spelling], updated.expression)
+        spelling = _UN[type(updated.operator)]
+        operand = updated.expression
+        if spelling == "-" and isinstance(operand, cst.Integer):
+            return self.typed(updated, INT32)  # a negative int literal stays an exact Python int
+        i, t = resolve(_UNOP_TABLE, spelling, (self.type_of(operand),))
+        return self.typed(_fcall(i, [operand]), t)
 
     def leave_Comparison(self, original, updated):
         if len(updated.comparisons) != 1:
-            raise NotImplementedError("chained comparisons are not in the grammar")
+            raise ReferenceTypeError("chained comparisons are not in the grammar")
         target = updated.comparisons[0]
-        return _rcall(OPS.COMPARES[self._CMP[type(target.operator)]], updated.left, target.comparator)
+        spelling = _CMP[type(target.operator)]
+        i, t = resolve(_COMPARE_TABLE, spelling, (self.type_of(updated.left), self.type_of(target.comparator)))
+        return self.typed(_fcall(i, [updated.left, target.comparator]), t)
 
     def leave_BooleanOperation(self, original, updated):
         op = "and" if isinstance(updated.operator, cst.And) else "or"
-        return _rcall(OPS.BOOLOPS[op], updated.left, updated.right)  # both sides evaluated, like Warp
+        i, t = resolve(_BOOLOP_TABLE, op, (self.type_of(updated.left), self.type_of(updated.right)))
+        return self.typed(_fcall(i, [updated.left, updated.right]), t)  # both sides evaluated, like Warp
 
     def leave_Call(self, original, updated):
         func = _code(updated.func)
+        args = [a.value for a in updated.args]
         if func == "wp.tid":
-            return cst.Name("_tid")
+            return self.typed(cst.Name("_tid"), INT32)
         if func == "range":
             return updated
-        if func not in OPS.CALLS:
-            raise NotImplementedError(f"no reference semantics for {func}")
-        return updated.with_changes(func=_r(OPS.CALLS[func]))
+        if func in _ATOMICS:
+            arr, idx, value = args
+            return self.typed(_rcall("atomic", cst.SimpleString(repr(_ATOMICS[func])), arr, idx, value),
+                              self.type_of(arr).dtype)
+        i, t = resolve(_CALL_TABLE, func, tuple(self.type_of(a) for a in args))
+        return self.typed(_fcall(i, args), t)
 
     def leave_Subscript(self, original, updated):
-        (element,) = updated.slice
-        return _rcall("load", updated.value, element.slice.value)
+        base = updated.value
+        index = [e.slice.value for e in updated.slice]
+        bt = self.type_of(base)
+        if isinstance(bt, Array):
+            idx = index[0] if len(index) == 1 else cst.Tuple([cst.Element(e) for e in index])
+            return self.typed(_rcall("aload", base, idx), bt.dtype)
+        if isinstance(bt, Composite):
+            if len(bt.shape) == 2 and len(index) == 1:
+                from grammar.types import composite
+
+                return self.typed(_rcall("cget", base, *index), composite("vector", bt.scalar, bt.shape[1])
+                                  if bt.kind == "matrix" else bt)
+            return self.typed(_rcall("cget", base, *index), bt.scalar)
+        raise ReferenceTypeError(f"cannot index {_code(updated)}")
+
+    # ---- statements ----
 
     def leave_Assign(self, original, updated):
         (target,) = updated.targets
         t = target.target
-        if isinstance(t, cst.Call) and _code(t.func) == "R.load":  # a store: out[i] = v
+        if isinstance(t, cst.Call) and _code(t.func) == "R.aload":  # a store: out[i] = v
             arr, idx = (a.value for a in t.args)
-            return cst.Expr(_rcall("store", arr, idx, updated.value))
-        return updated
+            return cst.Expr(_rcall("astore", arr, idx, updated.value))
+        if isinstance(t, cst.Call) and _code(t.func) == "R.cget":  # a component write: v[i] = x
+            v, *index = (a.value for a in t.args)
+            return cst.Assign(targets=(cst.AssignTarget(v),), value=_rcall("cset", v, updated.value, *index))
+        if isinstance(t, cst.Name):
+            vt = self.type_of(updated.value)
+            declared = self.env.setdefault(t.value, vt)
+            if declared != vt:
+                raise ReferenceTypeError(f"{t.value} changes type from {declared} to {vt}")
+            return updated
+        raise ReferenceTypeError(f"unsupported assignment target {_code(t)}")
 
     def leave_AugAssign(self, original, updated):
-        op = OPS.BINOPS[self._AUG[type(updated.operator)]]
-        return cst.Assign(targets=(cst.AssignTarget(updated.target),), value=_rcall(op, updated.target, updated.value))
+        spelling = _AUG[type(updated.operator)]
+        tt = self.type_of(updated.target)
+        i, t = resolve(_BINOP_TABLE, spelling, (tt, self.type_of(updated.value)))
+        if t != tt:
+            raise ReferenceTypeError(f"{_code(updated.target)} {spelling}= changes its type")
+        return cst.Assign(targets=(cst.AssignTarget(updated.target),), value=_fcall(i, [updated.target, updated.value]))
+
+    def visit_For(self, node: cst.For) -> bool:
+        if isinstance(node.target, cst.Name):
+            self.env[node.target.value] = INT32
+        return True
 
 
 @lru_cache(maxsize=4096)
@@ -189,32 +421,44 @@ class ReferenceRun:
     trace: list[float]  # relative distances to discontinuities, in evaluation order (see traces_fragile)
 
 
+def _param_types(kernel_source: str) -> dict:
+    func = cst.parse_statement(kernel_source)
+    return {p.name.value: parse_annotation(p.annotation.annotation) for p in func.params.params}
+
+
 def run_reference(
     kernel_source: str,
-    params: list,  # ParamSpec-like: .name, .kind, .dtype
+    params: list,  # ParamSpec-like: .name, .kind, .role
     values: dict,
     dim: int,
     *,
     float_t: type = np.float32,
     perturb_seed: int | None = None,
 ) -> ReferenceRun:
-    """Run the kernel on ``values`` (name -> numpy array / python scalar) for thread ids ``0..dim-1``."""
+    """Run the kernel on ``values`` (name -> numpy array / python scalar) for thread ids ``0..dim-1``.
+
+    ``float_t=np.float32`` is the native-precision run, ``np.float64`` the high-precision one.
+    """
     fn = _compiled(kernel_source)
     R = Runtime(float_t, perturb_seed)
     fn.__globals__["R"] = R
+    types = _param_types(kernel_source)
     args, arrays = [], {}
     for p in params:
-        v = values[p.name]
-        if p.kind == "array":
-            data = np.array(v, dtype=np.int64 if p.dtype == "int32" else float_t, copy=True)
-            arrays[p.name] = RefArray(data, p.name)
+        t, v = types[p.name], values[p.name]
+        if isinstance(t, Array):
+            elem = t.dtype
+            scalar = elem.scalar if isinstance(elem, Composite) else elem
+            dtype = R.ctx.ftype(scalar) if scalar.is_float else (object if scalar.is_int else np.bool_)
+            data = np.array(v, copy=True).astype(dtype)
+            if scalar.is_int:
+                data = np.vectorize(int, otypes=[object])(data) if data.size else data
+            arrays[p.name] = RefArray(data, p.name, t)
             args.append(arrays[p.name])
-        elif p.dtype == "int32":
-            args.append(int(v))
         else:
-            args.append(float_t(v))
+            args.append(R.coerce(v, t))
     with np.errstate(all="ignore"):
         for tid in range(dim):
             fn(tid, *args)
-    outputs = {p.name: arrays[p.name].data for p in params if p.kind == "array" and p.role in ("output", "atomic")}
+    outputs = {p.name: arrays[p.name].data for p in params if p.name in arrays and p.role in ("output", "atomic")}
     return ReferenceRun(outputs, R.ctx.trace)

@@ -273,18 +273,25 @@ def test_float32_and_float64_contexts_round_differently(ctx, ctx64):
 # ---- atomics ----------------------------------------------------------------------------------------------------
 
 
-def test_atomics_update_in_place_and_return_the_old_value(ctx):
-    ints = np.array([5, -5], dtype=np.int64)
-    assert S.atomic_add(ctx, ints, 0, 7) == 5 and ints[0] == 12
-    S.atomic_min(ctx, ints, 1, -9)
-    S.atomic_max(ctx, ints, 0, 3)
-    np.testing.assert_array_equal(ints, [12, -9])
-    floats = np.array([1.5, NAN], dtype=np.float32)
-    S.atomic_max(ctx, floats, 0, f32(-2.0))
-    S.atomic_min(ctx, floats, 1, f32(4.0))  # fmin: the NaN already stored is replaced
-    np.testing.assert_array_equal(floats, [1.5, 4.0])
+def test_atomic_rows_compute_the_new_element_value(ctx):
+    assert S.atomic_add(ctx, 5, 7) == 12
+    assert S.atomic_min(ctx, -5, -9) == -9 and S.atomic_max(ctx, 12, 3) == 12
+    assert S.atomic_max(ctx, f32(1.5), f32(-2.0)) == f32(1.5)
+    assert S.atomic_min(ctx, NAN, f32(4.0)) == f32(4.0)  # fmin: the NaN already stored is replaced
+
+
+def test_runtime_atomics_update_in_place_return_the_old_value_and_check_overflow():
+    from grammar.types import INT32, Array
+    from harness.reference import RefArray, Runtime
+
+    runtime = Runtime(np.float32)
+    ints = RefArray(np.array([5, -5], dtype=object), "acc", Array(INT32))
+    assert runtime.atomic("atomic_add", ints, 0, 7) == 5 and ints.data[0] == 12
+    runtime.atomic("atomic_min", ints, 1, -9)
+    runtime.atomic("atomic_max", ints, 0, 3)
+    assert list(ints.data) == [12, -9]
     with pytest.raises(UndefinedBehaviour):
-        S.atomic_add(ctx, np.array([INT32_MAX], dtype=np.int64), 0, 1)
+        runtime.atomic("atomic_add", RefArray(np.array([INT32_MAX], dtype=object), "acc", Array(INT32)), 0, 1)
 
 
 # ---- discontinuity traces and fragility -------------------------------------------------------------------------
