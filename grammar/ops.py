@@ -20,7 +20,7 @@ Domains (per argument; strategies keep arguments inside them by construction, se
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 
 from . import semantics as S
 from .types import BOOL, FLOAT32, INT32, VEC3, ValueType
@@ -32,6 +32,9 @@ DOMAINS = ("any", "nonzero", "positive", "exp_arg", "pow_base", "pow_exp", "cast
 class Signature:
     args: tuple[ValueType, ...]
     result: ValueType
+    # specialised numpy semantics for this overload (e.g. mat * vec is a matrix product where the row's
+    # semantics is element-wise); None means the row's semantics
+    semantics: Callable | None = field(default=None, compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -116,6 +119,35 @@ ATOMICS: tuple[Op, ...] = (
     Op("atomic_min", "call", "wp.atomic_min", (sig(F, F), sig(I, I)), S.atomic_min, differentiable=False, family="atomic"),
     Op("atomic_max", "call", "wp.atomic_max", (sig(F, F), sig(I, I)), S.atomic_max, differentiable=False, family="atomic"),
 )
+
+CORE_OPS = OPS
+
+
+def _assemble(core: tuple[Op, ...], modules) -> tuple[Op, ...]:
+    """The core rows extended by each group module's ``EXTEND`` signatures, followed by its ``ROWS``."""
+    rows = {op.name: op for op in core}
+    order = [op.name for op in core]
+    for m in modules:
+        for op in m.ROWS:
+            if op.name in rows:
+                raise ValueError(f"row {op.name} defined twice")
+            rows[op.name] = op
+            order.append(op.name)
+        for name, sigs in m.EXTEND.items():
+            op = rows[name]
+            known = {s.args for s in op.signatures}
+            new = tuple(s for s in sigs if s.args not in known)
+            rows[name] = replace(op, signatures=op.signatures + new)
+    return tuple(rows[n] for n in order)
+
+
+from . import ops_linalg, ops_quat, ops_scalar  # noqa: E402  (group modules build on the names above)
+
+GROUP_MODULES = (ops_scalar, ops_linalg, ops_quat)
+OPS = _assemble(CORE_OPS, GROUP_MODULES)
+DOMAIN_DOCS: dict[str, str] = {d: "" for d in DOMAINS}
+for _m in GROUP_MODULES:
+    DOMAIN_DOCS.update(getattr(_m, "DOMAINS", {}))
 
 BY_NAME: dict[str, Op] = {op.name: op for op in OPS + ATOMICS}
 #: Python-syntax spelling -> op name, per syntax kind (the reference's transpiler uses these).

@@ -88,7 +88,7 @@ class Runtime:
     # ---- calls ----------------------------------------------------------------------------------------------
 
     def _bind(self, op, sig):
-        fn, ctx, coerce, result = op.semantics, self.ctx, self.coerce, sig.result
+        fn, ctx, coerce, result = sig.semantics or op.semantics, self.ctx, self.coerce, sig.result
         perturb = self._rng is not None and not op.exact and (
             isinstance(result, Composite) or getattr(result, "is_float", False)
         )

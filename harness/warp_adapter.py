@@ -310,24 +310,31 @@ def compile_nvrtc(pymodule, out_dir: Path, arch: int = 90, use_ptx: bool = True)
 
 # --------------------------------------------------------------------------- launching on the CPU
 
-_DTYPES = {"float32": wp.float32, "int32": wp.int32, "vec3": wp.vec3}
+def _warp_dtype(dtype_name: str):
+    from grammar.types import BY_NAME
+
+    t = BY_NAME.get(dtype_name)
+    if t is None:
+        raise ValueError(f"unsupported dtype {dtype_name!r}; expected a name from grammar.types.BY_NAME")
+    return t, (wp.bool if dtype_name == "bool" else getattr(wp, dtype_name))
 
 
-def to_warp(value: np.ndarray, dtype_name: str) -> wp.array:
-    """A CPU ``wp.array`` copy of ``value``; ``dtype_name`` is ``"float32"``, ``"int32"`` or ``"vec3"``.
+def to_warp(value: np.ndarray, dtype_name: str, shape: tuple[int, ...] | None = None) -> wp.array:
+    """A CPU ``wp.array`` copy of ``value``; ``dtype_name`` is a type name of :mod:`grammar.types`
+    (``"float32"``, ``"uint8"``, ``"vec3h"``, ``"mat33d"``, ``"quat"``, ...).
 
-    ``vec3`` arrays are numpy arrays of shape ``(N, 3)`` and become ``N`` vectors.
+    Composite arrays are numpy arrays of shape ``(*array_shape, *element_shape)``, e.g. ``(N, 3)`` for
+    ``N`` vec3s; ``shape`` is the array shape (default: the leading dimension only).
     """
-    try:
-        dtype = _DTYPES[dtype_name]
-    except KeyError:
-        raise ValueError(f"unsupported dtype {dtype_name!r}; expected one of {sorted(_DTYPES)}") from None
+    t, dtype = _warp_dtype(dtype_name)
     init()
-    numpy_dtype = np.int32 if dtype_name == "int32" else np.float32
-    data = np.ascontiguousarray(value, dtype=numpy_dtype)
-    if dtype_name == "vec3" and (data.ndim != 2 or data.shape[1] != 3):
-        raise ValueError(f"vec3 arrays must have shape (N, 3), got {data.shape}")
-    return wp.array(data, dtype=dtype, device="cpu")
+    element_shape = getattr(t, "shape", ())
+    data = np.ascontiguousarray(value, dtype=t.numpy_dtype)
+    if data.ndim <= len(element_shape) or tuple(data.shape[data.ndim - len(element_shape):]) != tuple(element_shape):
+        raise ValueError(f"{dtype_name} arrays must end in shape {element_shape}, got {data.shape}")
+    if shape is None:
+        shape = data.shape[: data.ndim - len(element_shape)] if element_shape else data.shape
+    return wp.array(data, dtype=dtype, shape=shape, device="cpu")
 
 
 def to_numpy(warp_array) -> np.ndarray:

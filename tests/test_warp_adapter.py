@@ -104,7 +104,7 @@ def test_array_conversion_round_trip_and_checks():
     with pytest.raises(ValueError, match="shape"):
         wa.to_warp(np.zeros(3, dtype=np.float32), "vec3")
     with pytest.raises(ValueError, match="unsupported dtype"):
-        wa.to_warp(np.zeros(3), "float64")
+        wa.to_warp(np.zeros(3), "float128")
 
 
 @pytest.mark.parametrize("target", ["cpu", "cuda"])
