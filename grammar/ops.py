@@ -35,6 +35,9 @@ class Signature:
     # specialised numpy semantics for this overload (e.g. mat * vec is a matrix product where the row's
     # semantics is element-wise); None means the row's semantics
     semantics: Callable | None = field(default=None, compare=False, hash=False)
+    # compile-time keyword arguments spelled after the positional ones, e.g. (("n", "3"), ("dtype", "wp.float32"))
+    # for wp.identity(n=3, dtype=wp.float32); part of the overload's identity
+    keywords: tuple[tuple[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -52,6 +55,10 @@ class Op:
     # legitimately differ by an ulp or so between Warp (libm, fused multiply-add) and numpy; the reference
     # perturbs those to measure how much that can move each output.
     exact: bool = False
+    # builtins that return through their last `outputs` arguments (wp.svd3(A, U, sigma, V)): the semantics
+    # returns a tuple of those values; the signature's ``args`` lists all arguments, outputs included,
+    # and its ``result`` is None
+    outputs: int = 0
 
     def domain(self, i: int) -> str:
         return self.domains[i] if i < len(self.domains) else "any"
