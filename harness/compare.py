@@ -21,7 +21,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-ILL_REL = 1e-3  # relative sensitivity above which an element is screened as ill-conditioned
+ILL_REL = 1e-3  # relative sensitivity above which an element is screened as ill-conditioned (float32/64)
+ILL_EPS = 30.0  # ... or above this many machine epsilons of the output type (float16: 0.03)
 SENSITIVITY = 8.0  # how many times the measured sensitivity Warp may deviate
 ULPS = 4.0  # plus this many float32 ulps of the result
 
@@ -36,9 +37,15 @@ class Comparison:
     reason: str = ""
 
 
+def ulp(x: np.ndarray, dtype=np.float32) -> np.ndarray:
+    """The ulp of ``dtype`` at |x| (0 for non-finite x)."""
+    a = np.abs(np.asarray(x, dtype=np.float64))
+    a = np.where(np.isfinite(a), np.minimum(a, float(np.finfo(dtype).max)), 0.0).astype(dtype)
+    return np.spacing(a).astype(np.float64)
+
+
 def ulp32(x: np.ndarray) -> np.ndarray:
-    a = np.abs(np.asarray(x, dtype=np.float32))
-    return np.spacing(np.where(np.isfinite(a), a, np.float32(0)), dtype=np.float32).astype(np.float64)
+    return ulp(x, np.float32)
 
 
 def compare_outputs(
@@ -57,13 +64,17 @@ def compare_outputs(
         e32, e64 = np.asarray(r32[name]), np.asarray(r64[name])
         ps = [np.asarray(p[name]) for p in perturbed]
         if w.dtype.kind in "iub":
-            if any((e32 != e64).any() for _ in [0]) or any((p != e32).any() for p in ps):
+            exact = [int(v) for v in e32.reshape(-1)]
+            if exact != [int(v) for v in e64.reshape(-1)] or any(
+                [int(v) for v in p.reshape(-1)] != exact for p in ps
+            ):
                 return Comparison("ill-conditioned", reason=f"{name}: int result depends on float rounding")
-            bad = np.flatnonzero((w.astype(np.int64) != e32.astype(np.int64)).reshape(-1))
+            got = [int(v) for v in w.reshape(-1)]
+            bad = np.array([i for i, (g, x) in enumerate(zip(got, exact)) if g != x], dtype=np.int64)
             tol = np.zeros(w.shape)
-            expected, actual = e32.reshape(-1), w.reshape(-1)
+            expected, actual = np.array(exact, dtype=object), np.array(got, dtype=object)
         else:
-            tol, ill = float_tolerance(e32, e64, ps)
+            tol, ill = float_tolerance(e32, e64, ps, w.dtype.type)
             if ill.any():
                 i = int(np.flatnonzero(ill.reshape(-1))[0])
                 return Comparison("ill-conditioned", reason=f"{name}[{i}] is ill-conditioned")
@@ -73,14 +84,16 @@ def compare_outputs(
             err = np.where(both_nan | same_inf, 0.0, np.abs(w64 - x32))
             err = np.where(np.isnan(err), np.inf, err)
             bad = np.flatnonzero((err > tol).reshape(-1))
-            ulps = err / np.maximum(ulp32(x32), np.finfo(np.float32).tiny)
+            ulps = err / np.maximum(ulp(x32, w.dtype.type), np.finfo(np.float64).tiny)
             result.max_error_ulp = max(result.max_error_ulp, float(np.max(ulps, initial=0.0)))
             expected, actual = x32.reshape(-1), w64.reshape(-1)
         result.tolerance[name] = tol
         result.outputs_checked += int(w.size)
         flat_tol = np.broadcast_to(tol, w.shape).reshape(-1)
         for i in bad[:8]:
-            result.mismatches.append((name, int(i), float(expected[i]), float(actual[i]), float(flat_tol[i])))
+            exp, act = expected[i], actual[i]
+            exp, act = (exp, act) if isinstance(exp, int) else (float(exp), float(act))
+            result.mismatches.append((name, int(i), exp, act, float(flat_tol[i])))
     if result.mismatches:
         name, i, exp, act, tol = result.mismatches[0]
         result.status = "mismatch"
@@ -88,21 +101,23 @@ def compare_outputs(
     return result
 
 
-def float_tolerance(e32: np.ndarray, e64: np.ndarray, perturbed: list[np.ndarray]) -> tuple[np.ndarray, np.ndarray]:
-    """(allowed |w - r32| per element, ill-conditioned mask)."""
-    x32, x64 = e32.astype(np.float64), e64.astype(np.float64)
+def float_tolerance(e32: np.ndarray, e64: np.ndarray, perturbed: list[np.ndarray],
+                    dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
+    """(allowed |w - r32| per element, ill-conditioned mask), for outputs of float type ``dtype``."""
+    x32, x64 = e32.astype(np.float64), e64.astype(np.longdouble)
     finite = np.isfinite(x32) & np.isfinite(x64)
     special_agree = (np.isnan(x32) & np.isnan(x64)) | (np.isinf(x32) & (x32 == x64))
     ill = ~finite & ~special_agree
     with np.errstate(invalid="ignore", over="ignore"):
-        cond = np.where(finite, np.abs(x32 - x64), 0.0)
+        cond = np.where(finite, np.abs(x32 - x64).astype(np.float64), 0.0)
         spread = np.zeros_like(x32)
         for p in perturbed:
             p64 = p.astype(np.float64)
             differs = ~((np.isnan(p64) & np.isnan(x32)) | (p64 == x32))
             ill |= differs & ~(np.isfinite(p64) & np.isfinite(x32))
             spread = np.maximum(spread, np.where(np.isfinite(p64) & np.isfinite(x32), np.abs(p64 - x32), 0.0))
-        scale = np.maximum(np.abs(np.where(finite, x64, 0.0)), 1e-30)
-        ill |= finite & ((cond > ILL_REL * scale) | (spread > ILL_REL * scale))
-        tol = SENSITIVITY * (cond + spread) + ULPS * ulp32(x32)
+        scale = np.maximum(np.abs(np.where(finite, x64, 0.0)).astype(np.float64), 1e-30)
+        rel = max(ILL_REL, ILL_EPS * float(np.finfo(dtype).eps))
+        ill |= finite & ((cond > rel * scale) | (spread > rel * scale))
+        tol = SENSITIVITY * (cond + spread) + ULPS * ulp(x32, dtype)
     return tol, ill

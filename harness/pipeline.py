@@ -226,7 +226,7 @@ def run_warp(module, k: GeneratedKernel, values: dict) -> dict[str, np.ndarray]:
     for p in k.params:
         v = values[p.name]
         if p.kind == "array":
-            arr = W.to_warp(v, p.dtype)
+            arr = W.to_warp(v, p.dtype, shape=getattr(p, "shape", None) or None)
             args.append(arr)
             if p.is_output:
                 outs[p.name] = arr
