@@ -109,8 +109,8 @@ OPS: tuple[Op, ...] = (
     Op("floor", "call", "wp.floor", (sig(F, F),), S.floor, differentiable=False, family="math", exact=True),
     Op("pow", "call", "wp.pow", (sig(F, F, F),), S.pow_, ("pow_base", "pow_exp"), family="math"),
     # --- conversions ---
-    Op("float32", "call", "wp.float32", (sig(F, I),), S.to_float32, differentiable=False, family="cast", exact=True),
-    Op("int32", "call", "wp.int32", (sig(I, F),), S.to_int32, ("cast_arg",), differentiable=False, family="cast", exact=True),
+    Op("float32", "call", "wp.float32", (sig(F, I), sig(F, F)), S.to_float32, differentiable=False, family="cast", exact=True),
+    Op("int32", "call", "wp.int32", (sig(I, F), sig(I, I)), S.to_int32, ("cast_arg",), differentiable=False, family="cast", exact=True),
     # --- vectors ---
     Op("vec3", "construct", "wp.vec3", (sig(V, F, F, F),), S.vec3, family="vector", exact=True),
     Op("dot", "call", "wp.dot", (sig(F, V, V),), S.dot, family="vector"),

@@ -18,6 +18,7 @@ class Policy:
     max_inputs: int = 3  # input array parameters
     max_outputs: int = 2  # own-slot output arrays (each thread writes out[tid])
     max_scalar_params: int = 2
+    max_extra_types: int = 3  # types beyond float32/int32/bool/vec3 a kernel may use (swarm testing)
     max_statements: int = 6  # per block
     max_block_depth: int = 3  # nesting of if/for blocks
     max_expr_depth: int = 3
@@ -26,7 +27,8 @@ class Policy:
     max_trip_product: int = 64  # product of enclosing trip counts never exceeds this
     # weights (relative; the first alternative is also where shrinking goes)
     statement_weights: tuple[tuple[str, int], ...] = (
-        ("declare", 4), ("store", 2), ("assign", 2), ("augassign", 2), ("atomic", 2), ("if", 3), ("for", 3),
+        ("declare", 4), ("store", 2), ("assign", 2), ("augassign", 2), ("component", 1), ("atomic", 2),
+        ("if", 3), ("for", 3), ("while", 1), ("break", 1), ("continue", 1), ("return", 1),
     )
     leaf_weight: int = 2  # an expression below max depth is a leaf with odds leaf_weight : operator_weight
     operator_weight: int = 3

@@ -230,11 +230,12 @@ _AUG = {cst.AddAssign: "+", cst.SubtractAssign: "-", cst.MultiplyAssign: "*", cs
 _UN = {cst.Minus: "-", cst.Plus: "+", cst.Not: "not", cst.BitInvert: "~"}
 
 
-def resolve(spelling_table: dict[str, list[str]], spelling: str, arg_types: tuple) -> tuple[int, object]:
-    """(call index, result type) of the overload of ``spelling`` taking ``arg_types``."""
+def resolve(spelling_table: dict[str, list[str]], spelling: str, arg_types: tuple,
+            keywords: tuple = ()) -> tuple[int, object]:
+    """(call index, result type) of the overload of ``spelling`` taking ``arg_types`` (and ``keywords``)."""
     for name in spelling_table.get(spelling, ()):
         for s in OPS.BY_NAME[name].signatures:
-            if s.args == arg_types:
+            if s.args == arg_types and s.keywords == keywords:
                 return _CALL_INDEX[(name, s)], s.result
     shown = ", ".join(str(t) for t in arg_types)
     raise ReferenceTypeError(f"no overload of {spelling} for ({shown})")
@@ -263,6 +264,7 @@ class _ToReference(cst.CSTTransformer):
         super().__init__()
         self.env: dict[str, object] = {}
         self.types: dict[int, object] = {}  # id(transformed node) -> Warp type
+        self.pending_outputs: dict[int, list] = {}  # id(call node) -> output-argument names
 
     def typed(self, node, t):
         self.types[id(node)] = t
@@ -346,11 +348,30 @@ class _ToReference(cst.CSTTransformer):
         if func == "range":
             return updated
         if func in _ATOMICS:
-            arr, idx, value = args
+            arr, *index, value = args
+            idx = index[0] if len(index) == 1 else cst.Tuple([cst.Element(e) for e in index])
             return self.typed(_rcall("atomic", cst.SimpleString(repr(_ATOMICS[func])), arr, idx, value),
                               self.type_of(arr).dtype)
-        i, t = resolve(_CALL_TABLE, func, tuple(self.type_of(a) for a in args))
-        return self.typed(_fcall(i, args), t)
+        positional = [a.value for a in updated.args if a.keyword is None]
+        keywords = tuple((a.keyword.value, _code(a.value)) for a in original.args if a.keyword is not None)
+        i, t = resolve(_CALL_TABLE, func, tuple(self.type_of(a) for a in positional), keywords)
+        op = CALLS[i][0]
+        if op.outputs:  # wp.svd3(A, U, s, V): becomes `U, s, V = R.f[i](A)` in leave_Expr
+            inputs, outs = positional[: -op.outputs], positional[-op.outputs:]
+            node = _fcall(i, inputs)
+            self.pending_outputs[id(node)] = outs
+            return node
+        return self.typed(_fcall(i, positional), t)
+
+    def leave_Expr(self, original, updated):
+        outs = self.pending_outputs.pop(id(updated.value), None)
+        if outs is None:
+            return updated
+        for o in outs:
+            if not isinstance(o, cst.Name):
+                raise ReferenceTypeError("output arguments must be local variables")
+        target = outs[0] if len(outs) == 1 else cst.Tuple([cst.Element(o) for o in outs])
+        return cst.Assign(targets=(cst.AssignTarget(target),), value=updated.value)
 
     def leave_Subscript(self, original, updated):
         base = updated.value
@@ -379,6 +400,10 @@ class _ToReference(cst.CSTTransformer):
         if isinstance(t, cst.Call) and _code(t.func) == "R.cget":  # a component write: v[i] = x
             v, *index = (a.value for a in t.args)
             return cst.Assign(targets=(cst.AssignTarget(v),), value=_rcall("cset", v, updated.value, *index))
+        if isinstance(t, cst.Tuple) and _code(updated.value) == "_tid":  # i, j = wp.tid()
+            for e in t.elements:
+                self.env[e.value.value] = INT32
+            return updated
         if isinstance(t, cst.Name):
             vt = self.type_of(updated.value)
             declared = self.env.setdefault(t.value, vt)
@@ -393,7 +418,15 @@ class _ToReference(cst.CSTTransformer):
         i, t = resolve(_BINOP_TABLE, spelling, (tt, self.type_of(updated.value)))
         if t != tt:
             raise ReferenceTypeError(f"{_code(updated.target)} {spelling}= changes its type")
-        return cst.Assign(targets=(cst.AssignTarget(updated.target),), value=_fcall(i, [updated.target, updated.value]))
+        value = _fcall(i, [updated.target, updated.value])
+        target = updated.target
+        if isinstance(target, cst.Call) and _code(target.func) == "R.aload":  # out[i] += v
+            arr, idx = (a.value for a in target.args)
+            return cst.Expr(_rcall("astore", arr, idx, value))
+        if isinstance(target, cst.Call) and _code(target.func) == "R.cget":  # v[k] += x
+            v, *index = (a.value for a in target.args)
+            return cst.Assign(targets=(cst.AssignTarget(v),), value=_rcall("cset", v, value, *index))
+        return cst.Assign(targets=(cst.AssignTarget(target),), value=value)
 
     def visit_For(self, node: cst.For) -> bool:
         if isinstance(node.target, cst.Name):
@@ -457,8 +490,9 @@ def run_reference(
             args.append(arrays[p.name])
         else:
             args.append(R.coerce(v, t))
+    threads = range(dim) if isinstance(dim, int) else np.ndindex(*dim)  # row-major, as Warp's CPU launch
     with np.errstate(all="ignore"):
-        for tid in range(dim):
-            fn(tid, *args)
+        for tid in threads:
+            fn(tid if isinstance(tid, int) else tuple(int(k) for k in tid), *args)
     outputs = {p.name: arrays[p.name].data for p in params if p.name in arrays and p.role in ("output", "atomic")}
     return ReferenceRun(outputs, R.ctx.trace)

@@ -73,12 +73,27 @@ def boolop(left: cst.BaseExpression, op: str, right: cst.BaseExpression) -> cst.
     return cst.BooleanOperation(left=left, operator=node, right=right, **_PARENS)
 
 
-def call(func: str, *args: cst.BaseExpression) -> cst.Call:
-    return cst.Call(func=dotted(func), args=tuple(cst.Arg(a) for a in args))
+def call(func: str, *args: cst.BaseExpression, keywords: tuple[tuple[str, str], ...] = ()) -> cst.Call:
+    """``func(args..., k=v...)``; keyword values are source text (compile-time constants like ``wp.float32``)."""
+    kw = tuple(
+        cst.Arg(cst.parse_expression(v), keyword=cst.Name(k), equal=cst.AssignEqual(
+            whitespace_before=cst.SimpleWhitespace(""), whitespace_after=cst.SimpleWhitespace("")))
+        for k, v in keywords
+    )
+    return cst.Call(func=dotted(func), args=tuple(cst.Arg(a) for a in args) + kw)
 
 
-def subscript(value: cst.BaseExpression, index: cst.BaseExpression) -> cst.Subscript:
-    return cst.Subscript(value=value, slice=(cst.SubscriptElement(cst.Index(index)),))
+def subscript(value: cst.BaseExpression, *index: cst.BaseExpression) -> cst.Subscript:
+    """``value[i]`` or ``value[i, j, ...]``."""
+    return cst.Subscript(value=value, slice=tuple(cst.SubscriptElement(cst.Index(i)) for i in index))
+
+
+def names_tuple(idents: list[str]) -> cst.Tuple:
+    """``a, b, c`` as an assignment target (no parentheses, explicit commas: renders as it parses)."""
+    comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
+    elements = [cst.Element(name(n), comma=comma if i < len(idents) - 1 else cst.MaybeSentinel.DEFAULT)
+                for i, n in enumerate(idents)]
+    return cst.Tuple(tuple(elements), lpar=(), rpar=())
 
 
 def assign(target: cst.BaseAssignTargetExpression, value: cst.BaseExpression) -> cst.SimpleStatementLine:

@@ -2,10 +2,14 @@
 
 What is generated: a libcst expression of Warp type ``t`` built from the operator table
 (:data:`grammar.ops.OPS`) over the variables in scope, input-array loads, scalar parameters and literals.
+Literals of every type are built from the table too: ``wp.float16(1.5)`` is the float16 cast row applied
+to a float literal, ``wp.vec3h(...)`` a constructor row over literals of its components - so the set of
+types the generator can use (:data:`LITERAL_TYPES`) grows with the table.
 
 Guarantees: well typed (only table signatures are used); every argument lies in its operator's domain
-(see :mod:`strategies.guards`); int expressions carry a sound interval within ``+-policy.int_limit`` so no
-signed overflow, no division by zero; array indices lie in ``[0, dim)``.
+(see :mod:`strategies.guards`); int expressions of types whose overflow is undefined (int32, int64) carry
+a sound interval within the policy's limit, so no signed overflow and no division by zero; array indices
+lie inside the array.
 
 Shrinking: at every node the alternatives are ordered simplest first (literal, variable, load, then
 operators in table order) and depth shrinks toward 0, so failing expressions shrink toward a single
@@ -15,17 +19,19 @@ leaf or a single operator over leaves.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import lru_cache
 
 import hypothesis.strategies as st
 import libcst as cst
 
-from grammar.ops import Op, Signature, ops_returning
-from grammar.types import BOOL, FLOAT32, INT32, VEC3, ValueType
+from grammar import ops as OPS
+from grammar.ops import Op, Signature
+from grammar.types import BOOL, FLOAT32, INT32, INT64, Composite, Scalar, ValueType
 
 from . import _cst as B
 from .scope import Scope
 
-#: literals whose float32 value is exact (shrinks toward 0.0, 1.0, ...)
+#: literals whose float value is exact in float16/32/64 (shrinks toward 0.0, 1.0, ...)
 FLOAT_LITERALS = (0.0, 1.0, 0.5, 2.0, -1.0, 0.25, 3.0, -0.5, 1.5, -2.0, 4.0, 0.1, 0.75, -3.5, 10.0)
 
 
@@ -33,7 +39,7 @@ FLOAT_LITERALS = (0.0, 1.0, 0.5, 2.0, -1.0, 0.25, 3.0, -0.5, 1.5, -2.0, 4.0, 0.1
 class Expr:
     node: cst.BaseExpression
     type: ValueType
-    lo: int = 0  # int interval (ints only)
+    lo: int = 0  # int interval (int types only)
     hi: int = 0
     is_literal: bool = False
 
@@ -54,46 +60,141 @@ def choose(draw, options: list, weights: list[int] | None = None):
     raise AssertionError("unreachable")
 
 
+# ---- what the table lets us build -------------------------------------------------------------------------------
+
+
+def tracks_interval(t: ValueType) -> bool:
+    """Int types whose overflow is undefined behaviour: their expressions carry intervals."""
+    return isinstance(t, Scalar) and t.is_int and not t.wraps
+
+
+def int_limit(t: Scalar, policy) -> int:
+    return policy.int_limit if t.bits <= 32 else 2**62
+
+
+def _cast_row(t: Scalar) -> tuple[Op, Signature] | None:
+    """The row spelled like ``t`` (``wp.float16``) converting a float32/int32 literal into ``t``."""
+    source = FLOAT32 if t.is_float else INT32
+    for op in OPS.OPS:
+        if op.spelling == t.warp_name:
+            for s in op.signatures:
+                if s.args == (source,) and s.result == t and not s.keywords:
+                    return op, s
+    return None
+
+
+def _constructor(t: Composite) -> tuple[Op, Signature] | None:
+    """The simplest constructor row building ``t`` from literal-able arguments (all-scalar preferred)."""
+    best = None
+    for op in OPS.OPS:
+        if op.syntax != "construct":
+            continue
+        for s in op.signatures:
+            if s.result != t or s.keywords or op.outputs or any(a == t for a in s.args):
+                continue
+            key = (not all(isinstance(a, Scalar) for a in s.args), len(s.args))
+            if best is None or key < best[0]:
+                best = (key, op, s)
+    return (best[1], best[2]) if best else None
+
+
+@lru_cache(maxsize=1)
+def literal_types() -> frozenset:
+    """Every type with a literal form: float32/int32/bool, casts of those, constructors over literal types."""
+    known = {FLOAT32, INT32, BOOL}
+    from grammar.types import BY_NAME
+
+    changed = True
+    while changed:
+        changed = False
+        for t in BY_NAME.values():
+            if t in known:
+                continue
+            if isinstance(t, Scalar) and _cast_row(t) is not None:
+                known.add(t)
+                changed = True
+            elif isinstance(t, Composite):
+                c = _constructor(t)
+                if c is not None and all(a in known for a in c[1].args):
+                    known.add(t)
+                    changed = True
+    return frozenset(known)
+
+
+@lru_cache(maxsize=None)
+def usable_ops(t: ValueType) -> tuple[tuple[Op, Signature], ...]:
+    """(row, signature) pairs producing ``t`` whose argument types all have literals (table order)."""
+    lits = literal_types()
+    out = []
+    for op, s in OPS.ops_returning(t):
+        if op.outputs or s.keywords and any(a not in lits for a in s.args):
+            continue
+        if all(a in lits for a in s.args) and (not tracks_interval(t) or op.name in INTERVAL_RULES
+                                              or _is_cast(op, t)):
+            out.append((op, s))
+    return tuple(out)
+
+
+def _is_cast(op: Op, t: ValueType) -> bool:
+    return op.spelling == getattr(t, "warp_name", None)
+
+
 # ---- leaves -------------------------------------------------------------------------------------------------
 
 
-def int_literal(draw, sc: Scope, lo: int | None = None, hi: int | None = None) -> Expr:
+def int_literal(draw, sc: Scope, lo: int | None = None, hi: int | None = None, t: Scalar = INT32) -> Expr:
     m = sc.policy.int_const_max
-    lo = -m if lo is None else lo
-    hi = m if hi is None else hi
+    lo = max(-m if lo is None else lo, t.min)
+    hi = min(m if hi is None else hi, t.max)
     v = draw(st.integers(lo, hi))
-    return Expr(B.int_lit(v), INT32, v, v, True)
+    node = B.int_lit(v) if t == INT32 else _cast_node(t, B.int_lit(v))
+    return Expr(node, t, v, v, True)
 
 
-def float_literal(draw, sc: Scope) -> Expr:
+def _cast_node(t: Scalar, inner: cst.BaseExpression) -> cst.BaseExpression:
+    op, _ = _cast_row(t)
+    return B.call(op.spelling, inner)
+
+
+def float_literal(draw, sc: Scope, t: Scalar = FLOAT32) -> Expr:
     v = draw(st.sampled_from(FLOAT_LITERALS))
-    return Expr(B.float_lit(v), FLOAT32, is_literal=True)
+    return typed_float(v, t)
+
+
+def typed_float(v: float, t: Scalar = FLOAT32) -> Expr:
+    node = B.float_lit(v) if t == FLOAT32 else _cast_node(t, B.float_lit(v))
+    return Expr(node, t, is_literal=True)
+
+
+def typed_int(v: int, t: Scalar = INT32) -> Expr:
+    node = B.int_lit(v) if t == INT32 else _cast_node(t, B.int_lit(v))
+    return Expr(node, t, v, v, True)
 
 
 def literal(draw, sc: Scope, t: ValueType) -> Expr:
-    if t == INT32:
-        return int_literal(draw, sc)
-    if t == FLOAT32:
-        return float_literal(draw, sc)
     if t == BOOL:
         v = draw(st.booleans())
         return Expr(B.bool_lit(v), BOOL, is_literal=True)
-    parts = [float_literal(draw, sc).node for _ in range(3)]
-    return Expr(B.call("wp.vec3", *parts), VEC3, is_literal=True)
+    if isinstance(t, Scalar):
+        return float_literal(draw, sc, t) if t.is_float else int_literal(draw, sc, t=t)
+    op, s = _constructor(t)
+    parts = [literal(draw, sc, a).node for a in s.args]
+    return Expr(B.call(op.spelling, *parts), t, is_literal=True)
 
 
 def var_expr(v) -> Expr:
-    lo, hi = v.interval if v.type == INT32 else (0, 0)
+    lo, hi = v.interval if tracks_interval(v.type) else (0, 0)
     return Expr(B.name(v.name), v.type, lo, hi)
 
 
-def index_expr(draw, sc: Scope, depth: int) -> Expr:
-    """An int32 expression whose value is always a valid index into every array, i.e. in [0, dim)."""
-    n = sc.policy.dim
+def index_expr(draw, sc: Scope, depth: int, n: int | None = None, tid=None) -> Expr:
+    """An int32 expression whose value is always in [0, n) (default: the launch size ``policy.dim``)."""
+    n = n or sc.dims[0]
+    tid = tid or sc.tid()
     kind = draw(st.integers(0, 3))
-    if kind == 0:
-        return var_expr(sc.tid())
-    if kind == 1:
+    if kind == 0 and tid.hi < n:
+        return var_expr(tid)
+    if kind <= 1:
         return int_literal(draw, sc, 0, n - 1)
     e = expression(draw, sc, INT32, max(depth - 1, 0))
     if 0 <= e.lo and e.hi < n:
@@ -108,9 +209,9 @@ def load(draw, sc: Scope, t: ValueType, depth: int) -> Expr | None:
     if not arrays:
         return None
     a = choose(draw, arrays)
-    idx = index_expr(draw, sc, depth)
-    lo, hi = sc.policy.int_input_range if t == INT32 else (0, 0)
-    return Expr(B.subscript(B.name(a.name), idx.node), t, lo, hi)
+    idx = sc.element_index(draw, depth)
+    lo, hi = (sc.policy.int_input_range if tracks_interval(t) else (0, 0))
+    return Expr(B.subscript(B.name(a.name), *[i.node for i in idx]), t, lo, hi)
 
 
 def nonliteral_leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr | None:
@@ -152,31 +253,36 @@ def expression(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     p = sc.policy
     if depth <= 0 or choose(draw, ["leaf", "op"], [p.leaf_weight, p.operator_weight]) == "leaf":
         return leaf(draw, sc, t, depth)
-    op, signature = choose(draw, ops_returning(t))
+    candidates = sc.ops_for(t)
+    if not candidates:
+        return leaf(draw, sc, t, depth)
+    op, signature = choose(draw, list(candidates))
     return apply_op(draw, sc, op, signature, depth)
 
 
 def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
     from .guards import guarded  # guards build on expression(); imported late to avoid a cycle
 
-    if op.syntax == "index":  # vector component v[k]
-        vec = expression(draw, sc, VEC3, depth - 1)
-        k = draw(st.integers(0, 2))
+    if op.syntax == "index":  # component v[k]
+        base = signature.args[0]
+        vec = expression(draw, sc, base, depth - 1)
+        k = draw(st.integers(0, base.shape[0] - 1))
         return Expr(B.subscript(vec.node, B.int_lit(k)), signature.result)
     args = [guarded(draw, sc, a, op.domain(i), depth - 1) for i, a in enumerate(signature.args)]
-    if op.syntax != "construct" and op.domain(0) == "any" and all(a.is_literal for a in args):
+    if (op.syntax != "construct" and op.domain(0) == "any" and args and all(a.is_literal for a in args)):
         # an operator over literals only is constant-folded by any compiler: use a live operand instead
         args[0] = nonliteral_leaf(draw, sc, signature.args[0], depth) or args[0]
-    if signature.result == INT32 or (op.syntax == "compare" and signature.args[0] == INT32):
-        args = fit_int_operands(op, args, sc.policy)
-    node = render_op(op, [a.node for a in args])
-    if signature.result != INT32:
-        return Expr(node, signature.result)
-    lo, hi = int_interval(op, args, sc.policy.float_cast_bound)
-    return Expr(node, INT32, lo, hi)
+    result = signature.result
+    if tracks_interval(result) or (op.syntax == "compare" and tracks_interval(signature.args[0])):
+        args = fit_int_operands(op, args, sc.policy, result if tracks_interval(result) else signature.args[0])
+    node = render_op(op, [a.node for a in args], signature)
+    if not tracks_interval(result):
+        return Expr(node, result)
+    lo, hi = int_interval(op, args, sc.policy.float_cast_bound, result)
+    return Expr(node, result, lo, hi)
 
 
-def render_op(op: Op, args: list[cst.BaseExpression]) -> cst.BaseExpression:
+def render_op(op: Op, args: list[cst.BaseExpression], signature: Signature | None = None) -> cst.BaseExpression:
     if op.syntax == "binop":
         return B.binop(args[0], op.spelling, args[1])
     if op.syntax == "unop":
@@ -185,65 +291,114 @@ def render_op(op: Op, args: list[cst.BaseExpression]) -> cst.BaseExpression:
         return B.compare(args[0], op.spelling, args[1])
     if op.syntax == "boolop":
         return B.boolop(args[0], op.spelling, args[1])
-    return B.call(op.spelling, *args)
+    return B.call(op.spelling, *args, keywords=signature.keywords if signature else ())
 
 
 # ---- integer intervals (no signed overflow by construction) ----------------------------------------------------
+
 
 def wrap(e: Expr, modulus: int) -> Expr:
     """``(e % modulus)``: C-style, so the result keeps e's sign and lies in (-modulus, modulus)."""
     lo = 0 if e.lo >= 0 else -(modulus - 1)
     hi = 0 if e.hi <= 0 else modulus - 1
-    return Expr(B.binop(e.node, "%", B.int_lit(modulus)), INT32, lo, hi)
+    return Expr(B.binop(e.node, "%", typed_int(modulus, e.type).node), e.type, lo, hi)
 
 
-def fit_int_operands(op: Op, args: list[Expr], policy) -> list[Expr]:
-    """Wrap the largest operand until the op's result interval stays within +-policy.int_limit."""
+def fit_int_operands(op: Op, args: list[Expr], policy, t: Scalar = INT32) -> list[Expr]:
+    """Wrap the largest operand until the op's result interval stays within the type's limit."""
     args = list(args)
-    limit, modulus = policy.int_limit, policy.int_wrap_modulus
+    limit, modulus = int_limit(t, policy), policy.int_wrap_modulus
     while True:
-        lo, hi = int_interval(op, args)
+        lo, hi = int_interval(op, args, policy.float_cast_bound, t)
         if -limit <= lo and hi <= limit:
             return args
-        i = max(range(len(args)), key=lambda j: args[j].mag if args[j].type == INT32 else -1)
+        i = max(range(len(args)), key=lambda j: args[j].mag if tracks_interval(args[j].type) else -1)
         if args[i].mag < modulus:
             raise AssertionError(f"cannot bound {op.name} over {[(a.lo, a.hi) for a in args]}")
         args[i] = wrap(args[i], modulus)
 
 
-def int_interval(op: Op, a: list[Expr], cast_bound: float = 1000.0) -> tuple[int, int]:
-    n = op.name
-    if n in ("lt", "le", "gt", "ge", "eq", "ne"):
-        return (0, 1)  # only the operands' size matters (their subtraction is never emitted)
-    if n == "add":
-        return a[0].lo + a[1].lo, a[0].hi + a[1].hi
-    if n == "sub":
-        return a[0].lo - a[1].hi, a[0].hi - a[1].lo
-    if n == "mul":
-        c = [x * y for x in (a[0].lo, a[0].hi) for y in (a[1].lo, a[1].hi)]
-        return min(c), max(c)
-    if n == "div":
-        return -a[0].mag, a[0].mag
-    if n == "floordiv":
-        m = max(a[0].mag, 1)
-        return -m, m
-    if n == "mod":
-        m = a[1].mag - 1
-        return (0 if a[0].lo >= 0 else -m), (0 if a[0].hi <= 0 else m)
-    if n == "neg":
-        return -a[0].hi, -a[0].lo
-    if n == "abs":
-        return (0 if a[0].lo <= 0 <= a[0].hi else min(abs(a[0].lo), abs(a[0].hi))), a[0].mag
-    if n == "min":
-        return min(a[0].lo, a[1].lo), min(a[0].hi, a[1].hi)
-    if n == "max":
-        return max(a[0].lo, a[1].lo), max(a[0].hi, a[1].hi)
-    if n == "clamp":  # min(max(lo, x), hi), exactly as Warp computes it
-        m_lo, m_hi = max(a[1].lo, a[0].lo), max(a[1].hi, a[0].hi)
-        return min(m_lo, a[2].lo), min(m_hi, a[2].hi)
-    if n == "where":
-        return min(a[1].lo, a[2].lo), max(a[1].hi, a[2].hi)
-    if n == "int32":  # the argument is clamped to +-cast_bound (domain "cast_arg")
-        return -int(cast_bound), int(cast_bound)
-    raise KeyError(f"no interval rule for int op {n}")
+def _bits(m: int) -> int:
+    return max(m, 1).bit_length()
 
+
+def _mul(a, b):
+    c = [x * y for x in (a.lo, a.hi) for y in (b.lo, b.hi)]
+    return min(c), max(c)
+
+
+def _clamp(a):  # min(max(lo, x), hi), exactly as Warp computes it
+    m_lo, m_hi = max(a[1].lo, a[0].lo), max(a[1].hi, a[0].hi)
+    return min(m_lo, a[2].lo), min(m_hi, a[2].hi)
+
+
+def _mod(a):
+    m = a[1].mag - 1
+    return (0 if a[0].lo >= 0 else -m), (0 if a[0].hi <= 0 else m)
+
+
+def _abs(a):
+    return (0 if a[0].lo <= 0 <= a[0].hi else min(abs(a[0].lo), abs(a[0].hi))), a[0].mag
+
+
+def _bit_and(a):
+    if a[0].lo >= 0 or a[1].lo >= 0:
+        return 0, min(x.hi for x in a if x.lo >= 0)
+    k = _bits(max(a[0].mag, a[1].mag))
+    return -(2**k), 2**k - 1
+
+
+def _bit_or(a):
+    k = _bits(max(a[0].mag, a[1].mag))
+    return (0 if a[0].lo >= 0 and a[1].lo >= 0 else -(2**k)), 2**k - 1
+
+
+#: interval rules of the int-producing rows allowed on int32/int64 (rows without a rule are not generated
+#: for those types: an unknown row could overflow)
+INTERVAL_RULES = {
+    "add": lambda a: (a[0].lo + a[1].lo, a[0].hi + a[1].hi),
+    "sub": lambda a: (a[0].lo - a[1].hi, a[0].hi - a[1].lo),
+    "mul": lambda a: _mul(a[0], a[1]),
+    "div": lambda a: (-a[0].mag, a[0].mag),
+    "floordiv": lambda a: (-max(a[0].mag, 1), max(a[0].mag, 1)),
+    "mod": _mod,
+    "neg": lambda a: (-a[0].hi, -a[0].lo),
+    "pos": lambda a: (a[0].lo, a[0].hi),
+    "abs": _abs,
+    "min": lambda a: (min(a[0].lo, a[1].lo), min(a[0].hi, a[1].hi)),
+    "max": lambda a: (max(a[0].lo, a[1].lo), max(a[0].hi, a[1].hi)),
+    "clamp": _clamp,
+    "where": lambda a: (min(a[1].lo, a[2].lo), max(a[1].hi, a[2].hi)),
+    "sign": lambda a: (-1, 1),
+    "nonzero": lambda a: (0, 1),
+    "bit_and": _bit_and,
+    "bit_or": _bit_or,
+    "bit_xor": _bit_or,
+    "invert": lambda a: (-a[0].hi - 1, -a[0].lo - 1),
+    "rshift": lambda a: (min(a[0].lo, 0), max(a[0].hi, 0)),
+    "bit_count": lambda a: (0, 64),
+    "argmin": lambda a: (0, 5),
+    "argmax": lambda a: (0, 5),
+}
+_COMPARES = ("lt", "le", "gt", "ge", "eq", "ne")
+
+
+def int_interval(op: Op, a: list[Expr], cast_bound: float = 1000.0, t: Scalar = INT32) -> tuple[int, int]:
+    if op.name in _COMPARES:
+        return (0, 1)  # only the operands' size matters (their subtraction is never emitted)
+    if op.spelling == t.warp_name or op.name == t.name:  # a cast into t
+        src = a[0]
+        if src.type == BOOL:
+            return (0, 1)
+        if isinstance(src.type, Scalar) and src.type.is_float:
+            return -int(cast_bound), int(cast_bound)  # the argument is clamped (domain "cast_arg")
+        if tracks_interval(src.type) and t.min <= src.lo and src.hi <= t.max:
+            return src.lo, src.hi
+        st_ = src.type
+        if isinstance(st_, Scalar) and st_.is_int and t.min <= st_.min and st_.max <= t.max:
+            return st_.min, st_.max
+        return t.min, t.max
+    rule = INTERVAL_RULES.get(op.name)
+    if rule is None:
+        raise KeyError(f"no interval rule for int op {op.name}")
+    return rule(a)

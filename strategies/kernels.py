@@ -19,11 +19,11 @@ import hypothesis.strategies as st
 import libcst as cst
 
 from grammar.policy import DEFAULT_POLICY, Policy
-from grammar.types import ARRAY_ELEMENT_TYPES, FLOAT32, INT32, Array, ValueType
+from grammar.types import ARRAY_ELEMENT_TYPES, BOOL, FLOAT32, INT32, VEC3, Array, Scalar, ValueType
 
 from . import _cst as B
 from .categories import categories_of
-from .expressions import choose, expression
+from .expressions import choose, expression, literal_types
 from .scope import ArrayParam, Scope, Var
 from .statements import block
 
@@ -38,6 +38,7 @@ class ParamSpec:
     role: str  # "input" | "output" | "atomic" | "param"
     low: float
     high: float
+    shape: tuple[int, ...] = ()  # arrays: the array shape (== the launch shape)
 
     @property
     def is_output(self) -> bool:
@@ -50,7 +51,7 @@ class GeneratedKernel:
     func: cst.FunctionDef
     params: tuple[ParamSpec, ...]
     categories: tuple[str, ...]
-    dim: int
+    dim: int | tuple[int, ...]  # launch dimension(s)
 
     @property
     def source(self) -> str:
@@ -76,49 +77,75 @@ def _annotation(p: ParamSpec) -> str:
 
     t = BY_NAME[p.dtype]
     if p.kind == "array":
-        return Array(t).warp_name
-    return {"float32": "float", "int32": "int"}[p.dtype]
+        return Array(t, len(p.shape) or 1).warp_name
+    return {"float32": "float", "int32": "int"}.get(p.dtype, t.warp_name)
 
 
 def _value_range(policy: Policy, t: ValueType, role: str) -> tuple[float, float]:
     if role in ("output", "atomic"):
         return (0, 0)
+    scalar = getattr(t, "scalar", t)
     if role == "param":
-        return policy.int_param_range if t == INT32 else policy.float_param_range
-    if t == INT32:
-        return policy.int_input_range
-    return policy.float_input_range if t == FLOAT32 else policy.vec_input_range
+        return policy.int_param_range if scalar.is_int else policy.float_param_range
+    if scalar.kind == "bool":
+        return (0, 1)
+    if scalar.is_int:
+        lo, hi = policy.int_input_range
+        return max(lo, scalar.min), min(hi, scalar.max)
+    return policy.float_input_range if t == scalar else policy.vec_input_range
+
+
+#: launch shapes by rank; every array parameter has the launch shape
+SHAPES = {1: (16,), 2: (4, 4), 3: (4, 2, 2)}
+CORE_TYPES = (FLOAT32, INT32, VEC3)
 
 
 @st.composite
 def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kernel") -> GeneratedKernel:
-    """Generate one verified-by-construction Warp kernel (see the module docstring)."""
+    """Generate one verified-by-construction Warp kernel (see the module docstring).
+
+    Swarm testing: each kernel draws a *palette* of extra types (beyond float32/int32/bool/vec3) and a
+    launch rank; shrinking removes the extra types and goes back to 1-D launches.
+    """
+    pool = sorted((t for t in literal_types() if t not in CORE_TYPES and t != BOOL), key=lambda t: t.name)
+    n_extra = draw(st.integers(0, min(policy.max_extra_types, len(pool)))) if pool else 0
+    extras = [choose(draw, pool) for _ in range(n_extra)]
+    palette = frozenset(CORE_TYPES + (BOOL,) + tuple(extras))
+    rank = choose(draw, [1, 2, 3], [6, 2, 1])
+    shape = SHAPES[rank] if rank > 1 else (policy.dim,)
+    element_types = list(ARRAY_ELEMENT_TYPES) + [t for t in dict.fromkeys(extras)]
     n_in = draw(st.integers(1, policy.max_inputs))
     n_out = draw(st.integers(1, policy.max_outputs))
     n_atomic = draw(st.integers(0, 1))
     n_scalar = draw(st.integers(0, policy.max_scalar_params))
-    inputs = [ArrayParam(f"a{i}", choose(draw, list(ARRAY_ELEMENT_TYPES)), "input") for i in range(n_in)]
-    outputs = [ArrayParam(f"out{i}", choose(draw, list(ARRAY_ELEMENT_TYPES)), "output") for i in range(n_out)]
+    inputs = [ArrayParam(f"a{i}", choose(draw, element_types), "input") for i in range(n_in)]
+    outputs = [ArrayParam(f"out{i}", choose(draw, element_types), "output") for i in range(n_out)]
     atomics = [ArrayParam(f"acc{i}", choose(draw, [FLOAT32, INT32]), "atomic") for i in range(n_atomic)]
-    scalars = [(f"s{i}", choose(draw, [INT32, FLOAT32])) for i in range(n_scalar)]
+    scalar_types = [INT32, FLOAT32] + [t for t in dict.fromkeys(extras) if isinstance(t, Scalar) and t != BOOL]
+    scalars = [(f"s{i}", choose(draw, scalar_types)) for i in range(n_scalar)]
 
     specs: list[ParamSpec] = []
     for a in inputs + outputs + atomics:
         lo, hi = _value_range(policy, a.dtype, a.role)
-        specs.append(ParamSpec(a.name, "array", a.dtype.name, a.role, lo, hi))
-    sc = Scope(policy, inputs, outputs, atomics)
+        specs.append(ParamSpec(a.name, "array", a.dtype.name, a.role, lo, hi, shape))
+    sc = Scope(policy, inputs, outputs, atomics, palette=palette, shape=shape)
     for pname, t in scalars:
         lo, hi = _value_range(policy, t, "param")
         specs.append(ParamSpec(pname, "scalar", t.name, "param", lo, hi))
-        sc.declare(Var(pname, t, "param", int(lo), int(hi)) if t == INT32 else Var(pname, t, "param"))
-    tid = sc.declare(Var("tid", INT32, "tid", 0, policy.dim - 1))
+        tracked = t.is_int and not t.wraps
+        sc.declare(Var(pname, t, "param", int(lo), int(hi)) if tracked else Var(pname, t, "param"))
+    tid_names = ["tid"] if rank == 1 else ["ti", "tj", "tk"][:rank]
+    for k, tname in enumerate(tid_names):
+        sc.declare(Var(tname, INT32, "tid", 0, shape[k] - 1))
 
-    body = [B.assign(B.name(tid.name), B.call("wp.tid"))]
+    target = B.name("tid") if rank == 1 else B.names_tuple(tid_names)
+    body = [B.assign(target, B.call("wp.tid"))]
     body += block(draw, sc, min_stmts=0)
     for out in outputs:
         e = expression(draw, sc, out.dtype, draw(st.integers(0, policy.max_expr_depth)))
-        body.append(B.assign(B.subscript(B.name(out.name), B.name(tid.name)), e.node))
+        body.append(B.assign(B.subscript(B.name(out.name), *sc.own_slot()), e.node))
 
     params = [B.param(p.name, _annotation(p)) for p in specs]
     func = B.kernel_def(name, params, body)
-    return GeneratedKernel(name, func, tuple(specs), categories_of(func), policy.dim)
+    dim = shape[0] if rank == 1 else shape
+    return GeneratedKernel(name, func, tuple(specs), categories_of(func), dim)

@@ -57,6 +57,8 @@ class Scope:
     loop_depth: int = 0
     block_depth: int = 0
     n_atomic_stmts: int = 0
+    palette: frozenset = frozenset()  # value types this kernel may use (empty: every type with literals)
+    shape: tuple[int, ...] = ()  # launch shape == shape of every array parameter; () means (policy.dim,)
     _counter: int = 0
     _marks: list[tuple[int, bool]] = field(default_factory=list)
 
@@ -81,8 +83,36 @@ class Scope:
         del self.vars[mark:]
         self.block_depth -= nests
 
-    def tid(self) -> Var:
-        return next(v for v in self.vars if v.kind == "tid")
+    def tid(self, k: int = 0) -> Var:
+        """The thread index variable of launch dimension ``k``."""
+        return [v for v in self.vars if v.kind == "tid"][k]
+
+    @property
+    def dims(self) -> tuple[int, ...]:
+        return self.shape or (self.policy.dim,)
+
+    def allowed(self, t) -> bool:
+        from grammar.types import BOOL, INT32
+
+        return not self.palette or t in self.palette or t in (BOOL, INT32)
+
+    def ops_for(self, t):
+        """(row, signature) pairs producing ``t`` over types this kernel uses."""
+        from .expressions import usable_ops
+
+        return [(op, s) for op, s in usable_ops(t) if all(self.allowed(a) for a in s.args)]
+
+    def element_index(self, draw, depth: int) -> list:
+        """One in-bounds index expression per array dimension."""
+        from .expressions import index_expr
+
+        return [index_expr(draw, self, depth, n, self.tid(k)) for k, n in enumerate(self.dims)]
+
+    def own_slot(self) -> list:
+        """The index of this thread's own element: ``[tid]`` or ``[i, j]``."""
+        from . import _cst as B
+
+        return [B.name(self.tid(k).name) for k in range(len(self.dims))]
 
     def int_vars(self) -> list[Var]:
         return self.of_type(INT32)

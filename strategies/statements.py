@@ -1,13 +1,16 @@
-"""Statement generation: blocks of declarations, assignments, stores, atomics, if/elif/else and for-range loops.
+"""Statement generation: declarations, stores, (augmented) assignments, component writes, atomics,
+if/elif/else, for-range and while loops, break/continue, early return.
 
 What is generated: a list of libcst statements valid in a Warp kernel body, given the :class:`Scope`.
 
 Guarantees (on top of those of :mod:`strategies.expressions`):
 
-* races: a thread stores only to ``out[tid]`` of its own-slot outputs; the other outputs are touched only
-  with ``wp.atomic_*``; input arrays are never written;
-* termination: every loop is ``range`` over a literal or an int scalar parameter whose range is bounded by
-  the policy, and the product of enclosing trip counts never exceeds ``policy.max_trip_product``;
+* races: a thread stores only to its own element (``out[tid]``, ``out[i, j]``) of the own-slot outputs;
+  the other outputs are touched only with ``wp.atomic_*``; input arrays are never written;
+* termination: ``for`` loops run over ``range`` of literals or of an int scalar parameter with a bounded
+  range; ``while`` loops count a dedicated counter up to a literal, incrementing it *first* so that
+  ``continue`` cannot skip it; the product of enclosing trip counts never exceeds
+  ``policy.max_trip_product``;
 * no int overflow across statements: see the slack/core rules in :mod:`strategies.scope`; int atomics add at
   most ``policy.atomic_int_bound`` per execution, at most ``max_trip_product`` executions per statement and
   thread, and at most ``policy.max_atomic_stmts`` such statements;
@@ -15,7 +18,7 @@ Guarantees (on top of those of :mod:`strategies.expressions`):
   possibly uninitialised).
 
 Shrinking: statement kinds are ordered simplest first (declaration, store, assignment, augmented
-assignment, atomic, if, for), blocks shrink toward one statement and nesting toward none.
+assignment, atomic, if, for, ...), blocks shrink toward one statement and nesting toward none.
 """
 
 from __future__ import annotations
@@ -23,13 +26,21 @@ from __future__ import annotations
 import hypothesis.strategies as st
 import libcst as cst
 
-from grammar.types import BOOL, FLOAT32, INT32, VEC3
+from grammar.ops import BINOPS as _BINOP_NAMES  # noqa: F401  (kept for readers: spelling -> row)
+from grammar.types import BOOL, FLOAT32, INT32, Composite, Scalar
 
 from . import _cst as B
-from .expressions import Expr, choose, expression, index_expr, wrap
+from .expressions import Expr, choose, expression, literal_types, tracks_interval, typed_int, wrap
 from .scope import Scope, Var
 
-LOCAL_TYPES = (FLOAT32, INT32, BOOL, VEC3)
+LOCAL_TYPES = (FLOAT32, INT32, BOOL)
+_PREFIX = {"float": "x", "int": "i", "uint": "u", "bool": "c"}
+
+
+def local_types(sc: Scope) -> list:
+    """Types a new local may have in this kernel (core types first: shrinking prefers them)."""
+    extra = sorted((t for t in (sc.palette or literal_types()) if t not in LOCAL_TYPES), key=lambda t: t.name)
+    return list(LOCAL_TYPES) + extra
 
 
 def block(draw, sc: Scope, max_stmts: int | None = None, min_stmts: int = 1) -> list[cst.BaseStatement]:
@@ -37,21 +48,28 @@ def block(draw, sc: Scope, max_stmts: int | None = None, min_stmts: int = 1) -> 
     n = draw(st.integers(min_stmts, max_stmts or sc.policy.max_statements))
     sc.push()
     try:
-        return [statement(draw, sc) for _ in range(n)]
+        out: list[cst.BaseStatement] = []
+        for _ in range(n):
+            s = statement(draw, sc)
+            out.extend(s if isinstance(s, list) else [s])
+        return out
     finally:
         sc.pop()
 
 
-def statement(draw, sc: Scope) -> cst.BaseStatement:
-    kinds = ["declare", "store", "assign", "augassign"]
+def statement(draw, sc: Scope) -> cst.BaseStatement | list[cst.BaseStatement]:
+    kinds = ["declare", "store", "assign", "augassign", "component"]
     if sc.atomics and sc.n_atomic_stmts < sc.policy.max_atomic_stmts:
         kinds.append("atomic")
     if sc.block_depth < sc.policy.max_block_depth:
         kinds.append("if")
         if sc.loop_depth < sc.policy.max_loop_nesting and sc.trip < sc.policy.max_trip_product:
-            kinds.append("for")
+            kinds += ["for", "while"]
+    if sc.loop_depth > 0:
+        kinds += ["break", "continue"]
+    kinds.append("return")
     weights = dict(sc.policy.statement_weights)
-    kind = choose(draw, kinds, [weights[k] for k in kinds])
+    kind = choose(draw, kinds, [weights.get(k, 1) for k in kinds])
     stmt = _STATEMENTS[kind](draw, sc)
     return stmt if stmt is not None else declare(draw, sc)
 
@@ -60,11 +78,24 @@ def _depth(draw, sc: Scope) -> int:
     return draw(st.integers(0, sc.policy.max_expr_depth))
 
 
+def _prefix(t) -> str:
+    return "v" if isinstance(t, Composite) else _PREFIX[t.kind]
+
+
+def dynamic(e: Expr) -> Expr:
+    """Warp treats ``x = <literal>`` as a constant that may not be mutated inside a dynamic loop; declaring
+    it through its type's constructor (``wp.float32(0.5)``) makes it a variable (documented Warp rule)."""
+    if not e.is_literal or not isinstance(e.type, Scalar) or e.type == BOOL:
+        return e
+    node = e.node if isinstance(e.node, cst.Call) else B.call(e.type.warp_name, e.node)
+    return Expr(node, e.type, e.lo, e.hi, False)
+
+
 def declare(draw, sc: Scope) -> cst.BaseStatement:
-    t = choose(draw, LOCAL_TYPES)
-    e = expression(draw, sc, t, _depth(draw, sc))
-    name = sc.fresh({FLOAT32: "x", INT32: "i", BOOL: "c", VEC3: "v"}[t])
-    if t == INT32:
+    t = choose(draw, local_types(sc))
+    e = dynamic(expression(draw, sc, t, _depth(draw, sc)))
+    name = sc.fresh(_prefix(t))
+    if tracks_interval(t):
         if e.mag > sc.policy.int_var_bound:
             e = wrap(e, sc.policy.int_wrap_modulus)
         slack = sc.policy.int_aug_slack if draw(st.booleans()) else 0
@@ -79,13 +110,17 @@ def store(draw, sc: Scope) -> cst.BaseStatement | None:
         return None
     out = choose(draw, sc.outputs)
     e = expression(draw, sc, out.dtype, _depth(draw, sc))
-    return B.assign(B.subscript(B.name(out.name), B.name(sc.tid().name)), e.node)
+    target = B.subscript(B.name(out.name), *sc.own_slot())
+    if draw(st.integers(0, 3)) == 0 and _has_binop("+", out.dtype) and not tracks_interval(out.dtype):
+        return B.aug_assign(target, "+", e.node)  # in-place update of the own element
+    return B.assign(target, e.node)
 
 
 def clamp_into(e: Expr, lo: int, hi: int) -> Expr:
     if lo <= e.lo and e.hi <= hi:
         return e
-    return Expr(B.call("wp.clamp", e.node, B.int_lit(lo), B.int_lit(hi)), INT32, lo, hi)
+    t = e.type
+    return Expr(B.call("wp.clamp", e.node, typed_int(lo, t).node, typed_int(hi, t).node), t, lo, hi)
 
 
 def assign(draw, sc: Scope) -> cst.BaseStatement | None:
@@ -94,9 +129,16 @@ def assign(draw, sc: Scope) -> cst.BaseStatement | None:
         return None
     v = choose(draw, targets)
     e = expression(draw, sc, v.type, _depth(draw, sc))
-    if v.type == INT32:
+    if tracks_interval(v.type):
         e = clamp_into(e, v.lo, v.hi)
     return B.assign(B.name(v.name), e.node)
+
+
+def _has_binop(spelling: str, t) -> bool:
+    from grammar.ops import BY_NAME, BINOPS
+
+    op = BY_NAME.get(BINOPS.get(spelling, ""))
+    return op is not None and any(s.args == (t, t) and s.result == t for s in op.signatures)
 
 
 def aug_assign(draw, sc: Scope) -> cst.BaseStatement | None:
@@ -104,10 +146,14 @@ def aug_assign(draw, sc: Scope) -> cst.BaseStatement | None:
     if not targets:
         return None
     v = choose(draw, targets)
-    ops = ["+", "-", "*"] if v.type == FLOAT32 else ["+", "-"]
+    ops = [o for o in ("+", "-", "*") if _has_binop(o, v.type)]
+    if isinstance(v.type, Scalar) and v.type.is_int:
+        ops = [o for o in ops if o != "*"]
+    if not ops:
+        return None
     op = choose(draw, ops)
     e = expression(draw, sc, v.type, _depth(draw, sc))
-    if v.type == INT32:
+    if tracks_interval(v.type):
         cost = e.mag * sc.trip
         if cost > v.slack - v.slack_used:
             return None
@@ -115,15 +161,27 @@ def aug_assign(draw, sc: Scope) -> cst.BaseStatement | None:
     return B.aug_assign(B.name(v.name), op, e.node)
 
 
+def component_write(draw, sc: Scope) -> cst.BaseStatement | None:
+    """``v[k] = x`` on a local vector-like composite, ``m[i, j] = x`` on a local matrix."""
+    targets = [v for v in sc.vars if v.assignable and isinstance(v.type, Composite)]
+    if not targets:
+        return None
+    v = choose(draw, targets)
+    t = v.type
+    index = [B.int_lit(draw(st.integers(0, n - 1))) for n in t.shape]
+    e = expression(draw, sc, t.scalar, _depth(draw, sc))
+    return B.assign(B.subscript(B.name(v.name), *index), e.node)
+
+
 def atomic(draw, sc: Scope) -> cst.BaseStatement:
     arr = choose(draw, sc.atomics)
     fn = choose(draw, ["wp.atomic_add", "wp.atomic_min", "wp.atomic_max"])
-    idx = index_expr(draw, sc, 1)
+    idx = sc.element_index(draw, 1)
     e = expression(draw, sc, arr.dtype, _depth(draw, sc))
-    if arr.dtype == INT32 and e.mag > sc.policy.atomic_int_bound:
+    if tracks_interval(arr.dtype) and e.mag > sc.policy.atomic_int_bound:
         e = wrap(e, sc.policy.int_wrap_modulus)
     sc.n_atomic_stmts += 1
-    return B.expr_stmt(B.call(fn, B.name(arr.name), idx.node, e.node))
+    return B.expr_stmt(B.call(fn, B.name(arr.name), *[i.node for i in idx], e.node))
 
 
 def if_stmt(draw, sc: Scope) -> cst.BaseStatement:
@@ -136,6 +194,20 @@ def if_stmt(draw, sc: Scope) -> cst.BaseStatement:
         cond = expression(draw, sc, BOOL, _depth(draw, sc))
         orelse = B.if_(cond.node, block(draw, sc, 3), orelse)
     return B.if_(test.node, body, orelse)
+
+
+def _loop_body(draw, sc: Scope, var: Var, trip: int, prefix: list | None = None) -> list:
+    sc.push(nests=False)
+    sc.declare(var)
+    saved_trip = sc.trip
+    sc.trip *= max(trip, 1)
+    sc.loop_depth += 1
+    try:
+        return (prefix or []) + block(draw, sc, 3)
+    finally:
+        sc.loop_depth -= 1
+        sc.trip = saved_trip
+        sc.pop()
 
 
 def for_stmt(draw, sc: Scope) -> cst.BaseStatement:
@@ -154,19 +226,38 @@ def for_stmt(draw, sc: Scope) -> cst.BaseStatement:
     else:
         n = choose(draw, int_params)
         bounds, lo, hi, trip = [B.name(n.name)], 0, max(n.hi - 1, 0), max(n.hi, 0)
-    var = sc.fresh("j")
-    sc.push(nests=False)
-    sc.declare(Var(var, INT32, "loop", lo, hi))
-    saved_trip = sc.trip
-    sc.trip *= max(trip, 1)
-    sc.loop_depth += 1
-    try:
-        body = block(draw, sc, 3)
-    finally:
-        sc.loop_depth -= 1
-        sc.trip = saved_trip
-        sc.pop()
-    return B.for_range(var, bounds, body)
+    name = sc.fresh("j")
+    body = _loop_body(draw, sc, Var(name, INT32, "loop", lo, hi), trip)
+    return B.for_range(name, bounds, body)
+
+
+def while_stmt(draw, sc: Scope) -> list[cst.BaseStatement]:
+    """``w = 0; while w < k: w = w + 1; ...``: the counter is bumped first, so ``continue`` is safe."""
+    p = sc.policy
+    room = max(1, min(p.max_const_trip, p.max_trip_product // sc.trip))
+    k = draw(st.integers(1, room))
+    name = sc.fresh("w")
+    bump = B.assign(B.name(name), B.binop(B.name(name), "+", B.int_lit(1)))
+    body = _loop_body(draw, sc, Var(name, INT32, "loop", 1, k), k, [bump])
+    loop = cst.While(test=B.compare(B.name(name), "<", B.int_lit(k)), body=B.block(body))
+    return [B.assign(B.name(name), B.call("wp.int32", B.int_lit(0))), loop]
+
+
+def _guarded_jump(draw, sc: Scope, jump: cst.BaseSmallStatement) -> cst.BaseStatement:
+    test = expression(draw, sc, BOOL, _depth(draw, sc))
+    return B.if_(test.node, [cst.SimpleStatementLine((jump,))])
+
+
+def break_stmt(draw, sc: Scope) -> cst.BaseStatement:
+    return _guarded_jump(draw, sc, cst.Break())
+
+
+def continue_stmt(draw, sc: Scope) -> cst.BaseStatement:
+    return _guarded_jump(draw, sc, cst.Continue())
+
+
+def return_stmt(draw, sc: Scope) -> cst.BaseStatement:
+    return _guarded_jump(draw, sc, cst.Return())
 
 
 _STATEMENTS = {
@@ -174,7 +265,12 @@ _STATEMENTS = {
     "store": store,
     "assign": assign,
     "augassign": aug_assign,
+    "component": component_write,
     "atomic": atomic,
     "if": if_stmt,
     "for": for_stmt,
+    "while": while_stmt,
+    "break": break_stmt,
+    "continue": continue_stmt,
+    "return": return_stmt,
 }
