@@ -230,6 +230,12 @@ _AUG = {cst.AddAssign: "+", cst.SubtractAssign: "-", cst.MultiplyAssign: "*", cs
 _UN = {cst.Minus: "-", cst.Plus: "+", cst.Not: "not", cst.BitInvert: "~"}
 
 
+def _resolve_into(used: set, *args, **kw):
+    i, t = resolve(*args, **kw)
+    used.add(CALLS[i][0].name)
+    return i, t
+
+
 def resolve(spelling_table: dict[str, list[str]], spelling: str, arg_types: tuple,
             keywords: tuple = ()) -> tuple[int, object]:
     """(call index, result type) of the overload of ``spelling`` taking ``arg_types`` (and ``keywords``)."""
@@ -265,6 +271,7 @@ class _ToReference(cst.CSTTransformer):
         self.env: dict[str, object] = {}
         self.types: dict[int, object] = {}  # id(transformed node) -> Warp type
         self.pending_outputs: dict[int, list] = {}  # id(call node) -> output-argument names
+        self.used: set[str] = set()  # names of the table rows the kernel uses (for coverage)
 
     def typed(self, node, t):
         self.types[id(node)] = t
@@ -316,7 +323,7 @@ class _ToReference(cst.CSTTransformer):
 
     def leave_BinaryOperation(self, original, updated):
         spelling = _BIN[type(updated.operator)]
-        i, t = resolve(_BINOP_TABLE, spelling, (self.type_of(updated.left), self.type_of(updated.right)))
+        i, t = _resolve_into(self.used, _BINOP_TABLE, spelling, (self.type_of(updated.left), self.type_of(updated.right)))
         return self.typed(_fcall(i, [updated.left, updated.right]), t)
 
     def leave_UnaryOperation(self, original, updated):
@@ -324,7 +331,7 @@ class _ToReference(cst.CSTTransformer):
         operand = updated.expression
         if spelling == "-" and isinstance(operand, cst.Integer):
             return self.typed(updated, INT32)  # a negative int literal stays an exact Python int
-        i, t = resolve(_UNOP_TABLE, spelling, (self.type_of(operand),))
+        i, t = _resolve_into(self.used, _UNOP_TABLE, spelling, (self.type_of(operand),))
         return self.typed(_fcall(i, [operand]), t)
 
     def leave_Comparison(self, original, updated):
@@ -332,12 +339,12 @@ class _ToReference(cst.CSTTransformer):
             raise ReferenceTypeError("chained comparisons are not in the grammar")
         target = updated.comparisons[0]
         spelling = _CMP[type(target.operator)]
-        i, t = resolve(_COMPARE_TABLE, spelling, (self.type_of(updated.left), self.type_of(target.comparator)))
+        i, t = _resolve_into(self.used, _COMPARE_TABLE, spelling, (self.type_of(updated.left), self.type_of(target.comparator)))
         return self.typed(_fcall(i, [updated.left, target.comparator]), t)
 
     def leave_BooleanOperation(self, original, updated):
         op = "and" if isinstance(updated.operator, cst.And) else "or"
-        i, t = resolve(_BOOLOP_TABLE, op, (self.type_of(updated.left), self.type_of(updated.right)))
+        i, t = _resolve_into(self.used, _BOOLOP_TABLE, op, (self.type_of(updated.left), self.type_of(updated.right)))
         return self.typed(_fcall(i, [updated.left, updated.right]), t)  # both sides evaluated, like Warp
 
     def leave_Call(self, original, updated):
@@ -348,13 +355,14 @@ class _ToReference(cst.CSTTransformer):
         if func == "range":
             return updated
         if func in _ATOMICS:
+            self.used.add(_ATOMICS[func])
             arr, *index, value = args
             idx = index[0] if len(index) == 1 else cst.Tuple([cst.Element(e) for e in index])
             return self.typed(_rcall("atomic", cst.SimpleString(repr(_ATOMICS[func])), arr, idx, value),
                               self.type_of(arr).dtype)
         positional = [a.value for a in updated.args if a.keyword is None]
         keywords = tuple((a.keyword.value, _code(a.value)) for a in original.args if a.keyword is not None)
-        i, t = resolve(_CALL_TABLE, func, tuple(self.type_of(a) for a in positional), keywords)
+        i, t = _resolve_into(self.used, _CALL_TABLE, func, tuple(self.type_of(a) for a in positional), keywords)
         op = CALLS[i][0]
         if op.outputs:  # wp.svd3(A, U, s, V): becomes `U, s, V = R.f[i](A)` in leave_Expr
             inputs, outs = positional[: -op.outputs], positional[-op.outputs:]
@@ -415,7 +423,7 @@ class _ToReference(cst.CSTTransformer):
     def leave_AugAssign(self, original, updated):
         spelling = _AUG[type(updated.operator)]
         tt = self.type_of(updated.target)
-        i, t = resolve(_BINOP_TABLE, spelling, (tt, self.type_of(updated.value)))
+        i, t = _resolve_into(self.used, _BINOP_TABLE, spelling, (tt, self.type_of(updated.value)))
         if t != tt:
             raise ReferenceTypeError(f"{_code(updated.target)} {spelling}= changes its type")
         value = _fcall(i, [updated.target, updated.value])
@@ -432,6 +440,14 @@ class _ToReference(cst.CSTTransformer):
         if isinstance(node.target, cst.Name):
             self.env[node.target.value] = INT32
         return True
+
+
+def rows_used(kernel_source: str) -> set[str]:
+    """Names of the table rows (operators, builtins, atomics) a kernel's source uses, as resolved by type."""
+    func = cst.parse_statement(kernel_source)
+    t = _ToReference()
+    func.visit(t)
+    return t.used
 
 
 @lru_cache(maxsize=4096)

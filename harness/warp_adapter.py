@@ -73,6 +73,7 @@ import warp._src.context as _wp_context
 
 __all__ = [
     "BuildError",
+    "builtin_groups",
     "clear_kernel_cache",
     "release_module",
     "compile_cpu",
@@ -351,6 +352,18 @@ def launch_cpu(kernel, dim: int, inputs: list) -> None:
     init()
     wp.launch(kernel, dim=dim, inputs=inputs, device="cpu")
     wp.synchronize_device("cpu")
+
+
+# --------------------------------------------------------------------------- builtin inventory
+
+
+def builtin_groups() -> dict[str, list[str]]:
+    """Warp's builtin functions by documentation group (``"Scalar Math"``, ``"Vector Math"``...)."""
+    init()
+    groups: dict[str, list[str]] = {}
+    for name, fn in _wp_context.builtin_functions.items():
+        groups.setdefault(getattr(fn, "group", "Other"), []).append(name)
+    return {g: sorted(names) for g, names in groups.items()}
 
 
 # --------------------------------------------------------------------------- clean-up between batches

@@ -13,9 +13,11 @@ _PARENS = {"lpar": (cst.LeftParen(),), "rpar": (cst.RightParen(),)}
 
 _BINOPS = {
     "+": cst.Add, "-": cst.Subtract, "*": cst.Multiply, "/": cst.Divide,
-    "//": cst.FloorDivide, "%": cst.Modulo,
+    "//": cst.FloorDivide, "%": cst.Modulo, "&": cst.BitAnd, "|": cst.BitOr, "^": cst.BitXor,
+    "<<": cst.LeftShift, ">>": cst.RightShift, "**": cst.Power, "@": cst.MatrixMultiply,
 }
-_AUGOPS = {"+": cst.AddAssign, "-": cst.SubtractAssign, "*": cst.MultiplyAssign}
+_AUGOPS = {"+": cst.AddAssign, "-": cst.SubtractAssign, "*": cst.MultiplyAssign, "/": cst.DivideAssign,
+           "&": cst.BitAndAssign, "|": cst.BitOrAssign, "^": cst.BitXorAssign}
 _COMPARES = {
     "<": cst.LessThan, "<=": cst.LessThanEqual, ">": cst.GreaterThan,
     ">=": cst.GreaterThanEqual, "==": cst.Equal, "!=": cst.NotEqual,
@@ -60,7 +62,7 @@ def binop(left: cst.BaseExpression, op: str, right: cst.BaseExpression) -> cst.B
 
 
 def unop(op: str, operand: cst.BaseExpression) -> cst.UnaryOperation:
-    node = {"-": cst.Minus, "not": cst.Not}[op]()
+    node = {"-": cst.Minus, "not": cst.Not, "+": cst.Plus, "~": cst.BitInvert}[op]()
     return cst.UnaryOperation(operator=node, expression=operand, **_PARENS)
 
 

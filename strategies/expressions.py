@@ -256,7 +256,10 @@ def expression(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     candidates = sc.ops_for(t)
     if not candidates:
         return leaf(draw, sc, t, depth)
-    op, signature = choose(draw, list(candidates))
+    by_row: dict[str, list] = {}
+    for op, s in candidates:  # pick the row first, then its overload: rows with many overloads don't dominate
+        by_row.setdefault(op.name, []).append((op, s))
+    op, signature = choose(draw, choose(draw, list(by_row.values())))
     return apply_op(draw, sc, op, signature, depth)
 
 
@@ -273,13 +276,17 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
         # an operator over literals only is constant-folded by any compiler: use a live operand instead
         args[0] = nonliteral_leaf(draw, sc, signature.args[0], depth) or args[0]
     result = signature.result
-    if tracks_interval(result) or (op.syntax == "compare" and tracks_interval(signature.args[0])):
+    cast = _is_cast(op, result)
+    if not cast and (tracks_interval(result) or (op.syntax == "compare" and tracks_interval(signature.args[0]))):
         args = fit_int_operands(op, args, sc.policy, result if tracks_interval(result) else signature.args[0])
     node = render_op(op, [a.node for a in args], signature)
     if not tracks_interval(result):
         return Expr(node, result)
     lo, hi = int_interval(op, args, sc.policy.float_cast_bound, result)
-    return Expr(node, result, lo, hi)
+    e = Expr(node, result, lo, hi)
+    if max(abs(lo), abs(hi)) > int_limit(result, sc.policy):  # a conversion from a wider/unsigned type
+        e = wrap(e, sc.policy.int_wrap_modulus)
+    return e
 
 
 def render_op(op: Op, args: list[cst.BaseExpression], signature: Signature | None = None) -> cst.BaseExpression:

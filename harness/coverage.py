@@ -1,0 +1,185 @@
+"""``python -m harness.coverage``: which of Warp's core builtins, statement kinds and types the generator reaches.
+
+Draws ``--samples`` kernels (seeded, the same way ``collect`` does), resolves every operator and call in
+each through the reference's type checker (so ``a + b`` on two vec3h counts as the builtin ``add``, and
+``wp.vec3h(...)`` as ``vector``), and prints for every builtin of Warp's groups Scalar Math, Vector Math,
+Quaternion Math, Transformations, Spatial Math and Operators how many kernels used it, then the covered
+total, and the statement kinds and types reached. ``--json`` prints the same as one JSON object.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections import Counter
+
+import libcst as cst
+
+from grammar.types import Composite
+
+GROUPS = ("Scalar Math", "Vector Math", "Quaternion Math", "Transformations", "Spatial Math", "Operators")
+#: table rows whose name is not the Warp builtin they exercise
+ROW_TO_BUILTIN = {"neg": "neg", "not_": "unot", "and_": None, "or_": None}
+CONSTRUCTORS = {"vector": "vector", "matrix": "matrix", "quat": "quaternion", "transform": "transformation",
+                "spatial_vector": "spatial_vector", "spatial_matrix": "matrix"}
+STATEMENT_KINDS = (
+    "if", "elif", "else", "for range(literal)", "for range(a, b)", "for range(scalar param)", "nested for",
+    "while", "break", "continue", "return", "augassign", "component write", "in-place array update",
+    "atomic", "tuple unpacking", "2-D arrays", "3-D arrays",
+)
+
+
+def builtin_of(row_name: str) -> str | None:
+    """The Warp builtin a table row exercises (constructor rows map to vector/matrix/quaternion/...)."""
+    from grammar.ops import BY_NAME
+    from grammar.types import BY_NAME as TYPES
+
+    if row_name in ROW_TO_BUILTIN:
+        return ROW_TO_BUILTIN[row_name]
+    op = BY_NAME.get(row_name)
+    if op is not None and op.syntax == "construct":
+        t = op.signatures[0].result
+        if isinstance(t, Composite):
+            return CONSTRUCTORS[t.kind]
+    if row_name in TYPES and isinstance(TYPES[row_name], Composite):
+        return CONSTRUCTORS[TYPES[row_name].kind]
+    return row_name
+
+
+class StatementCensus(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.kinds: set[str] = set()
+        self.loop_depth = 0
+
+    def visit_If(self, node: cst.If) -> None:
+        self.kinds.add("if")
+        if isinstance(node.orelse, cst.If):
+            self.kinds.add("elif")
+        elif isinstance(node.orelse, cst.Else):
+            self.kinds.add("else")
+
+    def visit_For(self, node: cst.For) -> None:
+        self.loop_depth += 1
+        if self.loop_depth >= 2:
+            self.kinds.add("nested for")
+        args = node.iter.args if isinstance(node.iter, cst.Call) else ()
+        if len(args) == 2:
+            self.kinds.add("for range(a, b)")
+        elif args and isinstance(args[0].value, cst.Integer):
+            self.kinds.add("for range(literal)")
+        elif args:
+            self.kinds.add("for range(scalar param)")
+
+    def leave_For(self, node) -> None:
+        self.loop_depth -= 1
+
+    def visit_While(self, node) -> None:
+        self.kinds.add("while")
+
+    def visit_Break(self, node) -> None:
+        self.kinds.add("break")
+
+    def visit_Continue(self, node) -> None:
+        self.kinds.add("continue")
+
+    def visit_Return(self, node) -> None:
+        self.kinds.add("return")
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self.kinds.add("in-place array update" if isinstance(node.target, cst.Subscript) else "augassign")
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        t = node.targets[0].target
+        if isinstance(t, cst.Tuple):
+            self.kinds.add("tuple unpacking")
+        elif isinstance(t, cst.Subscript) and isinstance(t.value, cst.Name) and not t.value.value.startswith(("out", "acc")):
+            self.kinds.add("component write")
+
+    def visit_Call(self, node: cst.Call) -> None:
+        code = cst.Module(body=()).code_for_node(node.func)
+        if code.startswith("wp.atomic_"):
+            self.kinds.add("atomic")
+
+    def visit_Annotation(self, node: cst.Annotation) -> None:
+        code = cst.Module(body=()).code_for_node(node.annotation)
+        if "ndim=2" in code:
+            self.kinds.add("2-D arrays")
+        if "ndim=3" in code:
+            self.kinds.add("3-D arrays")
+
+
+def measure(samples: int, seed: int = 0) -> dict:
+    from harness.generate import draw_kernels
+    from harness.reference import ReferenceTypeError, rows_used, parse_annotation
+    from harness.warp_adapter import builtin_groups
+
+    groups = builtin_groups()
+    targets = {name: g for g in GROUPS for name in groups.get(g, [])}
+    used: Counter = Counter()
+    kinds: Counter = Counter()
+    types: Counter = Counter()
+    errors = 0
+    kernels = []
+    batch = 0
+    while len(kernels) < samples:
+        kernels += draw_kernels(seed * 100_003 + batch, min(200, samples - len(kernels)))
+        batch += 1
+    for k in kernels:
+        try:
+            rows = rows_used(k.kernel_source)
+        except ReferenceTypeError:
+            errors += 1
+            continue
+        used.update({b for b in (builtin_of(r) for r in rows) if b})
+        census = StatementCensus()
+        k.func.visit(census)
+        kinds.update(census.kinds)
+        for p in k.func.params.params:
+            t = parse_annotation(p.annotation.annotation)
+            types[str(getattr(t, "dtype", t))] += 1
+    per_group = {g: {name: used.get(name, 0) for name in groups.get(g, [])} for g in GROUPS}
+    covered = sorted(n for n in targets if used.get(n))
+    return {
+        "samples": len(kernels),
+        "untypeable_kernels": errors,
+        "builtins": per_group,
+        "covered": len(covered),
+        "total": len(targets),
+        "missing": sorted(n for n in targets if not used.get(n)),
+        "statement_kinds": {k: kinds.get(k, 0) for k in STATEMENT_KINDS},
+        "types": dict(sorted(types.items())),
+    }
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="python -m harness.coverage", description=__doc__.splitlines()[0])
+    p.add_argument("--samples", type=int, default=1000, help="kernels to draw (default 1000)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    args = p.parse_args(argv)
+    if args.samples < 1:
+        p.error("--samples must be >= 1")
+    report = measure(args.samples, args.seed)
+    if args.json:
+        print(json.dumps(report, indent=1))
+        return 0
+    for g, names in report["builtins"].items():
+        print(f"\n{g} ({sum(1 for n in names.values() if n)}/{len(names)})")
+        for name, n in names.items():
+            print(f"  {'x' if n else ' '} {name:<28} {n:>6}")
+    print(f"\nstatement kinds (kernels using each, of {report['samples']}):")
+    for k, n in report["statement_kinds"].items():
+        print(f"  {'x' if n else ' '} {k:<28} {n:>6}")
+    print("\nparameter types:", ", ".join(f"{t} {n}" for t, n in report["types"].items()))
+    pct = 100.0 * report["covered"] / max(report["total"], 1)
+    print(f"\nbuiltins covered: {report['covered']}/{report['total']} ({pct:.1f} %)")
+    if report["missing"]:
+        print("missing:", ", ".join(report["missing"]))
+    if report["untypeable_kernels"]:
+        print(f"warning: {report['untypeable_kernels']} kernels could not be typed (generator bug)", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
