@@ -18,6 +18,7 @@ class Policy:
     max_inputs: int = 3  # input array parameters
     max_outputs: int = 2  # own-slot output arrays (each thread writes out[tid])
     max_scalar_params: int = 2
+    max_funcs: int = 2  # user @wp.func helpers per kernel
     max_extra_types: int = 3  # types beyond float32/int32/bool/vec3 a kernel may use (swarm testing)
     max_statements: int = 6  # per block
     max_block_depth: int = 3  # nesting of if/for blocks

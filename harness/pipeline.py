@@ -85,7 +85,8 @@ def name_kernels(kernels: list[GeneratedKernel]) -> list[tuple[str, GeneratedKer
         if cid in seen:
             continue
         seen.add(cid)
-        named.append((cid, k.renamed(f"k_{cid[:12]}")))
+        renamed = k.renamed(f"k_{cid[:12]}")
+        named.append((canonical_id(renamed.source), renamed))  # helper names are part of the canonical form
     return named
 
 

@@ -272,6 +272,8 @@ class _ToReference(cst.CSTTransformer):
         self.types: dict[int, object] = {}  # id(transformed node) -> Warp type
         self.pending_outputs: dict[int, list] = {}  # id(call node) -> output-argument names
         self.used: set[str] = set()  # names of the table rows the kernel uses (for coverage)
+        self.funcs: dict[str, tuple] = {}  # user @wp.func name -> (parameter types, return type or tuple)
+        self.returns: list = []
 
     def typed(self, node, t):
         self.types[id(node)] = t
@@ -286,11 +288,22 @@ class _ToReference(cst.CSTTransformer):
     # ---- definitions ----
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self.env = {}
+        self.returns = []
         for p in node.params.params:
             if p.annotation is None:
                 raise ReferenceTypeError(f"parameter {p.name.value} has no annotation")
             self.env[p.name.value] = parse_annotation(p.annotation.annotation)
         return True
+
+    def leave_Return(self, original, updated):
+        if updated.value is not None:
+            v = updated.value
+            if isinstance(v, cst.Tuple):
+                self.returns.append(tuple(self.type_of(e.value) for e in v.elements))
+            else:
+                self.returns.append(self.type_of(v))
+        return updated
 
     def visit_Annotation(self, node) -> bool:
         return False
@@ -299,7 +312,16 @@ class _ToReference(cst.CSTTransformer):
         return False
 
     def leave_FunctionDef(self, original, updated):
-        params = [cst.Param(cst.Name("_tid"))] + [p.with_changes(annotation=None) for p in updated.params.params]
+        decorator = _code(original.decorators[0].decorator) if original.decorators else ""
+        plain = [p.with_changes(annotation=None) for p in updated.params.params]
+        if decorator == "wp.func":
+            kinds = set(self.returns)
+            if len(kinds) != 1:
+                raise ReferenceTypeError(f"{original.name.value} must return one type, got {kinds or 'none'}")
+            types = tuple(parse_annotation(p.annotation.annotation) for p in original.params.params)
+            self.funcs[original.name.value] = (types, kinds.pop())
+            return updated.with_changes(decorators=(), params=updated.params.with_changes(params=plain))
+        params = [cst.Param(cst.Name("_tid"))] + plain
         return updated.with_changes(
             name=cst.Name("reference_kernel"), decorators=(), params=updated.params.with_changes(params=params)
         )
@@ -354,6 +376,13 @@ class _ToReference(cst.CSTTransformer):
             return self.typed(cst.Name("_tid"), INT32)
         if func == "range":
             return updated
+        if func in self.funcs:  # a user @wp.func: Python call of its transpiled twin
+            params, result = self.funcs[func]
+            got = tuple(self.type_of(a.value) for a in updated.args)
+            if got != params:
+                raise ReferenceTypeError(f"{func} takes {params}, called with {got}")
+            self.used.add("wp.func")
+            return self.typed(updated, result)
         if func in _ATOMICS:
             self.used.add(_ATOMICS[func])
             arr, *index, value = args
@@ -412,6 +441,15 @@ class _ToReference(cst.CSTTransformer):
             for e in t.elements:
                 self.env[e.value.value] = INT32
             return updated
+        if isinstance(t, cst.Tuple):  # a, b = f(x): a @wp.func with several return values
+            vt = self.type_of(updated.value)
+            if not isinstance(vt, tuple) or len(vt) != len(t.elements):
+                raise ReferenceTypeError(f"cannot unpack {_code(updated.value)} into {len(t.elements)} names")
+            for e, et in zip(t.elements, vt):
+                declared = self.env.setdefault(e.value.value, et)
+                if declared != et:
+                    raise ReferenceTypeError(f"{e.value.value} changes type from {declared} to {et}")
+            return updated
         if isinstance(t, cst.Name):
             vt = self.type_of(updated.value)
             declared = self.env.setdefault(t.value, vt)
@@ -442,19 +480,30 @@ class _ToReference(cst.CSTTransformer):
         return True
 
 
+def _definitions(source: str) -> list[cst.FunctionDef]:
+    """The function definitions of a kernel's source: ``@wp.func`` helpers first, the ``@wp.kernel`` last."""
+    module = cst.parse_module(source)
+    defs = [s for s in module.body if isinstance(s, cst.FunctionDef)]
+    if not defs or _code(defs[-1].decorators[0].decorator) != "wp.kernel":
+        raise ReferenceTypeError("the source must end with a @wp.kernel function")
+    return defs
+
+
+def _transpile(source: str) -> tuple[str, "_ToReference"]:
+    t = _ToReference()
+    body = tuple(d.visit(t) for d in _definitions(source))
+    return cst.Module(body=body).code, t
+
+
 def rows_used(kernel_source: str) -> set[str]:
     """Names of the table rows (operators, builtins, atomics) a kernel's source uses, as resolved by type."""
-    func = cst.parse_statement(kernel_source)
-    t = _ToReference()
-    func.visit(t)
-    return t.used
+    return _transpile(kernel_source)[1].used
 
 
 @lru_cache(maxsize=4096)
 def transpile(kernel_source: str) -> str:
-    """Python source of the reference function for a kernel's source (a single ``@wp.kernel`` def)."""
-    func = cst.parse_statement(kernel_source)
-    return cst.Module(body=(func.visit(_ToReference()),)).code
+    """Python source of the reference function for a kernel's source (``@wp.func`` helpers + the kernel)."""
+    return _transpile(kernel_source)[0]
 
 
 @lru_cache(maxsize=4096)
@@ -471,7 +520,7 @@ class ReferenceRun:
 
 
 def _param_types(kernel_source: str) -> dict:
-    func = cst.parse_statement(kernel_source)
+    func = _definitions(kernel_source)[-1]
     return {p.name.value: parse_annotation(p.annotation.annotation) for p in func.params.params}
 
 

@@ -254,12 +254,20 @@ def expression(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     if depth <= 0 or choose(draw, ["leaf", "op"], [p.leaf_weight, p.operator_weight]) == "leaf":
         return leaf(draw, sc, t, depth)
     candidates = sc.ops_for(t)
-    if not candidates:
+    if not candidates and not any(f.returns == (t,) for f in sc.funcs):
         return leaf(draw, sc, t, depth)
     by_row: dict[str, list] = {}
     for op, s in candidates:  # pick the row first, then its overload: rows with many overloads don't dominate
         by_row.setdefault(op.name, []).append((op, s))
-    op, signature = choose(draw, choose(draw, list(by_row.values())))
+    groups = list(by_row.values())
+    if any(f.returns == (t,) for f in sc.funcs):
+        groups.append("call")
+    group = choose(draw, groups)
+    if group == "call":
+        from .functions import call_expr
+
+        return call_expr(draw, sc, t, depth)
+    op, signature = choose(draw, group)
     return apply_op(draw, sc, op, signature, depth)
 
 

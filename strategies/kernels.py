@@ -24,6 +24,7 @@ from grammar.types import ARRAY_ELEMENT_TYPES, BOOL, FLOAT32, INT32, VEC3, Array
 from . import _cst as B
 from .categories import categories_of
 from .expressions import choose, expression, literal_types
+from .functions import helper_function
 from .scope import ArrayParam, Scope, Var
 from .statements import block
 
@@ -52,15 +53,17 @@ class GeneratedKernel:
     params: tuple[ParamSpec, ...]
     categories: tuple[str, ...]
     dim: int | tuple[int, ...]  # launch dimension(s)
+    helpers: tuple[cst.FunctionDef, ...] = ()  # user @wp.func definitions the kernel calls
 
     @property
     def source(self) -> str:
-        """A complete, importable module holding just this kernel."""
-        return B.render(B.module([self.func]))
+        """A complete, importable module holding this kernel and its helper functions."""
+        return B.render(B.module([*self.helpers, self.func]))
 
     @property
     def kernel_source(self) -> str:
-        return B.render(self.func)
+        """The definitions (helper functions, then the kernel) without the import line."""
+        return "\n\n".join(B.render(d) for d in (*self.helpers, self.func))
 
     def __repr__(self) -> str:  # what Hypothesis prints for a falsifying example
         return f"GeneratedKernel(<<<\n{self.kernel_source}>>>)"
@@ -69,7 +72,22 @@ class GeneratedKernel:
         p.text(repr(self))
 
     def renamed(self, name: str) -> "GeneratedKernel":
-        return replace(self, name=name, func=self.func.with_changes(name=B.name(name)))
+        """The same kernel named ``name``; helper functions become ``<name>_f0``... (unique per module)."""
+        mapping = {h.name.value: f"{name}_{h.name.value}" for h in self.helpers}
+        renamer = _Rename(mapping)
+        helpers = tuple(h.visit(renamer) for h in self.helpers)
+        func = self.func.visit(renamer).with_changes(name=B.name(name))
+        return replace(self, name=name, func=func, helpers=helpers)
+
+
+class _Rename(cst.CSTTransformer):
+    def __init__(self, mapping: dict[str, str]):
+        super().__init__()
+        self.mapping = mapping
+
+    def leave_Name(self, original, updated):
+        new = self.mapping.get(updated.value)
+        return updated.with_changes(value=new) if new else updated
 
 
 def _annotation(p: ParamSpec) -> str:
@@ -134,6 +152,12 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
         specs.append(ParamSpec(pname, "scalar", t.name, "param", lo, hi))
         tracked = t.is_int and not t.wraps
         sc.declare(Var(pname, t, "param", int(lo), int(hi)) if tracked else Var(pname, t, "param"))
+    helpers = []
+    local = [t for t in [FLOAT32, INT32, BOOL, VEC3] + sorted(set(extras), key=lambda t: t.name)]
+    for i in range(draw(st.integers(0, policy.max_funcs))):
+        fdef, fsig = helper_function(draw, sc, i, local)
+        helpers.append(fdef)
+        sc.funcs.append(fsig)
     tid_names = ["tid"] if rank == 1 else ["ti", "tj", "tk"][:rank]
     for k, tname in enumerate(tid_names):
         sc.declare(Var(tname, INT32, "tid", 0, shape[k] - 1))
@@ -148,4 +172,4 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     params = [B.param(p.name, _annotation(p)) for p in specs]
     func = B.kernel_def(name, params, body)
     dim = shape[0] if rank == 1 else shape
-    return GeneratedKernel(name, func, tuple(specs), categories_of(func), dim)
+    return GeneratedKernel(name, func, tuple(specs), categories_of(func), dim, tuple(helpers))

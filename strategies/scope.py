@@ -58,6 +58,8 @@ class Scope:
     block_depth: int = 0
     n_atomic_stmts: int = 0
     palette: frozenset = frozenset()  # value types this kernel may use (empty: every type with literals)
+    funcs: list = field(default_factory=list)  # user @wp.func helpers callable here (strategies.functions.FuncSig)
+    in_func: bool = False  # generating a @wp.func body: no stores, atomics or bare returns
     shape: tuple[int, ...] = ()  # launch shape == shape of every array parameter; () means (policy.dim,)
     _counter: int = 0
     _marks: list[tuple[int, bool]] = field(default_factory=list)

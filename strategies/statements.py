@@ -59,6 +59,8 @@ def block(draw, sc: Scope, max_stmts: int | None = None, min_stmts: int = 1) -> 
 
 def statement(draw, sc: Scope) -> cst.BaseStatement | list[cst.BaseStatement]:
     kinds = ["declare", "store", "assign", "augassign", "component"]
+    if any(len(f.returns) > 1 for f in sc.funcs):
+        kinds.append("unpack")
     if sc.atomics and sc.n_atomic_stmts < sc.policy.max_atomic_stmts:
         kinds.append("atomic")
     if sc.block_depth < sc.policy.max_block_depth:
@@ -67,7 +69,8 @@ def statement(draw, sc: Scope) -> cst.BaseStatement | list[cst.BaseStatement]:
             kinds += ["for", "while"]
     if sc.loop_depth > 0:
         kinds += ["break", "continue"]
-    kinds.append("return")
+    if not sc.in_func:
+        kinds.append("return")
     weights = dict(sc.policy.statement_weights)
     kind = choose(draw, kinds, [weights.get(k, 1) for k in kinds])
     stmt = _STATEMENTS[kind](draw, sc)
@@ -85,10 +88,34 @@ def _prefix(t) -> str:
 def dynamic(e: Expr) -> Expr:
     """Warp treats ``x = <literal>`` as a constant that may not be mutated inside a dynamic loop; declaring
     it through its type's constructor (``wp.float32(0.5)``) makes it a variable (documented Warp rule)."""
-    if not e.is_literal or not isinstance(e.type, Scalar) or e.type == BOOL:
+    if not isinstance(e.type, Scalar) or e.type == BOOL or not _is_constant(e.node):
         return e
-    node = e.node if isinstance(e.node, cst.Call) else B.call(e.type.warp_name, e.node)
-    return Expr(node, e.type, e.lo, e.hi, False)
+    if not _has_identity_cast(e.type):
+        return e
+    return Expr(B.call(e.type.warp_name, e.node), e.type, e.lo, e.hi, False)
+
+
+class _Names(cst.CSTVisitor):
+    def __init__(self) -> None:
+        self.found = False
+
+    def visit_Name(self, node: cst.Name) -> None:
+        if node.value not in ("wp", "True", "False"):
+            self.found = True
+
+
+def _is_constant(node: cst.BaseExpression) -> bool:
+    """No variable, parameter or load in the expression: Warp may fold it into a constant."""
+    v = _Names()
+    node.visit(v)
+    return not v.found
+
+
+def _has_identity_cast(t: Scalar) -> bool:
+    from grammar.ops import OPS
+
+    return any(op.spelling == t.warp_name and any(s.args == (t,) and s.result == t for s in op.signatures)
+               for op in OPS)
 
 
 def declare(draw, sc: Scope) -> cst.BaseStatement:
@@ -260,7 +287,25 @@ def return_stmt(draw, sc: Scope) -> cst.BaseStatement:
     return _guarded_jump(draw, sc, cst.Return())
 
 
+def unpack(draw, sc: Scope) -> cst.BaseStatement | None:
+    """``a, b = f(...)``: declare the results of a @wp.func with several return values."""
+    from .functions import call_args
+
+    funcs = [f for f in sc.funcs if len(f.returns) > 1]
+    if not funcs:
+        return None
+    f = choose(draw, funcs)
+    args = call_args(draw, sc, f, _depth(draw, sc))
+    names = []
+    for t, (lo, hi) in zip(f.returns, f.intervals):
+        name = sc.fresh(_prefix(t))
+        sc.declare(Var(name, t, "local", lo, hi) if tracks_interval(t) else Var(name, t, "local"))
+        names.append(name)
+    return B.assign(B.names_tuple(names), B.call(f.name, *args))
+
+
 _STATEMENTS = {
+    "unpack": unpack,
     "declare": declare,
     "store": store,
     "assign": assign,

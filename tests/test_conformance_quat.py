@@ -254,7 +254,7 @@ def _custom_cases(rng) -> list[Case]:
     cases = []
 
     def add(name, body, arg_types, out_type, fn, samples, ulps=8.0, op_name="quat_to_axis_angle"):
-        kname = f"c{len(cases)}_{name.split('[')[0]}"
+        kname = f"c{len(cases)}_{op_name}"
         params = [f"a{k}: wp.array(dtype={annotation(t)})" for k, t in enumerate(arg_types)]
         params.append(f"out: wp.array(dtype={annotation(out_type)})")
         source = "\n".join(["@wp.kernel", f"def {kname}({', '.join(params)}):", "    tid = wp.tid()"]
@@ -377,6 +377,20 @@ def test_normalize_of_zero_and_nan_quaternions_is_the_identity(module):
     ctx = EvalContext(np.float32)
     for row, q in zip(got, ([0.0] * 4, [NAN, 1.0, 0.0, 0.0])):
         assert row.tolist() == [0.0, 0.0, 0.0, 1.0] == Q.quat_normalize(ctx, np.array(q, np.float32)).tolist()
+
+
+@pytest.mark.parametrize("prefix", ["quaternion(quatd,dtype=float16)", "quath(quatd)"])
+def test_float64_to_float16_conversion_rounds_through_float32(module, prefix):
+    """1 + 2**-11 + 2**-40 rounds up to 1 + 2**-10 directly, but to float32 1 + 2**-11 (a float16 tie) and
+    then to even, 1.0: Warp's ``half(double)`` goes through float."""
+    x = 1.0 + 2.0**-11 + 2.0**-40
+    case = _find(prefix)
+    got = _launch(module, case, [np.array([[x, -x, 0.0, 1.0]])], case.signature.result)
+    ctx = EvalContext(np.float32)
+    ctx.sig = case.signature
+    want = Q.quaternion(ctx, np.array([x, -x, 0.0, 1.0]))
+    assert got[0].tolist() == want.tolist() == [1.0, -1.0, 0.0, 1.0]
+    assert float(np.float16(x)) == 1.0 + 2.0**-10
 
 
 def test_acos_of_nan_is_pi_in_quat_to_euler(module):

@@ -109,7 +109,7 @@ def test_libcst_adds_no_precedence_parentheses_by_itself():
 @given(kernels())
 def test_rendered_kernel_parses_back_to_the_built_tree(k):
     source = k.source
-    built = B.module([k.func])
+    built = B.module([*k.helpers, k.func])
     parsed = cst.parse_module(source)
     assert equal_modulo_defaults(parsed, built), source
     assert parsed.code == source  # libcst round-trips the text byte for byte

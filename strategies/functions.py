@@ -1,0 +1,88 @@
+"""User ``@wp.func`` helpers: generated before the kernel, called from its expressions and statements.
+
+What is generated: functions ``f0``, ``f1``... with 1-3 annotated parameters of the kernel's types, a short
+body of statements (no stores, atomics or bare returns) and a final ``return e`` or ``return e1, e2``.
+A single-result function is an operator of its return type for the kernel's expressions; a two-result
+function is used by the ``a, b = f(...)`` statement.
+
+Guarantees: int parameters of interval-tracked types are declared in ``+-policy.int_var_bound`` and every
+call site clamps its argument into that range, so the body's intervals hold for every call; the return
+interval is the body's, so callers keep tracking. Shrinking: toward no helper functions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import hypothesis.strategies as st
+import libcst as cst
+
+from . import _cst as B
+from .expressions import Expr, choose, expression, tracks_interval
+from .scope import Scope, Var
+
+
+@dataclass(frozen=True)
+class FuncSig:
+    name: str
+    params: tuple  # types
+    returns: tuple  # types (1 or 2)
+    intervals: tuple  # (lo, hi) per return value (ints of tracked types; (0, 0) otherwise)
+
+
+def call_args(draw, sc: Scope, f: FuncSig, depth: int) -> list[cst.BaseExpression]:
+    from .statements import clamp_into
+
+    bound = sc.policy.int_var_bound
+    args = []
+    for t in f.params:
+        e = expression(draw, sc, t, max(depth - 1, 0))
+        if tracks_interval(t):
+            e = clamp_into(e, -bound, bound)
+        args.append(e.node)
+    return args
+
+
+def call_expr(draw, sc: Scope, t, depth: int) -> Expr | None:
+    """A call of a single-result helper returning ``t``, or None."""
+    funcs = [f for f in sc.funcs if f.returns == (t,)]
+    if not funcs:
+        return None
+    f = choose(draw, funcs)
+    lo, hi = f.intervals[0]
+    return Expr(B.call(f.name, *call_args(draw, sc, f, depth)), t, lo, hi)
+
+
+def helper_function(draw, sc: Scope, index: int, types: list) -> tuple[cst.FunctionDef, FuncSig]:
+    """One ``@wp.func``; ``sc`` is the kernel's scope (its palette, policy and earlier helpers)."""
+    from .statements import block
+
+    p = sc.policy
+    n_params = draw(st.integers(1, 3))
+    params = [choose(draw, types) for _ in range(n_params)]
+    n_returns = choose(draw, [1, 2], [3, 1])
+    returns = [choose(draw, types) for _ in range(n_returns)]
+    fs = Scope(p, [], [], [], palette=sc.palette, funcs=list(sc.funcs), in_func=True)
+    names = []
+    for k, t in enumerate(params):
+        name = f"p{k}"
+        bound = p.int_var_bound
+        fs.declare(Var(name, t, "param", -bound, bound) if tracks_interval(t) else Var(name, t, "param"))
+        names.append(name)
+    body = block(draw, fs, 3, min_stmts=0)
+    results = [expression(draw, fs, t, draw(st.integers(0, p.max_expr_depth))) for t in returns]
+    value = results[0].node if n_returns == 1 else cst.Tuple(
+        [cst.Element(r.node, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if i == 0
+                     else cst.MaybeSentinel.DEFAULT) for i, r in enumerate(results)], lpar=(), rpar=())
+    body.append(cst.SimpleStatementLine((cst.Return(value),)))
+    name = f"f{index}"
+    func = cst.FunctionDef(
+        name=B.name(name),
+        params=cst.Parameters(params=tuple(B.param(n, t.warp_name if t.name not in ("float32", "int32")
+                                                   else {"float32": "float", "int32": "int"}[t.name])
+                                           for n, t in zip(names, params))),
+        body=B.block(body),
+        decorators=(cst.Decorator(B.dotted("wp.func")),),
+    )
+    intervals = tuple((r.lo, r.hi) if tracks_interval(r.type) else (0, 0) for r in results)
+    return func, FuncSig(name, tuple(params), tuple(returns), intervals)
