@@ -19,7 +19,7 @@ zero (``wp.vec3()``) and fill (``wp.vec3(s)``) forms are spelled through the gen
 ``wp.matrix`` rows instead (``wp.vector(length=3, dtype=wp.float16)``, ``wp.vector(s, length=3)``,
 ``wp.matrix(s, shape=(2, 2))``, ``wp.vector(v, dtype=wp.float64)``...).
 
-Left out, because Warp 1.19 rejects them (codegen or C++ build errors; see tests/test_conformance_linalg.py):
+Left out, because Warp 1.19 rejects them (codegen errors, or C++ that does not build):
 
 * ``!=`` and ``<``/``<=``/``>``/``>=`` on vectors and matrices (codegen accepts them, the C++ does not compile;
   ``==`` works and is a signature of ``eq``);
@@ -90,7 +90,7 @@ def _size(t: Composite) -> int:
     return t.shape[0]
 
 
-# ---- constructors -----------------------------------------------------------------------------------------------
+# ---- constructors -------------------------------------------------------------------------------------------------
 
 
 def _vector_type_row(t: Composite) -> Op:
@@ -117,7 +117,7 @@ def _spatial_vector_row() -> Op:
 
 
 _CONSTRUCTOR_ROWS = (
-    tuple(_vector_type_row(vec(d, n)) for d in FLOATS for n in SIZES if (d, n) != (FLOAT32, 3) and (d, n) != (FLOAT32, 6))
+    tuple(_vector_type_row(vec(d, n)) for d in FLOATS for n in SIZES if (d, n) not in ((FLOAT32, 3), (FLOAT32, 6)))
     + (_spatial_vector_row(),)
     + tuple(_matrix_type_row(mat(d, n)) for d in FLOATS for n in SIZES)
 )
@@ -156,7 +156,7 @@ def _identity_sig(t: Composite) -> Signature:
     return Signature((), t, keywords=_kw(n=str(_size(t)), dtype=t.scalar.warp_name))
 
 
-# ---- per-type signature families -----------------------------------------------------------------------------------
+# ---- per-type signature families ----------------------------------------------------------------------------------
 
 
 def _unary_same(types, semantics=None) -> tuple[Signature, ...]:
@@ -176,18 +176,19 @@ def _square_mats(d: Scalar) -> tuple[Composite, ...]:
     return tuple(mat(d, n) for n in SQUARE)
 
 
-def _decomposition(n: int, outputs) -> tuple[Signature, ...]:
-    return tuple(Signature((mat(d, n), *(make(d) for make in outputs)), None) for d in FLOATS)
+def _products(m: Composite) -> tuple[Signature, ...]:
+    """``m * v`` (matrix-vector), ``v * m`` (row vector), ``m * m`` - also spelled ``@``."""
+    v = vec(m.scalar, _size(m))
+    return (Signature((m, v), v, L.mat_vec), Signature((v, m), v, L.vec_mat), Signature((m, m), m, L.mat_mat))
 
 
-_M33 = lambda d: mat(d, 3)  # noqa: E731
-_V3 = lambda d: vec(d, 3)  # noqa: E731
-_M22 = lambda d: mat(d, 2)  # noqa: E731
-_V2 = lambda d: vec(d, 2)  # noqa: E731
+def _outputs(make) -> tuple[Signature, ...]:
+    """One output-argument signature per float type: ``make(d)`` lists the input, then the outputs."""
+    return tuple(Signature(make(d), None) for d in FLOATS)
+
 
 _RV = dict(family="vector")
 _RS = dict(family="spatial")
-_F32_NORM = dict(family="vector")
 
 # ---- rows ---------------------------------------------------------------------------------------------------------
 
@@ -229,21 +230,24 @@ _ROWS: list[Op] = [
     Op("inverse_approx", "call", "wp.inverse_approx",
        _each(FLOATS, lambda d: tuple(sig(m, m) for m in _square_mats(d))), L.inverse, ("invertible",), **_RV),
     # --- norms (@wp.func helpers; all but norm_l2 float32 only) ---
-    Op("norm_l1", "call", "wp.norm_l1", _reduce(F32_VECTORS), L.norm_l1, **_F32_NORM),
-    Op("norm_l2", "call", "wp.norm_l2", _reduce(VECTORS), L.norm_l2, **_F32_NORM),
+    Op("norm_l1", "call", "wp.norm_l1", _reduce(F32_VECTORS), L.norm_l1, **_RV),
+    Op("norm_l2", "call", "wp.norm_l2", _reduce(VECTORS), L.norm_l2, **_RV),
     Op("norm_huber", "call", "wp.norm_huber", _each(F32_VECTORS, lambda v: (sig(FLOAT32, v), sig(FLOAT32, v, FLOAT32))),
-       L.norm_huber, ("any", "positive"), **_F32_NORM),
+       L.norm_huber, ("any", "positive"), **_RV),
     Op("norm_pseudo_huber", "call", "wp.norm_pseudo_huber",
        _each(F32_VECTORS, lambda v: (sig(FLOAT32, v), sig(FLOAT32, v, FLOAT32))), L.norm_pseudo_huber,
-       ("any", "positive"), **_F32_NORM),
+       ("any", "positive"), **_RV),
     Op("smooth_normalize", "call", "wp.smooth_normalize",
        _each(F32_VECTORS, lambda v: (sig(v, v), sig(v, v, FLOAT32))), L.smooth_normalize, ("any", "positive"),
-       **_F32_NORM),
+       **_RV),
     # --- decompositions: output arguments ---
-    Op("svd3", "call", "wp.svd3", _decomposition(3, (_M33, _V3, _M33)), L.svd3, outputs=3, **_RV),
-    Op("svd2", "call", "wp.svd2", _decomposition(2, (_M22, _V2, _M22)), L.svd2, outputs=3, **_RV),
-    Op("qr3", "call", "wp.qr3", _decomposition(3, (_M33, _M33)), L.qr3, outputs=2, **_RV),
-    Op("eig3", "call", "wp.eig3", _decomposition(3, (_M33, _V3)), L.eig3, ("symmetric",), outputs=2, **_RV),
+    Op("svd3", "call", "wp.svd3", _outputs(lambda d: (mat(d, 3), mat(d, 3), vec(d, 3), mat(d, 3))), L.svd3,
+       outputs=3, **_RV),
+    Op("svd2", "call", "wp.svd2", _outputs(lambda d: (mat(d, 2), mat(d, 2), vec(d, 2), mat(d, 2))), L.svd2,
+       outputs=3, **_RV),
+    Op("qr3", "call", "wp.qr3", _outputs(lambda d: (mat(d, 3), mat(d, 3), mat(d, 3))), L.qr3, outputs=2, **_RV),
+    Op("eig3", "call", "wp.eig3", _outputs(lambda d: (mat(d, 3), mat(d, 3), vec(d, 3))), L.eig3, ("symmetric",),
+       outputs=2, **_RV),
     # --- Spatial Math ---
     Op("spatial_top", "call", "wp.spatial_top", _each(FLOATS, lambda d: sig(vec(d, 3), vec(d, 6))), L.spatial_top,
        exact=True, **_RS),
@@ -261,14 +265,10 @@ _ROWS: list[Op] = [
     Op("transform_wrench", "call", "wp.transform_wrench", (sig(SVF, TRANSFORM, SVF),), L.transform_wrench, **_RS),
     Op("velocity_at_point", "call", "wp.velocity_at_point", (sig(V3F, SVF, V3F),), L.velocity_at_point, **_RS),
     # --- operators ---
-    Op("matmul", "binop", "@", _each(MATRICES, lambda m: (
-        Signature((m, vec(m.scalar, _size(m))), vec(m.scalar, _size(m)), L.mat_vec),
-        Signature((vec(m.scalar, _size(m)), m), vec(m.scalar, _size(m)), L.vec_mat),
-        Signature((m, m), m, L.mat_mat),
-    )), L.mat_mat, **_RV),
+    Op("matmul", "binop", "@", _each(MATRICES, _products), L.mat_mat, **_RV),
 ]
 
-# ---- composite overloads of existing rows ------------------------------------------------------------------------------
+# ---- composite overloads of existing rows -------------------------------------------------------------------------
 
 _VEC3F = vec(FLOAT32, 3)
 _NOT_CORE_VEC3 = tuple(v for v in VECTORS if v != _VEC3F)
@@ -277,11 +277,6 @@ _NOT_CORE_VEC3 = tuple(v for v in VECTORS if v != _VEC3F)
 def _scaled(t: Composite) -> tuple[Signature, ...]:
     """``t * s``, ``s * t`` (component-wise)."""
     return (sig(t, t, t.scalar), sig(t, t.scalar, t))
-
-
-def _products(m: Composite) -> tuple[Signature, ...]:
-    v = vec(m.scalar, _size(m))
-    return (Signature((m, v), v, L.mat_vec), Signature((v, m), v, L.vec_mat), Signature((m, m), m, L.mat_mat))
 
 
 EXTEND: dict[str, tuple[Signature, ...]] = {
@@ -318,7 +313,7 @@ _SHARED: tuple = (
     ("isfinite", "call", "wp.isfinite", _each(VECTORS + MATRICES, lambda t: Signature((t,), BOOL, L.isfinite)),
      dict(family="math", exact=True, differentiable=False)),
     ("lerp", "call", "wp.lerp",
-     _each(tuple(t for t in VECTORS + MATRICES), lambda t: Signature((t, t, t.scalar), t, L.lerp)),
+     _each(VECTORS + MATRICES, lambda t: Signature((t, t, t.scalar), t, L.lerp)),
      dict(family="math")),
 )
 
@@ -338,7 +333,7 @@ def _claim_shared() -> list[Op]:
 
 ROWS: tuple[Op, ...] = tuple(_ROWS + _claim_shared())
 
-# ---- domains ----------------------------------------------------------------------------------------------------------
+# ---- domains ------------------------------------------------------------------------------------------------------
 
 DOMAINS: dict[str, str] = {
     "invertible": "a well-conditioned square matrix: I + B with ||B||_F <= 1/(2 sqrt(n)) (condition number <= 2.1)",

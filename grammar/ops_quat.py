@@ -16,6 +16,12 @@ builds literals from their all-scalar forms), ``wp.quaternion``/``wp.transformat
 also carry the dtype-keyword, fill and zero forms. ``wp.quat(s)`` (fill) does not compile and a transform
 copy cannot change its dtype, so neither is listed.
 
+Operators and other groups' builtins on quaternions/transforms are ``EXTEND`` signatures: ``+ - *`` (``q * q``
+is the Hamilton product, ``t * t`` is ``transform_multiply``), ``q / s``, ``-q``, ``q[k]``/``t[k]``, ``where``,
+``dot``/``length``/``normalize`` of quaternions, and (``SIBLING_EXTEND``, when ops_scalar/ops_linalg define the
+row) ``+q``, ``length_sq``, ``isfinite``/``isnan``/``isinf`` and ``lerp``. Warp has no ``-t`` or ``t / s`` for
+transforms; ``s / q`` exists but is left out (the ``div`` row's divisor domain would apply to a quaternion).
+
 Not rows (the table format cannot express them; their semantics are in :mod:`grammar.semantics_quat` and
 they are checked against Warp by custom kernels in ``tests/test_conformance_quat.py``):
 
@@ -28,7 +34,6 @@ they are checked against Warp by custom kernels in ``tests/test_conformance_quat
 
 from __future__ import annotations
 
-from . import semantics as S
 from . import semantics_quat as Q
 from .ops import Op, Signature, sig
 from .types import BOOL, FLOAT32, FLOATS, INT32, Scalar, ValueType, composite
@@ -210,6 +215,27 @@ EXTEND: dict[str, tuple[Signature, ...]] = {
     "where": _per_float(lambda d: (sig(_quat(d), BOOL, _quat(d), _quat(d)),
                                    sig(_xform(d), BOOL, _xform(d), _xform(d)))),
 }
+
+#: quaternion/transform overloads of rows that other group modules define; each is added to ``EXTEND`` when
+#: its row exists (ops.py assembles ops_scalar and ops_linalg before this module)
+SIBLING_EXTEND: dict[str, tuple[Signature, ...]] = {
+    "pos": _per_float(lambda d: Signature((_quat(d),), _quat(d), Q.quat_pos)),
+    "length_sq": _per_float(lambda d: Signature((_quat(d),), d, Q.quat_length_sq)),
+    "isfinite": _per_float(lambda d: Signature((_quat(d),), BOOL, Q.quat_isfinite)),
+    "isnan": _per_float(lambda d: Signature((_quat(d),), BOOL, Q.quat_isnan)),
+    "isinf": _per_float(lambda d: Signature((_quat(d),), BOOL, Q.quat_isinf)),
+    "lerp": _per_float(lambda d: (Signature((_quat(d), _quat(d), d), _quat(d), Q.lerp),
+                                  Signature((_xform(d), _xform(d), d), _xform(d), Q.lerp))),
+}
+
+
+def _sibling_rows() -> set[str]:
+    from . import ops_linalg, ops_scalar
+
+    return {op.name for m in (ops_scalar, ops_linalg) for op in m.ROWS}
+
+
+EXTEND.update({name: sigs for name, sigs in SIBLING_EXTEND.items() if name in _sibling_rows()})
 
 # ---- domains ----------------------------------------------------------------------------------------------------
 

@@ -19,6 +19,16 @@ Spellings: operators are Python syntax (``+x`` is ``pos``, ``~x`` ``invert``, ``
 (the C++ conversion from ``half`` to ``bool`` is ambiguous), nor does ``x and y`` on float16 operands: those
 overloads are left out.
 
+What a generator must respect beyond the per-argument domains:
+
+* ``wp.float64(c)``, ``wp.int64(c)``, ``wp.uint64(c)`` of a compile-time constant ``c`` are folded by Warp from
+  the Python value of ``c``; the reference types a float literal as float32 first. Only wrap float literals
+  that are exact in float32, and never pass a local bound to a bare literal (Warp 1.19 then retypes the
+  local itself to the 64-bit type).
+* ``uint16 * uint16`` is computed in ``int`` (integer promotion): a product above ``2**31 - 1`` is undefined.
+* ``//`` and ``%`` of int32/int64 are undefined for ``MIN`` by ``-1`` (int8/int16 wrap instead).
+* float16 overflows at 65504: ``exp``/``sinh``/``cosh`` of an ``exp_arg`` above 11 are inf.
+
 Not covered: ``bfloat16`` (no bfloat16 type in :mod:`grammar.types`, numpy has none).
 """
 
@@ -28,7 +38,7 @@ from collections.abc import Callable
 
 from . import semantics as S
 from . import semantics_scalar as Q
-from .ops import Op, Signature, sig
+from .ops import Op, Signature
 from .policy import DEFAULT_POLICY
 from .types import (
     BOOL, FLOAT16, FLOAT32, FLOAT64, FLOATS, INT8, INT16, INT32, INT64, INTS, UINT8, UINT16, UINT32, UINT64,

@@ -29,7 +29,7 @@ import numpy as np
 from .semantics import UndefinedBehaviour
 from .types import FLOAT64
 
-# ---- scalar rounding helpers ----------------------------------------------------------------------------------
+# ---- scalar rounding helpers --------------------------------------------------------------------------------------
 
 
 def dtype_of(x) -> type:
@@ -148,7 +148,7 @@ def _zero_like(x):
     return np.zeros_like(x)
 
 
-# ---- vectors ----------------------------------------------------------------------------------------------------
+# ---- vectors ------------------------------------------------------------------------------------------------------
 
 
 def _dot(a, b):
@@ -302,10 +302,6 @@ def lerp(ctx, a, b, t):
     return a * (one - t) + b * t
 
 
-def where(ctx, cond, a, b):
-    return (a if cond else b).copy()
-
-
 def component(ctx, v, i):
     """``v[i]`` (a matrix gives its row ``i``); Warp wraps a negative index like Python, anything outside
     ``[-n, n)`` reads out of bounds (undefined)."""
@@ -316,7 +312,7 @@ def component(ctx, v, i):
     return r.copy() if isinstance(r, np.ndarray) else r
 
 
-# ---- norms (float32-only @wp.func helpers of warp/_src/math.py) --------------------------------------------------
+# ---- norms (float32-only @wp.func helpers of warp/_src/math.py) ---------------------------------------------------
 
 
 def norm_l1(ctx, v):
@@ -655,7 +651,7 @@ def velocity_at_point(ctx, qd, r):
     return qd[3:] + cross(ctx, qd[:3], r)
 
 
-# ---- decompositions (svd.h, a port of Eric Jang's svd3) -------------------------------------------------------------
+# ---- decompositions (svd.h, a port of Eric Jang's svd3) -----------------------------------------------------------
 
 
 class _Svd:

@@ -266,6 +266,31 @@ def quat_normalize(ctx, q):
     return _qnormalize(ctx, q)
 
 
+def quat_pos(ctx, q):
+    return q.copy()
+
+
+def quat_length_sq(ctx, q):
+    return _qdot(q, q)
+
+
+def quat_isfinite(ctx, q):
+    return bool(np.all(np.isfinite(q)))
+
+
+def quat_isnan(ctx, q):
+    return bool(np.any(np.isnan(q)))
+
+
+def quat_isinf(ctx, q):
+    return bool(np.any(np.isinf(q)))
+
+
+def lerp(ctx, a, b, t):
+    """``lerp`` of quaternions or transforms: ``a * (1 - t) + b * t`` component-wise."""
+    return a * (_t(t)(1) - t) + b * t
+
+
 def component(ctx, v, i):
     """``v[i]`` of a quaternion or transform (Python-style negative indices, as Warp's ``extract``)."""
     n = v.shape[0]

@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import math
 from collections import namedtuple
-from dataclasses import replace
 
 import numpy as np
 import pytest
@@ -335,6 +334,11 @@ def test_warp_agrees_with_the_reference(module, case):
     run_case(module, case, case.extra["scale"])
 
 
+def test_overloads_of_other_groups_rows_found_their_rows():
+    """pos, lerp, length_sq, isnan... are rows of ops_scalar/ops_linalg: a renamed row would drop them."""
+    assert set(ops_quat.SIBLING_EXTEND) <= set(ops_quat.EXTEND)
+
+
 def test_every_row_and_extension_has_a_case():
     covered = {(c.op.name, c.signature) for c in ROW_CASES}
     for op, s in _all_rows():
@@ -367,7 +371,7 @@ def test_quaternion_negation_flips_the_sign_of_zero(module):
     case = _find("neg(quat)")
     got = _launch(module, case, [np.array([[0.0, -0.0, 1.0, 0.0]], dtype=np.float32)], case.signature.result)
     want = Q.quat_neg(None, np.array([0.0, -0.0, 1.0, 0.0], dtype=np.float32))
-    assert np.array_equal(np.signbit(got[0]), np.signbit(want)) and np.signbit(want).tolist() == [True, False, True, True]
+    assert np.signbit(got[0]).tolist() == np.signbit(want).tolist() == [True, False, True, True]
 
 
 def test_normalize_of_zero_and_nan_quaternions_is_the_identity(module):
@@ -398,7 +402,8 @@ def test_acos_of_nan_is_pi_in_quat_to_euler(module):
     case = _find("quat_to_euler")
     cols = [np.zeros((1, 4), np.float32), np.array([0], np.int32), np.array([1], np.int32), np.array([0], np.int32)]
     got = _launch(module, case, cols, case.signature.result)
-    want = Q.quat_to_euler(EvalContext(np.float32), np.zeros(4, np.float32), 0, 1, 0)
+    with np.errstate(invalid="ignore"):
+        want = Q.quat_to_euler(EvalContext(np.float32), np.zeros(4, np.float32), 0, 1, 0)
     assert np.allclose(got[0], want) and float(want[1]) == pytest.approx(math.pi)
 
 
@@ -430,7 +435,8 @@ def _adversarial(t) -> list[np.ndarray]:
     one_hot = np.zeros(size)
     one_hot[-1] = -1.0  # the antipode of the identity in the last slot
     out.append(one_hot)
-    return [v.reshape(t.shape).astype(t.numpy_dtype) for v in out]
+    with np.errstate(over="ignore"):
+        return [v.reshape(t.shape).astype(t.numpy_dtype) for v in out]
 
 
 def _in_domain(domain, t, v) -> bool:
