@@ -6,9 +6,10 @@ in high-precision runs. Every function below repeats the native expression's ord
 ``mat.h``, ``spatial.h``, ``svd.h`` and the ``@wp.func`` helpers of ``warp/_src/math.py``), which reproduces
 Warp bit for bit on the CPU:
 
-* Warp compiles CPU kernels without floating-point contraction (its Clang front end runs with ``-ffp-contract``
-  off), so ``a*b + c`` rounds twice; the only fused operations are the explicit ``fmaf``/``fma`` calls of
-  ``muladd`` (matrix products and ``ddot``), reproduced exactly by :func:`fma`.
+* Warp's CPU kernels are compiled without floating-point contraction (measured: the products and sums of
+  ``dot(vec3, vec3)`` all round, although the host has FMA), so ``a*b + c`` rounds twice; the only fused
+  operations are the explicit ``fmaf``/``fma`` calls of ``muladd`` (matrix products and ``ddot``), reproduced
+  exactly by :func:`fma`.
 * float16 (``half``) arithmetic converts to float32, computes, and rounds back after every operation - which
   is what numpy's float16 arithmetic does. A conversion from double to half goes through float
   (``half(float)`` is the only constructor), so it can round twice: :func:`narrow` does the same.

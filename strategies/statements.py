@@ -88,7 +88,7 @@ def _prefix(t) -> str:
 def dynamic(e: Expr) -> Expr:
     """Warp treats ``x = <literal>`` as a constant that may not be mutated inside a dynamic loop; declaring
     it through its type's constructor (``wp.float32(0.5)``) makes it a variable (documented Warp rule)."""
-    if not isinstance(e.type, Scalar) or e.type == BOOL or not _is_constant(e.node):
+    if not isinstance(e.type, Scalar) or not _is_constant(e.node):
         return e
     if not _has_identity_cast(e.type):
         return e

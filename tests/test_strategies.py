@@ -21,7 +21,7 @@ from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 from hypothesis.vendor.pretty import pretty
 
-from grammar.ops import ATOMICS, BY_NAME, OPS
+from grammar.ops import CORE_OPS, ATOMICS, BY_NAME, OPS
 from grammar.policy import DEFAULT_POLICY, Policy
 from grammar.types import FLOAT32, INT32
 from harness.inputs import make_inputs
@@ -35,7 +35,7 @@ from strategies.statements import for_stmt
 
 #: how long a reachability search may look before the target counts as unreachable
 SEARCH = settings(
-    max_examples=2000, database=None, phases=[Phase.generate], deadline=None,
+    max_examples=1000, database=None, phases=[Phase.generate], deadline=None,
     suppress_health_check=list(HealthCheck),
 )
 
@@ -64,7 +64,8 @@ class _Census(cst.CSTVisitor):
         self.loop_depth = 0
 
     def visit_BinaryOperation(self, node):
-        self.ops.add(_BINOPS[type(node.operator)])
+        if type(node.operator) in _BINOPS:
+            self.ops.add(_BINOPS[type(node.operator)])
 
     def visit_UnaryOperation(self, node):
         if isinstance(node.operator, cst.Not):
@@ -74,7 +75,8 @@ class _Census(cst.CSTVisitor):
 
     def visit_Comparison(self, node):
         for target in node.comparisons:
-            self.ops.add(_COMPARES[type(target.operator)])
+            if type(target.operator) in _COMPARES:
+                self.ops.add(_COMPARES[type(target.operator)])
 
     def visit_BooleanOperation(self, node):
         self.ops.add("and_" if isinstance(node.operator, cst.And) else "or_")
@@ -90,7 +92,8 @@ class _Census(cst.CSTVisitor):
             self.ops.add("component")
 
     def visit_AugAssign(self, node):
-        self.statements.add("augassign " + _AUG[type(node.operator)])
+        if type(node.operator) in _AUG:
+            self.statements.add("augassign " + _AUG[type(node.operator)])
 
     def visit_Expr(self, node):
         if isinstance(node.value, cst.Call) and _code(node.value.func).startswith("wp.atomic_"):
@@ -158,18 +161,20 @@ def test_every_category_is_reachable(category):
     assert category in k.categories
 
 
-ROWS = sorted({op.name for op in OPS + ATOMICS})
+#: the core (P1) rows; the group modules' rows are covered by the coverage ratchet (tests/test_coverage.py)
+ROWS = sorted({op.name for op in CORE_OPS + ATOMICS})
 
 
 @pytest.mark.parametrize("row", ROWS)
-def test_every_operator_row_is_reachable(row):
+def test_every_core_operator_row_is_reachable(row):
     k = find(kernels(), lambda k: row in census(k).ops, settings=SEARCH)
     assert row in census(k).ops
 
 
-def test_rows_are_named_consistently_with_the_table():
+def test_core_rows_are_named_consistently_with_the_table():
     read_off_syntax = {"neg", "not_", "and_", "or_", "component"}
-    assert set(_BINOPS.values()) | set(_COMPARES.values()) | set(_CALLS.values()) | read_off_syntax == set(ROWS)
+    core = set(_BINOPS.values()) | set(_COMPARES.values()) | set(_CALLS.values()) | read_off_syntax
+    assert set(ROWS) <= core
 
 
 STATEMENT_KINDS = ("if", "elif", "else", "for range(literal)", "for range(a, b)", "for range(scalar param)",
