@@ -94,6 +94,19 @@ class Runtime:
         )
         eps = float(np.finfo((result.scalar if isinstance(result, Composite) else result).numpy_dtype).eps) if perturb else 0.0
 
+        if op.outputs:  # returns the tuple of its output arguments' new values
+            out_types = sig.args[-op.outputs:]
+
+            def call_outputs(*args):
+                ctx.sig = sig
+                with np.errstate(all="ignore"):
+                    values = fn(ctx, *args)
+                values = values if isinstance(values, tuple) else (values,)
+                coerced = tuple(coerce(v, t) for v, t in zip(values, out_types))
+                return coerced if len(coerced) > 1 else coerced[0]
+
+            return call_outputs
+
         def call(*args):
             ctx.sig = sig
             with np.errstate(all="ignore"):
@@ -421,8 +434,9 @@ class _ToReference(cst.CSTTransformer):
             if len(bt.shape) == 2 and len(index) == 1:
                 from grammar.types import composite
 
-                return self.typed(_rcall("cget", base, *index), composite("vector", bt.scalar, bt.shape[1])
-                                  if bt.kind == "matrix" else bt)
+                row = (composite("vector", bt.scalar, bt.shape[1]) if bt.kind == "matrix"
+                       else composite("spatial_vector", bt.scalar))
+                return self.typed(_rcall("cget", base, *index), row)
             return self.typed(_rcall("cget", base, *index), bt.scalar)
         raise ReferenceTypeError(f"cannot index {_code(updated)}")
 

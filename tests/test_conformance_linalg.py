@@ -515,7 +515,6 @@ def test_reference_runs_the_case_kernels():
     assert not bad, bad[:10]
 
 
-@pytest.mark.xfail(reason="Runtime._bind does not yet coerce the tuple an output-argument row returns", strict=False)
 def test_reference_runs_every_decomposition_kernel():
     for case in OUTPUT_CASES:
         outs = case.signature.args[-case.op.outputs:]

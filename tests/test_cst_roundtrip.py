@@ -115,8 +115,9 @@ def test_rendered_kernel_parses_back_to_the_built_tree(k):
     assert parsed.code == source  # libcst round-trips the text byte for byte
     assert cst.parse_module(built.code).code == source
 
-    tree = ast.parse(source)  # plain Python as well, and the kernel is the module's only function
-    (func,) = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    tree = ast.parse(source)  # plain Python as well: @wp.func helpers first, the kernel last
+    *helpers, func = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
+    assert [ast.unparse(h.decorator_list[0]) for h in helpers] == ["wp.func"] * len(k.helpers)
     assert func.name == k.name
     assert [ast.unparse(d) for d in func.decorator_list] == ["wp.kernel"]
     assert unparenthesised(source) == [], source
