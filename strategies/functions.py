@@ -71,9 +71,9 @@ def helper_function(draw, sc: Scope, index: int, types: list) -> tuple[cst.Funct
         names.append(name)
     body = block(draw, fs, 3, min_stmts=0)
     results = [expression(draw, fs, t, draw(st.integers(0, p.max_expr_depth))) for t in returns]
-    value = results[0].node if n_returns == 1 else cst.Tuple(
-        [cst.Element(r.node, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if i == 0
-                     else cst.MaybeSentinel.DEFAULT) for i, r in enumerate(results)], lpar=(), rpar=())
+    value = results[0].node if n_returns == 1 else cst.Tuple(tuple(
+        cst.Element(r.node, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if i == 0
+                    else cst.MaybeSentinel.DEFAULT) for i, r in enumerate(results)), lpar=(), rpar=())
     body.append(cst.SimpleStatementLine((cst.Return(value),)))
     name = f"f{index}"
     func = cst.FunctionDef(
