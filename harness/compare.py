@@ -44,9 +44,6 @@ def ulp(x: np.ndarray, dtype=np.float32) -> np.ndarray:
     return np.spacing(a).astype(np.float64)
 
 
-def ulp32(x: np.ndarray) -> np.ndarray:
-    return ulp(x, np.float32)
-
 
 def compare_outputs(
     warp: dict[str, np.ndarray],

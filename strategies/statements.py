@@ -26,7 +26,6 @@ from __future__ import annotations
 import hypothesis.strategies as st
 import libcst as cst
 
-from grammar.ops import BINOPS as _BINOP_NAMES  # noqa: F401  (kept for readers: spelling -> row)
 from grammar.types import BOOL, FLOAT32, INT32, Composite, Scalar
 
 from . import _cst as B

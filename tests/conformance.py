@@ -49,6 +49,21 @@ class Case:
     extra: dict = field(default_factory=dict)
 
 
+def group_rows(module) -> list[tuple[Op, Signature]]:
+    """(assembled row, signature) for every row of a group module and every ``EXTEND`` signature the core
+    rows do not already have: what that module's conformance test must cover."""
+    from grammar import ops as OPS
+
+    core = {op.name: set(op.signatures) for op in OPS.CORE_OPS}
+    rows = [(OPS.BY_NAME[op.name], s) for op in module.ROWS for s in op.signatures]
+    for name, sigs in module.EXTEND.items():
+        op = OPS.BY_NAME[name]
+        for s in sigs:
+            if s not in core.get(name, set()):
+                rows.append((op, next(x for x in op.signatures if x == s)))
+    return rows
+
+
 def annotation(t: ValueType) -> str:
     return "wp.int32" if t == BOOL else t.warp_name
 

@@ -24,7 +24,7 @@ from collections import namedtuple
 
 import numpy as np
 import pytest
-from conformance import Case, _column, annotation, build_cases, compile_cases, run_case
+from conformance import Case, _column, annotation, build_cases, compile_cases, group_rows, run_case
 
 from grammar import ops as OPS
 from grammar import ops_linalg as M
@@ -41,15 +41,7 @@ Param = namedtuple("Param", "name kind role")
 
 
 def _rows() -> list[tuple[OPS.Op, OPS.Signature]]:
-    """(assembled row, signature) for every new row and every EXTEND signature another module does not have."""
-    core = {op.name: set(op.signatures) for op in OPS.CORE_OPS}
-    rows = [(OPS.BY_NAME[op.name], s) for op in M.ROWS for s in op.signatures]
-    for name, sigs in M.EXTEND.items():
-        op = OPS.BY_NAME[name]
-        for s in sigs:
-            if s not in core.get(name, set()):
-                rows.append((op, next(x for x in op.signatures if x == s)))
-    return rows
+    return group_rows(M)
 
 
 ROWS = _rows()

@@ -22,7 +22,7 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from conformance import Case, build_cases, compile_cases, run_case
+from conformance import Case, build_cases, compile_cases, group_rows, run_case
 
 from grammar import ops as OPS
 from grammar import ops_scalar as M
@@ -37,15 +37,7 @@ INF, NAN = math.inf, math.nan
 # ---- the rows under test ---------------------------------------------------------------------------------------
 
 def _rows() -> list[tuple[OPS.Op, OPS.Signature]]:
-    """(assembled row, signature) for every new row and every EXTEND signature the core does not have."""
-    core = {op.name: set(op.signatures) for op in OPS.CORE_OPS}
-    rows = [(OPS.BY_NAME[op.name], s) for op in M.ROWS for s in op.signatures]
-    for name, sigs in M.EXTEND.items():
-        op = OPS.BY_NAME[name]
-        for s in sigs:
-            if s not in core[name]:
-                rows.append((op, next(x for x in op.signatures if x == s)))
-    return rows
+    return group_rows(M)
 
 
 ROWS = _rows()
