@@ -255,3 +255,42 @@ def test_falsifying_kernels_print_as_their_source():
     k = find(kernels(), lambda k: True, settings=settings(SEARCH, max_examples=1))
     assert pretty(k) == repr(k)
     assert k.kernel_source in pretty(k)
+
+
+# ---- Warp's constant rule (a fuzz report of ours, not a Warp bug) ---------------------------------------------
+
+
+def test_constant_declarations_go_through_their_type_constructor():
+    """Warp refuses to mutate, inside a dynamic loop, a local declared from a constant expression
+    (``c = True`` then ``c = ...`` in a ``while``): the generator declares constants as ``bool(True)``,
+    ``wp.int32((-3))``... so that any later mutation is legal. Two fuzz reports traced back to this."""
+    from grammar.types import BOOL
+    from strategies.expressions import Expr
+    from strategies.statements import dynamic
+
+    assert B.render(dynamic(Expr(B.bool_lit(True), BOOL, is_literal=True)).node) == "bool(True)"
+    assert B.render(dynamic(Expr(B.int_lit(-3), INT32, -3, -3, True)).node) == "wp.int32((-3))"
+    constant_sum = Expr(B.binop(B.float_lit(1.5), "+", B.float_lit(2.0)), FLOAT32)
+    assert B.render(dynamic(constant_sum).node) == "wp.float32((1.5 + 2.0))"
+    live = Expr(B.binop(B.name("x1"), "+", B.float_lit(2.0)), FLOAT32)
+    assert dynamic(live) is live  # an expression over a variable is already dynamic
+
+
+def test_warp_rejects_mutating_a_plain_constant_in_a_dynamic_loop(tmp_path):
+    from harness import warp_adapter as W
+
+    def build(decl: str) -> None:
+        path = tmp_path / f"k_{len(list(tmp_path.iterdir()))}.py"
+        path.write_text(
+            "import warp as wp\n\n\n@wp.kernel\ndef k(out: wp.array(dtype=wp.int32)):\n"
+            f"    tid = wp.tid()\n    c = {decl}\n    w = wp.int32(0)\n    while w < 2:\n"
+            "        w = w + 1\n        c = tid > 3\n    out[tid] = wp.where(c, 1, 0)\n"
+        )
+        module = W.import_kernel_module(path)
+        W.set_module_options(module, optimization_level=0, enable_backward=False)
+        W.compile_cpu(module)
+
+    W.init(str(tmp_path / "cache"))
+    with pytest.raises(W.BuildError, match="mutating a constant"):
+        build("True")
+    build("bool(True)")  # what the generator emits: compiles
