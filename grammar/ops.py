@@ -59,6 +59,12 @@ class Op:
     # returns a tuple of those values; the signature's ``args`` lists all arguments, outputs included,
     # and its ``result`` is None
     outputs: int = 0
+    # ... or, with ``returns_tuple``, returns those values as a tuple (``p, q, s = wp.transform_decompose(m)``):
+    # the signature is laid out the same way (inputs, then the returned types; ``result`` None)
+    returns_tuple: bool = False
+    # builtins that update their *first* argument in place (``wp.transform_set_translation(t, p)``): the
+    # semantics returns the argument's new value; ``result`` is None
+    inplace: bool = False
 
     def domain(self, i: int) -> str:
         return self.domains[i] if i < len(self.domains) else "any"

@@ -22,14 +22,17 @@ is the Hamilton product, ``t * t`` is ``transform_multiply``), ``q / s``, ``-q``
 row) ``+q``, ``length_sq``, ``isfinite``/``isnan``/``isinf`` and ``lerp``. Warp has no ``-t`` or ``t / s`` for
 transforms; ``s / q`` exists but is left out (the ``div`` row's divisor domain would apply to a quaternion).
 
-Not rows (the table format cannot express them; their semantics are in :mod:`grammar.semantics_quat` and
-they are checked against Warp by custom kernels in ``tests/test_conformance_quat.py``):
+Statement rows (generated as statements, never inside expressions; checked against Warp by custom kernels in
+``tests/test_conformance_quat.py``):
 
-* ``transform_decompose(m)`` returns a tuple ``(position, rotation, scale)`` (and ``quat_to_axis_angle(q)``'s
-  one-argument form returns ``(axis, angle)``; its output-argument form *is* a row);
-* ``transform_set_translation(t, p)`` / ``transform_set_rotation(t, q)`` modify their *first* argument;
-* ``transform_set_translation_copy`` / ``transform_set_rotation_copy`` do not compile in Warp 1.19
-  (documented: "currently unusable", the C++ return type stays the generic ``transform_t<Float>``).
+* ``transform_decompose(m)`` returns a tuple ``(position, rotation, scale)`` (``returns_tuple``);
+* ``transform_set_translation(t, p)`` / ``transform_set_rotation(t, q)`` modify their *first* argument
+  (``inplace``);
+* ``quat_to_axis_angle(q, axis, angle)`` writes through its last two arguments (``outputs``).
+
+Not rows: ``quat_to_axis_angle(q)``'s one-argument tuple form (the same builtin as the output form), and
+``transform_set_translation_copy`` / ``transform_set_rotation_copy``, which do not compile in Warp 1.19
+(documented: "currently unusable", the C++ return type stays the generic ``transform_t<Float>``).
 """
 
 from __future__ import annotations
@@ -183,6 +186,16 @@ ROWS: tuple[Op, ...] = (
        Q.transform_from_matrix, ("rotation_matrix",), **_RT),
     Op("transform_compose", "call", "wp.transform_compose",
        _per_float(lambda d: sig(_m44(d), _v3(d), _quat(d), _v3(d))), Q.transform_compose, **_RT),
+    # statements, not expressions (strategies.statements.builtin_statement)
+    Op("transform_decompose", "call", "wp.transform_decompose",
+       _per_float(lambda d: Signature((_m44(d), _v3(d), _quat(d), _v3(d)), None)), Q.transform_decompose,
+       outputs=3, returns_tuple=True, **_RT),
+    Op("transform_set_translation", "call", "wp.transform_set_translation",
+       _per_float(lambda d: Signature((_xform(d), _v3(d)), None)), Q.transform_set_translation, exact=True,
+       inplace=True, **_RT),
+    Op("transform_set_rotation", "call", "wp.transform_set_rotation",
+       _per_float(lambda d: Signature((_xform(d), _quat(d)), None)), Q.transform_set_rotation, exact=True,
+       inplace=True, **_RT),
 )
 
 # ---- quaternion and transform overloads of core rows ------------------------------------------------------------

@@ -29,8 +29,12 @@ class Policy:
     # weights (relative; the first alternative is also where shrinking goes)
     statement_weights: tuple[tuple[str, int], ...] = (
         ("declare", 4), ("store", 2), ("assign", 2), ("augassign", 2), ("component", 1), ("atomic", 2),
-        ("if", 3), ("for", 3), ("while", 1), ("break", 1), ("continue", 1), ("return", 1),
+        ("if", 3), ("for", 3), ("while", 1), ("break", 1), ("continue", 1), ("return", 1), ("builtin", 1),
     )
+    # swarm testing over table rows: each kernel favours up to max_focus_rows rows (their types join the
+    # kernel's palette); a favoured row is focus_weight times as likely as another at each choice
+    max_focus_rows: int = 3
+    focus_weight: int = 8
     leaf_weight: int = 2  # an expression below max depth is a leaf with odds leaf_weight : operator_weight
     operator_weight: int = 3
     # values

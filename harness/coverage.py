@@ -26,7 +26,8 @@ CONSTRUCTORS = {"vector": "vector", "matrix": "matrix", "quat": "quaternion", "t
 STATEMENT_KINDS = (
     "if", "elif", "else", "for range(literal)", "for range(a, b)", "for range(scalar param)", "nested for",
     "while", "break", "continue", "return", "augassign", "component write", "in-place array update",
-    "atomic", "tuple unpacking", "2-D arrays", "3-D arrays",
+    "atomic", "tuple unpacking", "2-D arrays", "3-D arrays", "@wp.func call", "output arguments",
+    "tuple-returning builtin", "in-place builtin",
 )
 
 
@@ -97,9 +98,18 @@ class StatementCensus(cst.CSTVisitor):
             self.kinds.add("component write")
 
     def visit_Call(self, node: cst.Call) -> None:
+        from grammar.ops import OPS
+
         code = cst.Module(body=()).code_for_node(node.func)
         if code.startswith("wp.atomic_"):
             self.kinds.add("atomic")
+        elif not code.startswith("wp.") and code not in ("range", "float", "int", "bool"):
+            self.kinds.add("@wp.func call")
+        for op in OPS:
+            if op.spelling == code and (op.outputs or op.inplace):
+                self.kinds.add("in-place builtin" if op.inplace else
+                               "tuple-returning builtin" if op.returns_tuple else "output arguments")
+                break
 
     def visit_Annotation(self, node: cst.Annotation) -> None:
         code = cst.Module(body=()).code_for_node(node.annotation)

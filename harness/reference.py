@@ -94,6 +94,14 @@ class Runtime:
         )
         eps = float(np.finfo((result.scalar if isinstance(result, Composite) else result).numpy_dtype).eps) if perturb else 0.0
 
+        if op.inplace:  # returns its first argument's new value
+            def call_inplace(*args):
+                ctx.sig = sig
+                with np.errstate(all="ignore"):
+                    return coerce(fn(ctx, *args), sig.args[0])
+
+            return call_inplace
+
         if op.outputs:  # returns the tuple of its output arguments' new values
             out_types = sig.args[-op.outputs:]
 
@@ -253,8 +261,12 @@ def resolve(spelling_table: dict[str, list[str]], spelling: str, arg_types: tupl
             keywords: tuple = ()) -> tuple[int, object]:
     """(call index, result type) of the overload of ``spelling`` taking ``arg_types`` (and ``keywords``)."""
     for name in spelling_table.get(spelling, ()):
-        for s in OPS.BY_NAME[name].signatures:
-            if s.args == arg_types and s.keywords == keywords:
+        op = OPS.BY_NAME[name]
+        for s in op.signatures:
+            if op.returns_tuple:  # called with its inputs only; returns the tuple of the remaining types
+                if s.args[: -op.outputs] == arg_types and s.keywords == keywords:
+                    return _CALL_INDEX[(name, s)], s.args[-op.outputs:]
+            elif s.args == arg_types and s.keywords == keywords:
                 return _CALL_INDEX[(name, s)], s.result
     shown = ", ".join(str(t) for t in arg_types)
     raise ReferenceTypeError(f"no overload of {spelling} for ({shown})")
@@ -406,6 +418,12 @@ class _ToReference(cst.CSTTransformer):
         keywords = tuple((a.keyword.value, _code(a.value)) for a in original.args if a.keyword is not None)
         i, t = _resolve_into(self.used, _CALL_TABLE, func, tuple(self.type_of(a) for a in positional), keywords)
         op = CALLS[i][0]
+        if op.returns_tuple:  # p, q, s = wp.transform_decompose(m): typed as the tuple of its results
+            return self.typed(_fcall(i, positional), t)
+        if op.inplace:  # wp.transform_set_translation(t, p): becomes `t = R.f[i](t, p)` in leave_Expr
+            node = _fcall(i, positional)
+            self.pending_outputs[id(node)] = positional[:1]
+            return node
         if op.outputs:  # wp.svd3(A, U, s, V): becomes `U, s, V = R.f[i](A)` in leave_Expr
             inputs, outs = positional[: -op.outputs], positional[-op.outputs:]
             node = _fcall(i, inputs)

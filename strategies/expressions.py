@@ -60,6 +60,14 @@ def choose(draw, options: list, weights: list[int] | None = None):
     raise AssertionError("unreachable")
 
 
+def spread_choice(draw, options: list):
+    """Pick one option nearly uniformly. Hypothesis draws a bounded integer at its lower bound far more often
+    than elsewhere (over a third of the time for eight options), which suits :func:`choose` but starves the
+    end of a long list; the sum of two draws modulo the length flattens that. Still shrinks toward index 0."""
+    n = len(options)
+    return options[(draw(st.integers(0, n - 1)) + draw(st.integers(0, n - 1))) % n]
+
+
 # ---- what the table lets us build -------------------------------------------------------------------------------
 
 
@@ -136,7 +144,9 @@ def usable_ops(t: ValueType) -> tuple[tuple[Op, Signature], ...]:
 
 
 def _is_cast(op: Op, t: ValueType) -> bool:
-    return op.spelling == getattr(t, "warp_name", None)
+    """``op`` converts its argument into ``t`` (``wp.int32(x)``, or the Python-spelled ``int(x)``)."""
+    return op.spelling == getattr(t, "warp_name", None) or op.family == "cast" and any(
+        s.result == t for s in op.signatures)
 
 
 # ---- leaves -------------------------------------------------------------------------------------------------
@@ -260,9 +270,11 @@ def expression(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     for op, s in candidates:  # pick the row first, then its overload: rows with many overloads don't dominate
         by_row.setdefault(op.name, []).append((op, s))
     groups = list(by_row.values())
+    weights = [p.focus_weight if name in sc.focus else 1 for name in by_row]
     if any(f.returns == (t,) for f in sc.funcs):
         groups.append("call")
-    group = choose(draw, groups)
+        weights.append(1)
+    group = choose(draw, groups, weights)
     if group == "call":
         from .functions import call_expr
 
@@ -401,7 +413,7 @@ _COMPARES = ("lt", "le", "gt", "ge", "eq", "ne")
 def int_interval(op: Op, a: list[Expr], cast_bound: float = 1000.0, t: Scalar = INT32) -> tuple[int, int]:
     if op.name in _COMPARES:
         return (0, 1)  # only the operands' size matters (their subtraction is never emitted)
-    if op.spelling == t.warp_name or op.name == t.name:  # a cast into t
+    if _is_cast(op, t):  # a conversion into t
         src = a[0]
         if src.type == BOOL:
             return (0, 1)

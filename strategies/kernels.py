@@ -14,19 +14,21 @@ Shrinking: toward one input, one output, no scalar parameters, no atomics, one s
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
+from functools import lru_cache
 
 import hypothesis.strategies as st
 import libcst as cst
 
+from grammar import ops as OPS
 from grammar.policy import DEFAULT_POLICY, Policy
 from grammar.types import ARRAY_ELEMENT_TYPES, BOOL, FLOAT32, INT32, VEC3, Array, Scalar, ValueType
 
 from . import _cst as B
 from .categories import categories_of
-from .expressions import choose, expression, literal_types
+from .expressions import choose, expression, literal_types, spread_choice, usable_ops
 from .functions import helper_function
 from .scope import ArrayParam, Scope, Var
-from .statements import block
+from .statements import block, call_statement
 
 
 @dataclass(frozen=True)
@@ -118,6 +120,33 @@ SHAPES = {1: (16,), 2: (4, 4), 3: (4, 2, 2)}
 CORE_TYPES = (FLOAT32, INT32, VEC3)
 
 
+@lru_cache(maxsize=1)
+def focusable_rows() -> tuple:
+    """Rows a kernel may favour (table order), each with its signatures over types that have literals."""
+    lits = literal_types()
+    rows = []
+    for op in OPS.OPS:
+        if op.outputs or op.inplace:  # statement rows
+            sigs = tuple(s for s in op.signatures if all(a in lits for a in s.args))
+        else:  # what expressions may use (int rows need an interval rule)
+            sigs = tuple(s for s in op.signatures if s.result in lits and (op, s) in usable_ops(s.result))
+        if sigs:
+            rows.append((op, sigs))
+    return tuple(rows)
+
+
+def focus_rows(draw, policy: Policy) -> list:
+    """0..max_focus_rows (row, signature) pairs the kernel favours (shrinks toward none, then early rows)."""
+    pools = ([r for r in focusable_rows() if not (r[0].outputs or r[0].inplace)],
+             [r for r in focusable_rows() if r[0].outputs or r[0].inplace])
+    picked = []
+    for _ in range(draw(st.integers(0, policy.max_focus_rows))):
+        # the 8 statement rows (svd3, transform_decompose...) get a sixth of the picks
+        op, sigs = spread_choice(draw, choose(draw, pools, [5, 1]))
+        picked.append((op, spread_choice(draw, list(sigs))))
+    return picked
+
+
 @st.composite
 def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kernel") -> GeneratedKernel:
     """Generate one verified-by-construction Warp kernel (see the module docstring).
@@ -128,6 +157,9 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     pool = sorted((t for t in literal_types() if t not in CORE_TYPES and t != BOOL), key=lambda t: t.name)
     n_extra = draw(st.integers(0, min(policy.max_extra_types, len(pool)))) if pool else 0
     extras = [choose(draw, pool) for _ in range(n_extra)]
+    focus = focus_rows(draw, policy)
+    extras += [t for _, sig in focus for t in (*sig.args, sig.result) if t is not None and t not in CORE_TYPES
+               and t != BOOL and t not in extras]
     palette = frozenset(CORE_TYPES + (BOOL,) + tuple(extras))
     rank = choose(draw, [1, 2, 3], [6, 2, 1])
     shape = SHAPES[rank] if rank > 1 else (policy.dim,)
@@ -146,7 +178,8 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     for a in inputs + outputs + atomics:
         lo, hi = _value_range(policy, a.dtype, a.role)
         specs.append(ParamSpec(a.name, "array", a.dtype.name, a.role, lo, hi, shape))
-    sc = Scope(policy, inputs, outputs, atomics, palette=palette, shape=shape)
+    sc = Scope(policy, inputs, outputs, atomics, palette=palette, shape=shape,
+               focus=frozenset(op.name for op, _ in focus))
     for pname, t in scalars:
         lo, hi = _value_range(policy, t, "param")
         specs.append(ParamSpec(pname, "scalar", t.name, "param", lo, hi))
@@ -164,6 +197,8 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
 
     target = B.name("tid") if rank == 1 else B.names_tuple(tid_names)
     body = [B.assign(target, B.call("wp.tid"))]
+    for op, sig in focus:  # each favoured row is used at least once
+        body += call_statement(draw, sc, op, sig)
     body += block(draw, sc, min_stmts=0)
     for out in outputs:
         e = expression(draw, sc, out.dtype, draw(st.integers(0, policy.max_expr_depth)))

@@ -61,6 +61,7 @@ class Scope:
     funcs: list = field(default_factory=list)  # user @wp.func helpers callable here (strategies.functions.FuncSig)
     in_func: bool = False  # generating a @wp.func body: no stores, atomics or bare returns
     shape: tuple[int, ...] = ()  # launch shape == shape of every array parameter; () means (policy.dim,)
+    focus: frozenset = frozenset()  # names of table rows this kernel favours (swarm testing over rows)
     _counter: int = 0
     _marks: list[tuple[int, bool]] = field(default_factory=list)
 

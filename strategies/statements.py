@@ -23,13 +23,16 @@ assignment, atomic, if, for, ...), blocks shrink toward one statement and nestin
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 import hypothesis.strategies as st
 import libcst as cst
 
 from grammar.types import BOOL, FLOAT32, INT32, Composite, Scalar
 
 from . import _cst as B
-from .expressions import Expr, choose, expression, literal_types, tracks_interval, typed_int, wrap
+from .expressions import (Expr, choose, expression, literal_types, render_op, tracks_interval, typed_float,
+                          typed_int, wrap)
 from .scope import Scope, Var
 
 LOCAL_TYPES = (FLOAT32, INT32, BOOL)
@@ -70,6 +73,8 @@ def statement(draw, sc: Scope) -> cst.BaseStatement | list[cst.BaseStatement]:
         kinds += ["break", "continue"]
     if not sc.in_func:
         kinds.append("return")
+    if statement_rows(sc):
+        kinds.append("builtin")
     weights = dict(sc.policy.statement_weights)
     kind = choose(draw, kinds, [weights.get(k, 1) for k in kinds])
     stmt = _STATEMENTS[kind](draw, sc)
@@ -119,7 +124,12 @@ def _has_identity_cast(t: Scalar) -> bool:
 
 def declare(draw, sc: Scope) -> cst.BaseStatement:
     t = choose(draw, local_types(sc))
-    e = dynamic(expression(draw, sc, t, _depth(draw, sc)))
+    return declare_value(draw, sc, dynamic(expression(draw, sc, t, _depth(draw, sc))))
+
+
+def declare_value(draw, sc: Scope, e: Expr) -> cst.BaseStatement:
+    """``x<n> = e`` for a fresh local (an int local is wrapped into the policy's bound)."""
+    t = e.type
     name = sc.fresh(_prefix(t))
     if tracks_interval(t):
         if e.mag > sc.policy.int_var_bound:
@@ -303,7 +313,88 @@ def unpack(draw, sc: Scope) -> cst.BaseStatement | None:
     return B.assign(B.names_tuple(names), B.call(f.name, *args))
 
 
+def statement_rows(sc: Scope) -> list:
+    """(row, signature) pairs of the builtins generated as statements (output arguments, tuple results,
+    in-place updates) whose types this kernel uses, in table order."""
+    return _statement_rows(sc.palette)
+
+
+@lru_cache(maxsize=256)
+def _statement_rows(palette: frozenset) -> list:
+    from grammar.ops import OPS
+
+    lits = literal_types()
+    allowed = (lambda t: True) if not palette else (lambda t: t in palette or t in (BOOL, INT32))
+    return [(op, s) for op in OPS if op.outputs or op.inplace for s in op.signatures
+            if all(a in lits and allowed(a) for a in s.args)]
+
+
+def _zero(t) -> cst.BaseExpression:
+    """A fresh value of type ``t`` to pass as an output argument: the zero constructor
+    (``wp.vector(length=3, dtype=wp.float32)``) of a composite, ``wp.float32(0.0)`` of a scalar."""
+    from grammar.ops import OPS
+
+    if isinstance(t, Scalar):
+        e = typed_float(0.0, t) if t.is_float else typed_int(0, t)
+        return dynamic(e).node
+    op, sig = next((op, s) for op in OPS for s in op.signatures if s.args == () and s.result == t)
+    return render_op(op, [], sig)
+
+
+def builtin_statement(draw, sc: Scope) -> list[cst.BaseStatement] | None:
+    """A builtin that returns through its arguments or as a tuple:
+
+    * ``U = wp.matrix(shape=(3, 3), ...); s = ...; V = ...; wp.svd3(A, U, s, V)`` (fresh output locals);
+    * ``p, q, s = wp.transform_decompose(m)``;
+    * ``wp.transform_set_translation(x, p)`` on an assignable local ``x`` (declared first when none exists).
+    Focus rows are favoured like in expressions."""
+    rows = statement_rows(sc)
+    if not rows:
+        return None
+    by_row: dict[str, list] = {}
+    for op, sig in rows:
+        by_row.setdefault(op.name, []).append((op, sig))
+    names = list(by_row)
+    name = choose(draw, names, [sc.policy.focus_weight if n in sc.focus else 1 for n in names])
+    return call_statement(draw, sc, *choose(draw, by_row[name]))
+
+
+def call_statement(draw, sc: Scope, op, sig) -> list[cst.BaseStatement]:
+    """One use of ``op`` with signature ``sig`` as statements: a builtin statement (see
+    :func:`builtin_statement`) or, for an expression row, a new local ``x = op(...)``."""
+    from .expressions import apply_op
+    from .guards import guarded  # guards build on statements' helpers: imported late
+
+    depth = max(_depth(draw, sc), 1)
+    if not (op.outputs or op.inplace):
+        return [declare_value(draw, sc, dynamic(apply_op(draw, sc, op, sig, depth)))]
+    out: list[cst.BaseStatement] = []
+    if op.inplace:
+        t = sig.args[0]
+        targets = sc.of_type(t, assignable=True)
+        if targets and draw(st.booleans()):
+            target = choose(draw, targets).name
+        else:
+            target = sc.fresh(_prefix(t))
+            out.append(B.assign(B.name(target), expression(draw, sc, t, depth).node))
+            sc.declare(Var(target, t, "local"))
+        rest = [guarded(draw, sc, a, op.domain(i + 1), depth).node for i, a in enumerate(sig.args[1:])]
+        return out + [B.expr_stmt(B.call(op.spelling, B.name(target), *rest))]
+    inputs, results = sig.args[: -op.outputs], sig.args[-op.outputs:]
+    args = [guarded(draw, sc, a, op.domain(i), depth).node for i, a in enumerate(inputs)]
+    names_out = [sc.fresh(_prefix(t)) for t in results]
+    if op.returns_tuple:
+        out.append(B.assign(B.names_tuple(names_out), B.call(op.spelling, *args)))
+    else:
+        out += [B.assign(B.name(n), _zero(t)) for n, t in zip(names_out, results)]
+        out.append(B.expr_stmt(B.call(op.spelling, *args, *[B.name(n) for n in names_out])))
+    for n, t in zip(names_out, results):
+        sc.declare(Var(n, t, "local"))
+    return out
+
+
 _STATEMENTS = {
+    "builtin": builtin_statement,
     "unpack": unpack,
     "declare": declare,
     "store": store,

@@ -32,9 +32,10 @@ def test_every_kernel_type_checks(report):
 
 def test_builtin_coverage_does_not_drop(report):
     base, now = report
-    # a builtin used by >= 3 sampled kernels must not disappear (rarer ones may move in and out of the
-    # sample when the table changes; the total below still may not drop)
-    solid = {n for n, c in base["builtin_uses"].items() if c >= 3}
+    # a builtin used by >= 8 sampled kernels must not disappear: any change to the strategies reshuffles the
+    # sample (Hypothesis draws correlated examples), so rarer ones move in and out of it; the total below
+    # still may not drop
+    solid = {n for n, c in base["builtin_uses"].items() if c >= 8}
     lost = sorted(solid - {n for g in now["builtins"].values() for n, c in g.items() if c})
     assert not lost, f"builtins no longer generated: {lost}"
     assert now["covered"] >= base["covered"], f"covered {now['covered']} < baseline {base['covered']}"

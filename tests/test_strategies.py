@@ -187,6 +187,42 @@ def test_every_statement_kind_is_reachable(kind):
     assert kind in census(k).statements
 
 
+#: builtins generated as statements: output arguments (svd3...), a tuple result, an in-place first argument
+STATEMENT_ROWS = sorted({op.name for op in OPS if op.outputs or op.inplace})
+#: kernels favouring more rows than by default: the searches for one given row end sooner
+FOCUSED = Policy(max_focus_rows=8)
+
+
+@pytest.mark.parametrize("row", STATEMENT_ROWS)
+def test_every_statement_builtin_is_reachable(row):
+    call = BY_NAME[row].spelling + "("
+    k = find(kernels(FOCUSED), lambda k: call in k.kernel_source, settings=SEARCH)
+    assert call in k.kernel_source
+
+
+def test_output_arguments_are_fresh_locals_declared_just_before_the_call():
+    k = find(kernels(FOCUSED), lambda k: "wp.svd3(" in k.kernel_source, settings=SEARCH)
+    lines = [line.strip() for line in k.kernel_source.splitlines()]
+    i = next(i for i, line in enumerate(lines) if line.startswith("wp.svd3("))
+    outs = lines[i].rstrip(")").split(", ")[-3:]
+    assert [line.split(" = ")[0] for line in lines[i - 3:i]] == outs
+
+
+def test_a_focused_row_is_used_even_when_rare():
+    """Swarm testing over rows: a kernel favouring a row uses it (here a float32-only quaternion builtin)."""
+    from strategies.kernels import focusable_rows
+
+    assert {"quat_twist_angle_signed", "transform_decompose", "int"} <= {op.name for op, _ in focusable_rows()}
+    k = find(kernels(), lambda k: "wp.quat_twist_angle_signed(" in k.kernel_source, settings=SEARCH)
+    assert "wp.quat_twist_angle_signed(" in k.kernel_source
+
+
+def test_int_conversion_is_generated():
+    """``int(x)`` is the int32 conversion row: it carries the conversion's interval."""
+    k = find(kernels(), lambda k: " int(" in k.kernel_source or "(int(" in k.kernel_source, settings=SEARCH)
+    assert "int(" in k.kernel_source
+
+
 # ---- undefined-behaviour freedom ------------------------------------------------------------------------------
 
 

@@ -1,0 +1,75 @@
+"""Warp 1.19 bugs the grammar steers around, each checked to still be there.
+
+The operator table leaves these overloads out (see the docstrings of grammar/ops_scalar.py, ops_linalg.py and
+ops_quat.py), so the fuzzer does not rediscover them on every run. Each test builds the smallest kernel that
+shows the bug and asserts the build still fails. When one of them starts passing, Warp has fixed the bug:
+put the overload back into the table (the comment next to the test says where) and delete the test.
+"""
+
+from __future__ import annotations
+
+import textwrap
+
+import pytest
+
+from harness import warp_adapter as W
+
+KNOWN = {
+    # grammar/ops_scalar.py: the "bool" row has no float16 source
+    "bool_of_float16": ("wp.float16", "out[tid] = wp.where(bool(a[tid]), 1.0, 0.0)", False),
+    # grammar/ops_scalar.py: the "float16" row has no bool source (adj_float16<bool>)
+    "float16_of_bool_backward": ("wp.float32", "out[tid] = float(wp.float16(a[tid] > 0.0))", True),
+    # grammar/ops_linalg.py: no matrix conversion into float16 (ambiguous float += half in the adjoint)
+    "mat22h_of_mat22_backward": (
+        "wp.float32", "m = wp.mat22h(wp.mat22(a[tid], 1.0, 2.0, 3.0))\n    out[tid] = float(m[0, 0])", True),
+    # grammar/ops_linalg.py: no != on vectors (codegen accepts it, the C++ does not compile)
+    "vector_not_equal": (
+        "wp.float32", "out[tid] = wp.where(wp.vec2(a[tid], 1.0) != wp.vec2(1.0, 1.0), 1.0, 0.0)", False),
+}
+
+
+def _source(name: str, dtype: str, body: str) -> str:
+    return textwrap.dedent(f"""\
+        import warp as wp
+
+
+        @wp.kernel
+        def k_{name}(a: wp.array(dtype={dtype}), out: wp.array(dtype=wp.float32)):
+            tid = wp.tid()
+        """) + "    " + body + "\n"
+
+
+@pytest.fixture(scope="module", autouse=True)
+def warp_cache(tmp_path_factory):
+    W.init(str(tmp_path_factory.mktemp("warp-cache")))
+
+
+@pytest.mark.parametrize("name", sorted(KNOWN))
+def test_warp_still_fails_to_build(name, tmp_path):
+    dtype, body, backward = KNOWN[name]
+    path = tmp_path / f"known_{name}.py"
+    path.write_text(_source(name, dtype, body))
+    module = W.import_kernel_module(path)
+    W.set_module_options(module, optimization_level=0, enable_backward=backward)
+    with pytest.raises(Exception, match="build failed"):  # the C++ compiler rejects Warp's own output
+        W.compile_cpu(module)
+
+
+def test_the_same_kernels_build_without_the_culprit(tmp_path):
+    """The kernels above are otherwise valid: with the culprit overload replaced they build."""
+    fixed = {
+        "bool_of_float16": ("wp.float16", "out[tid] = wp.where(a[tid] != wp.float16(0.0), 1.0, 0.0)", False),
+        "float16_of_bool_backward": ("wp.float32", "out[tid] = float(wp.float16(wp.where(a[tid] > 0.0, 1.0, 0.0)))",
+                                     True),
+        "mat22h_of_mat22_backward": (
+            "wp.float32", "m = wp.mat22(a[tid], 1.0, 2.0, 3.0)\n    out[tid] = float(m[0, 0])", True),
+        "vector_not_equal": (
+            "wp.float32", "out[tid] = wp.where(wp.vec2(a[tid], 1.0) == wp.vec2(1.0, 1.0), 0.0, 1.0)", False),
+    }
+    assert set(fixed) == set(KNOWN)
+    path = tmp_path / "known_fixed.py"
+    path.write_text("import warp as wp\n\n" + "\n".join(_source(n, *fixed[n][:2]).split("\n", 2)[2]
+                                                     for n in sorted(fixed)))
+    module = W.import_kernel_module(path)
+    W.set_module_options(module, optimization_level=0, enable_backward=True)
+    W.compile_cpu(module)
