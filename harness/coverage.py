@@ -27,7 +27,7 @@ STATEMENT_KINDS = (
     "if", "elif", "else", "for range(literal)", "for range(a, b)", "for range(scalar param)", "nested for",
     "while", "break", "continue", "return", "augassign", "component write", "in-place array update",
     "atomic", "tuple unpacking", "2-D arrays", "3-D arrays", "@wp.func call", "output arguments",
-    "tuple-returning builtin", "in-place builtin",
+    "tuple-returning builtin", "in-place builtin", "for range(wp.static)", "if wp.static", "wp.static value",
 )
 
 
@@ -48,13 +48,22 @@ def builtin_of(row_name: str) -> str | None:
     return row_name
 
 
+def _is_static(node: cst.BaseExpression) -> bool:
+    return isinstance(node, cst.Call) and cst.Module(body=()).code_for_node(node.func) == "wp.static"
+
+
 class StatementCensus(cst.CSTVisitor):
     def __init__(self) -> None:
         self.kinds: set[str] = set()
         self.loop_depth = 0
+        self.structural: set[int] = set()  # wp.static calls that are loop bounds or if tests
 
     def visit_If(self, node: cst.If) -> None:
-        self.kinds.add("if")
+        if _is_static(node.test):
+            self.kinds.add("if wp.static")
+            self.structural.add(id(node.test))
+        else:
+            self.kinds.add("if")
         if isinstance(node.orelse, cst.If):
             self.kinds.add("elif")
         elif isinstance(node.orelse, cst.Else):
@@ -65,7 +74,10 @@ class StatementCensus(cst.CSTVisitor):
         if self.loop_depth >= 2:
             self.kinds.add("nested for")
         args = node.iter.args if isinstance(node.iter, cst.Call) else ()
-        if len(args) == 2:
+        if len(args) == 1 and _is_static(args[0].value):
+            self.kinds.add("for range(wp.static)")
+            self.structural.add(id(args[0].value))
+        elif len(args) == 2:
             self.kinds.add("for range(a, b)")
         elif args and isinstance(args[0].value, cst.Integer):
             self.kinds.add("for range(literal)")
@@ -101,7 +113,10 @@ class StatementCensus(cst.CSTVisitor):
         from grammar.ops import OPS
 
         code = cst.Module(body=()).code_for_node(node.func)
-        if code.startswith("wp.atomic_"):
+        if code == "wp.static":
+            if id(node) not in self.structural:
+                self.kinds.add("wp.static value")
+        elif code.startswith("wp.atomic_"):
             self.kinds.add("atomic")
         elif not code.startswith("wp.") and code not in ("range", "float", "int", "bool"):
             self.kinds.add("@wp.func call")
@@ -162,17 +177,29 @@ def measure(samples: int, seed: int = 0) -> dict:
     }
 
 
+def baseline(report: dict, seed: int) -> dict:
+    """The ratchet record: sample, covered count and per-builtin use counts (see tests/test_coverage.py)."""
+    uses = {n: c for g in report["builtins"].values() for n, c in g.items() if c}
+    return {"samples": report["samples"], "seed": seed, "covered": report["covered"], "total": report["total"],
+            "builtin_uses": dict(sorted(uses.items())), "statement_kinds": report["statement_kinds"]}
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m harness.coverage", description=__doc__.splitlines()[0])
     p.add_argument("--samples", type=int, default=1000, help="kernels to draw (default 1000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--baseline", action="store_true",
+                   help="print the ratchet file tests/coverage_baseline.json expects")
     args = p.parse_args(argv)
     if args.samples < 1:
         p.error("--samples must be >= 1")
     report = measure(args.samples, args.seed)
     if args.json:
         print(json.dumps(report, indent=1))
+        return 0
+    if args.baseline:
+        print(json.dumps(baseline(report, args.seed), indent=1))
         return 0
     for g, names in report["builtins"].items():
         print(f"\n{g} ({sum(1 for n in names.values() if n)}/{len(names)})")

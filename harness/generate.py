@@ -4,9 +4,18 @@ Hypothesis strategies are meant to be driven by ``@given``; to draw a batch for 
 ``@given`` function with ``@seed(seed)``, the generate phase only and no example database, and keep what it
 is given. The same seed and policy give the same batch (Hypothesis is deterministic under ``@seed``).
 Hypothesis starts each run with its simplest example; those repeats are removed later by the dedup.
+
+One catch: Hypothesis occasionally substitutes a literal constant harvested from every *local* module
+imported so far (its "local constants" pool), so a draw would depend on which of our modules a process
+happened to import before it (a test file, a lazily imported report writer, a resumed run that skipped
+an import). :func:`_no_local_constants` pins that pool to empty while we draw; Hypothesis's built-in
+constants (0, -1, nan, boundaries...) still apply. It is the one place that touches Hypothesis internals
+and falls back to doing nothing if they move.
 """
 
 from __future__ import annotations
+
+from contextlib import contextmanager
 
 import hypothesis
 from hypothesis import HealthCheck, Phase, given, settings
@@ -32,5 +41,23 @@ def draw_kernels(seed: int, n: int, policy: Policy = DEFAULT_POLICY) -> list[Gen
     def _collect(kernel: GeneratedKernel) -> None:
         out.append(kernel)
 
-    _collect()
+    with _no_local_constants():
+        _collect()
     return out
+
+
+@contextmanager
+def _no_local_constants():
+    try:
+        from hypothesis.internal.conjecture import providers
+        saved, cache, empty = providers._get_local_constants, providers.CONSTANTS_CACHE, providers.Constants()
+    except (ImportError, AttributeError):  # a Hypothesis without the pool (or with it moved): nothing to pin
+        yield
+        return
+    providers._get_local_constants = lambda: empty
+    cache.cache.clear()
+    try:
+        yield
+    finally:
+        providers._get_local_constants = saved
+        cache.cache.clear()

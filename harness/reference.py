@@ -394,9 +394,14 @@ class _ToReference(cst.CSTTransformer):
         i, t = _resolve_into(self.used, _BOOLOP_TABLE, op, (self.type_of(updated.left), self.type_of(updated.right)))
         return self.typed(_fcall(i, [updated.left, updated.right]), t)  # both sides evaluated, like Warp
 
+    def visit_Call(self, node) -> bool:
+        return _code(node.func) != "wp.static"  # its argument is Python, evaluated whole in leave_Call
+
     def leave_Call(self, original, updated):
         func = _code(updated.func)
         args = [a.value for a in updated.args]
+        if func == "wp.static":
+            return self._static(original)
         if func == "wp.tid":
             return self.typed(cst.Name("_tid"), INT32)
         if func == "range":
@@ -430,6 +435,31 @@ class _ToReference(cst.CSTTransformer):
             self.pending_outputs[id(node)] = outs
             return node
         return self.typed(_fcall(i, positional), t)
+
+    def _static(self, call: cst.Call):
+        """``wp.static(e)``: Warp evaluates ``e`` as Python at code generation and embeds the value as a
+        constant (int -> int32, float -> float32 rounded to nearest, bool -> bool); so does the reference."""
+        if len(call.args) != 1:
+            raise ReferenceTypeError("wp.static takes one expression")
+        text = _code(call.args[0].value)
+        try:
+            value = eval(compile(text, "<wp.static>", "eval"), {"__builtins__": {}}, {})
+        except Exception as e:
+            raise ReferenceTypeError(f"wp.static({text}) is not a constant expression over literals: {e}") from None
+        self.used.add("wp.static")
+        if isinstance(value, bool):
+            return self.typed(cst.Name(str(value)), BOOL)
+        if isinstance(value, int):
+            if not -(2**31) <= value < 2**31:
+                raise ReferenceTypeError(f"wp.static({text}) = {value} does not fit int32")
+            node = cst.Integer(str(value)) if value >= 0 else cst.UnaryOperation(cst.Minus(), cst.Integer(str(-value)))
+            return self.typed(node, INT32)
+        if isinstance(value, float):
+            node = cst.Float(repr(abs(value)))
+            if math.copysign(1.0, value) < 0:
+                node = cst.UnaryOperation(cst.Minus(), node)
+            return self.typed(_rcall("lit", node), FLOAT32)
+        raise ReferenceTypeError(f"wp.static({text}) has type {type(value).__name__}")
 
     def leave_Expr(self, original, updated):
         outs = self.pending_outputs.pop(id(updated.value), None)

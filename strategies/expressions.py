@@ -242,7 +242,16 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
         options.append("load")
     if t == BOOL:
         options.append("compare")
-    kind = choose(draw, options)
+    weights = [4] * len(options)
+    if t in (INT32, FLOAT32, BOOL):  # a compile-time constant wp.static(...), rarely
+        options.append("static")
+        weights.append(1)
+    kind = choose(draw, options, weights)
+    if kind == "static":
+        from .static import static_leaf
+
+        m = sc.policy.int_const_max
+        return static_leaf(draw, t, -m, m)
     if kind == "literal":
         return literal(draw, sc, t)
     if kind == "var":

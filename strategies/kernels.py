@@ -135,16 +135,26 @@ def focusable_rows() -> tuple:
     return tuple(rows)
 
 
-def focus_rows(draw, policy: Policy) -> list:
-    """0..max_focus_rows (row, signature) pairs the kernel favours (shrinks toward none, then early rows)."""
+@st.composite
+def focus_row(draw: st.DrawFn) -> tuple:
+    """One (row, signature) pair a kernel favours; the 8 statement rows (svd3, transform_decompose...) get a
+    fifth of the picks. Shrinks toward the first expression row."""
     pools = ([r for r in focusable_rows() if not (r[0].outputs or r[0].inplace)],
              [r for r in focusable_rows() if r[0].outputs or r[0].inplace])
-    picked = []
-    for _ in range(draw(st.integers(0, policy.max_focus_rows))):
-        # the 8 statement rows (svd3, transform_decompose...) get a sixth of the picks
-        op, sigs = spread_choice(draw, choose(draw, pools, [5, 1]))
-        picked.append((op, spread_choice(draw, list(sigs))))
-    return picked
+    op, sigs = spread_choice(draw, choose(draw, pools, [4, 1]))
+    return op, spread_choice(draw, list(sigs))
+
+
+def focus_rows(draw, policy: Policy) -> list:
+    """0..max_focus_rows (row, signature) pairs the kernel favours. Drawn as a list so the shrinker deletes
+    whole picks (shrinks toward none, then early rows)."""
+    return draw(st.lists(focus_row(), max_size=policy.max_focus_rows))
+
+
+@st.composite
+def _helper(draw: st.DrawFn, sc: Scope, index: int, local: list):
+    """One helper function drawn as its own span, which the shrinker can delete as a whole."""
+    return helper_function(draw, sc, index, local)
 
 
 @st.composite
@@ -188,7 +198,7 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     helpers = []
     local = [t for t in [FLOAT32, INT32, BOOL, VEC3] + sorted(set(extras), key=lambda t: t.name)]
     for i in range(draw(st.integers(0, policy.max_funcs))):
-        fdef, fsig = helper_function(draw, sc, i, local)
+        fdef, fsig = draw(_helper(sc, i, local))
         helpers.append(fdef)
         sc.funcs.append(fsig)
     tid_names = ["tid"] if rank == 1 else ["ti", "tj", "tk"][:rank]

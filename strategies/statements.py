@@ -34,6 +34,7 @@ from . import _cst as B
 from .expressions import (Expr, choose, expression, literal_types, render_op, tracks_interval, typed_float,
                           typed_int, wrap)
 from .scope import Scope, Var
+from .static import static_bool, static_int
 
 LOCAL_TYPES = (FLOAT32, INT32, BOOL)
 _PREFIX = {"float": "x", "int": "i", "uint": "u", "bool": "c"}
@@ -221,7 +222,9 @@ def atomic(draw, sc: Scope) -> cst.BaseStatement:
 
 
 def if_stmt(draw, sc: Scope) -> cst.BaseStatement:
-    test = expression(draw, sc, BOOL, _depth(draw, sc))
+    """if/elif/else; one test in eight is ``wp.static(...)`` (Warp drops the dead branch at codegen)."""
+    static = choose(draw, [False, True], [7, 1])
+    test = static_bool(draw) if static else expression(draw, sc, BOOL, _depth(draw, sc))
     body = block(draw, sc, 3)
     n_elif = draw(st.integers(0, 2))
     has_else = draw(st.booleans())
@@ -250,11 +253,14 @@ def for_stmt(draw, sc: Scope) -> cst.BaseStatement:
     p = sc.policy
     room = max(1, min(p.max_const_trip, p.max_trip_product // sc.trip))
     int_params = [v for v in sc.vars if v.kind == "param" and v.type == INT32 and v.hi * sc.trip <= p.max_trip_product]
-    kinds = ["const", "range2"] + (["param"] if int_params else [])
-    kind = choose(draw, kinds)
+    kinds = ["const", "range2"] + (["param"] if int_params else []) + ["static"]
+    kind = choose(draw, kinds, [3] * (len(kinds) - 1) + [1])
     if kind == "const":
         k = draw(st.integers(1, room))
         bounds, lo, hi, trip = [B.int_lit(k)], 0, k - 1, k
+    elif kind == "static":  # range(wp.static(...)): a trip count computed at code-generation time
+        bound = static_int(draw, 1, room)
+        bounds, lo, hi, trip = [bound.node], 0, bound.hi - 1, bound.hi
     elif kind == "range2":
         start = draw(st.integers(0, 3))
         k = draw(st.integers(1, room))
