@@ -126,12 +126,25 @@ OPS: tuple[Op, ...] = (
     Op("component", "index", "[]", (sig(F, V, I),), S.component, family="vector", exact=True),
 )
 
-#: Atomic read-modify-write builtins, used as statements on an output array: (row, element types).
+#: Atomic read-modify-write builtins: ``wp.atomic_<op>(arr, index..., operands)``; a signature's result is
+#: the element type, its arguments the operands (``atomic_cas``: compare, value). The first group is used on *shared*
+#: accumulator arrays (any thread, any slot: the result must not depend on the order threads run in, so
+#: only commutative updates); ``OWN_SLOT_ATOMICS`` only on a thread's own slot of an output array, where
+#: no other thread ever touches the element (exchange and compare-and-swap are order dependent).
 ATOMICS: tuple[Op, ...] = (
     Op("atomic_add", "call", "wp.atomic_add", (sig(F, F), sig(I, I)), S.atomic_add, family="atomic"),
     Op("atomic_min", "call", "wp.atomic_min", (sig(F, F), sig(I, I)), S.atomic_min, differentiable=False, family="atomic"),
     Op("atomic_max", "call", "wp.atomic_max", (sig(F, F), sig(I, I)), S.atomic_max, differentiable=False, family="atomic"),
+    Op("atomic_sub", "call", "wp.atomic_sub", (sig(F, F), sig(I, I)), S.atomic_sub, family="atomic"),
+    Op("atomic_and", "call", "wp.atomic_and", (sig(I, I),), S.atomic_and, differentiable=False, family="atomic"),
+    Op("atomic_or", "call", "wp.atomic_or", (sig(I, I),), S.atomic_or, differentiable=False, family="atomic"),
+    Op("atomic_xor", "call", "wp.atomic_xor", (sig(I, I),), S.atomic_xor, differentiable=False, family="atomic"),
+    Op("atomic_exch", "call", "wp.atomic_exch", (sig(F, F), sig(I, I)), S.atomic_exch, differentiable=False,
+       family="atomic"),
+    Op("atomic_cas", "call", "wp.atomic_cas", (sig(I, I, I),), S.atomic_cas, differentiable=False,
+       family="atomic"),
 )
+OWN_SLOT_ATOMICS = frozenset({"atomic_exch", "atomic_cas"})
 
 CORE_OPS = OPS
 

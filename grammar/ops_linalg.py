@@ -195,6 +195,9 @@ _RS = dict(family="spatial")
 _ROWS: list[Op] = [
     # constructors (type constructors first: the generator's literals come from them)
     *_CONSTRUCTOR_ROWS,
+    # len(v): the number of components of a vector, of rows of a matrix (an int32 constant)
+    Op("len", "call", "len", _each(VECTORS + MATRICES, lambda t: Signature((t,), INT32)), L.len_,
+       family="utility", exact=True, differentiable=False),
     Op("vector", "call", "wp.vector", _each(VECTORS, _vector_sigs), L.construct, exact=True, **_RV),
     Op("matrix", "call", "wp.matrix", _each(MATRICES, _matrix_sigs), L.construct, exact=True, **_RV),
     Op("identity", "call", "wp.identity", _each(MATRICES, _identity_sig), L.identity, differentiable=False,

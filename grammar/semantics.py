@@ -350,3 +350,27 @@ def atomic_min(ctx, old, v):
 
 def atomic_max(ctx, old, v):
     return max(old, v) if is_int(old) else np.fmax(old, v)
+
+
+def atomic_sub(ctx, old, v):
+    return old - v
+
+
+def atomic_and(ctx, old, v):
+    return old & v  # Python ints: two's complement bitwise, as int32 for values in range
+
+
+def atomic_or(ctx, old, v):
+    return old | v
+
+
+def atomic_xor(ctx, old, v):
+    return old ^ v
+
+
+def atomic_exch(ctx, old, v):
+    return v
+
+
+def atomic_cas(ctx, old, compare, v):
+    return v if old == compare else old

@@ -303,6 +303,11 @@ def lerp(ctx, a, b, t):
     return a * (one - t) + b * t
 
 
+def len_(ctx, v) -> int:
+    """``len(v)``: components of a vector, rows of a matrix."""
+    return int(v.shape[0])
+
+
 def component(ctx, v, i):
     """``v[i]`` (a matrix gives its row ``i``); Warp wraps a negative index like Python, anything outside
     ``[-n, n)`` reads out of bounds (undefined)."""

@@ -132,7 +132,7 @@ class Runtime:
         if op is None or name.startswith("_"):
             raise AttributeError(name)
         if op in OPS.ATOMICS:
-            return lambda arr, i, v: self.atomic(name, arr, i, v)
+            return lambda arr, i, *v: self.atomic(name, arr, i, *v)
 
         def dispatch(*args):
             types = tuple(_legacy_type(a) for a in args)
@@ -169,14 +169,15 @@ class Runtime:
     def astore(self, arr: RefArray, index, value) -> None:
         arr.data[arr.check(index)] = value
 
-    def atomic(self, name: str, arr: RefArray, index, value):
+    def atomic(self, name: str, arr: RefArray, index, *operands):
+        """``wp.atomic_<op>(arr, index, operands...)``: updates the element, returns its old value."""
         op = OPS.BY_NAME[name]
         elem = arr.type.dtype if arr.type is not None else (INT32 if arr.data.dtype.kind in "iu" else FLOAT32)
-        self.ctx.sig = OPS.Signature((elem, elem), elem)
+        self.ctx.sig = OPS.Signature((elem,) * (1 + len(operands)), elem)
         idx = arr.check(index)
         old = arr.data[idx]
         with np.errstate(all="ignore"):
-            arr.data[idx] = self.coerce(op.semantics(self.ctx, old, value), elem)
+            arr.data[idx] = self.coerce(op.semantics(self.ctx, old, *operands), elem)
         return old
 
     def cget(self, v: np.ndarray, *index):
@@ -415,9 +416,10 @@ class _ToReference(cst.CSTTransformer):
             return self.typed(updated, result)
         if func in _ATOMICS:
             self.used.add(_ATOMICS[func])
-            arr, *index, value = args
+            n_operands = len(OPS.BY_NAME[_ATOMICS[func]].signatures[0].args)
+            arr, index, operands = args[0], args[1:-n_operands], args[-n_operands:]
             idx = index[0] if len(index) == 1 else cst.Tuple([cst.Element(e) for e in index])
-            return self.typed(_rcall("atomic", cst.SimpleString(repr(_ATOMICS[func])), arr, idx, value),
+            return self.typed(_rcall("atomic", cst.SimpleString(repr(_ATOMICS[func])), arr, idx, *operands),
                               self.type_of(arr).dtype)
         positional = [a.value for a in updated.args if a.keyword is None]
         keywords = tuple((a.keyword.value, _code(a.value)) for a in original.args if a.keyword is not None)

@@ -415,6 +415,7 @@ INTERVAL_RULES = {
     "bit_count": lambda a: (0, 64),
     "argmin": lambda a: (0, 5),
     "argmax": lambda a: (0, 5),
+    "len": lambda a: (2, 6),
 }
 _COMPARES = ("lt", "le", "gt", "ge", "eq", "ne")
 

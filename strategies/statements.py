@@ -31,8 +31,8 @@ import libcst as cst
 from grammar.types import BOOL, FLOAT32, INT32, Composite, Scalar
 
 from . import _cst as B
-from .expressions import (Expr, choose, expression, literal_types, render_op, tracks_interval, typed_float,
-                          typed_int, wrap)
+from .expressions import (Expr, choose, expression, literal_types, render_op, spread_choice, tracks_interval,
+                          typed_float, typed_int, wrap)
 from .scope import Scope, Var
 from .static import static_bool, static_int
 
@@ -148,9 +148,28 @@ def store(draw, sc: Scope) -> cst.BaseStatement | None:
     out = choose(draw, sc.outputs)
     e = expression(draw, sc, out.dtype, _depth(draw, sc))
     target = B.subscript(B.name(out.name), *sc.own_slot())
-    if draw(st.integers(0, 3)) == 0 and _has_binop("+", out.dtype) and not tracks_interval(out.dtype):
+    form = choose(draw, ["store", "update", "exchange"], [8, 3, 2])
+    if form == "update" and _has_binop("+", out.dtype) and not tracks_interval(out.dtype):
         return B.aug_assign(target, "+", e.node)  # in-place update of the own element
+    if form == "exchange" and out.dtype in (FLOAT32, INT32):
+        return _exchange(draw, sc, out, e)
     return B.assign(target, e.node)
+
+
+def _exchange(draw, sc: Scope, out, e: Expr) -> cst.BaseStatement:
+    """``x = wp.atomic_exch(out, own, e)`` (float: the old value is kept in a new local) or
+    ``wp.atomic_cas(out, own, c, e)`` (int): only on the thread's own slot, which no other thread touches, so
+    the result does not depend on thread order."""
+    own = sc.own_slot()
+    if out.dtype == INT32 and draw(st.booleans()):
+        c = expression(draw, sc, INT32, 0)
+        return B.expr_stmt(B.call("wp.atomic_cas", B.name(out.name), *own, c.node, e.node))
+    call = B.call("wp.atomic_exch", B.name(out.name), *own, e.node)
+    if out.dtype != FLOAT32:
+        return B.expr_stmt(call)
+    name = sc.fresh(_prefix(FLOAT32))
+    sc.declare(Var(name, FLOAT32, "local"))
+    return B.assign(B.name(name), call)
 
 
 def clamp_into(e: Expr, lo: int, hi: int) -> Expr:
@@ -211,8 +230,14 @@ def component_write(draw, sc: Scope) -> cst.BaseStatement | None:
 
 
 def atomic(draw, sc: Scope) -> cst.BaseStatement:
+    """``wp.atomic_<op>(acc, index, e)`` on a shared accumulator: an order-independent update (add, sub,
+    min, max; and, or, xor on ints). Int values are bounded by ``atomic_int_bound``; bitwise updates keep
+    the element within the power-of-two envelope the adds built, so the int32 total cannot overflow."""
+    from grammar.ops import ATOMICS, OWN_SLOT_ATOMICS
+
     arr = choose(draw, sc.atomics)
-    fn = choose(draw, ["wp.atomic_add", "wp.atomic_min", "wp.atomic_max"])
+    fn = spread_choice(draw, [op.spelling for op in ATOMICS if op.name not in OWN_SLOT_ATOMICS
+                              and any(s.args[0] == arr.dtype for s in op.signatures)])
     idx = sc.element_index(draw, 1)
     e = expression(draw, sc, arr.dtype, _depth(draw, sc))
     if tracks_interval(arr.dtype) and e.mag > sc.policy.atomic_int_bound:

@@ -233,12 +233,16 @@ ATOMIC_INPUTS = {
 ATOMIC_INITIAL = {INT32: [0, 5, -5, 100], FLOAT32: [0.0, 2.5, -2.5, 100.0]}
 
 
+#: operands of an atomic by arity; compare-and-swap compares with the current element on even threads (a hit)
+_OPERANDS = {1: "a[tid]", 2: "wp.where(tid % 2 == 0, out[tid % 4], a[(tid + 1) % 16]), a[tid]"}
+
+
 def _atomic_kernel(op: Op, t: ValueType) -> tuple[str, str]:
     name = f"k_{op.name}_{t.name}"
     a = _ANNOTATION[t]
     source = (
         f"@wp.kernel\ndef {name}(a: wp.array(dtype={a}), out: wp.array(dtype={a})):\n"
-        f"    tid = wp.tid()\n    {op.spelling}(out, tid % 4, a[tid])\n"
+        f"    tid = wp.tid()\n    {op.spelling}(out, tid % 4, {_OPERANDS[len(op.signatures[0].args)]})\n"
     )
     return name, source
 
@@ -355,8 +359,12 @@ def test_atomic_semantics_applied_in_thread_order_match_warp(module, op: Op, t: 
 
     runtime = Runtime(np.float32)
     acc = RefArray(initial.astype(np.int64 if t == INT32 else np.float32), "out")
+    conv = int if t == INT32 else np.float32
     for tid, v in enumerate(values):
-        getattr(runtime, op.name)(acc, tid % 4, int(v) if t == INT32 else np.float32(v))
+        operands = [conv(v)]
+        if len(op.signatures[0].args) == 2:
+            operands.insert(0, acc.data[tid % 4] if tid % 2 == 0 else conv(values[(tid + 1) % 16]))
+        getattr(runtime, op.name)(acc, tid % 4, *operands)
     if t == INT32:
         np.testing.assert_array_equal(got, acc.data)
     else:
