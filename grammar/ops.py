@@ -145,6 +145,11 @@ ATOMICS: tuple[Op, ...] = (
        family="atomic"),
 )
 OWN_SLOT_ATOMICS = frozenset({"atomic_exch", "atomic_cas"})
+#: atomics that commute with each other: one accumulator only ever sees atomics of one class, so the final
+#: value does not depend on the order threads run in (add then xor != xor then add)
+ATOMIC_CLASSES: tuple[frozenset, ...] = (frozenset({"atomic_add", "atomic_sub"}), frozenset({"atomic_min"}),
+                                         frozenset({"atomic_max"}), frozenset({"atomic_and"}),
+                                         frozenset({"atomic_or"}), frozenset({"atomic_xor"}))
 
 CORE_OPS = OPS
 

@@ -57,6 +57,7 @@ class Scope:
     loop_depth: int = 0
     block_depth: int = 0
     n_atomic_stmts: int = 0
+    atomic_class: dict = field(default_factory=dict)  # accumulator name -> the commuting atomics it admits
     palette: frozenset = frozenset()  # value types this kernel may use (empty: every type with literals)
     funcs: list = field(default_factory=list)  # user @wp.func helpers callable here (strategies.functions.FuncSig)
     in_func: bool = False  # generating a @wp.func body: no stores, atomics or bare returns

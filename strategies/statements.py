@@ -231,13 +231,17 @@ def component_write(draw, sc: Scope) -> cst.BaseStatement | None:
 
 def atomic(draw, sc: Scope) -> cst.BaseStatement:
     """``wp.atomic_<op>(acc, index, e)`` on a shared accumulator: an order-independent update (add, sub,
-    min, max; and, or, xor on ints). Int values are bounded by ``atomic_int_bound``; bitwise updates keep
+    min, max; and, or, xor on ints), one commuting class per accumulator (see ``ATOMIC_CLASSES``). Int values are bounded by ``atomic_int_bound``; bitwise updates keep
     the element within the power-of-two envelope the adds built, so the int32 total cannot overflow."""
-    from grammar.ops import ATOMICS, OWN_SLOT_ATOMICS
+    from grammar.ops import ATOMIC_CLASSES, ATOMICS, OWN_SLOT_ATOMICS
 
     arr = choose(draw, sc.atomics)
-    fn = spread_choice(draw, [op.spelling for op in ATOMICS if op.name not in OWN_SLOT_ATOMICS
-                              and any(s.args[0] == arr.dtype for s in op.signatures)])
+    allowed = sc.atomic_class.get(arr.name)  # fixed by the first atomic on this accumulator
+    rows = [op for op in ATOMICS if op.name not in OWN_SLOT_ATOMICS and (allowed is None or op.name in allowed)
+            and any(s.args[0] == arr.dtype for s in op.signatures)]
+    op = spread_choice(draw, rows)
+    sc.atomic_class[arr.name] = next(c for c in ATOMIC_CLASSES if op.name in c)
+    fn = op.spelling
     idx = sc.element_index(draw, 1)
     e = expression(draw, sc, arr.dtype, _depth(draw, sc))
     if tracks_interval(arr.dtype) and e.mag > sc.policy.atomic_int_bound:

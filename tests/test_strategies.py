@@ -13,6 +13,8 @@ it in 2000 examples does not happen in practice, and a target that becomes rare 
 
 from __future__ import annotations
 
+import re
+
 import libcst as cst
 import numpy as np
 import pytest
@@ -342,3 +344,17 @@ def test_warp_rejects_mutating_a_plain_constant_in_a_dynamic_loop(tmp_path):
     with pytest.raises(W.BuildError, match="mutating a constant"):
         build("True")
     build("bool(True)")  # what the generator emits: compiles
+
+
+@given(kernels(ATOMIC_HEAVY))
+@settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+def test_each_accumulator_sees_one_commuting_class_of_atomics(k):
+    # thread order must not matter: add then xor != xor then add, so one class per shared array
+    from grammar.ops import ATOMIC_CLASSES, OWN_SLOT_ATOMICS
+
+    seen: dict[str, set] = {}
+    for name, arr in re.findall(r"wp\.(atomic_\w+)\((\w+),", k.kernel_source):
+        if name not in OWN_SLOT_ATOMICS:
+            seen.setdefault(arr, set()).add(name)
+    for arr, names in seen.items():
+        assert any(names <= c for c in ATOMIC_CLASSES), (arr, names)
