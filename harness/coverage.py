@@ -28,6 +28,7 @@ STATEMENT_KINDS = (
     "while", "break", "continue", "return", "augassign", "component write", "in-place array update",
     "atomic", "tuple unpacking", "2-D arrays", "3-D arrays", "@wp.func call", "output arguments",
     "tuple-returning builtin", "in-place builtin", "for range(wp.static)", "if wp.static", "wp.static value",
+    "component by name", "array element component write",
 )
 
 
@@ -46,6 +47,12 @@ def builtin_of(row_name: str) -> str | None:
     if row_name in TYPES and isinstance(TYPES[row_name], Composite):
         return CONSTRUCTORS[TYPES[row_name].kind]
     return row_name
+
+
+def _element_component(target: cst.BaseExpression) -> bool:
+    """``out[i].y`` or ``out[i][k]``: a component of an array element."""
+    return isinstance(target, (cst.Attribute, cst.Subscript)) and isinstance(target.value, cst.Subscript) and \
+        isinstance(target.value.value, cst.Name) and target.value.value.value.startswith("out")
 
 
 def _is_static(node: cst.BaseExpression) -> bool:
@@ -100,14 +107,22 @@ class StatementCensus(cst.CSTVisitor):
         self.kinds.add("return")
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        if _element_component(node.target):
+            self.kinds.add("array element component write")
         self.kinds.add("in-place array update" if isinstance(node.target, cst.Subscript) else "augassign")
 
     def visit_Assign(self, node: cst.Assign) -> None:
         t = node.targets[0].target
         if isinstance(t, cst.Tuple):
             self.kinds.add("tuple unpacking")
-        elif isinstance(t, cst.Subscript) and isinstance(t.value, cst.Name) and not t.value.value.startswith(("out", "acc")):
+        elif _element_component(t):
+            self.kinds.add("array element component write")
+        elif isinstance(t, (cst.Subscript, cst.Attribute)) and isinstance(t.value, cst.Name) and not t.value.value.startswith(("out", "acc")):
             self.kinds.add("component write")
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if node.attr.value in ("x", "y", "z", "w") and not (isinstance(node.value, cst.Name) and node.value.value == "wp"):
+            self.kinds.add("component by name")
 
     def visit_Call(self, node: cst.Call) -> None:
         from grammar.ops import OPS

@@ -289,6 +289,21 @@ _CALL_TABLE = _by_spelling(("call", "construct"))
 _ATOMICS = {op.spelling: op.name for op in OPS.ATOMICS}
 
 
+_COMPONENT_NAMES = {"x": 0, "y": 1, "z": 2, "w": 3}
+
+
+def _component_store(target: cst.Call, value: cst.BaseExpression) -> cst.BaseSmallStatement:
+    """``v[k] = value`` / ``v.y = value`` on a local (``v = R.cset(v, value, k)``) or on an array element
+    (``out[i].y = value``: ``R.astore(out, i, R.cset(R.aload(out, i), value, k))``)."""
+    v, *index = (a.value for a in target.args)
+    if isinstance(v, cst.Call) and _code(v.func) == "R.aload":
+        arr, idx = (a.value for a in v.args)
+        return cst.Expr(_rcall("astore", arr, idx, _rcall("cset", v, value, *index)))
+    if not isinstance(v, cst.Name):
+        raise ReferenceTypeError(f"cannot assign to a component of {_code(v)}")
+    return cst.Assign(targets=(cst.AssignTarget(v),), value=_rcall("cset", v, value, *index))
+
+
 class _ToReference(cst.CSTTransformer):
     """Rewrites one Warp kernel into Python over a ``Runtime`` named ``R``, inferring types as it goes."""
 
@@ -296,6 +311,7 @@ class _ToReference(cst.CSTTransformer):
         super().__init__()
         self.env: dict[str, object] = {}
         self.types: dict[int, object] = {}  # id(transformed node) -> Warp type
+        self._alive: list = []  # every typed node (their ids are the keys above)
         self.pending_outputs: dict[int, list] = {}  # id(call node) -> output-argument names
         self.used: set[str] = set()  # names of the table rows the kernel uses (for coverage)
         self.funcs: dict[str, tuple] = {}  # user @wp.func name -> (parameter types, return type or tuple)
@@ -303,6 +319,7 @@ class _ToReference(cst.CSTTransformer):
 
     def typed(self, node, t):
         self.types[id(node)] = t
+        self._alive.append(node)  # keeps id(node) from being reused by a later node while we transform
         return node
 
     def type_of(self, node):
@@ -473,6 +490,17 @@ class _ToReference(cst.CSTTransformer):
         target = outs[0] if len(outs) == 1 else cst.Tuple([cst.Element(o) for o in outs])
         return cst.Assign(targets=(cst.AssignTarget(target),), value=updated.value)
 
+    def leave_Attribute(self, original, updated):
+        """``v.x`` .. ``v.w``: a component of a vector (length <= 4) or quaternion, by name."""
+        k = _COMPONENT_NAMES.get(updated.attr.value)
+        bt = self.types.get(id(updated.value))
+        if k is None or bt is None:  # a dotted name such as wp.sin
+            return updated
+        if not (isinstance(bt, Composite) and bt.kind in ("vector", "quaternion") and k is not None
+                and k < bt.shape[0]):
+            raise ReferenceTypeError(f"no component {_code(updated)} of {bt}")
+        return self.typed(_rcall("cget", updated.value, cst.Integer(str(k))), bt.scalar)
+
     def leave_Subscript(self, original, updated):
         base = updated.value
         index = [e.slice.value for e in updated.slice]
@@ -498,9 +526,8 @@ class _ToReference(cst.CSTTransformer):
         if isinstance(t, cst.Call) and _code(t.func) == "R.aload":  # a store: out[i] = v
             arr, idx = (a.value for a in t.args)
             return cst.Expr(_rcall("astore", arr, idx, updated.value))
-        if isinstance(t, cst.Call) and _code(t.func) == "R.cget":  # a component write: v[i] = x
-            v, *index = (a.value for a in t.args)
-            return cst.Assign(targets=(cst.AssignTarget(v),), value=_rcall("cset", v, updated.value, *index))
+        if isinstance(t, cst.Call) and _code(t.func) == "R.cget":  # a component write: v[i] = x, v.y = x
+            return _component_store(t, updated.value)
         if isinstance(t, cst.Tuple) and _code(updated.value) == "_tid":  # i, j = wp.tid()
             for e in t.elements:
                 self.env[e.value.value] = INT32
@@ -533,9 +560,8 @@ class _ToReference(cst.CSTTransformer):
         if isinstance(target, cst.Call) and _code(target.func) == "R.aload":  # out[i] += v
             arr, idx = (a.value for a in target.args)
             return cst.Expr(_rcall("astore", arr, idx, value))
-        if isinstance(target, cst.Call) and _code(target.func) == "R.cget":  # v[k] += x
-            v, *index = (a.value for a in target.args)
-            return cst.Assign(targets=(cst.AssignTarget(v),), value=_rcall("cset", v, value, *index))
+        if isinstance(target, cst.Call) and _code(target.func) == "R.cget":  # v[k] += x, out[i].x += x
+            return _component_store(target, value)
         return cst.Assign(targets=(cst.AssignTarget(target),), value=value)
 
     def visit_For(self, node: cst.For) -> bool:

@@ -85,6 +85,11 @@ def call(func: str, *args: cst.BaseExpression, keywords: tuple[tuple[str, str], 
     return cst.Call(func=dotted(func), args=tuple(cst.Arg(a) for a in args) + kw)
 
 
+def attribute(value: cst.BaseExpression, attr: str) -> cst.Attribute:
+    """``value.attr`` (a component by name: ``v.y``); ``value`` is a name, call or parenthesised node."""
+    return cst.Attribute(value=value, attr=cst.Name(attr))
+
+
 def subscript(value: cst.BaseExpression, *index: cst.BaseExpression) -> cst.Subscript:
     """``value[i]`` or ``value[i, j, ...]``."""
     return cst.Subscript(value=value, slice=tuple(cst.SubscriptElement(cst.Index(i)) for i in index))

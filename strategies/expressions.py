@@ -299,6 +299,8 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
         base = signature.args[0]
         vec = expression(draw, sc, base, depth - 1)
         k = draw(st.integers(0, base.shape[0] - 1))
+        if by_name(base, k) and draw(st.booleans()):  # v.y
+            return Expr(B.attribute(vec.node, "xyzw"[k]), signature.result)
         return Expr(B.subscript(vec.node, B.int_lit(k)), signature.result)
     args = [guarded(draw, sc, a, op.domain(i), depth - 1) for i, a in enumerate(signature.args)]
     if (op.syntax != "construct" and op.domain(0) == "any" and args and all(a.is_literal for a in args)):
@@ -316,6 +318,12 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
     if max(abs(lo), abs(hi)) > int_limit(result, sc.policy):  # a conversion from a wider/unsigned type
         e = wrap(e, sc.policy.int_wrap_modulus)
     return e
+
+
+def by_name(t: ValueType, k: int) -> bool:
+    """Component ``k`` of ``t`` can be spelled ``.x``/``.y``/``.z``/``.w`` (vectors up to 4, quaternions)."""
+    return isinstance(t, Composite) and t.kind in ("vector", "quaternion") and len(t.shape) == 1 and k < min(
+        t.shape[0], 4)
 
 
 def render_op(op: Op, args: list[cst.BaseExpression], signature: Signature | None = None) -> cst.BaseExpression:

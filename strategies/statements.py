@@ -31,8 +31,8 @@ import libcst as cst
 from grammar.types import BOOL, FLOAT32, INT32, Composite, Scalar
 
 from . import _cst as B
-from .expressions import (Expr, choose, expression, literal_types, render_op, spread_choice, tracks_interval,
-                          typed_float, typed_int, wrap)
+from .expressions import (Expr, by_name, choose, expression, literal_types, render_op, spread_choice,
+                          tracks_interval, typed_float, typed_int, wrap)
 from .scope import Scope, Var
 from .static import static_bool, static_int
 
@@ -105,7 +105,9 @@ class _Names(cst.CSTVisitor):
         self.found = False
 
     def visit_Name(self, node: cst.Name) -> None:
-        if node.value not in ("wp", "True", "False"):
+        # "static": wp.static(...) is a constant too (a builtin's name such as wp.sin is not: Warp only
+        # treats literals and folded constants as constants)
+        if node.value not in ("wp", "True", "False", "static"):
             self.found = True
 
 
@@ -148,9 +150,15 @@ def store(draw, sc: Scope) -> cst.BaseStatement | None:
     out = choose(draw, sc.outputs)
     e = expression(draw, sc, out.dtype, _depth(draw, sc))
     target = B.subscript(B.name(out.name), *sc.own_slot())
-    form = choose(draw, ["store", "update", "exchange"], [8, 3, 2])
+    form = choose(draw, ["store", "update", "exchange", "component"], [8, 3, 2, 2])
     if form == "update" and _has_binop("+", out.dtype) and not tracks_interval(out.dtype):
         return B.aug_assign(target, "+", e.node)  # in-place update of the own element
+    if form == "component" and isinstance(out.dtype, Composite):  # out[tid].y = x, out[tid][1] += x
+        part = _component(draw, target, out.dtype)
+        x = expression(draw, sc, out.dtype.scalar, _depth(draw, sc))
+        if draw(st.booleans()) and _has_binop("+", out.dtype.scalar):
+            return B.aug_assign(part, "+", x.node)
+        return B.assign(part, x.node)
     if form == "exchange" and out.dtype in (FLOAT32, INT32):
         return _exchange(draw, sc, out, e)
     return B.assign(target, e.node)
@@ -223,10 +231,16 @@ def component_write(draw, sc: Scope) -> cst.BaseStatement | None:
     if not targets:
         return None
     v = choose(draw, targets)
-    t = v.type
-    index = [B.int_lit(draw(st.integers(0, n - 1))) for n in t.shape]
-    e = expression(draw, sc, t.scalar, _depth(draw, sc))
-    return B.assign(B.subscript(B.name(v.name), *index), e.node)
+    return B.assign(_component(draw, B.name(v.name), v.type),
+                    expression(draw, sc, v.type.scalar, _depth(draw, sc)).node)
+
+
+def _component(draw, base: cst.BaseExpression, t: Composite) -> cst.BaseAssignTargetExpression:
+    """A component of ``base``: ``v[k]``, ``m[i, j]``, or by name ``v.y`` (vectors up to 4, quaternions)."""
+    ks = [draw(st.integers(0, n - 1)) for n in t.shape]
+    if by_name(t, ks[0]) and draw(st.booleans()):
+        return B.attribute(base, "xyzw"[ks[0]])
+    return B.subscript(base, *[B.int_lit(k) for k in ks])
 
 
 def atomic(draw, sc: Scope) -> cst.BaseStatement:

@@ -324,6 +324,8 @@ def test_constant_declarations_go_through_their_type_constructor():
     assert B.render(dynamic(constant_sum).node) == "wp.float32((1.5 + 2.0))"
     live = Expr(B.binop(B.name("x1"), "+", B.float_lit(2.0)), FLOAT32)
     assert dynamic(live) is live  # an expression over a variable is already dynamic
+    static = Expr(B.call("wp.static", B.float_lit(2.0)), FLOAT32, is_literal=True)  # a fuzz report of ours
+    assert B.render(dynamic(static).node) == "wp.float32(wp.static(2.0))"
 
 
 def test_warp_rejects_mutating_a_plain_constant_in_a_dynamic_loop(tmp_path):
