@@ -66,6 +66,8 @@ def _fma64_scalar(x: float, y: float, z: float) -> float:
     """Correctly rounded double ``x*y + z`` through exact integer arithmetic (CPython's int/int division
     rounds correctly, subnormals included)."""
     if not (math.isfinite(x) and math.isfinite(y) and math.isfinite(z)):
+        if math.isfinite(x) and math.isfinite(y):
+            return z  # the exact product is finite: an infinite (or NaN) addend wins, even where x*y overflows
         return x * y + z
     nx, dx = x.as_integer_ratio()
     ny, dy = y.as_integer_ratio()

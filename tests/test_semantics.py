@@ -339,3 +339,16 @@ def test_fragility_from_a_real_evaluation():
     S.lt(r64, S.mul(r64, np.float64(0.1), np.float64(3.0)), np.float64(0.3))
     assert r32.trace == [0.0] and 0.0 < r64.trace[0] < FRAGILE_REL
     assert traces_fragile(r32.trace, [r64.trace])
+
+
+def test_double_fma_keeps_an_infinite_addend_where_the_product_would_overflow():
+    # fma(-6, 3e307, inf) is inf: the exact product -1.8e308 is finite inside an fma, so no inf - inf (NaN).
+    # A conformance case of a spatial_matrixd product (3e307 entries) caught the reference computing x*y + z.
+    import math
+
+    from grammar.semantics_linalg import _fma64_scalar
+
+    assert _fma64_scalar(-6.0, 3e307, math.inf) == math.inf
+    assert _fma64_scalar(-6.0, 3e307, -math.inf) == -math.inf
+    assert math.isnan(_fma64_scalar(math.inf, 0.0, 1.0))
+    assert _fma64_scalar(2.0, 1e308, -1e308) == 1e308  # an intermediate overflow an fma does not have
