@@ -242,6 +242,11 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
         options.append("load")
     if t == BOOL:
         options.append("compare")
+    if sc.structs:
+        from .structs import has_field_reads
+
+        if has_field_reads(sc, t):
+            options.append("field")
     kind = choose(draw, options)
     if kind == "literal":
         return literal(draw, sc, t)
@@ -249,6 +254,10 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
         return var_expr(choose(draw, sc.of_type(t)))
     if kind == "load":
         return load(draw, sc, t, depth)
+    if kind == "field":
+        from .structs import field_read
+
+        return field_read(draw, sc, t, depth)
     ct = choose(draw, [FLOAT32, INT32])
     op_name = choose(draw, ["<", "<=", ">", ">="])
     left = nonliteral_leaf(draw, sc, ct, 0) or leaf(draw, sc, ct, 0)
@@ -261,6 +270,10 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
 def expression(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     """An expression of type ``t`` at most ``depth`` operators deep."""
     p = sc.policy
+    if getattr(t, "kind", None) == "struct":
+        from .structs import struct_expr
+
+        return struct_expr(draw, sc, t, depth)
     if depth <= 0 or choose(draw, ["leaf", "op"], [p.leaf_weight, p.operator_weight]) == "leaf":
         return leaf(draw, sc, t, depth)
     candidates = sc.ops_for(t)
