@@ -28,6 +28,10 @@ STATEMENT_KINDS = (
     "while", "break", "continue", "return", "augassign", "component write", "in-place array update",
     "atomic", "tuple unpacking", "2-D arrays", "3-D arrays", "@wp.func call", "output arguments",
     "tuple-returning builtin", "in-place builtin",
+) + (
+    "struct parameter", "struct array input", "struct array output", "struct local", "struct field read",
+    "struct array field read", "struct field write", "struct component write", "struct output field write",
+    "@wp.func struct argument", "@wp.func struct result",
 )
 
 
@@ -119,9 +123,64 @@ class StatementCensus(cst.CSTVisitor):
             self.kinds.add("3-D arrays")
 
 
+def struct_census(k) -> set[str]:
+    """The struct constructs (``STATEMENT_KINDS`` starting with "struct" / "@wp.func struct") kernel ``k`` uses."""
+    from grammar.types import Array, Struct
+    from harness.reference import _transpile
+
+    if not k.structs:
+        return set()
+    kinds = set()
+    array_fields = set()
+    for p in k.params:
+        if p.struct is None:
+            continue
+        if p.kind == "scalar":
+            kinds.add("struct parameter")
+            array_fields |= {(p.name, f) for f, t in p.struct.fields if isinstance(t, Array)}
+        else:
+            kinds.add("struct array output" if p.is_output else "struct array input")
+    funcs = _transpile(k.kernel_source)[1].funcs.values()
+    if any(isinstance(t, Struct) for params, _ in funcs for t in params):
+        kinds.add("@wp.func struct argument")
+    if any(isinstance(result, Struct) for _, result in funcs):
+        kinds.add("@wp.func struct result")
+    census = _StructCensus({c.name.value for c in k.structs}, array_fields)
+    for d in (*k.helpers, k.func):
+        d.visit(census)
+    return kinds | census.kinds
+
+
+class _StructCensus(cst.CSTVisitor):
+    def __init__(self, struct_names: set[str], array_fields: set[tuple[str, str]]) -> None:
+        self.struct_names = struct_names
+        self.array_fields = array_fields
+        self.kinds: set[str] = set()
+        self.targets: set[int] = set()  # ids of the attribute nodes being written
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        t = node.targets[0].target
+        v = node.value
+        if isinstance(v, cst.Call) and isinstance(v.func, cst.Name) and v.func.value in self.struct_names:
+            self.kinds.add("struct local")
+        if isinstance(t, cst.Subscript) and isinstance(t.value, cst.Attribute):
+            self.kinds.add("struct component write")
+            self.targets.add(id(t.value))
+        elif isinstance(t, cst.Attribute):
+            self.kinds.add("struct output field write" if isinstance(t.value, cst.Subscript) else "struct field write")
+            self.targets.add(id(t))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if id(node) in self.targets or (isinstance(node.value, cst.Name) and node.value.value == "wp"):
+            return
+        self.kinds.add("struct field read")
+        if isinstance(node.value, cst.Name) and (node.value.value, node.attr.value) in self.array_fields:
+            self.kinds.add("struct array field read")
+
+
 def measure(samples: int, seed: int = 0) -> dict:
     from harness.generate import draw_kernels
-    from harness.reference import ReferenceTypeError, rows_used, parse_annotation
+    from harness.reference import ReferenceTypeError, _param_types, rows_used, struct_types
     from harness.warp_adapter import builtin_groups
 
     groups = builtin_groups()
@@ -144,9 +203,8 @@ def measure(samples: int, seed: int = 0) -> dict:
         used.update({b for b in (builtin_of(r) for r in rows) if b})
         census = StatementCensus()
         k.func.visit(census)
-        kinds.update(census.kinds)
-        for p in k.func.params.params:
-            t = parse_annotation(p.annotation.annotation)
+        kinds.update(census.kinds | struct_census(k))
+        for t in _param_types(k.kernel_source, struct_types(k.kernel_source)).values():
             types[str(getattr(t, "dtype", t))] += 1
     per_group = {g: {name: used.get(name, 0) for name in groups.get(g, [])} for g in GROUPS}
     covered = sorted(n for n in targets if used.get(n))

@@ -314,7 +314,16 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings) -> No
 
 
 def _args(k: GeneratedKernel, values: dict) -> list[KernelArg]:
-    return [KernelArg(p.name, p.kind, p.dtype, values[p.name], p.is_output) for p in k.params]
+    return [KernelArg(p.name, p.kind, p.dtype, values[p.name], p.is_output, _struct_fields(p)) for p in k.params]
+
+
+def _struct_fields(p) -> tuple[tuple[str, str, bool], ...]:
+    from grammar.types import Array
+
+    s = getattr(p, "struct", None)
+    if s is None:
+        return ()
+    return tuple((f, t.dtype.name if isinstance(t, Array) else t.name, isinstance(t, Array)) for f, t in s.fields)
 
 
 def _build_failure(k: GeneratedKernel, kind: str, message: str) -> Failure:
