@@ -140,12 +140,14 @@ def struct_census(k) -> set[str]:
             array_fields |= {(p.name, f) for f, t in p.struct.fields if isinstance(t, Array)}
         else:
             kinds.add("struct array output" if p.is_output else "struct array input")
-    funcs = _transpile(k.kernel_source)[1].funcs.values()
+    names = {c.name.value for c in k.structs}
+    helper_text = " ".join(cst.Module(body=()).code_for_node(h) for h in k.helpers)
+    funcs = _transpile(k.kernel_source)[1].funcs.values() if any(n in helper_text for n in names) else ()
     if any(isinstance(t, Struct) for params, _ in funcs for t in params):
         kinds.add("@wp.func struct argument")
     if any(isinstance(result, Struct) for _, result in funcs):
         kinds.add("@wp.func struct result")
-    census = _StructCensus({c.name.value for c in k.structs}, array_fields)
+    census = _StructCensus(names, array_fields)
     for d in (*k.helpers, k.func):
         d.visit(census)
     return kinds | census.kinds

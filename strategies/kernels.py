@@ -13,6 +13,7 @@ Shrinking: toward one input, one output, no scalar parameters, no atomics, one s
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -250,5 +251,6 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     params = [B.param(p.name, _annotation(p)) for p in specs]
     func = B.kernel_def(name, params, body)
     dim = shape[0] if rank == 1 else shape
+    used = " ".join(B.render(d) for d in (*helpers, func))  # a struct type nothing uses is not rendered
     return GeneratedKernel(name, func, tuple(specs), categories_of(func), dim, tuple(helpers),
-                           tuple(struct_def(s) for s in structs))
+                           tuple(struct_def(s) for s in structs if re.search(rf"\b{s.name}\b", used)))
