@@ -1,14 +1,15 @@
 """Complete ``@wp.kernel`` functions as libcst ASTs, with their parameter specs and categories.
 
 What is generated: :class:`GeneratedKernel` - a ``FunctionDef`` decorated with ``@wp.kernel`` whose
-parameters are 1-D input arrays, own-slot output arrays, atomic-accumulator arrays and scalar parameters,
-and whose body is ``tid = wp.tid()``, a block of statements, and a final store to every own-slot output.
+parameters are 1-D input arrays, own-slot output arrays, atomic-accumulator arrays, scalar parameters and
+struct parameters (arrays may hold user ``@wp.struct`` values too, see :mod:`strategies.structs`), and whose
+body is ``tid = wp.tid()``, a block of statements, and a final store to every own-slot output.
 The parameter specs say how to make valid inputs for it (value ranges from the policy); the categories
 say which of the ten corpus categories it exercises, computed from the AST.
 
 Guarantees: see :mod:`strategies.statements`; in short well typed, no UB, no races, terminating.
 
-Shrinking: toward one input, one output, no scalar parameters, no atomics, one statement.
+Shrinking: toward one input, one output, no scalar parameters, no struct types, no atomics, one statement.
 """
 
 from __future__ import annotations
