@@ -19,7 +19,7 @@ from grammar.types import FLOAT32, INT32, MAT22, VEC3, Array, Struct
 from harness import pipeline
 from harness import warp_adapter as W
 from harness.canonical import canonical_id
-from harness.coverage import STATEMENT_KINDS, struct_census
+from harness.coverage import STRUCT_CONSTRUCTS, struct_census
 from harness.inputs import make_inputs
 from harness.report import render_reproducer
 from harness.reference import run_reference
@@ -30,7 +30,7 @@ STRUCTS = Policy(struct_odds=(1, 3, 3), struct_array_field_odds=1, statement_wei
     (kind, {"struct": 3, "field": 6}.get(kind, w)) for kind, w in Policy().statement_weights))
 SEARCH = settings(max_examples=1000, database=None, phases=[Phase.generate], deadline=None,
                   suppress_health_check=list(HealthCheck))
-STRUCT_KINDS = [k for k in STATEMENT_KINDS if "struct" in k]
+STRUCT_KINDS = list(STRUCT_CONSTRUCTS)
 
 
 def test_every_struct_construct_is_reachable():
