@@ -84,6 +84,7 @@ def _cast_row(name: str, spelling: str, target: Scalar, sources=SCALARS) -> Op:
 
 
 _INT_OPS = dict(differentiable=False, exact=True)
+_NO_BOOL = tuple(t for t in SCALARS if t != BOOL)
 
 ROWS: tuple[Op, ...] = (
     # --- operators ---
@@ -131,14 +132,16 @@ ROWS: tuple[Op, ...] = (
     # --- conversions (float32 and int32 are core rows, extended below) ---
     # wp.float16(bool) does not build with backward enabled (adj_float16<bool>: ambiguous half -> bool)
     _cast_row("float16", "wp.float16", FLOAT16, tuple(t for t in SCALARS if t != BOOL)),
-    _cast_row("float64", "wp.float64", FLOAT64),
+    # wp.float64(True) / wp.int64(True) / wp.uint64(True) are folded into C++ spelled `True`, `Truell`: no build;
+    # the 64-bit rows take no bool source (a bool argument may be a literal)
+    _cast_row("float64", "wp.float64", FLOAT64, _NO_BOOL),
     _cast_row("int8", "wp.int8", INT8),
     _cast_row("int16", "wp.int16", INT16),
-    _cast_row("int64", "wp.int64", INT64),
+    _cast_row("int64", "wp.int64", INT64, _NO_BOOL),
     _cast_row("uint8", "wp.uint8", UINT8),
     _cast_row("uint16", "wp.uint16", UINT16),
     _cast_row("uint32", "wp.uint32", UINT32),
-    _cast_row("uint64", "wp.uint64", UINT64),
+    _cast_row("uint64", "wp.uint64", UINT64, _NO_BOOL),
     _cast_row("float", "float", FLOAT32),
     _cast_row("int", "int", INT32),
     _cast_row("bool", "bool", BOOL, tuple(t for t in SCALARS if t != FLOAT16)),

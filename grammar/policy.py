@@ -20,6 +20,14 @@ class Policy:
     max_scalar_params: int = 2
     max_funcs: int = 2  # user @wp.func helpers per kernel
     max_extra_types: int = 3  # types beyond float32/int32/bool/vec3 a kernel may use (swarm testing)
+    # user @wp.struct types: a kernel declares 0..max_structs of them with odds struct_odds (per count 0, 1,
+    # 2...; shrinks to none), each with 1..max_struct_fields fields (an optional 1-D array field with odds
+    # 1 : struct_array_field_odds); struct values are kernel parameters, array elements, locals, helper
+    # arguments and results
+    max_structs: int = 2
+    struct_odds: tuple[int, ...] = (8, 2, 1)
+    max_struct_fields: int = 3
+    struct_array_field_odds: int = 3
     max_statements: int = 6  # per block
     max_block_depth: int = 3  # nesting of if/for blocks
     max_expr_depth: int = 3
@@ -30,6 +38,7 @@ class Policy:
     statement_weights: tuple[tuple[str, int], ...] = (
         ("declare", 4), ("store", 2), ("assign", 2), ("augassign", 2), ("component", 1), ("atomic", 2),
         ("if", 3), ("for", 3), ("while", 1), ("break", 1), ("continue", 1), ("return", 1), ("builtin", 1),
+        ("struct", 1), ("field", 2),
     )
     # swarm testing over table rows: each kernel favours up to max_focus_rows rows (their types join the
     # kernel's palette); a favoured row is focus_weight times as likely as another at each choice

@@ -112,6 +112,40 @@ class Array:
         return f"array{self.ndim}d({self.dtype})"
 
 
+@dataclass(frozen=True)
+class Struct:
+    """A user ``@wp.struct`` type: named fields of scalar, composite or 1-D array type.
+
+    Values in the reference are :class:`harness.reference.StructValue` objects; ``warp_name`` is the class
+    name, which is unique per generated module (kernels rename their structs with themselves).
+    """
+
+    name: str
+    fields: tuple[tuple[str, "Scalar | Composite | Array"], ...]
+
+    kind = "struct"
+    is_float = False
+    is_int = False
+
+    @property
+    def warp_name(self) -> str:
+        return self.name
+
+    def field(self, name: str):
+        return dict(self.fields)[name]
+
+    @property
+    def has_array(self) -> bool:
+        """Holds an array field: such a struct is only ever a kernel parameter (a local's array is null)."""
+        return any(isinstance(t, Array) for _, t in self.fields)
+
+    def renamed(self, name: str) -> "Struct":
+        return Struct(name, self.fields)
+
+    def __str__(self) -> str:
+        return "struct"
+
+
 FLOAT16 = Scalar("float16", "wp.float16", np.float16, "float", 16)
 FLOAT32 = Scalar("float32", "wp.float32", np.float32, "float", 32)
 FLOAT64 = Scalar("float64", "wp.float64", np.float64, "float", 64)

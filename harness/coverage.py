@@ -29,7 +29,19 @@ STATEMENT_KINDS = (
     "atomic", "tuple unpacking", "2-D arrays", "3-D arrays", "@wp.func call", "output arguments",
     "tuple-returning builtin", "in-place builtin", "for range(wp.static)", "if wp.static", "wp.static value",
     "component by name", "array element component write",
+    "struct parameter", "struct array input", "struct array output", "struct local", "struct field read",
+    "struct field write", "@wp.func struct value",
 )
+#: the struct constructs :func:`struct_census` tells apart (tests/test_structs.py shows each is reachable);
+#: the census of ``STATEMENT_KINDS`` groups the rarer ones under the kind they refine
+STRUCT_CONSTRUCTS = {
+    "struct parameter": "struct parameter", "struct array input": "struct array input",
+    "struct array output": "struct array output", "struct local": "struct local",
+    "struct field read": "struct field read", "struct array field read": "struct field read",
+    "struct field write": "struct field write", "struct component write": "struct field write",
+    "struct output field write": "struct field write",
+    "@wp.func struct argument": "@wp.func struct value", "@wp.func struct result": "@wp.func struct value",
+}
 
 
 def builtin_of(row_name: str) -> str | None:
@@ -49,10 +61,15 @@ def builtin_of(row_name: str) -> str | None:
     return row_name
 
 
+def _component_name(node: cst.BaseExpression) -> bool:
+    """``v.x`` .. ``v.w`` (struct fields are named ``m0``, ``m1``...)."""
+    return isinstance(node, cst.Attribute) and node.attr.value in ("x", "y", "z", "w")
+
+
 def _element_component(target: cst.BaseExpression) -> bool:
     """``out[i].y`` or ``out[i][k]``: a component of an array element."""
-    return isinstance(target, (cst.Attribute, cst.Subscript)) and isinstance(target.value, cst.Subscript) and \
-        isinstance(target.value.value, cst.Name) and target.value.value.value.startswith("out")
+    return (isinstance(target, cst.Subscript) or _component_name(target)) and isinstance(target.value, cst.Subscript) \
+        and isinstance(target.value.value, cst.Name) and target.value.value.value.startswith("out")
 
 
 def _is_static(node: cst.BaseExpression) -> bool:
@@ -117,11 +134,12 @@ class StatementCensus(cst.CSTVisitor):
             self.kinds.add("tuple unpacking")
         elif _element_component(t):
             self.kinds.add("array element component write")
-        elif isinstance(t, (cst.Subscript, cst.Attribute)) and isinstance(t.value, cst.Name) and not t.value.value.startswith(("out", "acc")):
+        elif (isinstance(t, cst.Subscript) or _component_name(t)) and isinstance(t.value, cst.Name) and \
+                not t.value.value.startswith(("out", "acc")):
             self.kinds.add("component write")
 
     def visit_Attribute(self, node: cst.Attribute) -> None:
-        if node.attr.value in ("x", "y", "z", "w") and not (isinstance(node.value, cst.Name) and node.value.value == "wp"):
+        if _component_name(node) and not (isinstance(node.value, cst.Name) and node.value.value == "wp"):
             self.kinds.add("component by name")
 
     def visit_Call(self, node: cst.Call) -> None:
@@ -149,9 +167,67 @@ class StatementCensus(cst.CSTVisitor):
             self.kinds.add("3-D arrays")
 
 
+def struct_census(k) -> set[str]:
+    """The struct constructs (keys of :data:`STRUCT_CONSTRUCTS`) kernel ``k`` uses."""
+    from grammar.types import Array, Struct
+    from harness.reference import _transpile
+
+    if not k.structs:
+        return set()
+    kinds = set()
+    array_fields = set()
+    for p in k.params:
+        if p.struct is None:
+            continue
+        if p.kind == "scalar":
+            kinds.add("struct parameter")
+            array_fields |= {(p.name, f) for f, t in p.struct.fields if isinstance(t, Array)}
+        else:
+            kinds.add("struct array output" if p.is_output else "struct array input")
+    names = {c.name.value for c in k.structs}
+    helper_text = " ".join(cst.Module(body=()).code_for_node(h) for h in k.helpers)
+    funcs = _transpile(k.kernel_source)[1].funcs.values() if any(n in helper_text for n in names) else ()
+    if any(isinstance(t, Struct) for params, _ in funcs for t in params):
+        kinds.add("@wp.func struct argument")
+    if any(isinstance(result, Struct) for _, result in funcs):
+        kinds.add("@wp.func struct result")
+    census = _StructCensus(names, array_fields)
+    for d in (*k.helpers, k.func):
+        d.visit(census)
+    return kinds | census.kinds
+
+
+class _StructCensus(cst.CSTVisitor):
+    def __init__(self, struct_names: set[str], array_fields: set[tuple[str, str]]) -> None:
+        self.struct_names = struct_names
+        self.array_fields = array_fields
+        self.kinds: set[str] = set()
+        self.targets: set[int] = set()  # ids of the attribute nodes being written
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        t = node.targets[0].target
+        v = node.value
+        if isinstance(v, cst.Call) and isinstance(v.func, cst.Name) and v.func.value in self.struct_names:
+            self.kinds.add("struct local")
+        if isinstance(t, cst.Subscript) and isinstance(t.value, cst.Attribute) and not _component_name(t.value):
+            self.kinds.add("struct component write")
+            self.targets.add(id(t.value))
+        elif isinstance(t, cst.Attribute) and not _component_name(t):
+            self.kinds.add("struct output field write" if isinstance(t.value, cst.Subscript) else "struct field write")
+            self.targets.add(id(t))
+
+    def visit_Attribute(self, node: cst.Attribute) -> None:
+        if id(node) in self.targets or _component_name(node) or (isinstance(node.value, cst.Name)
+                                                                   and node.value.value == "wp"):
+            return
+        self.kinds.add("struct field read")
+        if isinstance(node.value, cst.Name) and (node.value.value, node.attr.value) in self.array_fields:
+            self.kinds.add("struct array field read")
+
+
 def measure(samples: int, seed: int = 0) -> dict:
     from harness.generate import draw_kernels
-    from harness.reference import ReferenceTypeError, rows_used, parse_annotation
+    from harness.reference import ReferenceTypeError, _param_types, rows_used, struct_types
     from harness.warp_adapter import builtin_groups
 
     groups = builtin_groups()
@@ -174,9 +250,8 @@ def measure(samples: int, seed: int = 0) -> dict:
         used.update({b for b in (builtin_of(r) for r in rows) if b})
         census = StatementCensus()
         k.func.visit(census)
-        kinds.update(census.kinds)
-        for p in k.func.params.params:
-            t = parse_annotation(p.annotation.annotation)
+        kinds.update(census.kinds | {STRUCT_CONSTRUCTS[c] for c in struct_census(k)})
+        for t in _param_types(k.kernel_source, struct_types(k.kernel_source)).values():
             types[str(getattr(t, "dtype", t))] += 1
     per_group = {g: {name: used.get(name, 0) for name in groups.get(g, [])} for g in GROUPS}
     covered = sorted(n for n in targets if used.get(n))

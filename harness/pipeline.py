@@ -223,18 +223,30 @@ def _check_kernel(k: GeneratedKernel, module, cid: str):
 
 
 def run_warp(module, k: GeneratedKernel, values: dict) -> dict[str, np.ndarray]:
+    """Launch ``k`` on ``values``; its outputs by name (a struct array output as ``"<name>.<field>"``)."""
     args, outs = [], {}
     for p in k.params:
         v = values[p.name]
+        struct = getattr(p, "struct", None)
         if p.kind == "array":
-            arr = W.to_warp(v, p.dtype, shape=getattr(p, "shape", None) or None)
+            if struct is not None:
+                arr = W.struct_array(module, p.dtype, v)
+            else:
+                arr = W.to_warp(v, p.dtype, shape=getattr(p, "shape", None) or None)
             args.append(arr)
             if p.is_output:
                 outs[p.name] = arr
         else:
-            args.append(v)
+            args.append(W.struct_instance(module, p.dtype, v) if struct is not None else v)
     W.launch_cpu(getattr(module, k.name), k.dim, args)
-    return {name: W.to_numpy(a) for name, a in outs.items()}
+    result = {}
+    for name, a in outs.items():
+        data = W.to_numpy(a)
+        if data.dtype.names:
+            result |= {f"{name}.{f}": np.ascontiguousarray(data[f]) for f in data.dtype.names}
+        else:
+            result[name] = data
+    return result
 
 
 def _codegen_stage(passing, workdir, opts, checked, ids, results, timings) -> None:
@@ -302,7 +314,16 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings) -> No
 
 
 def _args(k: GeneratedKernel, values: dict) -> list[KernelArg]:
-    return [KernelArg(p.name, p.kind, p.dtype, values[p.name], p.is_output) for p in k.params]
+    return [KernelArg(p.name, p.kind, p.dtype, values[p.name], p.is_output, _struct_fields(p)) for p in k.params]
+
+
+def _struct_fields(p) -> tuple[tuple[str, str, bool], ...]:
+    from grammar.types import Array
+
+    s = getattr(p, "struct", None)
+    if s is None:
+        return ()
+    return tuple((f, t.dtype.name if isinstance(t, Array) else t.name, isinstance(t, Array)) for f, t in s.fields)
 
 
 def _build_failure(k: GeneratedKernel, kind: str, message: str) -> Failure:

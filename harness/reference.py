@@ -28,7 +28,7 @@ import numpy as np
 
 from grammar import ops as OPS
 from grammar.semantics import EvalContext, UndefinedBehaviour
-from grammar.types import BOOL, BY_WARP_NAME, FLOAT32, INT32, Array, Composite, Scalar
+from grammar.types import BOOL, BY_WARP_NAME, FLOAT32, INT32, Array, Composite, Scalar, Struct
 
 #: every (row, signature) the transpiler may call, by position: ``R.f[i](...)``
 CALLS: list[tuple[OPS.Op, OPS.Signature]] = [(op, s) for op in OPS.OPS for s in op.signatures]
@@ -57,18 +57,37 @@ class RefArray:
         return idx if len(idx) > 1 else idx[0]
 
 
+class StructValue:
+    """A value of a user ``@wp.struct`` type: field name -> value. Never changed in place (Warp structs are
+    values: ``t = s`` copies), so a field write builds a new value (:meth:`Runtime.fset`)."""
+
+    __slots__ = ("type", "values")
+
+    def __init__(self, type: Struct, values: dict):
+        self.type = type
+        self.values = values
+
+    def __repr__(self) -> str:
+        return f"{self.type.name}({self.values!r})"
+
+
 class Runtime:
     """Evaluates resolved table rows in one precision, optionally perturbed; coerces every result."""
 
-    def __init__(self, float_t: type = np.float32, perturb_seed: int | None = None):
+    def __init__(self, float_t: type = np.float32, perturb_seed: int | None = None, structs: dict | None = None):
         self.ctx = EvalContext(float_t)
         self._rng = np.random.default_rng(perturb_seed) if perturb_seed is not None else None
         self.f = [self._bind(op, sig) for op, sig in CALLS]
+        self.structs = structs or {}  # struct name -> grammar.types.Struct
 
     # ---- values ---------------------------------------------------------------------------------------------
 
     def coerce(self, value, t):
         """``value`` as the representation of Warp type ``t`` (ints checked or wrapped per type)."""
+        if isinstance(t, Struct):
+            if not isinstance(value, StructValue) or value.type.fields != t.fields:
+                raise ReferenceTypeError(f"{value!r} is not a {t.name}")
+            return value
         if isinstance(t, Composite):
             return np.asarray(value, dtype=self.ctx.ftype(t.scalar)).reshape(t.shape)
         if t.kind == "bool":
@@ -188,12 +207,77 @@ class Runtime:
         r = v[index]
         return r.copy() if isinstance(r, np.ndarray) else r
 
+    # ---- structs ----------------------------------------------------------------------------------------------
+
+    def snew(self, name: str) -> StructValue:
+        """``S()``: every value field zero (Warp zero-initialises), array fields null."""
+        t = self.structs[name]
+        return StructValue(t, {f: None if isinstance(ft, Array) else self.coerce(np.zeros(getattr(ft, "shape", ())), ft)
+                               for f, ft in t.fields})
+
+    def struct_value(self, t: Struct, values: dict, name: str) -> StructValue:
+        """A struct input from ``values`` (field -> numpy value / python scalar; arrays become RefArrays)."""
+        out = {}
+        for f, ft in t.fields:
+            if isinstance(ft, Array):
+                out[f] = _ref_array(self, values[f], f"{name}.{f}", ft)
+            else:
+                v = values[f]
+                out[f] = self.coerce(v.item() if isinstance(v, np.ndarray) and v.ndim == 0 else v, ft)
+        return StructValue(t, out)
+
+    def fget(self, v: StructValue, field: str):
+        value = v.values[field]
+        if value is None:
+            raise UndefinedBehaviour(f"read of the null array field {field} of {v.type.name}")
+        return value.copy() if isinstance(value, np.ndarray) else value
+
+    def fset(self, v: StructValue, field: str, value) -> StructValue:
+        """``v.field = value``: returns the updated copy."""
+        values = dict(v.values)
+        values[field] = self.coerce(value, v.type.field(field))
+        return StructValue(v.type, values)
+
     def cset(self, v: np.ndarray, value, *index) -> np.ndarray:
         """``v[i] = value`` on a local composite: returns the updated copy."""
         self.cget(v, *index)
         out = v.copy()
         out[index] = value
         return out
+
+
+def _ref_array(R: "Runtime", v, name: str, t: Array) -> RefArray:
+    """A RefArray over a copy of ``v`` in the runtime's precision (ints as Python ints)."""
+    elem = t.dtype
+    if isinstance(elem, Struct):
+        flat = [R.struct_value(elem, {f: v[f][i] for f, _ in elem.fields}, f"{name}[{i}]")
+                for i in np.ndindex(*v.shape)]
+        data = np.empty(v.shape, dtype=object)
+        for i, value in zip(np.ndindex(*v.shape), flat):
+            data[i] = value
+        return RefArray(data, name, t)
+    scalar = elem.scalar if isinstance(elem, Composite) else elem
+    dtype = R.ctx.ftype(scalar) if scalar.is_float else (object if scalar.is_int else np.bool_)
+    data = np.array(v, copy=True).astype(dtype)
+    if scalar.is_int:
+        data = np.vectorize(int, otypes=[object])(data) if data.size else data
+    return RefArray(data, name, t)
+
+
+def struct_fields_out(name: str, t: Struct, data: np.ndarray) -> dict[str, np.ndarray]:
+    """A struct array's contents as one array per value field, keyed ``"<name>.<field>"``."""
+    out = {}
+    for f, ft in t.fields:
+        if isinstance(ft, Array):
+            continue
+        values = [v.values[f] for v in data.reshape(-1)]
+        if isinstance(ft, Composite):
+            arr = np.array(values).reshape(data.shape + ft.shape)
+        else:
+            arr = np.array(values, dtype=object) if ft.is_int else np.array(values)
+            arr = arr.reshape(data.shape)
+        out[f"{name}.{f}"] = arr
+    return out
 
 
 def _legacy_type(v):
@@ -228,14 +312,16 @@ def _fcall(index: int, args) -> cst.Call:
     return cst.Call(func=func, args=tuple(cst.Arg(a) for a in args))
 
 
-def parse_annotation(node: cst.BaseExpression):
-    """The Warp type of a parameter annotation (``float``, ``wp.vec3``, ``wp.array(dtype=..., ndim=2)``)."""
+def parse_annotation(node: cst.BaseExpression, structs: dict | None = None):
+    """The Warp type of a parameter annotation (``float``, ``wp.vec3``, ``wp.array(dtype=..., ndim=2)``,
+    the name of a ``@wp.struct`` in ``structs``)."""
     text = _code(node)
-    if text in BY_WARP_NAME:
-        return BY_WARP_NAME[text]
+    types = BY_WARP_NAME | (structs or {})
+    if text in types:
+        return types[text]
     if isinstance(node, cst.Call) and _code(node.func) == "wp.array":
         kw = {a.keyword.value: a.value for a in node.args if a.keyword is not None}
-        dtype = BY_WARP_NAME.get(_code(kw["dtype"])) if "dtype" in kw else None
+        dtype = types.get(_code(kw["dtype"])) if "dtype" in kw else None
         ndim = int(_code(kw["ndim"])) if "ndim" in kw else 1
         if dtype is not None:
             return Array(dtype, ndim)
@@ -292,23 +378,12 @@ _ATOMICS = {op.spelling: op.name for op in OPS.ATOMICS}
 _COMPONENT_NAMES = {"x": 0, "y": 1, "z": 2, "w": 3}
 
 
-def _component_store(target: cst.Call, value: cst.BaseExpression) -> cst.BaseSmallStatement:
-    """``v[k] = value`` / ``v.y = value`` on a local (``v = R.cset(v, value, k)``) or on an array element
-    (``out[i].y = value``: ``R.astore(out, i, R.cset(R.aload(out, i), value, k))``)."""
-    v, *index = (a.value for a in target.args)
-    if isinstance(v, cst.Call) and _code(v.func) == "R.aload":
-        arr, idx = (a.value for a in v.args)
-        return cst.Expr(_rcall("astore", arr, idx, _rcall("cset", v, value, *index)))
-    if not isinstance(v, cst.Name):
-        raise ReferenceTypeError(f"cannot assign to a component of {_code(v)}")
-    return cst.Assign(targets=(cst.AssignTarget(v),), value=_rcall("cset", v, value, *index))
-
-
 class _ToReference(cst.CSTTransformer):
     """Rewrites one Warp kernel into Python over a ``Runtime`` named ``R``, inferring types as it goes."""
 
-    def __init__(self) -> None:
+    def __init__(self, structs: dict | None = None) -> None:
         super().__init__()
+        self.structs: dict[str, Struct] = structs or {}  # @wp.struct types by name
         self.env: dict[str, object] = {}
         self.types: dict[int, object] = {}  # id(transformed node) -> Warp type
         self._alive: list = []  # every typed node (their ids are the keys above)
@@ -336,7 +411,7 @@ class _ToReference(cst.CSTTransformer):
         for p in node.params.params:
             if p.annotation is None:
                 raise ReferenceTypeError(f"parameter {p.name.value} has no annotation")
-            self.env[p.name.value] = parse_annotation(p.annotation.annotation)
+            self.env[p.name.value] = parse_annotation(p.annotation.annotation, self.structs)
         return True
 
     def leave_Return(self, original, updated):
@@ -361,7 +436,7 @@ class _ToReference(cst.CSTTransformer):
             kinds = set(self.returns)
             if len(kinds) != 1:
                 raise ReferenceTypeError(f"{original.name.value} must return one type, got {kinds or 'none'}")
-            types = tuple(parse_annotation(p.annotation.annotation) for p in original.params.params)
+            types = tuple(parse_annotation(p.annotation.annotation, self.structs) for p in original.params.params)
             self.funcs[original.name.value] = (types, kinds.pop())
             return updated.with_changes(decorators=(), params=updated.params.with_changes(params=plain))
         params = [cst.Param(cst.Name("_tid"))] + plain
@@ -424,6 +499,9 @@ class _ToReference(cst.CSTTransformer):
             return self.typed(cst.Name("_tid"), INT32)
         if func == "range":
             return updated
+        if func in self.structs and not args:  # S0(): a zero-initialised struct value
+            self.used.add("struct")
+            return self.typed(_rcall("snew", cst.SimpleString(repr(func))), self.structs[func])
         if func in self.funcs:  # a user @wp.func: Python call of its transpiled twin
             params, result = self.funcs[func]
             got = tuple(self.type_of(a.value) for a in updated.args)
@@ -491,13 +569,18 @@ class _ToReference(cst.CSTTransformer):
         return cst.Assign(targets=(cst.AssignTarget(target),), value=updated.value)
 
     def leave_Attribute(self, original, updated):
-        """``v.x`` .. ``v.w``: a component of a vector (length <= 4) or quaternion, by name."""
-        k = _COMPONENT_NAMES.get(updated.attr.value)
+        """``s.m0``: a struct field; ``v.x`` .. ``v.w``: a component of a vector (length <= 4) or quaternion."""
         bt = self.types.get(id(updated.value))
-        if k is None or bt is None:  # a dotted name such as wp.sin
+        if isinstance(bt, Struct):
+            field = updated.attr.value
+            ft = dict(bt.fields).get(field)
+            if ft is None:
+                raise ReferenceTypeError(f"{bt.name} has no field {field}")
+            return self.typed(_rcall("fget", updated.value, cst.SimpleString(repr(field))), ft)
+        k = _COMPONENT_NAMES.get(updated.attr.value)
+        if k is None or bt is None:  # a dotted name such as wp.sin: resolved by the enclosing call
             return updated
-        if not (isinstance(bt, Composite) and bt.kind in ("vector", "quaternion") and k is not None
-                and k < bt.shape[0]):
+        if not (isinstance(bt, Composite) and bt.kind in ("vector", "quaternion") and k < bt.shape[0]):
             raise ReferenceTypeError(f"no component {_code(updated)} of {bt}")
         return self.typed(_rcall("cget", updated.value, cst.Integer(str(k))), bt.scalar)
 
@@ -523,11 +606,9 @@ class _ToReference(cst.CSTTransformer):
     def leave_Assign(self, original, updated):
         (target,) = updated.targets
         t = target.target
-        if isinstance(t, cst.Call) and _code(t.func) == "R.aload":  # a store: out[i] = v
-            arr, idx = (a.value for a in t.args)
-            return cst.Expr(_rcall("astore", arr, idx, updated.value))
-        if isinstance(t, cst.Call) and _code(t.func) == "R.cget":  # a component write: v[i] = x, v.y = x
-            return _component_store(t, updated.value)
+        if isinstance(t, cst.Call):  # out[i] = v, v[i] = x, s.m0 = x, s.m1[2] = x, out[i].m0 = x
+            self._check_store(t, updated.value)
+            return _store(t, updated.value)
         if isinstance(t, cst.Tuple) and _code(updated.value) == "_tid":  # i, j = wp.tid()
             for e in t.elements:
                 self.env[e.value.value] = INT32
@@ -556,18 +637,55 @@ class _ToReference(cst.CSTTransformer):
         if t != tt:
             raise ReferenceTypeError(f"{_code(updated.target)} {spelling}= changes its type")
         value = _fcall(i, [updated.target, updated.value])
-        target = updated.target
-        if isinstance(target, cst.Call) and _code(target.func) == "R.aload":  # out[i] += v
-            arr, idx = (a.value for a in target.args)
-            return cst.Expr(_rcall("astore", arr, idx, value))
-        if isinstance(target, cst.Call) and _code(target.func) == "R.cget":  # v[k] += x, out[i].x += x
-            return _component_store(target, value)
-        return cst.Assign(targets=(cst.AssignTarget(target),), value=value)
+        return _store(updated.target, value)  # out[i] += v, v[k] += x, x += e
+
+    def _check_store(self, target, value) -> None:
+        """A struct field (or a whole struct) is written with a value of exactly its type."""
+        tt = self.type_of(target)
+        if (_code(target.func) == "R.fget" or isinstance(tt, Struct)) and self.type_of(value) != tt:
+            raise ReferenceTypeError(f"cannot store a {self.type_of(value)} into {_code(target)} of type {tt}")
 
     def visit_For(self, node: cst.For) -> bool:
         if isinstance(node.target, cst.Name):
             self.env[node.target.value] = INT32
         return True
+
+
+def _store(target: cst.BaseExpression, value: cst.BaseExpression):
+    """The statement writing ``value`` into the transpiled place ``target``, copying on the way out:
+    ``R.aload(a, i)`` -> ``R.astore(a, i, value)``; ``R.cget(v, k)`` -> store ``R.cset(v, value, k)`` into ``v``;
+    ``R.fget(s, "m")`` -> store ``R.fset(s, "m", value)`` into ``s``; a name -> ``name = value``."""
+    if isinstance(target, cst.Name):
+        return cst.Assign(targets=(cst.AssignTarget(target),), value=value)
+    func = _code(target.func) if isinstance(target, cst.Call) else ""
+    if func == "R.aload":
+        arr, idx = (a.value for a in target.args)
+        return cst.Expr(_rcall("astore", arr, idx, value))
+    if func == "R.cget":
+        v, *index = (a.value for a in target.args)
+        return _store(v, _rcall("cset", v, value, *index))
+    if func == "R.fget":
+        s, field = (a.value for a in target.args)
+        return _store(s, _rcall("fset", s, field, value))
+    raise ReferenceTypeError(f"unsupported assignment target {_code(target)}")
+
+
+def struct_types(source: str) -> dict[str, Struct]:
+    """The ``@wp.struct`` classes of a kernel's source, by name (fields typed like parameter annotations)."""
+    structs: dict[str, Struct] = {}
+    for s in cst.parse_module(source).body:
+        if not isinstance(s, cst.ClassDef):
+            continue
+        if not s.decorators or _code(s.decorators[0].decorator) != "wp.struct":
+            raise ReferenceTypeError(f"class {s.name.value} is not a @wp.struct")
+        fields = []
+        for line in s.body.body:
+            (stmt,) = line.body
+            if not isinstance(stmt, cst.AnnAssign) or stmt.value is not None:
+                raise ReferenceTypeError(f"{s.name.value}: only annotated fields are supported")
+            fields.append((stmt.target.value, parse_annotation(stmt.annotation.annotation, structs)))
+        structs[s.name.value] = Struct(s.name.value, tuple(fields))
+    return structs
 
 
 def _definitions(source: str) -> list[cst.FunctionDef]:
@@ -580,7 +698,7 @@ def _definitions(source: str) -> list[cst.FunctionDef]:
 
 
 def _transpile(source: str) -> tuple[str, "_ToReference"]:
-    t = _ToReference()
+    t = _ToReference(struct_types(source))
     body = tuple(d.visit(t) for d in _definitions(source))
     return cst.Module(body=body).code, t
 
@@ -609,9 +727,9 @@ class ReferenceRun:
     trace: list[float]  # relative distances to discontinuities, in evaluation order (see traces_fragile)
 
 
-def _param_types(kernel_source: str) -> dict:
+def _param_types(kernel_source: str, structs: dict | None = None) -> dict:
     func = _definitions(kernel_source)[-1]
-    return {p.name.value: parse_annotation(p.annotation.annotation) for p in func.params.params}
+    return {p.name.value: parse_annotation(p.annotation.annotation, structs) for p in func.params.params}
 
 
 def run_reference(
@@ -628,26 +746,35 @@ def run_reference(
     ``float_t=np.float32`` is the native-precision run, ``np.float64`` the high-precision one.
     """
     fn = _compiled(kernel_source)
-    R = Runtime(float_t, perturb_seed)
+    structs = _struct_types_cached(kernel_source)
+    R = Runtime(float_t, perturb_seed, structs)
     fn.__globals__["R"] = R
-    types = _param_types(kernel_source)
+    types = _param_types(kernel_source, structs)
     args, arrays = [], {}
     for p in params:
         t, v = types[p.name], values[p.name]
         if isinstance(t, Array):
-            elem = t.dtype
-            scalar = elem.scalar if isinstance(elem, Composite) else elem
-            dtype = R.ctx.ftype(scalar) if scalar.is_float else (object if scalar.is_int else np.bool_)
-            data = np.array(v, copy=True).astype(dtype)
-            if scalar.is_int:
-                data = np.vectorize(int, otypes=[object])(data) if data.size else data
-            arrays[p.name] = RefArray(data, p.name, t)
+            arrays[p.name] = _ref_array(R, v, p.name, t)
             args.append(arrays[p.name])
+        elif isinstance(t, Struct):
+            args.append(R.struct_value(t, v, p.name))
         else:
             args.append(R.coerce(v, t))
     threads = range(dim) if isinstance(dim, int) else np.ndindex(*dim)  # row-major, as Warp's CPU launch
     with np.errstate(all="ignore"):
         for tid in threads:
             fn(tid if isinstance(tid, int) else tuple(int(k) for k in tid), *args)
-    outputs = {p.name: arrays[p.name].data for p in params if p.name in arrays and p.role in ("output", "atomic")}
+    outputs = {}
+    for p in params:
+        if p.name in arrays and p.role in ("output", "atomic"):
+            elem = arrays[p.name].type.dtype
+            if isinstance(elem, Struct):
+                outputs |= struct_fields_out(p.name, elem, arrays[p.name].data)
+            else:
+                outputs[p.name] = arrays[p.name].data
     return ReferenceRun(outputs, R.ctx.trace)
+
+
+@lru_cache(maxsize=4096)
+def _struct_types_cached(kernel_source: str) -> dict:
+    return struct_types(kernel_source)

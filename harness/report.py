@@ -91,9 +91,13 @@ DTYPES: dict[str, Dtype] = {
 class KernelArg:
     name: str
     kind: str  # "array" | "scalar"
-    dtype: str  # a key of DTYPES; vec3 arrays are numpy (N, 3) float32
-    value: Any  # np.ndarray for arrays (initial contents), python int/float/bool (or 3 floats) for scalars
+    dtype: str  # a key of DTYPES or a type name of grammar.types; vec3 arrays are numpy (N, 3) float32;
+    # for a user @wp.struct: the class name (defined in the module source), with ``fields`` set
+    value: Any  # np.ndarray for arrays (initial contents), python int/float/bool (or 3 floats) for scalars;
+    # structs: a dict field -> value (an array field is a 1-D np.ndarray); arrays of structs: a numpy
+    # structured array with the same field names
     is_output: bool = False
+    fields: tuple[tuple[str, str, bool], ...] = ()  # structs: (field, dtype name, is a 1-D array field)
 
 
 @dataclass
@@ -363,6 +367,14 @@ def _launch_body(f: Failure, helper: str | None, taken: set[str]) -> list[str]:
     body: list[str] = []
     inputs: list[str] = []
     for arg in f.args:
+        if arg.fields:
+            if arg.kind not in ("array", "scalar"):
+                raise ValueError(f"argument {arg.name!r}: kind must be 'array' or 'scalar', not {arg.kind!r}")
+            variable = variables[arg.name] = _fresh(arg.name, reserved)
+            reserved.add(variable)
+            inputs.append(variable)
+            body += _struct_lines(arg, variable)
+            continue
         dtype = _dtype(arg.dtype)
         if arg.kind == "scalar":
             inputs.append(_scalar_text(arg.value, dtype))
@@ -386,7 +398,7 @@ def _launch_body(f: Failure, helper: str | None, taken: set[str]) -> list[str]:
         seeds = [
             f"{variables[a.name]}: wp.ones_like({variables[a.name]})"
             for a in f.args
-            if a.kind == "array" and a.is_output and _dtype(a.dtype).differentiable
+            if a.kind == "array" and a.is_output and not a.fields and _dtype(a.dtype).differentiable
         ]
         body += ["    tape = wp.Tape()", "    with tape:", f"        {launch}"]
         body.append(f"    tape.backward(grads={{{', '.join(seeds)}}})  # d(sum of outputs) / d(inputs)")
@@ -402,8 +414,12 @@ def _launch_body(f: Failure, helper: str | None, taken: set[str]) -> list[str]:
         body += (prefix + array_literal(np.asarray(f.expected[key]), 8, len(prefix)) + ",").splitlines()
     body.append("    }")
     actual = []
+    struct_fields = {a.name: {f for f, _, _ in a.fields} for a in f.args if a.fields}
     for key in keys:
         name, _, grad = key.partition(".")
+        if name in struct_fields and grad in struct_fields[name]:  # a field of an array of structs
+            actual.append(f"{json.dumps(key)}: {variables[name]}.numpy()[{json.dumps(grad)}]")
+            continue
         if name not in variables or grad not in ("", "grad"):
             raise ValueError(f"expected key {key!r} names no array argument (or its .grad)")
         actual.append(f"{json.dumps(key)}: {variables[name]}{'.grad' if grad else ''}.numpy()")
@@ -427,10 +443,44 @@ def _launch_body(f: Failure, helper: str | None, taken: set[str]) -> list[str]:
 
 
 def _dtype(name: str) -> Dtype:
-    try:
+    if name in DTYPES:
         return DTYPES[name]
-    except KeyError:
-        raise ValueError(f"unsupported dtype {name!r}; expected one of {sorted(DTYPES)}") from None
+    from grammar.types import BY_NAME, Composite
+
+    t = BY_NAME.get(name)
+    if t is None:
+        raise ValueError(f"unsupported dtype {name!r}; expected one of {sorted(DTYPES)} or a grammar type")
+    scalar = t.scalar if isinstance(t, Composite) else t
+    warp = "wp.bool" if name == "bool" else t.warp_name
+    return Dtype(warp, np.dtype(scalar.numpy_dtype).name, tuple(getattr(t, "shape", ())), scalar.is_float)
+
+
+def _struct_lines(arg: KernelArg, variable: str) -> list[str]:
+    """Statements building the struct (or array of structs) argument ``arg`` into ``variable``."""
+    cls = arg.dtype
+    lines = []
+    if arg.kind == "scalar":
+        lines.append(f"    {variable} = {cls}()")
+        for field, dtype_name, is_array in arg.fields:
+            dtype = _dtype(dtype_name)
+            prefix = f"    {variable}.{field} = "
+            if is_array:
+                data = np.asarray(arg.value[field], dtype=dtype.numpy)
+                literal = array_literal(data, 8, len(prefix) + len("wp.array("))
+                text = _call("wp.array", [literal, f"dtype={dtype.warp}", 'device="cpu"'], 4, len(prefix))
+            else:
+                text = _scalar_text(arg.value[field], dtype)
+            lines += (prefix + text).splitlines()
+        return lines
+    value = np.asarray(arg.value)
+    lines.append(f"    {variable} = np.zeros({value.shape!r}, dtype={cls}.numpy_dtype())")
+    if not arg.is_output:
+        for field, dtype_name, _ in arg.fields:
+            prefix = f"    {variable}[{json.dumps(field)}] = "
+            data = np.ascontiguousarray(value[field], dtype=_dtype(dtype_name).numpy)
+            lines += (prefix + array_literal(data, 4, len(prefix))).splitlines()
+    lines.append(f'    {variable} = wp.array({variable}, dtype={cls}, device="cpu")')
+    return lines
 
 
 def _top_level_names(module_source: str) -> set[str]:

@@ -87,6 +87,8 @@ __all__ = [
     "nvrtc_architectures",
     "nvrtc_source_path",
     "set_module_options",
+    "struct_array",
+    "struct_instance",
     "to_numpy",
     "to_warp",
     "warp_version",
@@ -336,6 +338,33 @@ def to_warp(value: np.ndarray, dtype_name: str, shape: tuple[int, ...] | None = 
     if shape is None:
         shape = data.shape[: data.ndim - len(element_shape)] if element_shape else data.shape
     return wp.array(data, dtype=dtype, shape=shape, device="cpu")
+
+
+def struct_instance(pymodule, name: str, values: dict):
+    """An instance of the ``@wp.struct`` class ``name`` of ``pymodule`` with ``values`` (field -> python
+    scalar, numpy composite, or numpy array for an array field, which becomes a CPU ``wp.array``)."""
+    init()
+    cls = getattr(pymodule, name)
+    inst = cls()
+    for field, value in values.items():
+        t = cls.vars[field].type
+        if isinstance(t, wp.array):
+            value = wp.array(np.ascontiguousarray(value), dtype=t.dtype, device="cpu")
+        elif isinstance(value, np.ndarray):
+            value = t(*value.reshape(-1).tolist())
+        setattr(inst, field, value)
+    return inst
+
+
+def struct_array(pymodule, name: str, value: np.ndarray) -> wp.array:
+    """A CPU ``wp.array`` of the ``@wp.struct`` class ``name`` from a numpy structured array with the same
+    field names (any layout: copied field by field into Warp's own)."""
+    init()
+    cls = getattr(pymodule, name)
+    data = np.zeros(value.shape, dtype=cls.numpy_dtype())
+    for field in value.dtype.names:
+        data[field] = value[field]
+    return wp.array(data, dtype=cls, shape=value.shape, device="cpu")
 
 
 def to_numpy(warp_array) -> np.ndarray:

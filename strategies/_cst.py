@@ -95,6 +95,11 @@ def subscript(value: cst.BaseExpression, *index: cst.BaseExpression) -> cst.Subs
     return cst.Subscript(value=value, slice=tuple(cst.SubscriptElement(cst.Index(i)) for i in index))
 
 
+def attribute(value: cst.BaseExpression, field: str) -> cst.Attribute:
+    """``value.field`` (a struct field; ``value`` is a name, a load or another field: never needs parentheses)."""
+    return cst.Attribute(value=value, attr=name(field))
+
+
 def names_tuple(idents: list[str]) -> cst.Tuple:
     """``a, b, c`` as an assignment target (no parentheses, explicit commas: renders as it parses)."""
     comma = cst.Comma(whitespace_after=cst.SimpleWhitespace(" "))
@@ -142,6 +147,13 @@ def kernel_def(ident: str, params: list[cst.Param], body: list[cst.BaseStatement
         body=block(body),
         decorators=(cst.Decorator(dotted("wp.kernel")),),
     )
+
+
+def struct_def(ident: str, fields: list[tuple[str, str]]) -> cst.ClassDef:
+    """``@wp.struct class <ident>:`` with one annotated field per ``(name, annotation source)``."""
+    body = [cst.SimpleStatementLine((cst.AnnAssign(target=name(f), annotation=cst.Annotation(
+        cst.parse_expression(a)), value=None),)) for f, a in fields]
+    return cst.ClassDef(name=name(ident), body=block(body), decorators=(cst.Decorator(dotted("wp.struct")),))
 
 
 def module(defs: list[cst.BaseStatement]) -> cst.Module:

@@ -243,6 +243,12 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     if t == BOOL:
         options.append("compare")
     weights = [4] * len(options)
+    if sc.structs:
+        from .structs import has_field_reads
+
+        if has_field_reads(sc, t):
+            options.append("field")
+            weights.append(4)
     if t in (INT32, FLOAT32, BOOL):  # a compile-time constant wp.static(...), rarely
         options.append("static")
         weights.append(1)
@@ -258,6 +264,10 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
         return var_expr(choose(draw, sc.of_type(t)))
     if kind == "load":
         return load(draw, sc, t, depth)
+    if kind == "field":
+        from .structs import field_read
+
+        return field_read(draw, sc, t, depth)
     ct = choose(draw, [FLOAT32, INT32])
     op_name = choose(draw, ["<", "<=", ">", ">="])
     left = nonliteral_leaf(draw, sc, ct, 0) or leaf(draw, sc, ct, 0)
@@ -270,6 +280,10 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
 def expression(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     """An expression of type ``t`` at most ``depth`` operators deep."""
     p = sc.policy
+    if getattr(t, "kind", None) == "struct":
+        from .structs import struct_expr
+
+        return struct_expr(draw, sc, t, depth)
     if depth <= 0 or choose(draw, ["leaf", "op"], [p.leaf_weight, p.operator_weight]) == "leaf":
         return leaf(draw, sc, t, depth)
     candidates = sc.ops_for(t)

@@ -62,7 +62,8 @@ def helper_function(draw, sc: Scope, index: int, types: list) -> tuple[cst.Funct
     params = [choose(draw, types) for _ in range(n_params)]
     n_returns = choose(draw, [1, 2], [3, 1])
     returns = [choose(draw, types) for _ in range(n_returns)]
-    fs = Scope(p, [], [], [], palette=sc.palette, funcs=list(sc.funcs), in_func=True, focus=sc.focus)
+    fs = Scope(p, [], [], [], palette=sc.palette, funcs=list(sc.funcs), in_func=True, focus=sc.focus,
+               structs=[s for s in sc.structs if not s.has_array])
     names = []
     for k, t in enumerate(params):
         name = f"p{k}"

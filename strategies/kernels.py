@@ -1,18 +1,20 @@
 """Complete ``@wp.kernel`` functions as libcst ASTs, with their parameter specs and categories.
 
 What is generated: :class:`GeneratedKernel` - a ``FunctionDef`` decorated with ``@wp.kernel`` whose
-parameters are 1-D input arrays, own-slot output arrays, atomic-accumulator arrays and scalar parameters,
-and whose body is ``tid = wp.tid()``, a block of statements, and a final store to every own-slot output.
+parameters are 1-D input arrays, own-slot output arrays, atomic-accumulator arrays, scalar parameters and
+struct parameters (arrays may hold user ``@wp.struct`` values too, see :mod:`strategies.structs`), and whose
+body is ``tid = wp.tid()``, a block of statements, and a final store to every own-slot output.
 The parameter specs say how to make valid inputs for it (value ranges from the policy); the categories
 say which of the ten corpus categories it exercises, computed from the AST.
 
 Guarantees: see :mod:`strategies.statements`; in short well typed, no UB, no races, terminating.
 
-Shrinking: toward one input, one output, no scalar parameters, no atomics, one statement.
+Shrinking: toward one input, one output, no scalar parameters, no struct types, no atomics, one statement.
 """
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, replace
 from functools import lru_cache
 
@@ -21,7 +23,7 @@ import libcst as cst
 
 from grammar import ops as OPS
 from grammar.policy import DEFAULT_POLICY, Policy
-from grammar.types import ARRAY_ELEMENT_TYPES, BOOL, FLOAT32, INT32, VEC3, Array, Scalar, ValueType
+from grammar.types import ARRAY_ELEMENT_TYPES, BOOL, FLOAT32, INT32, VEC3, Array, Scalar, Struct, ValueType
 
 from . import _cst as B
 from .categories import categories_of
@@ -29,6 +31,7 @@ from .expressions import choose, expression, literal_types, spread_choice, usabl
 from .functions import helper_function
 from .scope import ArrayParam, Scope, Var
 from .statements import block, call_statement
+from .structs import field_interval, field_store, struct_def, struct_types, value_fields
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,9 @@ class ParamSpec:
     role: str  # "input" | "output" | "atomic" | "param"
     low: float
     high: float
-    shape: tuple[int, ...] = ()  # arrays: the array shape (== the launch shape)
+    shape: tuple[int, ...] = ()  # arrays: the array shape (== the launch shape); structs: array-field shape
+    struct: Struct | None = None  # the element/parameter type when it is a user @wp.struct (dtype is its name)
+    field_ranges: tuple[tuple[float, float], ...] = ()  # structs: value range per field (array fields: elements)
 
     @property
     def is_output(self) -> bool:
@@ -56,16 +61,17 @@ class GeneratedKernel:
     categories: tuple[str, ...]
     dim: int | tuple[int, ...]  # launch dimension(s)
     helpers: tuple[cst.FunctionDef, ...] = ()  # user @wp.func definitions the kernel calls
+    structs: tuple[cst.ClassDef, ...] = ()  # user @wp.struct definitions the kernel uses
 
     @property
     def source(self) -> str:
-        """A complete, importable module holding this kernel and its helper functions."""
-        return B.render(B.module([*self.helpers, self.func]))
+        """A complete, importable module holding this kernel, its struct types and helper functions."""
+        return B.render(B.module([*self.structs, *self.helpers, self.func]))
 
     @property
     def kernel_source(self) -> str:
-        """The definitions (helper functions, then the kernel) without the import line."""
-        return "\n\n".join(B.render(d) for d in (*self.helpers, self.func))
+        """The definitions (struct types, helper functions, then the kernel) without the import line."""
+        return "\n\n".join(B.render(d) for d in (*self.structs, *self.helpers, self.func))
 
     def __repr__(self) -> str:  # what Hypothesis prints for a falsifying example
         return f"GeneratedKernel(<<<\n{self.kernel_source}>>>)"
@@ -74,12 +80,16 @@ class GeneratedKernel:
         p.text(repr(self))
 
     def renamed(self, name: str) -> "GeneratedKernel":
-        """The same kernel named ``name``; helper functions become ``<name>_f0``... (unique per module)."""
-        mapping = {h.name.value: f"{name}_{h.name.value}" for h in self.helpers}
+        """The same kernel named ``name``; helper functions and struct types become ``<name>_f0``,
+        ``<name>_S0``... (unique per module)."""
+        mapping = {d.name.value: f"{name}_{d.name.value}" for d in (*self.helpers, *self.structs)}
         renamer = _Rename(mapping)
         helpers = tuple(h.visit(renamer) for h in self.helpers)
+        structs = tuple(s.visit(renamer) for s in self.structs)
         func = self.func.visit(renamer).with_changes(name=B.name(name))
-        return replace(self, name=name, func=func, helpers=helpers)
+        params = tuple(replace(p, dtype=mapping[p.dtype], struct=p.struct.renamed(mapping[p.dtype]))
+                       if p.struct is not None else p for p in self.params)
+        return replace(self, name=name, func=func, helpers=helpers, structs=structs, params=params)
 
 
 class _Rename(cst.CSTTransformer):
@@ -91,10 +101,15 @@ class _Rename(cst.CSTTransformer):
         new = self.mapping.get(updated.value)
         return updated.with_changes(value=new) if new else updated
 
+    def leave_Attribute(self, original, updated):  # field names (r3.m0) are never renamed
+        return updated.with_changes(attr=original.attr)
+
 
 def _annotation(p: ParamSpec) -> str:
     from grammar.types import BY_NAME
 
+    if p.struct is not None:
+        return Array(p.struct, len(p.shape) or 1).warp_name if p.kind == "array" else p.struct.name
     t = BY_NAME[p.dtype]
     if p.kind == "array":
         return Array(t, len(p.shape) or 1).warp_name
@@ -113,6 +128,23 @@ def _value_range(policy: Policy, t: ValueType, role: str) -> tuple[float, float]
         lo, hi = policy.int_input_range
         return max(lo, scalar.min), min(hi, scalar.max)
     return policy.float_input_range if t == scalar else policy.vec_input_range
+
+
+def _struct_spec(policy: Policy, name: str, kind: str, s: Struct, role: str, shape: tuple, field_shape: tuple,
+                 sc: Scope) -> ParamSpec:
+    """The spec of a struct parameter or struct array: per-field value ranges (int fields: the interval
+    their reads assume, :func:`strategies.structs.field_interval`)."""
+    ranges = []
+    for _, t in s.fields:
+        t = t.dtype if isinstance(t, Array) else t
+        if role != "input" and role != "param":
+            ranges.append((0, 0))
+        elif isinstance(t, Scalar) and t.is_int:
+            ranges.append(field_interval(sc, t))
+        else:
+            ranges.append(_value_range(policy, t, "input"))
+    shape = shape if kind == "array" else (field_shape if s.has_array else ())
+    return ParamSpec(name, kind, s.name, role, 0, 0, shape, s, tuple(ranges))
 
 
 #: launch shapes by rank; every array parameter has the launch shape
@@ -171,9 +203,12 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     extras += [t for _, sig in focus for t in (*sig.args, sig.result) if t is not None and t not in CORE_TYPES
                and t != BOOL and t not in extras]
     palette = frozenset(CORE_TYPES + (BOOL,) + tuple(extras))
+    local = [t for t in [FLOAT32, INT32, BOOL, VEC3] + sorted(set(extras), key=lambda t: t.name)]
+    structs = struct_types(draw, policy, local)
+    plain_structs = [s for s in structs if not s.has_array]  # may be locals, array elements, helper values
     rank = choose(draw, [1, 2, 3], [6, 2, 1])
     shape = SHAPES[rank] if rank > 1 else (policy.dim,)
-    element_types = list(ARRAY_ELEMENT_TYPES) + [t for t in dict.fromkeys(extras)]
+    element_types = list(ARRAY_ELEMENT_TYPES) + [t for t in dict.fromkeys(extras)] + plain_structs
     n_in = draw(st.integers(1, policy.max_inputs))
     n_out = draw(st.integers(1, policy.max_outputs))
     n_atomic = draw(st.integers(0, 1))
@@ -183,22 +218,28 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     atomics = [ArrayParam(f"acc{i}", choose(draw, [FLOAT32, INT32]), "atomic") for i in range(n_atomic)]
     scalar_types = [INT32, FLOAT32] + [t for t in dict.fromkeys(extras) if isinstance(t, Scalar) and t != BOOL]
     scalars = [(f"s{i}", choose(draw, scalar_types)) for i in range(n_scalar)]
+    struct_params = [(f"sp{i}", choose(draw, structs)) for i in range(draw(st.integers(0, 2)) if structs else 0)]
 
+    sc = Scope(policy, inputs, outputs, atomics, palette=palette, shape=shape,
+               focus=frozenset(op.name for op, _ in focus), structs=structs)
     specs: list[ParamSpec] = []
     for a in inputs + outputs + atomics:
+        if isinstance(a.dtype, Struct):
+            specs.append(_struct_spec(policy, a.name, "array", a.dtype, a.role, shape, (), sc))
+            continue
         lo, hi = _value_range(policy, a.dtype, a.role)
         specs.append(ParamSpec(a.name, "array", a.dtype.name, a.role, lo, hi, shape))
-    sc = Scope(policy, inputs, outputs, atomics, palette=palette, shape=shape,
-               focus=frozenset(op.name for op, _ in focus))
     for pname, t in scalars:
         lo, hi = _value_range(policy, t, "param")
         specs.append(ParamSpec(pname, "scalar", t.name, "param", lo, hi))
         tracked = t.is_int and not t.wraps
         sc.declare(Var(pname, t, "param", int(lo), int(hi)) if tracked else Var(pname, t, "param"))
+    for pname, s in struct_params:
+        specs.append(_struct_spec(policy, pname, "scalar", s, "param", (), (sc.dims[0],), sc))
+        sc.declare(Var(pname, s, "param"))
     helpers = []
-    local = [t for t in [FLOAT32, INT32, BOOL, VEC3] + sorted(set(extras), key=lambda t: t.name)]
     for i in range(draw(st.integers(0, policy.max_funcs))):
-        fdef, fsig = draw(_helper(sc, i, local))
+        fdef, fsig = draw(_helper(sc, i, local + plain_structs))
         helpers.append(fdef)
         sc.funcs.append(fsig)
     tid_names = ["tid"] if rank == 1 else ["ti", "tj", "tk"][:rank]
@@ -212,9 +253,15 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     body += block(draw, sc, min_stmts=0)
     for out in outputs:
         e = expression(draw, sc, out.dtype, draw(st.integers(0, policy.max_expr_depth)))
-        body.append(B.assign(B.subscript(B.name(out.name), *sc.own_slot()), e.node))
+        slot = B.subscript(B.name(out.name), *sc.own_slot())
+        body.append(B.assign(slot, e.node))
+        if isinstance(out.dtype, Struct):  # then some of its fields: out0[tid].m0 = e
+            for _ in range(draw(st.integers(0, len(value_fields(out.dtype))))):
+                body.append(field_store(draw, sc, slot, out.dtype, draw(st.integers(0, policy.max_expr_depth))))
 
     params = [B.param(p.name, _annotation(p)) for p in specs]
     func = B.kernel_def(name, params, body)
     dim = shape[0] if rank == 1 else shape
-    return GeneratedKernel(name, func, tuple(specs), categories_of(func), dim, tuple(helpers))
+    used = " ".join(B.render(d) for d in (*helpers, func))  # a struct type nothing uses is not rendered
+    return GeneratedKernel(name, func, tuple(specs), categories_of(func), dim, tuple(helpers),
+                           tuple(struct_def(s) for s in structs if re.search(rf"\b{s.name}\b", used)))

@@ -63,6 +63,7 @@ class Scope:
     in_func: bool = False  # generating a @wp.func body: no stores, atomics or bare returns
     shape: tuple[int, ...] = ()  # launch shape == shape of every array parameter; () means (policy.dim,)
     focus: frozenset = frozenset()  # names of table rows this kernel favours (swarm testing over rows)
+    structs: list = field(default_factory=list)  # the kernel's @wp.struct types (grammar.types.Struct)
     _counter: int = 0
     _marks: list[tuple[int, bool]] = field(default_factory=list)
 

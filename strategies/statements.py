@@ -37,7 +37,7 @@ from .scope import Scope, Var
 from .static import static_bool, static_int
 
 LOCAL_TYPES = (FLOAT32, INT32, BOOL)
-_PREFIX = {"float": "x", "int": "i", "uint": "u", "bool": "c"}
+_PREFIX = {"float": "x", "int": "i", "uint": "u", "bool": "c", "struct": "r"}
 
 
 def local_types(sc: Scope) -> list:
@@ -76,6 +76,8 @@ def statement(draw, sc: Scope) -> cst.BaseStatement | list[cst.BaseStatement]:
         kinds.append("return")
     if statement_rows(sc):
         kinds.append("builtin")
+    if sc.structs:
+        kinds += ["struct", "field"]
     weights = dict(sc.policy.statement_weights)
     kind = choose(draw, kinds, [weights.get(k, 1) for k in kinds])
     stmt = _STATEMENTS[kind](draw, sc)
@@ -148,8 +150,12 @@ def store(draw, sc: Scope) -> cst.BaseStatement | None:
     if not sc.outputs:
         return None
     out = choose(draw, sc.outputs)
-    e = expression(draw, sc, out.dtype, _depth(draw, sc))
     target = B.subscript(B.name(out.name), *sc.own_slot())
+    if getattr(out.dtype, "kind", None) == "struct" and draw(st.booleans()):
+        from .structs import field_store
+
+        return field_store(draw, sc, target, out.dtype, _depth(draw, sc))  # out[tid].m0 = e
+    e = expression(draw, sc, out.dtype, _depth(draw, sc))
     form = choose(draw, ["store", "update", "exchange", "component"], [8, 3, 2, 2])
     if form == "update" and _has_binop("+", out.dtype) and not tracks_interval(out.dtype):
         return B.aug_assign(target, "+", e.node)  # in-place update of the own element
@@ -442,7 +448,21 @@ def call_statement(draw, sc: Scope, op, sig) -> list[cst.BaseStatement]:
     return out
 
 
+def _struct_declare(draw, sc: Scope):
+    from .structs import struct_declare
+
+    return struct_declare(draw, sc)
+
+
+def _field_write(draw, sc: Scope):
+    from .structs import field_write
+
+    return field_write(draw, sc)
+
+
 _STATEMENTS = {
+    "struct": _struct_declare,
+    "field": _field_write,
     "builtin": builtin_statement,
     "unpack": unpack,
     "declare": declare,

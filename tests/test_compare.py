@@ -245,10 +245,14 @@ def test_real_warp_results_are_accepted_or_screened(clean_run):
 
 
 def corrupt(values: np.ndarray) -> int | None:
-    """Corrupt the first finite element in place (ints +1, floats by 10 % + 0.5); its flat index, or None."""
+    """Corrupt the first finite element in place (ints +1, bools flipped, floats by 10 % + 0.5); its flat
+    index, or None."""
     flat = values.reshape(-1)
     for i, v in enumerate(flat):
-        if values.dtype.kind == "i":
+        if values.dtype.kind == "b":
+            flat[i] = not v
+            return i
+        if values.dtype.kind in "iu":
             flat[i] = v + 1
             return i
         if math.isfinite(float(v)):
@@ -264,7 +268,7 @@ def test_corrupting_one_element_of_warps_result_is_reported(clean_run, warp_cach
 
     def faulty_run_warp(module, k, values):
         outputs = real_run_warp(module, k, values)
-        name = next(p.name for p in k.params if p.is_output)
+        name = next(iter(outputs))  # the first output (or the first field of an array of structs)
         i = corrupt(outputs[name])
         if i is not None:
             corrupted[k.name] = (name, i)

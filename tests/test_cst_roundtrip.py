@@ -18,6 +18,9 @@ import dataclasses
 
 import libcst as cst
 from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from grammar.policy import Policy
 
 from strategies import _cst as B
 from strategies import kernels
@@ -106,16 +109,18 @@ def test_libcst_adds_no_precedence_parentheses_by_itself():
 
 
 @settings(deadline=None)
-@given(kernels())
+@given(st.one_of(kernels(), kernels(Policy(struct_odds=(1, 2, 2)))))
 def test_rendered_kernel_parses_back_to_the_built_tree(k):
     source = k.source
-    built = B.module([*k.helpers, k.func])
+    built = B.module([*k.structs, *k.helpers, k.func])
     parsed = cst.parse_module(source)
     assert equal_modulo_defaults(parsed, built), source
     assert parsed.code == source  # libcst round-trips the text byte for byte
     assert cst.parse_module(built.code).code == source
 
-    tree = ast.parse(source)  # plain Python as well: @wp.func helpers first, the kernel last
+    tree = ast.parse(source)  # plain Python as well: @wp.struct classes, @wp.func helpers, the kernel last
+    classes = [n for n in tree.body if isinstance(n, ast.ClassDef)]
+    assert [ast.unparse(c.decorator_list[0]) for c in classes] == ["wp.struct"] * len(k.structs)
     *helpers, func = [n for n in tree.body if isinstance(n, ast.FunctionDef)]
     assert [ast.unparse(h.decorator_list[0]) for h in helpers] == ["wp.func"] * len(k.helpers)
     assert func.name == k.name

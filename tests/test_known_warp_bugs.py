@@ -22,6 +22,10 @@ KNOWN = {
     # grammar/ops_linalg.py: no matrix conversion into float16 (ambiguous float += half in the adjoint)
     "mat22h_of_mat22_backward": (
         "wp.float32", "m = wp.mat22h(wp.mat22(a[tid], 1.0, 2.0, 3.0))\n    out[tid] = float(m[0, 0])", True),
+    # grammar/ops_scalar.py: the float64/int64/uint64 rows have no bool source (a literal True is folded into
+    # the C++ as `True` / `Truell`)
+    "float64_of_true": ("wp.float32", "out[tid] = float(wp.float64(True))", False),
+    "int64_of_true": ("wp.float32", "out[tid] = float(wp.int64(True))", False),
     # grammar/ops_linalg.py: no != on vectors (codegen accepts it, the C++ does not compile)
     "vector_not_equal": (
         "wp.float32", "out[tid] = wp.where(wp.vec2(a[tid], 1.0) != wp.vec2(1.0, 1.0), 1.0, 0.0)", False),
@@ -65,6 +69,8 @@ def test_the_same_kernels_build_without_the_culprit(tmp_path):
             "wp.float32", "m = wp.mat22(a[tid], 1.0, 2.0, 3.0)\n    out[tid] = float(m[0, 0])", True),
         "vector_not_equal": (
             "wp.float32", "out[tid] = wp.where(wp.vec2(a[tid], 1.0) == wp.vec2(1.0, 1.0), 0.0, 1.0)", False),
+        "float64_of_true": ("wp.float32", "out[tid] = float(wp.float64(1.0))", False),
+        "int64_of_true": ("wp.float32", "out[tid] = float(wp.int64(1))", False),
     }
     assert set(fixed) == set(KNOWN)
     path = tmp_path / "known_fixed.py"
