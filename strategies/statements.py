@@ -106,6 +106,10 @@ class _Names(cst.CSTVisitor):
     def __init__(self) -> None:
         self.found = False
 
+    def visit_Call(self, node: cst.Call) -> bool:
+        # len(v) is a compile-time constant whatever v is (a vector's length is part of its type)
+        return not (isinstance(node.func, cst.Name) and node.func.value == "len")
+
     def visit_Name(self, node: cst.Name) -> None:
         # "static": wp.static(...) is a constant too (a builtin's name such as wp.sin is not: Warp only
         # treats literals and folded constants as constants)
