@@ -13,6 +13,10 @@
    verdict ``nvrtc-error``);
 5. **extract** each kernel's forward/backward functions for both targets, normalised.
 
+With ``Options(verify="none")`` only steps 1 and 5 run (code generation of both targets and extraction;
+nothing is compiled or executed, code generation failures get the verdict ``codegen-error``): raw volume
+for users who do not need verified kernels.
+
 Verdicts: ``accepted`` (everything passed; a corpus record is attached), ``warp-bug`` (compile error,
 NVRTC error, mismatch; a :class:`harness.report.Failure` is attached), ``screened`` (ill-conditioned),
 ``generator-error`` (the reference found undefined behaviour or could not evaluate the kernel: a bug of
@@ -47,6 +51,7 @@ from .report import Failure, KernelArg
 NVRTC_ARCH = 90
 INPUT_ATTEMPTS = 3
 PERTURBED_RUNS = 2
+VERIFY_MODES = ("full", "none")
 _batch_counter = itertools.count()
 
 
@@ -57,6 +62,7 @@ class Options:
     nvrtc: bool = True
     nvrtc_arch: int = NVRTC_ARCH
     seed: int = 0  # recorded in each record (the generation seed of the batch)
+    verify: str = "full"  # one of VERIFY_MODES
 
 
 @dataclass
@@ -154,6 +160,9 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
     ids = {k.name: cid for cid, k in named}
     ks = [k for _, k in named]
     results: dict[str, KernelResult] = {}
+    if opts.verify == "none":
+        _unverified_stage(ks, workdir, opts, ids, results, timings)
+        return _finish(named, results, timings)
 
     # 1-2. render + CPU compile (bisecting compile failures)
     t = time.perf_counter()
@@ -183,6 +192,10 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
     if passing:
         _codegen_stage(passing, workdir, opts, checked, ids, results, timings)
 
+    return _finish(named, results, timings)
+
+
+def _finish(named, results, timings) -> BatchResult:
     for b in _Build.made:
         W.release_module(b.module)
     _Build.made.clear()
@@ -287,6 +300,60 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings) -> No
                 "max_error_ulp": round(comparison.max_error_ulp, 3),
                 "input_seed": seed,
                 "input_attempts": attempts,
+                "gradient_checked": False,
+                "optimization_level": opts.optimization_level,
+            },
+            "warp_version": W.warp_version(),
+            "generator_version": GENERATOR_VERSION,
+            "seed": opts.seed % 2**63,
+            "created_at": now,
+        }
+        results[k.name] = KernelResult(k, "accepted", record=record)
+
+
+def _unverified_stage(ks, workdir, opts, ids, results, timings) -> None:
+    """``verify="none"``: code generation for both targets and extraction; nothing compiled or run."""
+    sources: dict[int, tuple[str, str]] = {}
+
+    def codegen_step(b: _Build) -> None:
+        sources[id(b)] = W.generate_sources(b.module, ("cpu", "cuda"))
+
+    t = time.perf_counter()
+    try:
+        build, failed = _isolate(ks, workdir, opts, codegen_step)
+    except W.BuildError as error:
+        build, failed = None, {ks[0].name: str(error)}
+    for k in ks:
+        if k.name in failed:
+            results[k.name] = KernelResult(k, "codegen-error", failed[k.name].splitlines()[0][:500])
+    if build is None:
+        timings["codegen_extract"] += time.perf_counter() - t
+        return
+    names = [k.name for k in build.kernels]
+    cpu_source, cuda_source = sources[id(build)]
+    cpu = extract_all(cpu_source, names, "cpu")
+    cuda = extract_all(cuda_source, names, "cuda")
+    timings["codegen_extract"] += time.perf_counter() - t
+    now = utc_timestamp()
+    for k in build.kernels:
+        record = {
+            "id": ids[k.name],
+            "kernel_name": k.name,
+            "categories": list(k.categories),
+            "python_source": k.source,
+            "cpu_forward": normalise(cpu[k.name]["forward"]),
+            "cpu_backward": normalise(cpu[k.name]["backward"]),
+            "cuda_forward": normalise(cuda[k.name]["forward"]),
+            "cuda_backward": normalise(cuda[k.name]["backward"]),
+            "verification": {
+                "verify": "none",
+                "cpu_executed": False,
+                "reference_match": False,
+                "nvrtc_compiled": False,
+                "nvrtc_arch": "",
+                "outputs_checked": 0,
+                "max_error_ulp": 0.0,
+                "input_seed": 0,
                 "gradient_checked": False,
                 "optimization_level": opts.optimization_level,
             },
