@@ -1,4 +1,5 @@
-"""End to end: `python -m harness.collect` into a temp dir - schema, verification facts, dedup, resume, errors."""
+"""End to end: `python -m harness.collect` into a temp dir - schema, verification facts, dedup, resume, errors,
+and robustness: a kernel that crashes or hangs its worker, kill -9 at random moments, determinism, bad input."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from harness.corpus import read_records, validate_record
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def collect(out: Path, *args: str, timeout: float = 600) -> subprocess.CompletedProcess:
+def collect(out: Path, *args: str, timeout: float = 600, env: dict | None = None) -> subprocess.CompletedProcess:
     cmd = [sys.executable, "-m", "harness.collect", "--out", str(out), "--no-progress", *args]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=timeout, env=env)
 
 
 @pytest.fixture(scope="module")
@@ -88,3 +89,173 @@ def test_collect_reports_unwritable_output(tmp_path):
     assert proc.returncode == 2
     lines = [l for l in proc.stderr.strip().splitlines() if l.strip()]
     assert len(lines) == 1 and lines[0].startswith("collect: error:"), proc.stderr
+
+
+# ---- robustness: crashes, hangs, kill -9, determinism, bad input -------------------------------------------
+
+
+def _ids_at(seed: int, batch: int, batch_size: int, positions) -> set[str]:
+    """Canonical ids of the kernels at ``positions`` of batch ``batch`` (what collect would store)."""
+    from harness.generate import draw_kernels
+    from harness.pipeline import name_kernels
+    from harness.worker import batch_seed
+
+    kernels = draw_kernels(batch_seed(seed, batch), batch_size)
+    return {name_kernels([kernels[p]])[0][0] for p in positions}
+
+
+def _faulty(kind: str, batch: int, position: int) -> dict:
+    import os
+
+    return {**os.environ, "WARPSMITH_WORKER_HOOK": "tests.fault_hooks:inject",
+            "WARPSMITH_TEST_FAULT": f"{kind}:{batch}:{position}"}
+
+
+def _summary(proc: subprocess.CompletedProcess) -> dict:
+    assert proc.returncode == 0, proc.stderr
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+@pytest.mark.parametrize("kind, verdict", [("segv", "crash"), ("raise", "error")])
+def test_collect_survives_a_kernel_that_kills_its_worker(tmp_path, kind, verdict):
+    out = tmp_path / "c"
+    proc = collect(out, "--target-mb", "0.5", "--workers", "2", "--batch-size", "4", "--verify", "none",
+                   "--seed", "3", env=_faulty(kind, 0, 1), timeout=300)
+    summary = _summary(proc)
+    [culprit] = summary["culprits"]
+    assert (culprit["batch"], culprit["position"], culprit["kind"]) == (0, 1, verdict)
+    assert f"batch 0 kernel 1 ({culprit['kernel_name']}): {verdict}" in proc.stderr
+    assert culprit["kernel_name"] in Path(culprit["source"]).read_text()
+    assert summary["verdicts"][f"worker-{verdict}"] == 1
+    ids = [r["id"] for r in read_records(out)]
+    assert len(ids) == len(set(ids)) and summary["mb"] >= 0.5
+    assert _ids_at(3, 0, 4, [1]).isdisjoint(ids), "the culprit is skipped"
+    assert _ids_at(3, 0, 4, [0, 2, 3]) <= set(ids), "the rest of its batch is collected"
+
+
+def test_collect_times_out_a_hung_batch_and_continues(tmp_path):
+    out = tmp_path / "c"
+    proc = collect(out, "--target-mb", "0.3", "--workers", "2", "--batch-size", "2", "--verify", "none",
+                   "--batch-timeout", "8", "--seed", "3", env=_faulty("hang", 0, 1), timeout=300)
+    summary = _summary(proc)
+    [culprit] = summary["culprits"]
+    assert (culprit["batch"], culprit["position"], culprit["kind"]) == (0, 1, "timeout")
+    ids = {r["id"] for r in read_records(out)}
+    assert _ids_at(3, 0, 2, [1]).isdisjoint(ids)
+    assert _ids_at(3, 0, 2, [0]) <= ids
+    assert summary["mb"] >= 0.3
+
+
+def _assert_strictly_valid(out: Path) -> list[str]:
+    """Every shard line is complete JSON with a valid record; the index lists the shard ids in order."""
+    ids = []
+    for shard in sorted(out.glob("shard-*.jsonl")):
+        data = shard.read_bytes()
+        assert data.endswith(b"\n"), f"{shard.name} ends in a partial line"
+        for line in data.splitlines():
+            record = json.loads(line)
+            assert validate_record(record) == [], record["id"]
+            ids.append(record["id"])
+    assert (out / "index.txt").read_text().split() == ids
+    assert len(ids) == len(set(ids)), "duplicated records"
+    return ids
+
+
+def test_collect_resumes_after_kill_9_with_the_records_of_an_uninterrupted_run(tmp_path):
+    import random
+    import signal
+    import time
+
+    args = ["--target-mb", "1.2", "--workers", "2", "--batch-size", "4", "--verify", "none", "--seed", "11"]
+    reference = tmp_path / "reference"
+    _summary(collect(reference, *args, timeout=300))
+    expected = _assert_strictly_valid(reference)
+
+    out = tmp_path / "killed"
+    rng = random.Random(0)
+    cmd = [sys.executable, "-m", "harness.collect", "--out", str(out), "--no-progress", *args]
+    kills = 0
+    for _ in range(4):
+        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        time.sleep(rng.uniform(2.0, 7.0))
+        if proc.poll() is None:
+            proc.send_signal(signal.SIGKILL)
+            kills += 1
+        proc.wait()
+        if out.exists() and any(out.glob("shard-*.jsonl")):
+            ids = [r["id"] for r in read_records(out)]  # readable as is, before any repair
+            assert len(ids) == len(set(ids))
+            assert ids == expected[: len(ids)], "records are written in the uninterrupted run's order"
+    assert kills >= 1, "the run was never interrupted; make the target larger"
+    _summary(collect(out, *args, timeout=300))
+    assert _assert_strictly_valid(out) == expected
+
+
+def test_collect_gives_the_same_records_for_the_same_seed(tmp_path):
+    args = ["--target-mb", "0.6", "--batch-size", "3", "--verify", "none", "--seed", "7"]
+    runs = {name: collect(tmp_path / name, *args, "--workers", workers)
+            for name, workers in (("a", "2"), ("b", "2"), ("one-worker", "1"))}
+    ids = {name: [r["id"] for r in read_records(tmp_path / name)] for name in runs if _summary(runs[name])}
+    assert ids["a"] == ids["b"], "same seed and workers: same records in the same order"
+    assert ids["a"] == ids["one-worker"], "records are consumed in batch order whatever the worker count"
+    assert len(ids["a"]) > 3
+    other = collect(tmp_path / "other-seed", *args[:-1], "8", "--workers", "2")
+    assert _summary(other) and [r["id"] for r in read_records(tmp_path / "other-seed")] != ids["a"]
+
+
+def _snapshot(path: Path) -> dict[str, bytes]:
+    return {p.name: p.read_bytes() for p in sorted(path.iterdir()) if p.is_file() and p.name != ".lock"}
+
+
+def _one_line_error(proc: subprocess.CompletedProcess, code: int = 2) -> str:
+    assert proc.returncode == code, proc.stderr
+    lines = [line for line in proc.stderr.strip().splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("collect: error:"), proc.stderr
+    return lines[0]
+
+
+def test_collect_refuses_a_corrupt_shard_and_changes_nothing(tmp_path):
+    out = tmp_path / "c"
+    out.mkdir()
+    lines = (ROOT / "corpus" / "sample" / "shard-00000.jsonl").read_bytes().splitlines(keepends=True)
+    lines[2] = lines[2][: len(lines[2]) // 2] + b"\n"  # a torn record in the middle of the shard
+    (out / "shard-00000.jsonl").write_bytes(b"".join(lines))
+    before = _snapshot(out)
+    proc = collect(out, "--target-mb", "5", "--verify", "none", timeout=120)
+    assert "shard-00000.jsonl:3: corrupt record line" in _one_line_error(proc)
+    assert _snapshot(out) == before
+
+
+def test_collect_refuses_to_mix_verification_modes(tmp_path):
+    out = tmp_path / "c"
+    _summary(collect(out, "--target-mb", "0.05", "--workers", "1", "--batch-size", "2", "--verify", "none"))
+    before = _snapshot(out)
+    proc = collect(out, "--target-mb", "0.5", "--workers", "1", timeout=120)
+    assert "--verify none" in _one_line_error(proc)
+    assert _snapshot(out) == before
+
+
+def test_collect_refuses_a_corrupt_state_file(tmp_path):
+    out = tmp_path / "c"
+    out.mkdir()
+    (out / "collect_state.json").write_text('{"seed": 0, "next_')
+    proc = collect(out, "--target-mb", "0.05", timeout=120)
+    assert "collect_state.json: unreadable collect state" in _one_line_error(proc)
+    assert (out / "collect_state.json").read_text() == '{"seed": 0, "next_'
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["--verify", "some"], "invalid choice: 'some'"),
+        (["--batch-timeout", "0"], "--batch-timeout must be > 0"),
+        (["--target-mb", "nan"], "--target-mb must be > 0"),
+        (["--seed", "-1"], "--seed must be >= 0"),
+        (["--workers", "two"], "invalid int value: 'two'"),
+    ],
+)
+def test_collect_rejects_more_bad_arguments(tmp_path, args, message):
+    proc = collect(tmp_path / "c", *args, timeout=60)
+    assert proc.returncode == 2
+    assert message in proc.stderr and "usage:" in proc.stderr
+    assert not (tmp_path / "c").exists()
