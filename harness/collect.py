@@ -213,7 +213,8 @@ def collect(args: argparse.Namespace) -> dict:
     worker_errors: list[str] = []
     start = time.perf_counter()
     _check_verify_mode(args.out, args.verify)
-    with CorpusWriter(args.out, meta=meta) as corpus:
+    # records are validated in the workers (validate_record parses every source: too slow for one process)
+    with CorpusWriter(args.out, meta=meta, validate=False) as corpus:
         next_batch = _read_state(args.out, key)
         progress = Progress(target, corpus.total_bytes, not args.no_progress)
         batches: dict[int, _Batch] = {}

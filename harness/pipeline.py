@@ -116,8 +116,9 @@ class _Build:
         )
 
 
-def _isolate(kernels, workdir, opts, step) -> tuple[_Build | None, dict[str, str]]:
-    """Build ``kernels`` and run ``step`` on the build; on BuildError bisect down to failing kernels.
+def _isolate(kernels, workdir, opts, step, build=None) -> tuple[_Build | None, dict[str, str]]:
+    """Build ``kernels`` (or take ``build``, already made of them) and run ``step`` on it; on BuildError
+    bisect down to failing kernels.
 
     Returns (a build of all kernels that pass, {kernel name: error message} for those that fail alone).
     """
@@ -136,7 +137,7 @@ def _isolate(kernels, workdir, opts, step) -> tuple[_Build | None, dict[str, str
         bisect(ks[half:])
 
     try:
-        build = _Build(kernels, workdir, opts)
+        build = build or _Build(kernels, workdir, opts)
         step(build)
         return build, failures
     except W.BuildError:
@@ -190,7 +191,9 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
     # 4-5. sources, NVRTC, extraction for the kernels that matched
     passing = [k for k in ks if k.name in checked]
     if passing:
-        _codegen_stage(passing, workdir, opts, checked, ids, results, timings)
+        # the CPU build is reused when every kernel in it passed (no second import and parse of the module)
+        reuse = build if build is not None and len(passing) == len(build.kernels) else None
+        _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse)
 
     return _finish(named, results, timings)
 
@@ -250,7 +253,7 @@ def run_warp(module, k: GeneratedKernel, values: dict) -> dict[str, np.ndarray]:
     return {name: W.to_numpy(a) for name, a in outs.items()}
 
 
-def _codegen_stage(passing, workdir, opts, checked, ids, results, timings) -> None:
+def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse=None) -> None:
     nvrtc_dir = workdir / "nvrtc"
     counter = itertools.count()
 
@@ -264,7 +267,7 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings) -> No
 
     t = time.perf_counter()
     try:
-        build, nv_failed = _isolate(passing, workdir, opts, nvrtc_step)
+        build, nv_failed = _isolate(passing, workdir, opts, nvrtc_step, reuse)
     except W.BuildError as error:
         build, nv_failed = None, {passing[0].name: str(error)}
     timings["nvrtc"] += time.perf_counter() - t

@@ -26,6 +26,7 @@ from pathlib import Path
 from grammar.policy import DEFAULT_POLICY
 
 from . import warp_adapter as W
+from .corpus import validate_record
 from .generate import draw_kernels
 from .pipeline import Options, verify_batch
 
@@ -166,7 +167,11 @@ def run_batch(seed: int, batch_index: int, batch_size: int, opts: Options,
     out.verdicts = dict(result.counts())
     for r in result.results:
         if r.record is not None:
-            out.records.append(r.record)
+            problems = validate_record(r.record)  # here, in parallel, rather than in the writing process
+            if problems:
+                out.notes.append(f"{r.kernel.name}: invalid record: {'; '.join(problems)[:300]}")
+            else:
+                out.records.append(r.record)
         if r.failure is not None:
             out.failures.append(r.failure)
         if r.verdict == "generator-error":
