@@ -62,10 +62,11 @@ def seed_style_module(index: int, n: int, rng: random.Random) -> str:
     return "".join(parts)
 
 
-def seed_style(scratch: Path, n_kernels: int, per_module: int = 10) -> tuple[int, float]:
-    """(pairs, seconds) of the seed-style pipeline: render, import, codegen both targets, extract."""
+def seed_style(scratch: Path, n_kernels: int, per_module: int = 10) -> tuple[int, float, int]:
+    """(pairs, seconds, bytes of extracted code) of the seed-style pipeline: render, import, codegen both
+    targets, extract."""
     rng = random.Random(0)
-    pairs, start = 0, time.perf_counter()
+    pairs, code_bytes, start = 0, 0, time.perf_counter()
     for index in range(0, n_kernels, per_module):
         path = scratch / f"seed_style_{index}.py"
         path.write_text(seed_style_module(index, per_module, rng))
@@ -73,10 +74,10 @@ def seed_style(scratch: Path, n_kernels: int, per_module: int = 10) -> tuple[int
         names = [f"seed_{index}_{j}" for j in range(per_module)]
         for target in ("cpu", "cuda"):
             for fns in extract_all(W.generate_source(module, target), names, target).values():
-                normalise(fns["forward"]), normalise(fns["backward"])
+                code_bytes += len(normalise(fns["forward"])) + len(normalise(fns["backward"]))
                 pairs += 1
         W.release_module(module)
-    return pairs, time.perf_counter() - start
+    return pairs, time.perf_counter() - start, code_bytes
 
 
 def batches(seed: int, n: int, batch_size: int):
@@ -89,8 +90,12 @@ def batches(seed: int, n: int, batch_size: int):
         i += 1
 
 
+CODE_FIELDS = ("cpu_forward", "cpu_backward", "cuda_forward", "cuda_backward")
+
+
 def pipeline(scratch: Path, seed: int, n: int, batch_size: int, verify: str) -> tuple[int, float, Counter, Counter]:
-    """(kernels, seconds, verdicts, stage seconds) of verify_batch over fresh batches, generation included."""
+    """(kernels, seconds, verdicts, stage seconds) of verify_batch over fresh batches, generation included;
+    the stage ``code_bytes`` counts the extracted code of the records."""
     stages: Counter = Counter()
     verdicts: Counter = Counter()
     done, start = 0, time.perf_counter()
@@ -99,6 +104,7 @@ def pipeline(scratch: Path, seed: int, n: int, batch_size: int, verify: str) -> 
         stages["generate"] += gen_s
         stages.update(result.timings)
         verdicts.update(result.counts())
+        stages["code_bytes"] += sum(len(r.record[f]) for r in result.results if r.record for f in CODE_FIELDS)
         done += len(kernels)
         W.clear_kernel_cache()
     return done, time.perf_counter() - start, verdicts, stages
@@ -150,9 +156,10 @@ def main() -> None:
     verify_batch(draw_kernels(12345, 2), scratch / "warm-up", Options())  # Clang's precompiled header, imports
     W.clear_kernel_cache()
 
-    pairs, s = seed_style(scratch, args.kernels)
-    seed_rate = pairs / s
-    print(f"1. seed-style baseline:      {seed_rate:8.1f} pairs/s  ({pairs} (kernel, target) pairs, {s:.1f} s, 1 process)")
+    pairs, s, code = seed_style(scratch, args.kernels)
+    seed_rate, seed_code_rate = pairs / s, code / s / 1e6
+    print(f"1. seed-style baseline:      {seed_rate:8.1f} pairs/s  ({pairs} (kernel, target) pairs, {s:.1f} s, 1 process; "
+          f"{seed_code_rate:.3f} MB of extracted code/s, {code / pairs / 1e3:.1f} kB per pair)")
 
     n, s = 0, 0.0
     for kernels, gen_s in batches(args.seed, args.kernels, args.batch_size):
@@ -160,10 +167,15 @@ def main() -> None:
     print(f"2. generation only:          {n / s:8.1f} kernels/s ({n} kernels, {s:.1f} s)")
 
     n, s, verdicts, stages = pipeline(scratch, args.seed + 1, args.kernels, args.batch_size, "none")
+    code = stages.pop("code_bytes")
     print(f"3. --verify none:            {n / s:8.1f} kernels/s = {2 * n / s:.1f} pairs/s "
-          f"({2 * n / s / seed_rate:.2f}x the baseline; {n} kernels, {s:.1f} s, 1 process)")
+          f"({2 * n / s / seed_rate:.2f}x the baseline; {n} kernels, {s:.1f} s, 1 process; "
+          f"{code / s / 1e6:.3f} MB of extracted code/s = {code / s / 1e6 / seed_code_rate:.2f}x the baseline, "
+          f"{code / max(2 * verdicts['accepted'], 1) / 1e3:.1f} kB per pair)")
+    print("   " + ", ".join(f"{k} {100 * v / s:.0f} %" for k, v in stages.items()))
 
     n, s, verdicts, stages = pipeline(scratch, args.seed + 2, args.kernels, args.batch_size, "full")
+    stages.pop("code_bytes")
     print(f"4. full verification:        {n / s:8.2f} kernels/s ({n} kernels, {s:.1f} s, 1 process, incl. generation)")
     print("   verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())))
     for k, v in stages.items():
@@ -177,7 +189,8 @@ def main() -> None:
                   f"{r['records']} records, {r['mb']} MB in {r['wall_s']:.1f} s wall (start-up included); "
                   f"200 MB would take ~{200 / mb_s / 60:.0f} min")
             if verify == "none":
-                print(f"   = {2 * r['kernels_per_s']:.1f} pairs/s, {2 * r['kernels_per_s'] / seed_rate:.2f}x the baseline")
+                print(f"   = {2 * r['kernels_per_s']:.1f} pairs/s, {2 * r['kernels_per_s'] / seed_rate:.2f}x the baseline's pairs/s; "
+                      f"{mb_s / seed_code_rate:.2f}x its MB/s (records hold the Python source and JSON too)")
             print(f"   {r['cmd']}")
 
     if args.profile:

@@ -119,6 +119,7 @@ def serve(conn, root: str | None = None) -> None:
     Answers are ``("ok", BatchOutcome)`` or ``("error", traceback text)``. A crash or hang is the
     parent's to notice (see :mod:`harness.pool`).
     """
+    _die_with_parent()
     try:
         init_worker(root)
         hook = _load_hook()
@@ -140,6 +141,18 @@ def serve(conn, root: str | None = None) -> None:
                 return
     except KeyboardInterrupt:
         return
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel kill this worker when its parent dies (``kill -9`` of collect), instead of
+    finishing a batch nobody will read."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # elsewhere the worker stops at its next send to the closed pipe
 
 
 def run_batch(seed: int, batch_index: int, batch_size: int, opts: Options,
