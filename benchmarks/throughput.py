@@ -150,6 +150,8 @@ def main() -> None:
     p.add_argument("--collect-mb", type=float, default=1.0, help="target of each collect measurement")
     p.add_argument("--profile", action="store_true", help="also profile one full-verification batch")
     p.add_argument("--skip-collect", action="store_true", help="no end-to-end collect measurements")
+    p.add_argument("--skip-full", action="store_true", help="no one-process full verification (step 4)")
+    p.add_argument("--collect-modes", default="none,full", help="verify modes of step 5 (default none,full)")
     args = p.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="warpsmith-bench-"))
     W.init(cache_dir=str(scratch / "cache"))
@@ -174,15 +176,11 @@ def main() -> None:
           f"{code / max(2 * verdicts['accepted'], 1) / 1e3:.1f} kB per pair)")
     print("   " + ", ".join(f"{k} {100 * v / s:.0f} %" for k, v in stages.items()))
 
-    n, s, verdicts, stages = pipeline(scratch, args.seed + 2, args.kernels, args.batch_size, "full")
-    stages.pop("code_bytes")
-    print(f"4. full verification:        {n / s:8.2f} kernels/s ({n} kernels, {s:.1f} s, 1 process, incl. generation)")
-    print("   verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())))
-    for k, v in stages.items():
-        print(f"   {k:<20} {1000 * v / max(n, 1):8.1f} ms/kernel  {100 * v / s:5.1f} %")
+    if not args.skip_full:
+        full_verification(scratch, args)
 
     if not args.skip_collect:
-        for verify in ("none", "full"):
+        for verify in args.collect_modes.split(","):
             r = collect_end_to_end(scratch, verify, args.collect_mb, args.workers, args.batch_size, args.seed)
             mb_s = r["mb"] / r["wall_s"]
             print(f"5. collect --verify {verify:<5} {r['kernels_per_s']:8.2f} kernels/s, {mb_s:.3f} MB/s, "
@@ -195,6 +193,15 @@ def main() -> None:
 
     if args.profile:
         print("6. profile: " + profile_batch(scratch, args.seed + 3, args.batch_size))
+
+
+def full_verification(scratch: Path, args: argparse.Namespace) -> None:
+    n, s, verdicts, stages = pipeline(scratch, args.seed + 2, args.kernels, args.batch_size, "full")
+    stages.pop("code_bytes")
+    print(f"4. full verification:        {n / s:8.2f} kernels/s ({n} kernels, {s:.1f} s, 1 process, incl. generation)")
+    print("   verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())))
+    for k, v in stages.items():
+        print(f"   {k:<20} {1000 * v / max(n, 1):8.1f} ms/kernel  {100 * v / s:5.1f} %")
 
 
 if __name__ == "__main__":
