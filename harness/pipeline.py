@@ -92,7 +92,8 @@ def name_kernels(kernels: list[GeneratedKernel]) -> list[tuple[str, GeneratedKer
             continue
         seen.add(cid)
         renamed = k.renamed(f"k_{cid[:12]}")
-        named.append((canonical_id(renamed.source), renamed))  # helper names are part of the canonical form
+        # the canonical form renames the kernel but keeps helper names, which follow the kernel's name
+        named.append((canonical_id(renamed.source) if k.helpers else cid, renamed))
     return named
 
 

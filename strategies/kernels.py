@@ -14,7 +14,7 @@ Shrinking: toward one input, one output, no scalar parameters, no atomics, one s
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import hypothesis.strategies as st
 import libcst as cst
@@ -57,12 +57,12 @@ class GeneratedKernel:
     dim: int | tuple[int, ...]  # launch dimension(s)
     helpers: tuple[cst.FunctionDef, ...] = ()  # user @wp.func definitions the kernel calls
 
-    @property
+    @cached_property  # rendering is costly and the harness reads it many times; nodes are immutable
     def source(self) -> str:
         """A complete, importable module holding this kernel and its helper functions."""
         return B.render(B.module([*self.helpers, self.func]))
 
-    @property
+    @cached_property
     def kernel_source(self) -> str:
         """The definitions (helper functions, then the kernel) without the import line."""
         return "\n\n".join(B.render(d) for d in (*self.helpers, self.func))

@@ -259,3 +259,16 @@ def test_collect_rejects_more_bad_arguments(tmp_path, args, message):
     assert proc.returncode == 2
     assert message in proc.stderr and "usage:" in proc.stderr
     assert not (tmp_path / "c").exists()
+
+
+def test_batch_names_and_ids_are_those_of_the_renamed_kernels():
+    # name_kernels skips a second canonicalisation for kernels without helpers; the id must not change
+    from harness.canonical import canonical_id
+    from harness.generate import draw_kernels
+    from harness.pipeline import name_kernels
+
+    named = name_kernels(draw_kernels(21, 40))
+    assert any(k.helpers for _, k in named) and any(not k.helpers for _, k in named)
+    for cid, k in named:
+        assert cid == canonical_id(k.source)
+        assert k.name == f"k_{cid[:12]}" or k.helpers, "without helpers the name is the id's prefix"
