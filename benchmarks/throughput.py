@@ -26,6 +26,7 @@ import io
 import json
 import pstats
 import random
+import re
 import subprocess
 import sys
 import tempfile
@@ -121,7 +122,7 @@ def collect_end_to_end(scratch: Path, verify: str, mb: float, workers: int, batc
         raise SystemExit(f"collect failed: {proc.stderr.strip().splitlines()[-1:]}")
     summary = json.loads(proc.stdout.strip().splitlines()[-1])
     summary["wall_s"] = wall
-    summary["cmd"] = " ".join(["python"] + cmd[1:])
+    summary["cmd"] = " ".join(["python"] + cmd[1:]).replace(str(out), "<tmp dir>")
     return summary
 
 
@@ -137,6 +138,7 @@ def profile_batch(scratch: Path, seed: int, batch_size: int, top: int = 18) -> s
     stats.sort_stats("tottime").print_stats(top)
     lines = [line for line in text.getvalue().splitlines() if line.strip()]
     body = "\n".join(lines[lines.index(next(line for line in lines if "ncalls" in line)):])
+    body = re.sub(r"\S*site-packages/|" + re.escape(str(ROOT)) + "/", "", body)  # package-relative paths
     stages = ", ".join(f"{k} {v:.1f} s" for k, v in result.timings.items())
     return f"one full batch of {len(kernels)} kernels; stages: {stages}\n{body}"
 
