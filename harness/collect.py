@@ -244,9 +244,8 @@ def collect(args: argparse.Namespace) -> dict:
                         if done.status == "error":
                             worker_errors.append(done.detail.strip().splitlines()[-1])
                     else:
-                        entry = _culprit(args, task, done.status, done.detail)
-                        if done.status == "error":
-                            entry["detail"] = done.detail.strip().splitlines()[-1]
+                        detail = done.detail.strip().splitlines()[-1] if done.detail.strip() else done.status
+                        entry = _culprit(args, task, done.status, detail)
                         culprits.append(entry)
                         n_kernels += 1
                         progress.write(f"collect: batch {entry['batch']} kernel {entry['position']} "
@@ -256,15 +255,18 @@ def collect(args: argparse.Namespace) -> dict:
                 while next_batch in batches and batches[next_batch].running == 0 and corpus.total_bytes < target:
                     parts = batches.pop(next_batch).parts
                     outcome = BatchOutcome.merged(next_batch, [parts[k] for k in sorted(parts)])
+                    stored_all = True
                     for record in outcome.records:
                         if corpus.total_bytes >= target:
-                            break  # stop at the target, not at the end of a batch
+                            stored_all = False  # stop at the target, not at the end of a batch
+                            break
                         n_new += corpus.add(record)
                     for failure in outcome.failures:
                         reported += _reports(args.out).write(failure) is not None
                     corpus.flush()
-                    next_batch += 1
-                    _write_state(args.out, key, next_batch)
+                    if stored_all:  # else a run with a larger target redoes this batch and stores the rest
+                        next_batch += 1
+                        _write_state(args.out, key, next_batch)
                     verdicts.update(outcome.verdicts)
                     timings.update(outcome.timings)
                     n_kernels += outcome.n_kernels

@@ -1,7 +1,7 @@
 """Faults for collect's worker processes, injected through ``WARPSMITH_WORKER_HOOK=tests.fault_hooks:inject``.
 
-``WARPSMITH_TEST_FAULT=<kind>:<batch>:<position>`` makes every worker task that holds kernel ``position`` of
-batch ``batch`` fail the way ``kind`` says, as a kernel that breaks Warp's runtime would:
+``WARPSMITH_TEST_FAULT=<kind>:<batch>:<position>[,...]`` makes every worker task that holds kernel
+``position`` of batch ``batch`` fail the way ``kind`` says, as a kernel that breaks Warp's runtime would:
 
 * ``segv`` - the worker process dies of SIGSEGV;
 * ``hang`` - the worker sleeps for an hour;
@@ -16,9 +16,13 @@ import time
 
 
 def inject(task, kernels) -> None:
-    kind, batch, position = os.environ["WARPSMITH_TEST_FAULT"].split(":")
-    if task.batch_index != int(batch) or int(position) not in task.all_positions():
-        return
+    for fault in os.environ["WARPSMITH_TEST_FAULT"].split(","):
+        kind, batch, position = fault.split(":")
+        if task.batch_index == int(batch) and int(position) in task.all_positions():
+            _fail(kind)
+
+
+def _fail(kind: str) -> None:
     if kind == "segv":
         os.kill(os.getpid(), signal.SIGSEGV)
     elif kind == "hang":
