@@ -167,23 +167,39 @@ def _assert_strictly_valid(out: Path) -> list[str]:
     return ids
 
 
+def _shard_bytes(out: Path) -> int:
+    return sum(p.stat().st_size for p in out.glob("shard-*.jsonl")) if out.exists() else 0
+
+
 def test_collect_resumes_after_kill_9_with_the_records_of_an_uninterrupted_run(tmp_path):
     import random
     import signal
     import time
 
-    args = ["--target-mb", "1.2", "--workers", "2", "--batch-size", "4", "--verify", "none", "--seed", "11"]
+    args = ["--target-mb", "2.0", "--workers", "2", "--batch-size", "4", "--verify", "none", "--seed", "11"]
     reference = tmp_path / "reference"
     _summary(collect(reference, *args, timeout=300))
     expected = _assert_strictly_valid(reference)
 
     out = tmp_path / "killed"
+    # first a smaller target: its last batch is cut short, and the larger target must store the rest of it
+    _summary(collect(out, *[a if a != "2.0" else "0.4" for a in args], timeout=300))
+    assert [r["id"] for r in read_records(out)] == expected[: len(list(read_records(out)))]
     rng = random.Random(0)
     cmd = [sys.executable, "-m", "harness.collect", "--out", str(out), "--no-progress", *args]
     kills = 0
-    for _ in range(4):
+    # the first kill lands during start-up, the others after the corpus grew by some 100 kB (plus a random
+    # delay, so some land while a batch is being written)
+    for growth in (None, 150e3, 250e3, 200e3):
+        before = _shard_bytes(out)
         proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-        time.sleep(rng.uniform(2.0, 7.0))
+        if growth is None:
+            time.sleep(rng.uniform(0.5, 3.0))
+        else:
+            deadline = time.monotonic() + 120
+            while proc.poll() is None and _shard_bytes(out) < before + growth and time.monotonic() < deadline:
+                time.sleep(0.05)
+            time.sleep(rng.uniform(0.0, 0.3))
         if proc.poll() is None:
             proc.send_signal(signal.SIGKILL)
             kills += 1
@@ -192,7 +208,7 @@ def test_collect_resumes_after_kill_9_with_the_records_of_an_uninterrupted_run(t
             ids = [r["id"] for r in read_records(out)]  # readable as is, before any repair
             assert len(ids) == len(set(ids))
             assert ids == expected[: len(ids)], "records are written in the uninterrupted run's order"
-    assert kills >= 1, "the run was never interrupted; make the target larger"
+    assert kills >= 3, "most runs must be interrupted; make the target larger"
     _summary(collect(out, *args, timeout=300))
     assert _assert_strictly_valid(out) == expected
 
