@@ -1,11 +1,19 @@
-"""``python -m harness.collect``: grow a verified, deduplicated corpus of Warp kernels to a target size.
+"""``python -m harness.collect``: grow a deduplicated corpus of Warp kernels to a target size.
 
-Every record written passed: CPU compile, execution on seeded inputs matching the numpy reference,
-NVRTC compilation of the CUDA code, and extraction of forward/backward functions for both targets.
-Batches run in worker processes (both cores by default); records are appended by this process only, in
-batch order, so the same ``--seed`` and ``--workers`` give the same records, and re-running the same command
-into the same directory resumes where it stopped (``collect_state.json`` holds the next batch index; a
-batch re-run after a crash is deduplicated by the corpus index).
+With ``--verify full`` (the default) every record written passed: CPU compile, execution on seeded inputs
+matching the numpy reference, NVRTC compilation of the CUDA code, and extraction of forward/backward
+functions for both targets. ``--verify none`` only generates code and extracts it (raw volume, nothing
+compiled or run; records say so in their ``verification`` facts).
+
+Batches run in worker processes (both cores by default, see :mod:`harness.pool`); records are appended by
+this process only, in batch order, so the same ``--seed``, ``--batch-size`` and ``--verify`` give the same
+records whatever ``--workers`` is, and re-running the same command into the same directory resumes where
+it stopped, even after ``kill -9`` (``collect_state.json`` holds the next batch index; a batch re-run after
+a crash is deduplicated by the corpus index).
+
+A batch that crashes or hangs its worker (``--batch-timeout``) is split in halves and re-run until the
+kernels responsible are alone; each is reported (``<out>/failures/``, kind ``crash``) and skipped, and the
+rest of the batch is collected.
 """
 
 from __future__ import annotations
@@ -17,37 +25,43 @@ import shutil
 import sys
 import tempfile
 import time
-from collections import Counter
-from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, wait
-from concurrent.futures.process import BrokenProcessPool
-from multiprocessing import get_context
+from collections import Counter, deque
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from . import GENERATOR_VERSION
-from .corpus import CorpusError, CorpusWriter
-from .pipeline import Options
-from .worker import BatchOutcome, init_worker, run_batch
+from .corpus import MANIFEST_NAME, CorpusError, CorpusWriter
+from .pipeline import VERIFY_MODES, Options
+from .pool import WorkerPool, WorkerStartupError
+from .worker import BatchOutcome, Task, serve
 
 STATE_NAME = "collect_state.json"
 DEFAULT_OUT = Path("corpus") / "data"
+DEFAULT_BATCH_TIMEOUT_S = 900.0
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(
         prog="python -m harness.collect",
-        description="Collect verified Warp kernels (Python + generated C++/CUDA, forward and backward) "
-        "into JSONL shards until the output directory holds --target-mb of records.",
+        description="Collect Warp kernels (Python + generated C++/CUDA, forward and backward) into JSONL "
+        "shards until the output directory holds --target-mb of records.",
     )
     p.add_argument("--target-mb", type=float, default=1.0, help="stop when the shards hold this many MB (default 1)")
     p.add_argument("--out", type=Path, default=DEFAULT_OUT, help=f"corpus directory (default {DEFAULT_OUT})")
     p.add_argument("--seed", type=int, default=0, help="generation seed (default 0)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     p.add_argument("--batch-size", type=int, default=64, help="kernels per Warp module (default 64)")
+    p.add_argument("--verify", choices=VERIFY_MODES, default="full",
+                   help="full: compile, run, compare with the reference, NVRTC (default); "
+                   "none: code generation and extraction only")
+    p.add_argument("--batch-timeout", type=float, default=DEFAULT_BATCH_TIMEOUT_S,
+                   help=f"seconds a worker may spend on one batch before it is killed and the batch bisected "
+                   f"(default {DEFAULT_BATCH_TIMEOUT_S:g})")
     p.add_argument("--opt-level", type=int, default=0, choices=range(4), help="CPU optimization level (default 0)")
     p.add_argument("--nvrtc-arch", type=int, default=90, help="NVRTC target architecture (default 90)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
-    if not args.target_mb > 0:
+    if not args.target_mb > 0 or args.target_mb != args.target_mb or args.target_mb == float("inf"):
         p.error("--target-mb must be > 0")
     if args.workers < 1:
         p.error("--workers must be >= 1")
@@ -55,24 +69,49 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
         p.error("--batch-size must be >= 1")
     if args.seed < 0:
         p.error("--seed must be >= 0")
+    if not args.batch_timeout > 0:
+        p.error("--batch-timeout must be > 0")
     return args
 
 
-def _read_state(out: Path, seed: int) -> int:
+def _run_key(args: argparse.Namespace) -> dict:
+    """What decides which records batch ``i`` yields: resuming is only valid while these stay the same."""
+    return {"seed": args.seed, "batch_size": args.batch_size, "verify": args.verify}
+
+
+def _read_state(out: Path, key: dict) -> int:
     path = out / STATE_NAME
     if not path.exists():
         return 0
     try:
         state = json.loads(path.read_text())
-    except (OSError, ValueError) as error:
+        next_batch = int(state["next_batch"])
+    except (OSError, ValueError, KeyError, TypeError) as error:
         raise CorpusError(f"{path}: unreadable collect state ({error}); delete it to restart batch numbering")
-    return int(state["next_batch"]) if state.get("seed") == seed else 0
+    # older state files hold only seed and next_batch
+    same = all(state.get(k, v if k != "seed" else None) == v for k, v in key.items())
+    return next_batch if same else 0
 
 
-def _write_state(out: Path, seed: int, next_batch: int) -> None:
+def _write_state(out: Path, key: dict, next_batch: int) -> None:
     tmp = out / (STATE_NAME + ".tmp")
-    tmp.write_text(json.dumps({"seed": seed, "next_batch": next_batch}))
+    tmp.write_text(json.dumps({**key, "next_batch": next_batch}))
     os.replace(tmp, out / STATE_NAME)
+
+
+def _check_verify_mode(out: Path, verify: str) -> None:
+    """Refuse to mix verified and unverified records in one corpus."""
+    path = out / MANIFEST_NAME
+    if not path.is_file():
+        return
+    try:
+        meta = json.loads(path.read_text()).get("meta") or {}
+    except (OSError, ValueError, AttributeError):
+        return  # CorpusWriter reports a damaged manifest
+    previous = meta.get("verify", "full")
+    if previous != verify:
+        raise CorpusError(f"{out} holds records collected with --verify {previous}; "
+                          f"use another --out for --verify {verify}")
 
 
 class Progress:
@@ -91,6 +130,12 @@ class Progress:
             self.bar.n = min(round(total_bytes / 1e6, 2), self.bar.total)
             self.bar.set_postfix(postfix, refresh=True)
 
+    def write(self, line: str) -> None:
+        if self.bar is not None:
+            self.bar.write(line, file=sys.stderr)
+        else:
+            print(line, file=sys.stderr, flush=True)
+
     def close(self) -> None:
         if self.bar is not None:
             self.bar.close()
@@ -102,7 +147,7 @@ _report_writer = None
 def _reports(out: Path):
     """Unshrunk reports of Warp failures met while collecting go to ``<out>/failures/`` (see fuzz for shrunk ones)."""
     global _report_writer
-    if _report_writer is None:
+    if _report_writer is None or _report_writer.reports_dir != out / "failures":
         from . import warp_adapter
         from .report import ReportWriter
 
@@ -110,63 +155,118 @@ def _reports(out: Path):
     return _report_writer
 
 
-def _stop(pool: ProcessPoolExecutor) -> None:
-    """Stop the pool now: batches still running are abandoned (a re-run redoes them), not awaited."""
-    processes = list(getattr(pool, "_processes", {}).values())
-    pool.shutdown(wait=False, cancel_futures=True)
-    for p in processes:
-        if p.is_alive():
-            p.terminate()
-    for p in processes:
-        p.join(timeout=5)
+@dataclass
+class _Batch:
+    """A batch in flight: the outcomes of its parts (keyed by first position) and parts still running."""
+
+    parts: dict[int, BatchOutcome] = field(default_factory=dict)
+    running: int = 1
+
+
+def _culprit(args: argparse.Namespace, task: Task, status: str, detail: str) -> dict:
+    """Record the single kernel of ``task`` that crashed, hung or broke its worker; return a summary entry.
+
+    Its source goes to ``<out>/culprits/b<batch>-p<position>-<status>.py``; a crash or hang is also
+    written up as a Warp report (kind ``crash``) in ``<out>/failures/`` when the report format covers it.
+    """
+    position = task.all_positions()[0]
+    entry = {"batch": task.batch_index, "position": position, "kind": status, "detail": detail}
+    try:
+        from .generate import draw_kernels
+        from .pipeline import _build_failure, module_source, name_kernels
+        from .worker import batch_seed
+
+        kernels = draw_kernels(batch_seed(task.seed, task.batch_index), task.batch_size)
+        if position >= len(kernels):
+            return entry
+        _, kernel = name_kernels([kernels[position]])[0]
+        entry["kernel_name"] = kernel.name
+        culprits = args.out / "culprits"
+        culprits.mkdir(exist_ok=True)
+        path = culprits / f"b{task.batch_index}-p{position}-{status}.py"
+        header = f"# collect --seed {task.seed} --batch-size {task.batch_size}: batch {task.batch_index}, " \
+                 f"kernel {position}: {status} ({detail})\n"
+        path.write_text(header + module_source([kernel]) + "\n")
+        entry["source"] = str(path)
+        if status in ("crash", "timeout"):
+            what = "hung (no result within the batch timeout)" if status == "timeout" else "crashed"
+            failure = _build_failure(kernel, "crash", f"verifying this kernel {what} the worker process: {detail}")
+            failure.seed = batch_seed(task.seed, task.batch_index)
+            report = _reports(args.out).write(failure)
+            entry["report"] = str(report) if report else "(already reported)"
+    except Exception as error:  # the write-up is a courtesy; collection goes on without it
+        entry["report_error"] = f"{type(error).__name__}: {error}"
+    return entry
 
 
 def collect(args: argparse.Namespace) -> dict:
-    opts = Options(optimization_level=args.opt_level, nvrtc_arch=args.nvrtc_arch, seed=args.seed)
+    opts = Options(optimization_level=args.opt_level, nvrtc_arch=args.nvrtc_arch, seed=args.seed,
+                   verify=args.verify, nvrtc=args.verify == "full")
     target = int(args.target_mb * 1e6)
-    meta = {"generator_version": GENERATOR_VERSION, "seed": args.seed, "workers": args.workers,
-            "batch_size": args.batch_size}
+    key = _run_key(args)
+    meta = {"generator_version": GENERATOR_VERSION, **key, "workers": args.workers}
     verdicts: Counter = Counter()
     timings: Counter = Counter()
-    n_kernels = n_new = crashed = reported = 0
+    n_kernels = n_new = reported = 0
     notes: list[str] = []
+    culprits: list[dict] = []
+    worker_errors: list[str] = []
     start = time.perf_counter()
-    with CorpusWriter(args.out, meta=meta) as corpus:
-        next_batch = _read_state(args.out, args.seed)
-        start_bytes = corpus.total_bytes
-        progress = Progress(target, start_bytes, not args.no_progress)
-        pending: dict = {}
-        ready: dict[int, BatchOutcome] = {}
+    _check_verify_mode(args.out, args.verify)
+    # records are validated in the workers (validate_record parses every source: too slow for one process)
+    with CorpusWriter(args.out, meta=meta, validate=False) as corpus:
+        next_batch = _read_state(args.out, key)
+        progress = Progress(target, corpus.total_bytes, not args.no_progress)
+        batches: dict[int, _Batch] = {}
+        queue: deque[Task] = deque()  # parts of bisected batches, run before new batches
         submitted = next_batch
-        ctx = get_context("spawn")
         scratch = tempfile.mkdtemp(prefix="warpsmith-collect-")
-        pool = ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=init_worker, initargs=(scratch,))
+        pool = WorkerPool(args.workers, serve, (scratch,), timeout_s=args.batch_timeout)
         try:
             while corpus.total_bytes < target:
-                while len(pending) < 2 * args.workers:
-                    fut = pool.submit(run_batch, args.seed, submitted, args.batch_size, opts)
-                    pending[fut] = submitted
-                    submitted += 1
-                done, _ = wait(pending, return_when=FIRST_COMPLETED)
-                for fut in done:
-                    index = pending.pop(fut)
-                    try:
-                        ready[index] = fut.result()
-                    except BrokenProcessPool:
-                        crashed += 1
-                        ready[index] = BatchOutcome(index, notes=[f"batch {index}: worker process died"])
+                while pool.idle() and (queue or len(batches) < 2 * args.workers):
+                    if not queue:
+                        queue.append(Task(args.seed, submitted, args.batch_size, opts))
+                        batches[submitted] = _Batch()
+                        submitted += 1
+                    pool.submit(queue.popleft())
+                for done in pool.poll(timeout=1.0):
+                    task, batch = done.task, batches[done.task.batch_index]
+                    batch.running -= 1
+                    first = task.all_positions()[0] if task.all_positions() else 0
+                    if done.status == "ok":
+                        batch.parts[first] = done.result
+                    elif len(task.all_positions()) > 1:
+                        left, right = task.halves()
+                        queue.appendleft(right)
+                        queue.appendleft(left)
+                        batch.running += 2
+                        if done.status == "error":
+                            worker_errors.append(done.detail.strip().splitlines()[-1])
+                    else:
+                        detail = done.detail.strip().splitlines()[-1] if done.detail.strip() else done.status
+                        entry = _culprit(args, task, done.status, detail)
+                        culprits.append(entry)
+                        n_kernels += 1
+                        progress.write(f"collect: batch {entry['batch']} kernel {entry['position']} "
+                                       f"({entry.get('kernel_name', '?')}): {done.status}, {entry['detail']}; "
+                                       f"skipped; source in {entry.get('source', '?')}")
                 # consume in batch order so the same seed gives the same records
-                while next_batch in ready and corpus.total_bytes < target:
-                    outcome = ready.pop(next_batch)
+                while next_batch in batches and batches[next_batch].running == 0 and corpus.total_bytes < target:
+                    parts = batches.pop(next_batch).parts
+                    outcome = BatchOutcome.merged(next_batch, [parts[k] for k in sorted(parts)])
+                    stored_all = True
                     for record in outcome.records:
                         if corpus.total_bytes >= target:
-                            break  # stop at the target, not at the end of a batch
+                            stored_all = False  # stop at the target, not at the end of a batch
+                            break
                         n_new += corpus.add(record)
                     for failure in outcome.failures:
                         reported += _reports(args.out).write(failure) is not None
                     corpus.flush()
-                    next_batch += 1
-                    _write_state(args.out, args.seed, next_batch)
+                    if stored_all:  # else a run with a larger target redoes this batch and stores the rest
+                        next_batch += 1
+                        _write_state(args.out, key, next_batch)
                     verdicts.update(outcome.verdicts)
                     timings.update(outcome.timings)
                     n_kernels += outcome.n_kernels
@@ -174,34 +274,32 @@ def collect(args: argparse.Namespace) -> dict:
                     elapsed = time.perf_counter() - start
                     progress.update(corpus.total_bytes, records=corpus.n_records,
                                     kps=f"{n_kernels / elapsed:.1f}", **dict(verdicts))
-                if any(isinstance(f.exception(), BrokenProcessPool) for f in done if f.done() and not f.cancelled()):
-                    if crashed > 3:
-                        raise RuntimeError("worker processes keep dying; see the batches listed above")
-                    _stop(pool)
-                    for fut, index in pending.items():
-                        ready.setdefault(index, BatchOutcome(index, notes=[f"batch {index}: lost with a dead worker"]))
-                    pending.clear()
-                    pool = ProcessPoolExecutor(args.workers, mp_context=ctx, initializer=init_worker, initargs=(scratch,))
         finally:
             progress.close()
-            _stop(pool)
+            pool.close()
             shutil.rmtree(scratch, ignore_errors=True)
         elapsed = time.perf_counter() - start
+        verdicts.update(f"worker-{c['kind']}" for c in culprits)
         summary = {
             "out": str(args.out),
+            "verify": args.verify,
             "records": corpus.n_records,
             "new_records": n_new,
             "mb": round(corpus.total_bytes / 1e6, 3),
-            "kernels_verified": n_kernels,
+            "kernels_processed": n_kernels,
             "seconds": round(elapsed, 1),
             "kernels_per_s": round(n_kernels / elapsed, 2) if elapsed else 0.0,
             "verdicts": dict(verdicts),
             "stage_seconds_summed_over_workers": {k: round(v, 1) for k, v in timings.items()},
-            "batches_lost_to_crashes": crashed,
+            "worker_restarts": pool.restarts,
+            "culprits": culprits,
             "failure_reports": reported,
         }
     if notes:
         print(f"{len(notes)} generator errors (bugs of ours, not Warp's); first: {notes[0]}", file=sys.stderr)
+    if worker_errors:
+        print(f"{len(worker_errors)} batch parts raised in a worker (bisected); first: {worker_errors[0]}",
+              file=sys.stderr)
     return summary
 
 
@@ -212,14 +310,17 @@ def main(argv: list[str] | None = None) -> int:
     except CorpusError as error:
         print(f"collect: error: {error}", file=sys.stderr)
         return 2
+    except WorkerStartupError as error:
+        print(f"collect: error: {error}", file=sys.stderr)
+        return 1
     except KeyboardInterrupt:
         print("collect: interrupted; re-run the same command to resume", file=sys.stderr)
         return 130
     v = summary["verdicts"]
     print(
         f"collected {summary['new_records']} new records ({summary['records']} total, {summary['mb']} MB) in "
-        f"{summary['seconds']} s: {summary['kernels_verified']} kernels verified, {summary['kernels_per_s']} kernels/s; "
-        f"verdicts: " + ", ".join(f"{k} {n}" for k, n in sorted(v.items()))
+        f"{summary['seconds']} s: {summary['kernels_processed']} kernels ({summary['verify']} verification), "
+        f"{summary['kernels_per_s']} kernels/s; verdicts: " + ", ".join(f"{k} {n}" for k, n in sorted(v.items()))
     )
     print(json.dumps(summary))
     return 0

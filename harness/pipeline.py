@@ -13,6 +13,10 @@
    verdict ``nvrtc-error``);
 5. **extract** each kernel's forward/backward functions for both targets, normalised.
 
+With ``Options(verify="none")`` only steps 1 and 5 run (code generation of both targets and extraction;
+nothing is compiled or executed, code generation failures get the verdict ``codegen-error``): raw volume
+for users who do not need verified kernels.
+
 Verdicts: ``accepted`` (everything passed; a corpus record is attached), ``warp-bug`` (compile error,
 NVRTC error, mismatch; a :class:`harness.report.Failure` is attached), ``screened`` (ill-conditioned),
 ``generator-error`` (the reference found undefined behaviour or could not evaluate the kernel: a bug of
@@ -47,6 +51,7 @@ from .report import Failure, KernelArg
 NVRTC_ARCH = 90
 INPUT_ATTEMPTS = 3
 PERTURBED_RUNS = 2
+VERIFY_MODES = ("full", "none")
 _batch_counter = itertools.count()
 
 
@@ -57,6 +62,7 @@ class Options:
     nvrtc: bool = True
     nvrtc_arch: int = NVRTC_ARCH
     seed: int = 0  # recorded in each record (the generation seed of the batch)
+    verify: str = "full"  # one of VERIFY_MODES
 
 
 @dataclass
@@ -86,7 +92,8 @@ def name_kernels(kernels: list[GeneratedKernel]) -> list[tuple[str, GeneratedKer
             continue
         seen.add(cid)
         renamed = k.renamed(f"k_{cid[:12]}")
-        named.append((canonical_id(renamed.source), renamed))  # helper names are part of the canonical form
+        # the canonical form renames the kernel but keeps helper names, which follow the kernel's name
+        named.append((canonical_id(renamed.source) if k.helpers else cid, renamed))
     return named
 
 
@@ -110,8 +117,9 @@ class _Build:
         )
 
 
-def _isolate(kernels, workdir, opts, step) -> tuple[_Build | None, dict[str, str]]:
-    """Build ``kernels`` and run ``step`` on the build; on BuildError bisect down to failing kernels.
+def _isolate(kernels, workdir, opts, step, build=None) -> tuple[_Build | None, dict[str, str]]:
+    """Build ``kernels`` (or take ``build``, already made of them) and run ``step`` on it; on BuildError
+    bisect down to failing kernels.
 
     Returns (a build of all kernels that pass, {kernel name: error message} for those that fail alone).
     """
@@ -130,7 +138,7 @@ def _isolate(kernels, workdir, opts, step) -> tuple[_Build | None, dict[str, str
         bisect(ks[half:])
 
     try:
-        build = _Build(kernels, workdir, opts)
+        build = build or _Build(kernels, workdir, opts)
         step(build)
         return build, failures
     except W.BuildError:
@@ -154,6 +162,9 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
     ids = {k.name: cid for cid, k in named}
     ks = [k for _, k in named]
     results: dict[str, KernelResult] = {}
+    if opts.verify == "none":
+        _unverified_stage(ks, workdir, opts, ids, results, timings)
+        return _finish(named, results, timings)
 
     # 1-2. render + CPU compile (bisecting compile failures)
     t = time.perf_counter()
@@ -181,8 +192,14 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
     # 4-5. sources, NVRTC, extraction for the kernels that matched
     passing = [k for k in ks if k.name in checked]
     if passing:
-        _codegen_stage(passing, workdir, opts, checked, ids, results, timings)
+        # the CPU build is reused when every kernel in it passed (no second import and parse of the module)
+        reuse = build if build is not None and len(passing) == len(build.kernels) else None
+        _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse)
 
+    return _finish(named, results, timings)
+
+
+def _finish(named, results, timings) -> BatchResult:
     for b in _Build.made:
         W.release_module(b.module)
     _Build.made.clear()
@@ -249,7 +266,7 @@ def run_warp(module, k: GeneratedKernel, values: dict) -> dict[str, np.ndarray]:
     return result
 
 
-def _codegen_stage(passing, workdir, opts, checked, ids, results, timings) -> None:
+def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse=None) -> None:
     nvrtc_dir = workdir / "nvrtc"
     counter = itertools.count()
 
@@ -263,7 +280,7 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings) -> No
 
     t = time.perf_counter()
     try:
-        build, nv_failed = _isolate(passing, workdir, opts, nvrtc_step)
+        build, nv_failed = _isolate(passing, workdir, opts, nvrtc_step, reuse)
     except W.BuildError as error:
         build, nv_failed = None, {passing[0].name: str(error)}
     timings["nvrtc"] += time.perf_counter() - t
@@ -299,6 +316,60 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings) -> No
                 "max_error_ulp": round(comparison.max_error_ulp, 3),
                 "input_seed": seed,
                 "input_attempts": attempts,
+                "gradient_checked": False,
+                "optimization_level": opts.optimization_level,
+            },
+            "warp_version": W.warp_version(),
+            "generator_version": GENERATOR_VERSION,
+            "seed": opts.seed % 2**63,
+            "created_at": now,
+        }
+        results[k.name] = KernelResult(k, "accepted", record=record)
+
+
+def _unverified_stage(ks, workdir, opts, ids, results, timings) -> None:
+    """``verify="none"``: code generation for both targets and extraction; nothing compiled or run."""
+    sources: dict[int, tuple[str, str]] = {}
+
+    def codegen_step(b: _Build) -> None:
+        sources[id(b)] = W.generate_sources(b.module, ("cpu", "cuda"))
+
+    t = time.perf_counter()
+    try:
+        build, failed = _isolate(ks, workdir, opts, codegen_step)
+    except W.BuildError as error:
+        build, failed = None, {ks[0].name: str(error)}
+    for k in ks:
+        if k.name in failed:
+            results[k.name] = KernelResult(k, "codegen-error", failed[k.name].splitlines()[0][:500])
+    if build is None:
+        timings["codegen_extract"] += time.perf_counter() - t
+        return
+    names = [k.name for k in build.kernels]
+    cpu_source, cuda_source = sources[id(build)]
+    cpu = extract_all(cpu_source, names, "cpu")
+    cuda = extract_all(cuda_source, names, "cuda")
+    timings["codegen_extract"] += time.perf_counter() - t
+    now = utc_timestamp()
+    for k in build.kernels:
+        record = {
+            "id": ids[k.name],
+            "kernel_name": k.name,
+            "categories": list(k.categories),
+            "python_source": k.source,
+            "cpu_forward": normalise(cpu[k.name]["forward"]),
+            "cpu_backward": normalise(cpu[k.name]["backward"]),
+            "cuda_forward": normalise(cuda[k.name]["forward"]),
+            "cuda_backward": normalise(cuda[k.name]["backward"]),
+            "verification": {
+                "verify": "none",
+                "cpu_executed": False,
+                "reference_match": False,
+                "nvrtc_compiled": False,
+                "nvrtc_arch": "",
+                "outputs_checked": 0,
+                "max_error_ulp": 0.0,
+                "input_seed": 0,
                 "gradient_checked": False,
                 "optimization_level": opts.optimization_level,
             },

@@ -81,6 +81,7 @@ __all__ = [
     "cuda_available",
     "diagnostics",
     "generate_source",
+    "generate_sources",
     "import_kernel_module",
     "init",
     "launch_cpu",
@@ -284,6 +285,23 @@ def generate_source(pymodule, target: str) -> str:
         hasher = _wp_context.ModuleHasher(module._get_live_kernels(), options)
         builder = _wp_context.ModuleBuilder(module, options, hasher, target=target)
         return builder.codegen(target)
+
+
+def generate_sources(pymodule, targets: tuple[str, ...] = ("cpu", "cuda")) -> tuple[str, ...]:
+    """:func:`generate_source` for several targets from one hasher and one builder: the same texts (a test
+    checks it) for about half the cost, since building the kernels' adjoints is most of the work and
+    does not depend on the target for the kernels we generate (no tiles, no target-specific builtins).
+    """
+    for target in targets:
+        if target not in ("cpu", "cuda"):
+            raise ValueError(f"target must be 'cpu' or 'cuda', not {target!r}")
+    init()
+    module = _warp_module(pymodule)
+    with _build_errors(), _wp_context._codegen_lock:
+        options = module.resolve_options(wp.config) | {"output_arch": None}
+        hasher = _wp_context.ModuleHasher(module._get_live_kernels(), options)
+        builder = _wp_context.ModuleBuilder(module, options, hasher, target=targets[0])
+        return tuple(builder.codegen(target) for target in targets)
 
 
 def nvrtc_source_path(pymodule, out_dir: Path) -> Path:

@@ -1,24 +1,32 @@
-"""Worker-process side of collection: one seeded batch -> records, verdict counts, failures.
+"""Worker-process side of collection: one seeded batch (or part of one) -> records, verdicts, failures.
 
 Each worker process gets its own Warp kernel cache and scratch directory (a shared or stale cache has
 produced partial kernels in some Warp releases), removed when the process exits. A batch is fully
-described by ``(seed, batch_index, batch_size, options)``, so any batch can be re-run exactly.
+described by ``(seed, batch_index, batch_size, options)``, so any batch can be re-run exactly; a
+:class:`Task` may name a subset of the batch's positions, which is how ``collect`` bisects a batch that
+crashed or hung its worker down to the kernel responsible.
+
+``WARPSMITH_WORKER_HOOK=package.module:function`` makes every worker call ``function(task, kernels)``
+before verifying a task; the tests inject crashes and hangs through it.
 """
 
 from __future__ import annotations
 
 import atexit
 import hashlib
+import importlib
 import os
 import shutil
 import tempfile
 import time
+import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from grammar.policy import DEFAULT_POLICY
 
 from . import warp_adapter as W
+from .corpus import validate_record
 from .generate import draw_kernels
 from .pipeline import Options, verify_batch
 
@@ -52,14 +60,115 @@ class BatchOutcome:
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # generator-error reasons, for the log
 
+    @classmethod
+    def merged(cls, batch_index: int, parts: list["BatchOutcome"]) -> "BatchOutcome":
+        """One outcome from the outcomes of parts of a batch, given in batch order."""
+        out = cls(batch_index)
+        verdicts: dict[str, int] = {}
+        timings: dict[str, float] = {}
+        for part in parts:
+            out.records += part.records
+            out.failures += part.failures
+            out.notes += part.notes
+            out.n_kernels += part.n_kernels
+            for k, v in part.verdicts.items():
+                verdicts[k] = verdicts.get(k, 0) + v
+            for k, v in part.timings.items():
+                timings[k] = timings.get(k, 0.0) + v
+        out.verdicts, out.timings = verdicts, timings
+        return out
 
-def run_batch(seed: int, batch_index: int, batch_size: int, opts: Options) -> BatchOutcome:
+
+@dataclass(frozen=True)
+class Task:
+    """Verify batch ``batch_index`` of a run, or only the kernels at ``positions`` of it."""
+
+    seed: int
+    batch_index: int
+    batch_size: int
+    opts: Options
+    positions: tuple[int, ...] | None = None  # None: the whole batch
+
+    def all_positions(self) -> tuple[int, ...]:
+        return self.positions if self.positions is not None else tuple(range(self.batch_size))
+
+    def halves(self) -> tuple["Task", "Task"]:
+        p = self.all_positions()
+        mid = len(p) // 2
+        return (Task(self.seed, self.batch_index, self.batch_size, self.opts, p[:mid]),
+                Task(self.seed, self.batch_index, self.batch_size, self.opts, p[mid:]))
+
+
+def run_task(task: Task, hook=None) -> BatchOutcome:
+    """Draw the task's batch, keep the kernels at its positions, verify them."""
+    return run_batch(task.seed, task.batch_index, task.batch_size, task.opts, task.positions,
+                     hook=(lambda kernels: hook(task, kernels)) if hook else None)
+
+
+def _load_hook():
+    spec = os.environ.get("WARPSMITH_WORKER_HOOK")
+    if not spec:
+        return None
+    module, _, name = spec.partition(":")
+    return getattr(importlib.import_module(module), name)
+
+
+def serve(conn, root: str | None = None) -> None:
+    """A worker's main loop: initialise, say ``"ready"``, then answer each Task until the pipe closes.
+
+    Answers are ``("ok", BatchOutcome)`` or ``("error", traceback text)``. A crash or hang is the
+    parent's to notice (see :mod:`harness.pool`).
+    """
+    _die_with_parent()
+    try:
+        init_worker(root)
+        hook = _load_hook()
+        conn.send("ready")
+        while True:
+            try:
+                task = conn.recv()
+            except EOFError:
+                return  # the parent is gone
+            if task is None:
+                return
+            try:
+                answer = ("ok", run_task(task, hook))
+            except Exception:
+                answer = ("error", traceback.format_exc())
+            try:
+                conn.send(answer)
+            except (BrokenPipeError, OSError):
+                return
+    except KeyboardInterrupt:
+        return
+
+
+def _die_with_parent() -> None:
+    """Linux: have the kernel kill this worker when its parent dies (``kill -9`` of collect), instead of
+    finishing a batch nobody will read."""
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGKILL))  # PR_SET_PDEATHSIG
+    except (OSError, AttributeError):
+        pass  # elsewhere the worker stops at its next send to the closed pipe
+
+
+def run_batch(seed: int, batch_index: int, batch_size: int, opts: Options,
+              positions: tuple[int, ...] | None = None, hook=None) -> BatchOutcome:
     if _scratch is None:
         init_worker()
     bseed = batch_seed(seed, batch_index)
     t = time.perf_counter()
     kernels = draw_kernels(bseed, batch_size, DEFAULT_POLICY)
+    if positions is not None:
+        kernels = [kernels[i] for i in positions if i < len(kernels)]
     gen_time = time.perf_counter() - t
+    if hook is not None:
+        hook(kernels)
+    if not kernels:
+        return BatchOutcome(batch_index, timings={"generate": gen_time})
     workdir = Path(tempfile.mkdtemp(prefix=f"batch{batch_index}-", dir=_scratch))
     try:
         result = verify_batch(kernels, workdir, Options(**{**opts.__dict__, "seed": bseed}))
@@ -71,7 +180,11 @@ def run_batch(seed: int, batch_index: int, batch_size: int, opts: Options) -> Ba
     out.verdicts = dict(result.counts())
     for r in result.results:
         if r.record is not None:
-            out.records.append(r.record)
+            problems = validate_record(r.record)  # here, in parallel, rather than in the writing process
+            if problems:
+                out.notes.append(f"{r.kernel.name}: invalid record: {'; '.join(problems)[:300]}")
+            else:
+                out.records.append(r.record)
         if r.failure is not None:
             out.failures.append(r.failure)
         if r.verdict == "generator-error":

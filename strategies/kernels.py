@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from functools import cached_property, lru_cache
 
 import hypothesis.strategies as st
 import libcst as cst
@@ -63,12 +63,12 @@ class GeneratedKernel:
     helpers: tuple[cst.FunctionDef, ...] = ()  # user @wp.func definitions the kernel calls
     structs: tuple[cst.ClassDef, ...] = ()  # user @wp.struct definitions the kernel uses
 
-    @property
+    @cached_property  # rendering is costly and the harness reads it many times; nodes are immutable
     def source(self) -> str:
         """A complete, importable module holding this kernel, its struct types and helper functions."""
         return B.render(B.module([*self.structs, *self.helpers, self.func]))
 
-    @property
+    @cached_property
     def kernel_source(self) -> str:
         """The definitions (struct types, helper functions, then the kernel) without the import line."""
         return "\n\n".join(B.render(d) for d in (*self.structs, *self.helpers, self.func))

@@ -161,3 +161,18 @@ def test_generate_source_rejects_unknown_target(kernel_file):
     module = wa.import_kernel_module(kernel_file)
     with pytest.raises(ValueError, match="target"):
         wa.generate_source(module, "metal")
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_generate_sources_equals_one_generate_source_per_target(tmp_path, seed):
+    # generate_sources builds the kernels once for both targets; the texts must not change for what we generate
+    from harness.generate import draw_kernels
+    from harness.pipeline import module_source, name_kernels
+
+    kernels = [k for _, k in name_kernels(draw_kernels(seed, 16))]
+    path = tmp_path / f"generated_{seed}.py"
+    path.write_text(module_source(kernels))
+    module = wa.import_kernel_module(path)
+    assert wa.generate_sources(module, ("cpu", "cuda")) == (wa.generate_source(module, "cpu"),
+                                                            wa.generate_source(module, "cuda"))
+    wa.release_module(module)

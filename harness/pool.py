@@ -1,0 +1,166 @@
+"""Worker processes that may crash or hang: one task per worker at a time, a deadline per task.
+
+:class:`WorkerPool` starts ``n`` spawned processes, each running :func:`harness.worker.serve` with its
+own Warp kernel cache. The parent sends a task to an idle worker and waits on all pipes and process
+sentinels at once. Each task ends in exactly one :class:`TaskDone`:
+
+* ``ok``: the worker's result;
+* ``crash``: the worker process died (a segfault in Warp's runtime, ``os._exit``, the OOM killer); it
+  is replaced by a new worker;
+* ``timeout``: the task ran past ``timeout_s``; the worker is killed (SIGKILL) and replaced;
+* ``error``: the task raised a Python exception (the traceback is the detail); the worker lives on.
+
+Unlike :class:`concurrent.futures.ProcessPoolExecutor`, one dead worker costs only the task it was
+running, and a hung worker is detected at all. The deadline starts when the task is sent to a worker
+that has finished starting (importing and initialising Warp is not counted).
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from multiprocessing import get_context
+from multiprocessing.connection import wait
+from typing import Any
+
+STARTUP_TIMEOUT_S = 300.0  # importing Warp on a loaded machine can take a while
+
+
+class WorkerStartupError(RuntimeError):
+    """A worker process died or stalled before it was ready (Warp cannot be imported or initialised)."""
+
+
+@dataclass
+class TaskDone:
+    task: Any
+    status: str  # ok | crash | timeout | error
+    result: Any = None  # the worker's return value when ok
+    detail: str = ""  # exit code / signal, or the traceback
+
+
+@dataclass
+class _Slot:
+    process: Any
+    conn: Any
+    ready: bool = False
+    task: Any = None
+    deadline: float = 0.0
+    started: float = 0.0
+
+
+class WorkerPool:
+    """``n`` worker processes; ``target(conn, *args)`` is the worker's main loop (see worker.serve)."""
+
+    def __init__(self, n: int, target, args: tuple = (), timeout_s: float = 600.0):
+        self.n = n
+        self.target = target
+        self.args = args
+        self.timeout_s = timeout_s
+        self._ctx = get_context("spawn")
+        self._slots: list[_Slot] = [self._spawn() for _ in range(n)]
+        self.restarts = 0
+
+    # -- public ------------------------------------------------------------------------------------
+
+    def idle(self) -> int:
+        """Workers that are ready for a task."""
+        return sum(s.ready and s.task is None for s in self._slots)
+
+    def busy(self) -> int:
+        return sum(s.task is not None for s in self._slots)
+
+    def submit(self, task: Any) -> None:
+        """Send ``task`` to an idle worker (call only when :meth:`idle` is non-zero)."""
+        slot = next(s for s in self._slots if s.ready and s.task is None)
+        slot.task = task
+        slot.started = time.monotonic()
+        slot.deadline = slot.started + self.timeout_s
+        slot.conn.send(task)
+
+    def poll(self, timeout: float) -> list[TaskDone]:
+        """Wait up to ``timeout`` seconds for tasks to end, worker start-ups included; return what ended."""
+        done: list[TaskDone] = []
+        now = time.monotonic()
+        deadlines = [s.deadline for s in self._slots if s.task is not None]
+        wait_s = max(0.0, min([timeout] + [d - now for d in deadlines]))
+        waitables = {}
+        for slot in self._slots:
+            waitables[slot.conn] = (slot, slot.process)
+            waitables[slot.process.sentinel] = (slot, slot.process)
+        for ready in wait(list(waitables), timeout=wait_s):
+            slot, process = waitables[ready]
+            if slot.process is not process:
+                continue  # that worker was already replaced in this round
+            if ready is slot.conn:
+                try:
+                    message = slot.conn.recv()
+                except (EOFError, OSError):
+                    self._died(slot, done)
+                    continue
+                if not slot.ready:
+                    slot.ready = message == "ready"
+                    continue
+                kind, payload = message
+                done.append(TaskDone(slot.task, "ok" if kind == "ok" else "error", payload if kind == "ok" else None,
+                                     "" if kind == "ok" else payload))
+                slot.task = None
+            elif not slot.process.is_alive():
+                self._died(slot, done)
+        now = time.monotonic()
+        for slot in self._slots:
+            if slot.task is not None and now >= slot.deadline:
+                task = slot.task
+                self._replace(slot)
+                done.append(TaskDone(task, "timeout", detail=f"no result after {self.timeout_s:g} s; worker killed"))
+            elif not slot.ready and now - slot.started > STARTUP_TIMEOUT_S:
+                raise WorkerStartupError(f"a worker process did not start within {STARTUP_TIMEOUT_S:g} s")
+        return done
+
+    def close(self) -> None:
+        """Stop every worker now (running tasks are abandoned)."""
+        for slot in self._slots:
+            self._kill(slot)
+        self._slots = []
+
+    def __enter__(self) -> "WorkerPool":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- internals ---------------------------------------------------------------------------------
+
+    def _spawn(self) -> _Slot:
+        parent, child = self._ctx.Pipe(duplex=True)
+        process = self._ctx.Process(target=self.target, args=(child, *self.args), daemon=True)
+        process.start()
+        child.close()
+        return _Slot(process, parent, started=time.monotonic())
+
+    def _died(self, slot: _Slot, done: list[TaskDone]) -> None:
+        slot.process.join(timeout=5)
+        code = slot.process.exitcode
+        if not slot.ready:
+            self._kill(slot)
+            raise WorkerStartupError(f"a worker process exited with code {code} while starting")
+        task = slot.task
+        self._replace(slot)
+        if task is not None:
+            detail = f"worker killed by signal {-code}" if code is not None and code < 0 else f"worker exited with code {code}"
+            done.append(TaskDone(task, "crash", detail=detail))
+
+    def _replace(self, slot: _Slot) -> None:
+        self._kill(slot)
+        fresh = self._spawn()
+        slot.process, slot.conn, slot.ready, slot.task, slot.started = fresh.process, fresh.conn, False, None, fresh.started
+        self.restarts += 1
+
+    @staticmethod
+    def _kill(slot: _Slot) -> None:
+        process = slot.process
+        if process is None:
+            return
+        if process.is_alive():
+            process.kill()
+        process.join(timeout=10)
+        slot.conn.close()
