@@ -299,6 +299,7 @@ class _ToReference(cst.CSTTransformer):
         self.used: set[str] = set()  # names of the table rows the kernel uses (for coverage)
         self.funcs: dict[str, tuple] = {}  # user @wp.func name -> (parameter types, return type or tuple)
         self.returns: list = []
+        self.envs: dict[str, dict] = {}  # function name -> its parameter and local types (after transpiling)
 
     def typed(self, node, t):
         self.types[id(node)] = t
@@ -337,6 +338,7 @@ class _ToReference(cst.CSTTransformer):
         return False
 
     def leave_FunctionDef(self, original, updated):
+        self.envs[original.name.value] = dict(self.env)
         decorator = _code(original.decorators[0].decorator) if original.decorators else ""
         plain = [p.with_changes(annotation=None) for p in updated.params.params]
         if decorator == "wp.func":
@@ -527,6 +529,12 @@ def _transpile(source: str) -> tuple[str, "_ToReference"]:
     return cst.Module(body=body).code, t
 
 
+@lru_cache(maxsize=1024)
+def local_types(kernel_source: str) -> dict[str, dict]:
+    """Function name -> {parameter or local name -> Warp type}, for each definition of a kernel's source."""
+    return _transpile(kernel_source)[1].envs
+
+
 def rows_used(kernel_source: str) -> set[str]:
     """Names of the table rows (operators, builtins, atomics) a kernel's source uses, as resolved by type."""
     return _transpile(kernel_source)[1].used
@@ -564,13 +572,16 @@ def run_reference(
     *,
     float_t: type = np.float32,
     perturb_seed: int | None = None,
+    runtime: Runtime | None = None,
 ) -> ReferenceRun:
     """Run the kernel on ``values`` (name -> numpy array / python scalar) for thread ids ``0..dim-1``.
 
-    ``float_t=np.float32`` is the native-precision run, ``np.float64`` the high-precision one.
+    ``float_t=np.float32`` is the native-precision run, ``np.float64`` the high-precision one. A
+    ``runtime`` given explicitly (e.g. one that records every call, for the gradient check) replaces
+    the one ``float_t`` and ``perturb_seed`` would make.
     """
     fn = _compiled(kernel_source)
-    R = Runtime(float_t, perturb_seed)
+    R = runtime if runtime is not None else Runtime(float_t, perturb_seed)
     fn.__globals__["R"] = R
     types = _param_types(kernel_source)
     args, arrays = [], {}

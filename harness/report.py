@@ -111,6 +111,8 @@ class Failure:
     detail: str = ""  # how the expected value was derived, compiler log, traceback...
     seed: int | None = None
     module_options: dict = field(default_factory=dict)  # wp.set_module_options() the failure needs
+    # "gradient-mismatch": output name -> the adjoint seeded into it (default: ones on every float output)
+    output_grads: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- signature
@@ -383,13 +385,26 @@ def _launch_body(f: Failure, helper: str | None, taken: set[str]) -> list[str]:
     launch_args = [f.kernel_name, f"dim={f.dim}", f"inputs=[{', '.join(inputs)}]", 'device="cpu"']
     launch = _call("wp.launch", launch_args, 8 if backward else 4)
     if backward:
-        seeds = [
-            f"{variables[a.name]}: wp.ones_like({variables[a.name]})"
-            for a in f.args
-            if a.kind == "array" and a.is_output and _dtype(a.dtype).differentiable
-        ]
-        body += ["    tape = wp.Tape()", "    with tape:", f"        {launch}"]
-        body.append(f"    tape.backward(grads={{{', '.join(seeds)}}})  # d(sum of outputs) / d(inputs)")
+        seeds, seeded = [], []
+        for a in f.args:
+            if not (a.kind == "array" and a.is_output and _dtype(a.dtype).differentiable):
+                continue
+            variable = variables[a.name]
+            if a.name in f.output_grads:
+                dtype = _dtype(a.dtype)
+                name = _fresh(f"{variable}_seed", reserved)
+                reserved.add(name)
+                prefix = f"    {name} = "
+                data = np.asarray(f.output_grads[a.name], dtype=dtype.numpy)
+                literal = array_literal(data, 8, len(prefix) + len("wp.array("))
+                seeded += (prefix + _call("wp.array", [literal, f"dtype={dtype.warp}", 'device="cpu"'], 4,
+                                          len(prefix))).splitlines()
+                seeds.append(f"{variable}: {name}")
+            else:
+                seeds.append(f"{variable}: wp.ones_like({variable})")
+        what = "v·y" if f.output_grads else "sum of outputs"
+        body += seeded + ["    tape = wp.Tape()", "    with tape:", f"        {launch}"]
+        body.append(f"    tape.backward(grads={{{', '.join(seeds)}}})  # d({what}) / d(inputs)")
     else:
         body.append(f"    {launch}")
     body.append('    wp.synchronize_device("cpu")')
@@ -427,10 +442,16 @@ def _launch_body(f: Failure, helper: str | None, taken: set[str]) -> list[str]:
 
 
 def _dtype(name: str) -> Dtype:
-    try:
+    if name in DTYPES:
         return DTYPES[name]
-    except KeyError:
-        raise ValueError(f"unsupported dtype {name!r}; expected one of {sorted(DTYPES)}") from None
+    from grammar.types import BY_NAME, Composite  # every other type of the grammar
+
+    t = BY_NAME.get(name)
+    if t is None:
+        raise ValueError(f"unsupported dtype {name!r}; expected one of {sorted(DTYPES)} or a grammar type")
+    scalar = t.scalar if isinstance(t, Composite) else t
+    numpy = np.dtype(scalar.numpy_dtype).name
+    return Dtype(t.warp_name, numpy, tuple(getattr(t, "shape", ())), scalar.is_float)
 
 
 def _top_level_names(module_source: str) -> set[str]:
@@ -549,8 +570,9 @@ def _description(f: Failure) -> str:
     launch = f"`wp.launch({f.kernel_name}, dim={f.dim}, ...)` on `\"cpu\"`"
     return {
         "mismatch": f"{launch} produces values that differ from the expected result.",
-        "gradient-mismatch": f"The backward pass of {launch} (recorded on a `wp.Tape`, seeded with ones on "
-        "every float output array) produces gradients that differ from the expected ones.",
+        "gradient-mismatch": f"The backward pass of {launch} (recorded on a `wp.Tape`, seeded with "
+        + ("the adjoints in the reproducer" if f.output_grads else "ones on every float output array")
+        + ") produces input gradients that differ from the expected ones.",
         "compile-error": f"Building kernel `{f.kernel_name}` for the CPU fails, although it is valid Warp.",
         "nvrtc-error": f"Compiling the CUDA code generated for kernel `{f.kernel_name}` with NVRTC fails "
         "(no GPU is needed to reproduce: `wp.compile_aot_module`).",
