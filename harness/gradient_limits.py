@@ -159,6 +159,12 @@ def loop_is_dynamic(node: cst.CSTNode) -> bool:
     return _has_break(node.body)
 
 
+def _target_name(target) -> str | None:
+    if isinstance(target, cst.Subscript):
+        target = target.value
+    return target.value if isinstance(target, cst.Name) else None
+
+
 def _names(node) -> set[str]:
     found: set[str] = set()
 
@@ -209,7 +215,7 @@ class _Scan(cst.CSTVisitor):
         self.outputs = outputs
         self.loops: list[bool] = []  # enclosing loops: dynamic?
         self.variant: list[set[str]] = []  # per enclosing dynamic loop: float locals it assigns (cumulative)
-        self.found: dict[str, str] = {}
+        self.offences: list[tuple[str, str | None, str]] = []  # (limit key, written name, statement)
         self.component_writes: dict[str, list[str]] = {}  # variable -> index texts ("*" for every component)
         self.written: set[str] = set()  # output arrays stored so far (in source order)
 
@@ -224,8 +230,9 @@ class _Scan(cst.CSTVisitor):
                 return t.scalar
         return None
 
-    def _note(self, key: str, node) -> None:
-        self.found.setdefault(key, _code(node).strip().splitlines()[0][:120])
+    def _note(self, key: str, node, target: str | None = None) -> None:
+        """Record an offending statement; ``target`` is the name it writes (None: the whole kernel)."""
+        self.offences.append((key, target, _code(node).strip().splitlines()[0][:120]))
 
     def _assigned(self, target, node, value=None) -> None:
         """The dynamic-loop limit: inside a dynamic loop, a float value computed from a float local that the
@@ -235,14 +242,14 @@ class _Scan(cst.CSTVisitor):
             return
         reads = _names(value if value is not None else node)
         if reads & self.variant[-1]:
-            self._note("dynamic-loop", node)
+            self._note("dynamic-loop", node, _target_name(target))
 
     def _component(self, var: str, index: str, node) -> None:
         if not _floaty(self.env.get(var)):
             return
         previous = self.component_writes.setdefault(var, [])
         if self.loops or "*" in previous or index in previous or (index == "*" and previous):
-            self._note("component-reassignment", node)
+            self._note("component-reassignment", node, var)
         previous.append(index)
 
     # loops
@@ -286,7 +293,7 @@ class _Scan(cst.CSTVisitor):
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._assigned(node.target, node, node.value)
         if isinstance(node.operator, (cst.MultiplyAssign, cst.DivideAssign)) and _floaty(self._type(node.target)):
-            self._note("inplace-mul-div", node)
+            self._note("inplace-mul-div", node, _target_name(node.target))
 
     def visit_Call(self, node: cst.Call) -> None:
         func = _code(node.func)
@@ -300,34 +307,147 @@ class _Scan(cst.CSTVisitor):
                 self._assigned(a, node, cst.Tuple([cst.Element(x) for x in args[:-n]]))
         elif func in _ATOMIC_CALLS and len(args) >= 2 and isinstance(args[0], cst.Name):
             if self.variant and _floaty(self.env.get(args[0].value)) and _names(args[-1]) & self.variant[-1]:
-                self._note("dynamic-loop", node)
+                self._note("dynamic-loop", node, args[0].value)
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
         if isinstance(node.value, cst.Name) and node.value.value in self.written:
-            self._note("array-overwrite", node)
+            self._note("array-overwrite", node)  # kernel-wide: the read value may go anywhere
+
+
+RETURN = "<return>"
+
+
+class _DefUse(cst.CSTVisitor):
+    """Flow-insensitive data dependences of one function: written name -> names (and helper calls) read.
+
+    Only float-carrying values carry derivatives, so int and bool names are left out (a float->int cast
+    ends a dependence). Control dependences are ignored: derivatives do not flow through conditions.
+    """
+
+    def __init__(self, env: dict, helpers: set[str]) -> None:
+        self.env = env
+        self.helpers = helpers
+        self.edges: dict[str, set[str]] = {}
+
+    def _reads(self, node) -> set[str]:
+        if node is None:
+            return set()
+        found: set[str] = set()
+        env, helpers = self.env, self.helpers
+
+        class _Collect(cst.CSTVisitor):
+            def visit_Name(self, n: cst.Name) -> None:
+                if _floaty(env.get(n.value)):
+                    found.add(n.value)
+
+            def visit_Call(self, n: cst.Call) -> None:
+                func = _code(n.func)
+                if func in helpers:
+                    found.add(f"<call:{func}>")
+
+        node.visit(_Collect())
+        return found
+
+    def _edge(self, target: str | None, reads: set[str]) -> None:
+        if target is not None and (target == RETURN or _floaty(self.env.get(target))):
+            self.edges.setdefault(target, set()).update(reads)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        reads = self._reads(node.value)
+        for t in node.targets:
+            elements = [e.value for e in t.target.elements] if isinstance(t.target, cst.Tuple) else [t.target]
+            for e in elements:
+                name = _target_name(e)
+                self._edge(name, reads | ({name} if isinstance(e, cst.Subscript) and name else set()))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        name = _target_name(node.target)
+        self._edge(name, self._reads(node.value) | ({name} if name else set()))
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self._edge(RETURN, self._reads(node.value))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = _code(node.func)
+        args = [a.value for a in node.args if a.keyword is None]
+        if func in _INPLACE_CALLS and args and isinstance(args[0], cst.Name):
+            self._edge(args[0].value, set().union(*(self._reads(a) for a in args)))
+        elif func in _OUTPUT_CALLS:
+            n = _OUTPUT_CALLS[func]
+            reads = set().union(*(self._reads(a) for a in args[:-n])) if args[:-n] else set()
+            for a in args[-n:]:
+                self._edge(_target_name(a), reads)
+        elif func in _ATOMIC_CALLS and len(args) >= 2:
+            name = _target_name(args[0])
+            self._edge(name, self._reads(args[-1]) | ({name} if name else set()))
+
+
+def _closure(edges: dict[str, set[str]], start: set[str], forward: bool) -> set[str]:
+    """Names reachable from ``start``: forward = names whose value depends on them, else names they read."""
+    if forward:
+        users: dict[str, set[str]] = {}
+        for target, reads in edges.items():
+            for r in reads:
+                users.setdefault(r, set()).add(target)
+        step = users
+    else:
+        step = edges
+    seen, todo = set(start), list(start)
+    while todo:
+        for n in step.get(todo.pop(), ()):
+            if n not in seen:
+                seen.add(n)
+                todo.append(n)
+    return seen
 
 
 def static_exclusions(kernel_source: str, params) -> dict[str, str]:
     """{limit key: the first offending statement} for the documented limits the kernel's source hits.
 
-    ``params`` are the kernel's parameter specs (``.name``, ``.role``); only float output arrays matter for
-    the array-overwrite rule. Types come from the reference's type checker, so ``x *= 2`` on an int local
-    is not an exclusion while the same on a float local is.
+    ``params`` are the kernel's parameter specs (``.name``, ``.role``, ``.kind``, ``.dtype``). Types come from
+    the reference's type checker, so ``x *= 2`` on an int local is not an exclusion while the same on a
+    float local is. A statement counts only when the value it writes can carry a derivative from a float
+    input array to a float output (flow-insensitive data dependences, :class:`_DefUse`): a ``*=`` on a
+    local that never reaches an output, or that holds only constants, leaves Warp's gradients correct. In a
+    helper function, a statement counts when its value depends on the helper's float parameters and reaches
+    its return; then every use of the helper counts as that statement.
     """
     from .reference import local_types  # harness.reference imports nothing from here
 
     envs = local_types(kernel_source)
     outputs = {p.name for p in params if p.role in ("output", "atomic")}
-    found: dict[str, str] = {}
     module = cst.parse_module(kernel_source)
-    for definition in module.body:
-        if not isinstance(definition, cst.FunctionDef):
-            continue
-        scan = _Scan(envs.get(definition.name.value, {}), outputs)
+    definitions = [d for d in module.body if isinstance(d, cst.FunctionDef)]
+    unsafe: dict[str, tuple[str, str]] = {}  # helper name -> (limit key, statement)
+    found: dict[str, str] = {}
+    for definition in definitions:
+        name = definition.name.value
+        env = envs.get(name, {})
+        is_kernel = definition is definitions[-1]
+        scan = _Scan(env, outputs if is_kernel else set())
         for statement in definition.body.body:
             _scan_statement(statement, scan)
-        for key, text in scan.found.items():
-            found.setdefault(key, text)
+        defuse = _DefUse(env, set(unsafe) | {d.name.value for d in definitions[:-1]})
+        definition.visit(defuse)
+        if is_kernel:
+            sources = {p.name for p in params if p.kind == "array" and p.role == "input" and _floaty(env.get(p.name))}
+            sinks = {p.name for p in params if p.name in outputs and _floaty(env.get(p.name))}
+        else:
+            sources = {p.name.value for p in definition.params.params if _floaty(env.get(p.name.value))}
+            sinks = {RETURN}
+        for helper, (key, text) in unsafe.items():  # a call of an unsafe helper offends where its value goes
+            for target, reads in defuse.edges.items():
+                if f"<call:{helper}>" in reads:
+                    scan.offences.append((key, target, f"{text} (in {helper})"))
+            sources = sources | {f"<call:{helper}>"}  # what an unsafe helper returns may depend on inputs
+        tainted = _closure(defuse.edges, sources, forward=True)
+        live = _closure(defuse.edges, sinks, forward=False)
+        for key, target, text in scan.offences:
+            if target is None or (target in tainted and target in live):
+                if is_kernel:
+                    found.setdefault(key, text)
+                else:
+                    unsafe.setdefault(name, (key, text))
     return found
 
 
