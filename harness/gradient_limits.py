@@ -77,7 +77,8 @@ LIMITS: dict[str, Limit] = {
         ),
         Limit(
             "atomic-minmax-tie", "mathematical",
-            "wp.atomic_min/atomic_max called with a value equal to the one stored (a tie)",
+            "wp.atomic_min/atomic_max called with a value equal to the one stored (a tie), the value varying "
+            "with the inputs",
             "a tie is a non-differentiable point; Warp's adj_atomic_minmax (warp/native/array.h) gives the "
             "adjoint to every tied call (known_bugs/atomic_minmax_tie.py)",
         ),
@@ -89,13 +90,15 @@ LIMITS: dict[str, Limit] = {
         ),
         Limit(
             "missing-adjoint", "known-bug",
-            "wp.frac evaluated: its derivative is 1 between integers, Warp's adjoint adds nothing",
+            "wp.frac evaluated on a value that varies with the inputs: its derivative is 1 between integers, "
+            "Warp's adjoint adds nothing",
             "warp/native/builtin.h (1.19) adj_frac: 'MISSINGADJOINT: gradient is 1 between integers' "
             "(known_bugs/frac_adjoint.py)",
         ),
         Limit(
             "float-mod", "known-bug",
-            "float % (wp.mod on floats or float vectors) evaluated",
+            "float % (wp.mod) evaluated with a divisor that varies with the inputs, or vector % with any "
+            "operand that does",
             "Warp 1.19 adj_mod (warp/native/builtin.h) adds the adjoint to the dividend only: "
             "d(a % b)/db = -trunc(a / b) is missing, and vector % has no adjoint at all "
             "(known_bugs/mod_divisor_adjoint.py, known_bugs/vector_mod_adjoint.py)",

@@ -81,6 +81,8 @@ CASES = {
                              (A, B, OUT, N)), "excluded:dynamic-loop"),
     "overwrite": (_kernel("overwrite", "out[tid] = a[tid]\nout[tid] = out[tid] * b[tid]\n"), "excluded:array-overwrite"),
     "float_mod": (_kernel("float_mod", "out[tid] = a[tid] % (wp.abs(b[tid]) + 0.5)\n"), "excluded:float-mod"),
+    "mod_constant_divisor": (_kernel("mod_constant_divisor", "out[tid] = (a[tid] % 1.3) * b[tid] + wp.frac(1.25)\n"),
+                             "checked"),
     "frac": (_kernel("frac", "out[tid] = wp.frac(a[tid]) * b[tid]\n"), "excluded:missing-adjoint"),
     "tie": (_kernel("tie", "wp.atomic_min(acc, 0, a[0])\n", (A, B, ACC)), "excluded:atomic-minmax-tie"),
     "kink": (_kernel("kink", "out[tid] = wp.max(a[tid], b[tid])\n"), "excluded:non-smooth"),
