@@ -57,13 +57,30 @@ class RefArray:
         return idx if len(idx) > 1 else idx[0]
 
 
+class _LazyCalls:
+    """``R.f[i]``: the bound call of ``CALLS[i]``, made the first time it is used."""
+
+    __slots__ = ("_bind", "_bound")
+
+    def __init__(self, bind) -> None:
+        self._bind = bind
+        self._bound: dict[int, object] = {}
+
+    def __getitem__(self, i: int):
+        fn = self._bound.get(i)
+        if fn is None:
+            op, sig = CALLS[i]
+            fn = self._bound[i] = self._bind(op, sig)
+        return fn
+
+
 class Runtime:
     """Evaluates resolved table rows in one precision, optionally perturbed; coerces every result."""
 
     def __init__(self, float_t: type = np.float32, perturb_seed: int | None = None):
         self.ctx = EvalContext(float_t)
         self._rng = np.random.default_rng(perturb_seed) if perturb_seed is not None else None
-        self.f = [self._bind(op, sig) for op, sig in CALLS]
+        self.f = _LazyCalls(self._bind)  # bound on first use: a kernel uses a handful of the table's rows
 
     # ---- values ---------------------------------------------------------------------------------------------
 
@@ -523,13 +540,13 @@ def _definitions(source: str) -> list[cst.FunctionDef]:
     return defs
 
 
+@lru_cache(maxsize=1024)
 def _transpile(source: str) -> tuple[str, "_ToReference"]:
     t = _ToReference()
     body = tuple(d.visit(t) for d in _definitions(source))
     return cst.Module(body=body).code, t
 
 
-@lru_cache(maxsize=1024)
 def local_types(kernel_source: str) -> dict[str, dict]:
     """Function name -> {parameter or local name -> Warp type}, for each definition of a kernel's source."""
     return _transpile(kernel_source)[1].envs
@@ -537,7 +554,7 @@ def local_types(kernel_source: str) -> dict[str, dict]:
 
 def rows_used(kernel_source: str) -> set[str]:
     """Names of the table rows (operators, builtins, atomics) a kernel's source uses, as resolved by type."""
-    return _transpile(kernel_source)[1].used
+    return set(_transpile(kernel_source)[1].used)
 
 
 @lru_cache(maxsize=4096)
