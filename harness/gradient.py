@@ -30,6 +30,7 @@ derived from the same reference by central differences along each input element 
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -368,3 +369,35 @@ def expected_gradients(k, values: dict, result: GradientResult, max_elements: in
                 pass
         expected[p.name] = grad
     return expected
+
+
+class LazyGradients(Mapping):
+    """``{"<input>.grad": expected gradient}`` computed on first use by :func:`expected_gradients`.
+
+    Deriving each element costs four reference evaluations, so a failure's expected gradients are derived
+    only when a report is written, not on every shrinking step. Pickling (a failure sent from a worker
+    process) computes them and sends a plain dict.
+    """
+
+    def __init__(self, k, values: dict, result: GradientResult, dtypes: dict):
+        self._args = (k, values, result)
+        self._dtypes = dtypes  # input name -> numpy dtype of Warp's gradient
+        self._value: dict | None = None
+
+    def _get(self) -> dict:
+        if self._value is None:
+            expected = expected_gradients(*self._args)
+            self._value = {f"{n}.grad": np.asarray(e).astype(self._dtypes[n]) for n, e in expected.items()}
+        return self._value
+
+    def __getitem__(self, key):
+        return self._get()[key]
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __reduce__(self):
+        return (dict, (dict(self._get()),))

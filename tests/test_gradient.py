@@ -14,6 +14,7 @@ reports Warp's real ``%`` adjoint bug and its reproducer fails in a fresh proces
 from __future__ import annotations
 
 import os
+import pickle
 import subprocess
 import sys
 import textwrap
@@ -184,7 +185,8 @@ def test_warps_mod_adjoint_bug_is_reported_when_not_excluded(tmp_path, monkeypat
     result = pipeline.verify_batch([k], tmp_path, pipeline.Options(nvrtc=False)).results[0]
     assert result.verdict == "warp-bug" and result.failure.kind == "gradient-mismatch", result.reason
     f = result.failure
-    assert set(f.expected) == set(f.actual) == {"a.grad", "b.grad"}
+    assert set(f.expected) == set(f.actual) == {"a.grad", "b.grad"}  # derived now, on first use
+    assert set(pickle.loads(pickle.dumps(f)).expected) == {"a.grad", "b.grad"}  # workers send failures
     np.testing.assert_allclose(f.actual["a.grad"], f.expected["a.grad"], rtol=1e-4)  # d/da is right
     assert not np.allclose(f.actual["b.grad"], f.expected["b.grad"])  # d/db is missing
     markdown = render_markdown(f, "warp.print_diagnostics() output")
