@@ -97,8 +97,8 @@ LIMITS: dict[str, Limit] = {
         ),
         Limit(
             "float-mod", "known-bug",
-            "float % (wp.mod) evaluated with a divisor that varies with the inputs, or vector % with any "
-            "operand that does",
+            "float a % b (wp.mod) evaluated with |a| >= |b| and a divisor b that varies with the inputs, or "
+            "vector % with any operand that does",
             "Warp 1.19 adj_mod (warp/native/builtin.h) adds the adjoint to the dividend only: "
             "d(a % b)/db = -trunc(a / b) is missing, and vector % has no adjoint at all "
             "(known_bugs/mod_divisor_adjoint.py, known_bugs/vector_mod_adjoint.py)",

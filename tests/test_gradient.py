@@ -84,6 +84,8 @@ CASES = {
     "float_mod": (_kernel("float_mod", "out[tid] = a[tid] % (wp.abs(b[tid]) + 0.5)\n"), "excluded:float-mod"),
     "mod_constant_divisor": (_kernel("mod_constant_divisor", "out[tid] = (a[tid] % 1.3) * b[tid] + wp.frac(1.25)\n"),
                              "checked"),
+    "mod_small_dividend": (_kernel("mod_small_dividend", "out[tid] = (0.1 * a[tid]) % (wp.abs(b[tid]) + 0.5)\n"),
+                           "checked"),  # |a| < |b|: the divisor's missing term is zero, Warp is right
     "frac": (_kernel("frac", "out[tid] = wp.frac(a[tid]) * b[tid]\n"), "excluded:missing-adjoint"),
     "tie": (_kernel("tie", "wp.atomic_min(acc, 0, a[0])\n", (A, B, ACC)), "excluded:atomic-minmax-tie"),
     "kink": (_kernel("kink", "out[tid] = wp.max(a[tid], b[tid])\n"), "excluded:non-smooth"),
