@@ -89,6 +89,13 @@ LIMITS: dict[str, Limit] = {
             "IEEE arithmetic in the adjoint; no finite derivative to compare with",
         ),
         Limit(
+            "return-in-dynamic-loop", "known-bug",
+            "a return inside a dynamic loop: Warp's backward pass of a while loop whose body returned never "
+            "ends, and in a dynamic for loop it applies the adjoint of the code after the loop",
+            "Warp 1.19, found by this oracle (known_bugs/while_return_backward_hang.py, "
+            "known_bugs/for_return_backward_gradient.py); excluded kernel-wide, whatever the data flow",
+        ),
+        Limit(
             "missing-adjoint", "known-bug",
             "wp.frac evaluated on a value that varies with the inputs: its derivative is 1 between integers, "
             "Warp's adjoint adds nothing",
@@ -312,6 +319,10 @@ class _Scan(cst.CSTVisitor):
             if self.variant and _floaty(self.env.get(args[0].value)) and _names(args[-1]) & self.variant[-1]:
                 self._note("dynamic-loop", node, args[0].value)
 
+    def visit_Return(self, node: cst.Return) -> None:
+        if any(self.loops):
+            self._note("return-in-dynamic-loop", node)
+
     def visit_Subscript(self, node: cst.Subscript) -> None:
         if isinstance(node.value, cst.Name) and node.value.value in self.written:
             self._note("array-overwrite", node)  # kernel-wide: the read value may go anywhere
@@ -446,7 +457,9 @@ def static_exclusions(kernel_source: str, params) -> dict[str, str]:
         tainted = _closure(defuse.edges, sources, forward=True)
         live = _closure(defuse.edges, sinks, forward=False)
         for key, target, text in scan.offences:
-            if target is None or (target in tainted and target in live):
+            if key == "return-in-dynamic-loop":  # breaks the backward pass itself, wherever it is
+                found.setdefault(key, text if is_kernel else f"{text} (in {name})")
+            elif target is None or (target in tainted and target in live):
                 if is_kernel:
                     found.setdefault(key, text)
                 else:
