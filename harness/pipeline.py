@@ -8,7 +8,9 @@
    (verdict ``warp-bug``/``compile-error``) and rebuild the rest;
 3. **run** every kernel on seeded inputs and compare with the numpy references
    (:mod:`harness.reference`, :mod:`harness.compare`); ill-conditioned inputs are retried with new seeds
-   and the kernel is ``screened`` if no well-conditioned input is found;
+   and the kernel is ``screened`` if no well-conditioned input is found; a kernel that matches then has
+   its backward pass checked (:mod:`harness.gradient`): a wrong gradient is a ``warp-bug`` with a
+   ``gradient-mismatch`` failure, anything else is recorded in the record's ``gradient_*`` fields;
 4. **generate** the CPU and CUDA sources and **compile the CUDA module with NVRTC** (bisecting on failure,
    verdict ``nvrtc-error``);
 5. **extract** each kernel's forward/backward functions for both targets, normalised.
