@@ -220,11 +220,12 @@ for path in sys.argv[1:]:
 
 
 def test_known_warp_adjoint_bugs_still_reproduce(tmp_path):
-    """Every script under known_bugs/ exits with status 1 (one process for those that return: Warp starts once;
-    a script that reports a hang ends its process with os._exit, so it runs alone)."""
+    """Every script under known_bugs/ exits with status 1 (one process for most: Warp starts once)."""
     scripts = sorted(str(p) for p in (ROOT / "known_bugs").glob("*.py"))
     assert len(scripts) >= 6
-    alone = [s for s in scripts if "os._exit" in Path(s).read_text()]
+    # a script that ends its process (os._exit) or fails a build (which poisons the shared "__main__" module
+    # for the scripts after it) runs alone
+    alone = [s for s in scripts if "os._exit" in Path(s).read_text() or "load_module" in Path(s).read_text()]
     runner = tmp_path / "run_all.py"
     runner.write_text(_RUN_ALL)
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
