@@ -48,6 +48,10 @@ class Op:
     signatures: tuple[Signature, ...]
     semantics: Callable
     domains: tuple[str, ...] = ()  # per argument; missing means "any"
+    # False for piecewise-constant rows (floor, sign, comparisons...): their derivative is zero almost
+    # everywhere. True when the row has a non-zero derivative almost everywhere (fmod, casts between float
+    # widths and atomic min/max included); the gradient oracle records the value of piecewise-constant
+    # results to detect steps, see harness.gradient
     differentiable: bool = True
     family: str = "arith"  # arith | math | compare | logic | select | cast | vector
     # True when the result is fully determined by IEEE rules with no rounding latitude for an
@@ -88,7 +92,7 @@ OPS: tuple[Op, ...] = (
     Op("mul", "binop", "*", _same(F, I, arity=2) + (sig(V, V, F), sig(V, F, V)), S.mul),
     Op("div", "binop", "/", (sig(F, F, F), sig(I, I, I), sig(V, V, F)), S.div, ("any", "nonzero")),
     Op("floordiv", "binop", "//", (sig(I, I, I),), S.floordiv, ("any", "nonzero"), differentiable=False, exact=True),
-    Op("mod", "binop", "%", (sig(I, I, I), sig(F, F, F)), S.mod, ("any", "nonzero"), differentiable=False, exact=True),
+    Op("mod", "binop", "%", (sig(I, I, I), sig(F, F, F)), S.mod, ("any", "nonzero"), exact=True),
     Op("neg", "unop", "-", (sig(F, F), sig(I, I), sig(V, V)), S.neg, exact=True),
     # --- comparisons and logic ---
     Op("lt", "compare", "<", (sig(B, F, F), sig(B, I, I)), S.lt, family="compare"),
@@ -115,7 +119,7 @@ OPS: tuple[Op, ...] = (
     Op("floor", "call", "wp.floor", (sig(F, F),), S.floor, differentiable=False, family="math", exact=True),
     Op("pow", "call", "wp.pow", (sig(F, F, F),), S.pow_, ("pow_base", "pow_exp"), family="math"),
     # --- conversions ---
-    Op("float32", "call", "wp.float32", (sig(F, I), sig(F, F)), S.to_float32, differentiable=False, family="cast", exact=True),
+    Op("float32", "call", "wp.float32", (sig(F, I), sig(F, F)), S.to_float32, family="cast", exact=True),
     Op("int32", "call", "wp.int32", (sig(I, F), sig(I, I)), S.to_int32, ("cast_arg",), differentiable=False, family="cast", exact=True),
     # --- vectors ---
     Op("vec3", "construct", "wp.vec3", (sig(V, F, F, F),), S.vec3, family="vector", exact=True),
@@ -133,8 +137,8 @@ OPS: tuple[Op, ...] = (
 #: no other thread ever touches the element (exchange and compare-and-swap are order dependent).
 ATOMICS: tuple[Op, ...] = (
     Op("atomic_add", "call", "wp.atomic_add", (sig(F, F), sig(I, I)), S.atomic_add, family="atomic"),
-    Op("atomic_min", "call", "wp.atomic_min", (sig(F, F), sig(I, I)), S.atomic_min, differentiable=False, family="atomic"),
-    Op("atomic_max", "call", "wp.atomic_max", (sig(F, F), sig(I, I)), S.atomic_max, differentiable=False, family="atomic"),
+    Op("atomic_min", "call", "wp.atomic_min", (sig(F, F), sig(I, I)), S.atomic_min, family="atomic"),
+    Op("atomic_max", "call", "wp.atomic_max", (sig(F, F), sig(I, I)), S.atomic_max, family="atomic"),
     Op("atomic_sub", "call", "wp.atomic_sub", (sig(F, F), sig(I, I)), S.atomic_sub, family="atomic"),
     Op("atomic_and", "call", "wp.atomic_and", (sig(I, I),), S.atomic_and, differentiable=False, family="atomic"),
     Op("atomic_or", "call", "wp.atomic_or", (sig(I, I),), S.atomic_or, differentiable=False, family="atomic"),

@@ -54,7 +54,7 @@ __all__ = [
     "validate_record",
 ]
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2  # 2: verification gains gradient_status and gradient_note
 INDEX_NAME = "index.txt"
 MANIFEST_NAME = "manifest.json"
 LOCK_NAME = ".lock"
@@ -88,6 +88,8 @@ VERIFICATION_FIELDS: dict[str, tuple[type, ...]] = {
     "max_error_ulp": (float, int),
     "input_seed": (int,),
     "gradient_checked": (bool,),
+    "gradient_status": (str,),
+    "gradient_note": (str,),
 }
 
 _log = logging.getLogger(__name__)

@@ -8,7 +8,9 @@
    (verdict ``warp-bug``/``compile-error``) and rebuild the rest;
 3. **run** every kernel on seeded inputs and compare with the numpy references
    (:mod:`harness.reference`, :mod:`harness.compare`); ill-conditioned inputs are retried with new seeds
-   and the kernel is ``screened`` if no well-conditioned input is found;
+   and the kernel is ``screened`` if no well-conditioned input is found; a kernel that matches then has
+   its backward pass checked (:mod:`harness.gradient`): a wrong gradient is a ``warp-bug`` with a
+   ``gradient-mismatch`` failure, anything else is recorded in the record's ``gradient_*`` fields;
 4. **generate** the CPU and CUDA sources and **compile the CUDA module with NVRTC** (bisecting on failure,
    verdict ``nvrtc-error``);
 5. **extract** each kernel's forward/backward functions for both targets, normalised.
@@ -44,6 +46,7 @@ from .canonical import canonical_id
 from .compare import Comparison, compare_outputs
 from .corpus import utc_timestamp
 from .extract import extract_all, normalise
+from .gradient import GradientResult, LazyGradients, check_gradient
 from .inputs import make_inputs
 from .reference import run_reference
 from .report import Failure, KernelArg
@@ -178,7 +181,7 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
             results[k.name] = KernelResult(k, "warp-bug", "compile-error", failure=_build_failure(k, "compile-error", failed[k.name]))
 
     # 3. run + reference + compare
-    checked: dict[str, tuple[Comparison, int, int]] = {}
+    checked: dict[str, tuple[Comparison, int, int, GradientResult]] = {}
     if build is not None:
         t = time.perf_counter()
         for k in build.kernels:
@@ -232,11 +235,27 @@ def _check_kernel(k: GeneratedKernel, module, cid: str):
         fragile = traces_fragile(r32.trace, [r64.trace] + [p.trace for p in perturbed])
         last = compare_outputs(actual, r32.outputs, r64.outputs, [p.outputs for p in perturbed], fragile=fragile)
         if last.status == "match":
-            return last, seed, attempt + 1
+            gradient = _check_gradient(k, module, values, seed)
+            if isinstance(gradient, KernelResult):
+                return gradient
+            return last, seed, attempt + 1, gradient
         if last.status == "mismatch":
             failure = _mismatch_failure(k, values, r32.outputs, actual, last, seed)
             return KernelResult(k, "warp-bug", "mismatch: " + last.reason, failure=failure)
     return KernelResult(k, "screened", last.reason if last else "")
+
+
+def _check_gradient(k: GeneratedKernel, module, values: dict, seed: int):
+    """The gradient oracle (:mod:`harness.gradient`) on a kernel whose forward pass matched."""
+    try:
+        result = check_gradient(k, getattr(module, k.name), values, seed)
+    except Exception as error:
+        return KernelResult(k, "generator-error", f"gradient check failed: {type(error).__name__}: {error}\n"
+                            f"{traceback.format_exc()}")
+    if result.status == "mismatch":
+        failure = _gradient_failure(k, values, result, seed)
+        return KernelResult(k, "warp-bug", "gradient-mismatch: " + result.note, failure=failure)
+    return result
 
 
 def run_warp(module, k: GeneratedKernel, values: dict) -> dict[str, np.ndarray]:
@@ -297,7 +316,7 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
     timings["codegen_extract"] += time.perf_counter() - t
     now = utc_timestamp()
     for k in build.kernels:
-        comparison, seed, attempts = checked[k.name]
+        comparison, seed, attempts, gradient = checked[k.name]
         record = {
             "id": ids[k.name],
             "kernel_name": k.name,
@@ -316,7 +335,9 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
                 "max_error_ulp": round(comparison.max_error_ulp, 3),
                 "input_seed": seed,
                 "input_attempts": attempts,
-                "gradient_checked": False,
+                "gradient_checked": gradient.checked,
+                "gradient_status": gradient.status,
+                "gradient_note": gradient.note,
                 "optimization_level": opts.optimization_level,
             },
             "warp_version": W.warp_version(),
@@ -419,4 +440,27 @@ def _mismatch_failure(k, values, expected, actual, comparison: Comparison, seed:
         expected={n: np.asarray(v).astype(actual[n].dtype) for n, v in expected.items()}, actual=actual,
         tolerance={"rtol": 0.0, "atol": atol}, message=comparison.reason, warp_version=W.warp_version(),
         detail=detail, seed=seed,
+    )
+
+
+def _gradient_failure(k, values, result: GradientResult, seed: int) -> Failure:
+    actual = {f"{n}.grad": np.asarray(g) for n, g in result.warp_grads.items()}
+    expected = LazyGradients(k, values, result, {n: np.asarray(g).dtype for n, g in result.warp_grads.items()})
+    detail = (
+        "Warp's input gradients come from the kernel launched under wp.Tape with the seeds below in the output "
+        "adjoints (tape.backward(grads=...)). The expected ones come from a numpy evaluation of the same kernel "
+        "AST in float64 (float64 kernels in long double), independent of Warp: central differences along each "
+        f"input element with steps {result.step:g} and {result.step / 2:g}, Richardson-extrapolated. The check that "
+        "failed is the dot-product test: for random directions u (inputs) and v (output seeds), v·(J u) from "
+        "Richardson-extrapolated central differences of the reference along u must equal u·(Jᵀv) from Warp's "
+        f"backward pass; here v·(J u) = {result.lhs!r}, u·(Jᵀv) = {result.rhs!r}, allowed deviation "
+        f"{result.tolerance:.3g}. No branch, comparison, selection or rounding step of the reference changed "
+        "within the differencing step."
+    )
+    scale = max((float(np.max(np.abs(g), initial=0.0)) for g in actual.values()), default=0.0)
+    return Failure(
+        kind="gradient-mismatch", kernel_name=k.name, module_source=k.source, dim=k.dim, args=_args(k, values),
+        expected=expected, actual=actual, tolerance={"rtol": 1e-2, "atol": 1e-3 * max(scale, 1.0)},
+        message=result.note, warp_version=W.warp_version(), detail=detail, seed=seed,
+        output_grads={n: np.asarray(g) for n, g in result.v.items()},
     )

@@ -413,6 +413,7 @@ class _ToReference(cst.CSTTransformer):
         self.used: set[str] = set()  # names of the table rows the kernel uses (for coverage)
         self.funcs: dict[str, tuple] = {}  # user @wp.func name -> (parameter types, return type or tuple)
         self.returns: list = []
+        self.envs: dict[str, dict] = {}  # function name -> its parameter and local types (after transpiling)
 
     def typed(self, node, t):
         self.types[id(node)] = t
@@ -452,6 +453,7 @@ class _ToReference(cst.CSTTransformer):
         return False
 
     def leave_FunctionDef(self, original, updated):
+        self.envs[original.name.value] = dict(self.env)
         decorator = _code(original.decorators[0].decorator) if original.decorators else ""
         plain = [p.with_changes(annotation=None) for p in updated.params.params]
         if decorator == "wp.func":
@@ -719,15 +721,21 @@ def _definitions(source: str) -> list[cst.FunctionDef]:
     return defs
 
 
+@lru_cache(maxsize=1024)
 def _transpile(source: str) -> tuple[str, "_ToReference"]:
     t = _ToReference(struct_types(source))
     body = tuple(d.visit(t) for d in _definitions(source))
     return cst.Module(body=body).code, t
 
 
+def local_types(kernel_source: str) -> dict[str, dict]:
+    """Function name -> {parameter or local name -> Warp type}, for each definition of a kernel's source."""
+    return _transpile(kernel_source)[1].envs
+
+
 def rows_used(kernel_source: str) -> set[str]:
     """Names of the table rows (operators, builtins, atomics) a kernel's source uses, as resolved by type."""
-    return _transpile(kernel_source)[1].used
+    return set(_transpile(kernel_source)[1].used)
 
 
 @lru_cache(maxsize=4096)
@@ -762,14 +770,21 @@ def run_reference(
     *,
     float_t: type = np.float32,
     perturb_seed: int | None = None,
+    runtime: Runtime | None = None,
 ) -> ReferenceRun:
     """Run the kernel on ``values`` (name -> numpy array / python scalar) for thread ids ``0..dim-1``.
 
-    ``float_t=np.float32`` is the native-precision run, ``np.float64`` the high-precision one.
+    ``float_t=np.float32`` is the native-precision run, ``np.float64`` the high-precision one. A
+    ``runtime`` given explicitly (e.g. one that records every call, for the gradient check) replaces
+    the one ``float_t`` and ``perturb_seed`` would make.
     """
     fn = _compiled(kernel_source)
     structs = _struct_types_cached(kernel_source)
-    R = Runtime(float_t, perturb_seed, structs)
+    if runtime is not None:
+        R = runtime
+        R.structs = R.structs or structs
+    else:
+        R = Runtime(float_t, perturb_seed, structs)
     fn.__globals__["R"] = R
     types = _param_types(kernel_source, structs)
     args, arrays = [], {}

@@ -115,6 +115,8 @@ class Failure:
     detail: str = ""  # how the expected value was derived, compiler log, traceback...
     seed: int | None = None
     module_options: dict = field(default_factory=dict)  # wp.set_module_options() the failure needs
+    # "gradient-mismatch": output name -> the adjoint seeded into it (default: ones on every float output)
+    output_grads: dict = field(default_factory=dict)
 
 
 # --------------------------------------------------------------------------- signature
@@ -395,13 +397,26 @@ def _launch_body(f: Failure, helper: str | None, taken: set[str]) -> list[str]:
     launch_args = [f.kernel_name, f"dim={f.dim}", f"inputs=[{', '.join(inputs)}]", 'device="cpu"']
     launch = _call("wp.launch", launch_args, 8 if backward else 4)
     if backward:
-        seeds = [
-            f"{variables[a.name]}: wp.ones_like({variables[a.name]})"
-            for a in f.args
-            if a.kind == "array" and a.is_output and not a.fields and _dtype(a.dtype).differentiable
-        ]
-        body += ["    tape = wp.Tape()", "    with tape:", f"        {launch}"]
-        body.append(f"    tape.backward(grads={{{', '.join(seeds)}}})  # d(sum of outputs) / d(inputs)")
+        seeds, seeded = [], []
+        for a in f.args:
+            if not (a.kind == "array" and a.is_output and not a.fields and _dtype(a.dtype).differentiable):
+                continue
+            variable = variables[a.name]
+            if a.name in f.output_grads:
+                dtype = _dtype(a.dtype)
+                name = _fresh(f"{variable}_seed", reserved)
+                reserved.add(name)
+                prefix = f"    {name} = "
+                data = np.asarray(f.output_grads[a.name], dtype=dtype.numpy)
+                literal = array_literal(data, 8, len(prefix) + len("wp.array("))
+                seeded += (prefix + _call("wp.array", [literal, f"dtype={dtype.warp}", 'device="cpu"'], 4,
+                                          len(prefix))).splitlines()
+                seeds.append(f"{variable}: {name}")
+            else:
+                seeds.append(f"{variable}: wp.ones_like({variable})")
+        what = "v·y" if f.output_grads else "sum of outputs"
+        body += seeded + ["    tape = wp.Tape()", "    with tape:", f"        {launch}"]
+        body.append(f"    tape.backward(grads={{{', '.join(seeds)}}})  # d({what}) / d(inputs)")
     else:
         body.append(f"    {launch}")
     body.append('    wp.synchronize_device("cpu")')
@@ -599,8 +614,9 @@ def _description(f: Failure) -> str:
     launch = f"`wp.launch({f.kernel_name}, dim={f.dim}, ...)` on `\"cpu\"`"
     return {
         "mismatch": f"{launch} produces values that differ from the expected result.",
-        "gradient-mismatch": f"The backward pass of {launch} (recorded on a `wp.Tape`, seeded with ones on "
-        "every float output array) produces gradients that differ from the expected ones.",
+        "gradient-mismatch": f"The backward pass of {launch} (recorded on a `wp.Tape`, seeded with "
+        + ("the adjoints in the reproducer" if f.output_grads else "ones on every float output array")
+        + ") produces input gradients that differ from the expected ones.",
         "compile-error": f"Building kernel `{f.kernel_name}` for the CPU fails, although it is valid Warp.",
         "nvrtc-error": f"Compiling the CUDA code generated for kernel `{f.kernel_name}` with NVRTC fails "
         "(no GPU is needed to reproduce: `wp.compile_aot_module`).",

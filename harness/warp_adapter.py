@@ -85,6 +85,7 @@ __all__ = [
     "import_kernel_module",
     "init",
     "launch_cpu",
+    "launch_cpu_backward",
     "nvrtc_architectures",
     "nvrtc_source_path",
     "set_module_options",
@@ -399,6 +400,45 @@ def launch_cpu(kernel, dim: int, inputs: list) -> None:
     init()
     wp.launch(kernel, dim=dim, inputs=inputs, device="cpu")
     wp.synchronize_device("cpu")
+
+
+def launch_cpu_backward(kernel, dim, args: list[tuple], output_grads: dict[int, np.ndarray]) -> tuple[dict, dict]:
+    """Launch ``kernel`` on the CPU under a ``wp.Tape`` and run its backward pass.
+
+    ``args`` holds one ``(value, dtype_name, shape, differentiable)`` per kernel parameter: arrays are
+    numpy arrays as :func:`to_warp` takes them (``shape`` is the array shape, ``differentiable`` gives
+    them ``requires_grad``), scalars are passed as they are. ``output_grads`` maps parameter positions
+    to the adjoint seeded into that array (``tape.backward(grads=...)``). Returns ``({position: array
+    after the forward pass}, {position: .grad after the backward pass})`` for every differentiable
+    array, as numpy copies. The module must have been built with ``enable_backward=True``.
+    """
+    init()
+    inputs, arrays = [], {}
+    for i, (value, dtype_name, shape, differentiable) in enumerate(args):
+        if shape is None:
+            inputs.append(value)
+            continue
+        t, dtype = _warp_dtype(dtype_name)
+        data = np.ascontiguousarray(value, dtype=t.numpy_dtype)
+        arr = wp.array(data, dtype=dtype, shape=shape, device="cpu", requires_grad=bool(differentiable))
+        inputs.append(arr)
+        if differentiable:
+            arrays[i] = arr
+    tape = wp.Tape()
+    with tape:
+        wp.launch(kernel, dim=dim, inputs=inputs, device="cpu")
+    wp.synchronize_device("cpu")
+    forward = {i: a.numpy().copy() for i, a in arrays.items()}
+    seeds = {}
+    for i, g in output_grads.items():
+        t, dtype = _warp_dtype(args[i][1])
+        seeds[arrays[i]] = wp.array(np.ascontiguousarray(g, dtype=t.numpy_dtype), dtype=dtype, shape=args[i][2],
+                                    device="cpu")
+    tape.backward(grads=seeds)
+    wp.synchronize_device("cpu")
+    grads = {i: a.grad.numpy().copy() for i, a in arrays.items()}
+    tape.reset()
+    return forward, grads
 
 
 # --------------------------------------------------------------------------- builtin inventory

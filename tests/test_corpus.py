@@ -47,6 +47,8 @@ def make_record(i: int, **overrides) -> dict:
             "max_error_ulp": 0.5,
             "input_seed": 1234 + i,
             "gradient_checked": False,
+            "gradient_status": "not-differentiable",
+            "gradient_note": "no float input array",
         },
         "warp_version": "1.19.0",
         "generator_version": "0.1.0",
@@ -229,7 +231,7 @@ def test_manifest_holds_counts_and_meta(tmp_path):
         writer.flush()
         manifest = json.loads((tmp_path / MANIFEST_NAME).read_text())
         assert manifest["n_records"] == 1 and manifest["meta"] == meta
-        assert manifest["schema_version"] == 1
+        assert manifest["schema_version"] == 2
     CorpusWriter(tmp_path).close()  # no meta given: the stored meta is kept
     assert json.loads((tmp_path / MANIFEST_NAME).read_text())["meta"] == meta
     assert not list(tmp_path.glob("*.tmp"))

@@ -1,0 +1,83 @@
+"""Share of accepted kernels whose gradient the oracle checked, overall and per category.
+
+    python benchmarks/gradient_share.py [--kernels 200] [--seed 0] [--batch-size 25] [--nvrtc]
+
+Draws kernels in batches (each batch from its own seed, so the sample is not one Hypothesis run's
+neighbourhood), runs them through the pipeline, and prints for the accepted kernels: how many were
+checked, not gradient candidates, or excluded (with each exclusion reason), overall and per category.
+NVRTC is skipped unless ``--nvrtc`` is given (it does not change the gradient check).
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from harness.generate import draw_kernels  # noqa: E402
+from harness.pipeline import Options, verify_batch  # noqa: E402
+from strategies.categories import CATEGORIES  # noqa: E402
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--kernels", type=int, default=200)
+    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--batch-size", type=int, default=25)
+    parser.add_argument("--nvrtc", action="store_true")
+    args = parser.parse_args(argv)
+
+    verdicts, statuses, notes = Counter(), Counter(), Counter()
+    per_category: dict[str, Counter] = defaultdict(Counter)
+    start, drawn, batch = time.perf_counter(), 0, 0
+    with tempfile.TemporaryDirectory() as work:
+        while drawn < args.kernels:
+            n = min(args.batch_size, args.kernels - drawn)
+            kernels = draw_kernels(args.seed * 100_003 + batch, n)
+            drawn += n
+            result = verify_batch(kernels, Path(work) / f"b{batch}", Options(nvrtc=args.nvrtc, seed=args.seed))
+            batch += 1
+            for r in result.results:
+                verdicts[r.verdict] += 1
+                if r.verdict == "warp-bug":
+                    print(f"warp-bug: {r.reason.splitlines()[0][:200]}", file=sys.stderr)
+                if r.verdict != "accepted":
+                    continue
+                v = r.record["verification"]
+                status = v["gradient_status"]
+                statuses[status] += 1
+                if status.startswith("excluded") or status == "not-differentiable":
+                    notes[f"{status}: {v['gradient_note'].split(':')[0][:90]}"] += 1
+                for c in ("all", *r.record["categories"]):
+                    per_category[c][status] += 1
+            print(f"  {drawn} kernels drawn, {sum(statuses.values())} accepted, {statuses['checked']} checked",
+                  file=sys.stderr)
+    seconds = time.perf_counter() - start
+    accepted = sum(statuses.values())
+
+    def share(counter: Counter) -> str:
+        total = sum(counter.values())
+        candidates = total - counter["not-differentiable"]
+        checked = counter["checked"]
+        return (f"{checked:4d}/{total:<4d} = {100 * checked / max(total, 1):5.1f} %   of candidates "
+                f"{checked:4d}/{candidates:<4d} = {100 * checked / max(candidates, 1):5.1f} %")
+
+    print(f"{drawn} kernels drawn (seed {args.seed}) in {seconds:.0f} s; verdicts: {dict(verdicts)}")
+    print(f"accepted {accepted}; gradient statuses: {dict(statuses)}")
+    print("\nshare checked (of accepted; of gradient candidates = accepted minus not-differentiable):")
+    for c in ("all", *CATEGORIES):
+        if per_category[c]:
+            print(f"  {c:<18} {share(per_category[c])}")
+    print("\nreasons:")
+    for note, count in notes.most_common():
+        print(f"  {count:4d}  {note}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,402 @@
+"""The gradient oracle: Warp's reverse mode against a derivative of the numpy reference.
+
+For a kernel that passed the forward check, :func:`check_gradient`
+
+1. picks the **candidates**: float input arrays ``x`` (scalars, vectors, matrices, quaternions... of any
+   float width) and float output arrays ``y`` (own-slot and atomic). By-value scalar parameters are held
+   fixed: Warp computes no ``.grad`` for them. Without a float input and a float output the kernel is not a
+   gradient candidate;
+2. leaves out what :mod:`harness.gradient_limits` lists (documented Warp limitations, found statically);
+3. draws random directions ``u`` (over every float input element) and ``v`` (over every float output
+   element), runs the kernel under ``wp.Tape`` with ``v`` seeded into the outputs' adjoints and reads
+   ``Jᵀv`` from the inputs' ``.grad``;
+4. computes ``J u`` from the reference in high precision (float16/32 as float64, float64 as long double):
+   central differences along ``u`` at steps ``h, h/2, h/4``, Richardson-extrapolated (error O(h⁶)), with
+   the difference of the last two extrapolations as the error estimate. Central differences are sound only
+   where the function is smooth over the step, so every evaluation records its **decisions** -- the value of
+   every bool and int result (comparisons, casts, ``floor``...), which operand every exact selection
+   (``min``/``max``/``clamp``/``abs``/``where``...) returned, each atomic ``min``/``max`` replacement, the
+   path length of the discontinuity trace -- and the six perturbed evaluations must agree on all of them;
+   otherwise the kernel is excluded as ``non-smooth`` (a branch boundary or tie lies within the step; a
+   second attempt uses a 100x smaller step);
+5. compares, by the dot-product test, ``v·(J u)`` (reference) with ``u·(Jᵀv)`` (Warp): they must agree
+   within ``10 × Richardson error + RTOL × (Σ|v_j (J u)_j| + Σ|u_i (Jᵀv)_i|)`` where ``RTOL`` follows the
+   least precise float type the kernel uses (``RTOL32`` for float32/64, ``RTOL16`` with any float16).
+
+A disagreement is a ``gradient-mismatch`` failure; the per-element expected gradient ``Jᵀv`` is then
+derived from the same reference by central differences along each input element (for the report).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from grammar.semantics import UndefinedBehaviour
+from grammar.types import BY_NAME, Composite
+
+from . import warp_adapter as W
+from .gradient_limits import LIMITS, static_exclusions
+from .reference import Runtime, run_reference
+
+STEP = 1e-5  # central-difference step along u (|u| ~ 1 per element), first attempt
+SMALL_STEP = 1e-7  # second attempt when a decision changes within the first step
+RTOL32 = 2e-4  # relative tolerance of the dot-product test for float32/float64 kernels
+RTOL16 = 3e-2  # ... when the kernel uses float16 anywhere
+CONVERGENCE = 1e-6  # Richardson error estimate above this (relative to the derivative's scale): non-smooth
+#: direction components are multiples of 1/8 in [-2, 2]: exact in float16, so Warp's seeds are exactly v
+DIRECTION_GRID = 8.0
+
+#: rows whose Warp 1.19 adjoint is missing although their derivative is not zero (warp/native/builtin.h)
+MISSING_ADJOINTS = ("frac",)
+
+#: what the reference's evaluation flags and the check then leaves out (limits of harness.gradient_limits)
+EXCLUDED_FLAGS = ("float-mod", "missing-adjoint", "atomic-minmax-tie")
+
+# ---- statuses ----
+CHECKED = "checked"
+NOT_DIFFERENTIABLE = "not-differentiable"
+
+
+@dataclass
+class GradientResult:
+    status: str  # "checked" | "not-differentiable" | "excluded:<limit key>" | "mismatch"
+    note: str = ""
+    lhs: float = 0.0  # v·(J u), reference
+    rhs: float = 0.0  # u·(Jᵀv), Warp
+    tolerance: float = 0.0
+    u: dict[str, np.ndarray] = field(default_factory=dict)  # input name -> direction
+    v: dict[str, np.ndarray] = field(default_factory=dict)  # output name -> adjoint seed
+    warp_grads: dict[str, np.ndarray] = field(default_factory=dict)  # input name -> Warp's Jᵀv
+    step: float = STEP
+
+    @property
+    def checked(self) -> bool:
+        return self.status in (CHECKED, "mismatch")
+
+
+def _scalar(dtype: str):
+    t = BY_NAME[dtype]
+    return t.scalar if isinstance(t, Composite) else t
+
+
+def is_float(dtype: str) -> bool:
+    return _scalar(dtype).is_float
+
+
+def candidates(params) -> tuple[list, list]:
+    """(float input arrays, float output arrays) of a kernel's parameter specs."""
+    inputs = [p for p in params if p.kind == "array" and p.role == "input" and is_float(p.dtype)]
+    outputs = [p for p in params if p.kind == "array" and p.role in ("output", "atomic") and is_float(p.dtype)]
+    return inputs, outputs
+
+
+def uses_float16(kernel_source: str, params) -> bool:
+    return any(_scalar(p.dtype).bits == 16 for p in params if is_float(p.dtype)) or any(
+        s in kernel_source for s in ("float16", "vec2h", "vec3h", "vec4h", "mat22h", "mat33h", "mat44h",
+                                     "quath", "transformh", "spatial_vectorh", "spatial_matrixh")
+    )
+
+
+# ---- the reference side -----------------------------------------------------------------------------------------
+
+
+class DecisionRuntime(Runtime):
+    """A high-precision reference runtime that records every decision an evaluation takes (see module doc)."""
+
+    def __init__(self, float_t: type = np.float64):
+        self.decisions: list = []
+        # limit key -> the operands that matter, per evaluation of a construct with a known adjoint fault; the
+        # check leaves the kernel out only when they vary along u (a derivative flows through the fault)
+        self.watched: dict[str, list] = {}
+        super().__init__(float_t)
+
+    def _bind(self, op, sig):
+        inner = super()._bind(op, sig)
+        result = sig.result
+        scalar = result.scalar if isinstance(result, Composite) else result
+        float_result = scalar is not None and getattr(scalar, "is_float", False)
+        known = ("float-mod" if op.name == "mod" and float_result
+                 else "missing-adjoint" if op.name in MISSING_ADJOINTS else None)
+        if result is None or op.outputs or op.inplace:
+            mode = "pattern" if op.exact else None  # tuple results: equality pattern of each part
+        elif not float_result:
+            mode = "value"  # bool/int results: comparisons, casts, argmin...
+        elif not op.differentiable:
+            mode = "value"  # piecewise constant: floor, round, sign...
+        elif op.exact:
+            mode = "pattern"  # selections: min, max, clamp, abs, where, neg...
+        else:
+            mode = None
+        if mode is None and known is None:
+            return inner
+        decisions, watched = self.decisions, self.watched
+        # float a % b: Warp's adjoint of a is right, the divisor's term is missing (vectors: both missing)
+        vector_mod = known == "float-mod" and isinstance(result, Composite)
+
+        def call(*args):
+            r = inner(*args)
+            if known == "float-mod":  # the missing term -trunc(a / b) * db vanishes where |a| < |b|
+                a, b = (float(x) for x in args) if not vector_mod else (None, None)
+                watched.setdefault(known, []).append(
+                    _frozen(args) if vector_mod else (_frozen(b) if math.trunc(a / b) != 0 else None))
+            elif known is not None:
+                watched.setdefault(known, []).append(_frozen(args))
+            if mode == "value":
+                decisions.append(_frozen(r))
+            elif mode == "pattern":
+                decisions.append(_pattern(r, args))
+            return r
+
+        return call
+
+    def atomic(self, name, arr, index, value):
+        old = super().atomic(name, arr, index, value)
+        if name in ("atomic_min", "atomic_max") and np.asarray(old).dtype.kind == "f":
+            o, v = np.asarray(old, dtype=np.float64), np.asarray(value, dtype=np.float64)
+            if np.any(o == v):
+                self.watched.setdefault("atomic-minmax-tie", []).append(_frozen(v))
+            self.decisions.append(_frozen(v < o if name == "atomic_min" else v > o))
+        return old
+
+
+def _frozen(value):
+    if isinstance(value, tuple):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return (value.shape, tuple(value.reshape(-1).tolist()))
+    if isinstance(value, tuple):
+        return tuple(_frozen(v) for v in value)
+    if isinstance(value, (np.floating, float)):
+        return float(value)
+    return value
+
+
+def _pattern(result, args):
+    parts = result if isinstance(result, tuple) else (result,)
+    out = []
+    for r in parts:
+        ra = np.asarray(r)
+        for a in args:
+            aa = np.asarray(a) if isinstance(a, (np.ndarray, np.floating, float)) else None
+            if aa is not None and aa.dtype.kind == "f" and (aa.shape == ra.shape or aa.shape == ()):
+                out.append(tuple(np.equal(ra, aa).reshape(-1).tolist()))
+    return tuple(out)
+
+
+@dataclass
+class _Evaluation:
+    outputs: dict[str, np.ndarray]
+    decisions: list
+    trace_len: int
+    watched: dict[str, list]
+
+
+def _evaluate(k, values: dict, inputs, u: dict, t: float, outputs) -> _Evaluation:
+    shifted = dict(values)
+    for p in inputs:
+        shifted[p.name] = np.asarray(values[p.name], dtype=np.float64) + t * u[p.name]
+    R = DecisionRuntime()
+    run = run_reference(k.kernel_source, k.params, shifted, k.dim, runtime=R)
+    outs = {p.name: np.asarray(run.outputs[p.name], dtype=np.longdouble) for p in outputs}
+    return _Evaluation(outs, R.decisions, len(run.trace), R.watched)
+
+
+class _Excluded(Exception):
+    def __init__(self, key: str, note: str):
+        super().__init__(note)
+        self.key, self.note = key, note
+
+
+def directional_derivative(k, values, inputs, outputs, u, step) -> tuple[dict, float]:
+    """({output name: J u per element}, error estimate per element max) by Richardson-extrapolated central
+    differences of the high-precision reference; raises _Excluded when that is not sound."""
+    steps = (step, step / 2, step / 4)
+    evals = {}
+    try:
+        for h in steps:
+            for sign in (1, -1):
+                evals[sign * h] = _evaluate(k, values, inputs, u, sign * h, outputs)
+    except UndefinedBehaviour as error:
+        raise _Excluded("non-smooth", f"the reference is undefined within the step: {error}") from None
+    first = evals[step]
+    for key in EXCLUDED_FLAGS:
+        seen = [e.watched.get(key, []) for e in evals.values()]
+        if any(w != seen[0] for w in seen):
+            raise _Excluded(key, LIMITS[key].summary)
+    for t, e in evals.items():
+        if e.trace_len != first.trace_len or e.decisions != first.decisions:
+            which = _first_difference(first.decisions, e.decisions)
+            raise _Excluded("non-smooth", f"decision {which} changes between x+{step:g}u and x{t:+g}u")
+    ju, err = {}, {}
+    for p in outputs:
+        d = [(evals[h].outputs[p.name] - evals[-h].outputs[p.name]) / np.longdouble(2 * h) for h in steps]
+        r1 = (4 * d[1] - d[0]) / 3
+        r2 = (4 * d[2] - d[1]) / 3
+        ju[p.name] = (16 * r2 - r1) / 15
+        err[p.name] = np.abs(r2 - r1)
+        if not (np.all(np.isfinite(ju[p.name])) and np.all(np.isfinite(err[p.name]))):
+            raise _Excluded("non-finite", f"the reference's derivative of {p.name} is not finite")
+    return ju, err
+
+
+def _first_difference(a: list, b: list) -> str:
+    for i, (x, y) in enumerate(zip(a, b)):
+        if x != y:
+            return f"#{i}"
+    return f"#{min(len(a), len(b))} (path length)"
+
+
+# ---- the Warp side -----------------------------------------------------------------------------------------------
+
+
+def warp_gradients(kernel, k, values: dict, outputs, v: dict) -> dict[str, np.ndarray]:
+    """Warp's Jᵀv: the kernel launched under a tape, ``v`` seeded into the float outputs' adjoints."""
+    args, seeds, position = [], {}, {}
+    floats = {p.name for p in k.params if p.kind == "array" and is_float(p.dtype)}
+    for i, p in enumerate(k.params):
+        position[p.name] = i
+        if p.kind == "array":
+            t = BY_NAME[p.dtype]
+            data = np.asarray(values[p.name])
+            shape = tuple(getattr(p, "shape", ()) or ()) or data.shape[: data.ndim - len(getattr(t, "shape", ()))]
+            args.append((data, p.dtype, shape, p.name in floats))
+        else:
+            args.append((values[p.name], p.dtype, None, False))
+    for p in outputs:
+        seeds[position[p.name]] = v[p.name]
+    _, grads = W.launch_cpu_backward(kernel, k.dim, args, seeds)
+    return {p.name: grads[position[p.name]] for p in k.params if position[p.name] in grads and p.role == "input"}
+
+
+# ---- the check -----------------------------------------------------------------------------------------------------
+
+
+def _direction(rng, shape) -> np.ndarray:
+    d = np.round(rng.uniform(-2.0, 2.0, size=shape) * DIRECTION_GRID) / DIRECTION_GRID
+    d[d == 0] = 1.0 / DIRECTION_GRID
+    return d
+
+
+def check_gradient(k, kernel, values: dict, seed: int) -> GradientResult:
+    """Check Warp's backward pass of compiled ``kernel`` (a :class:`GeneratedKernel` ``k``) at ``values``."""
+    inputs, outputs = candidates(k.params)
+    if not outputs:
+        return GradientResult(NOT_DIFFERENTIABLE, "no float output array")
+    if not inputs:
+        return GradientResult(NOT_DIFFERENTIABLE, "no float input array")
+    found = static_exclusions(k.kernel_source, k.params)
+    if found:
+        key = next(iter(found))
+        return GradientResult(f"excluded:{key}", f"{LIMITS[key].summary}: `{found[key]}`")
+    rng = np.random.default_rng(seed)
+    u = {p.name: _direction(rng, np.shape(values[p.name])) for p in inputs}
+    v = {p.name: _direction(rng, np.shape(values[p.name])) for p in outputs}
+    result = GradientResult(CHECKED, u=u, v=v)
+    try:
+        try:
+            ju, err = directional_derivative(k, values, inputs, outputs, u, STEP)
+        except _Excluded as first:
+            if first.key != "non-smooth":
+                raise
+            result.step = SMALL_STEP
+            ju, err = directional_derivative(k, values, inputs, outputs, u, SMALL_STEP)
+    except _Excluded as excluded:
+        result.status, result.note = f"excluded:{excluded.key}", excluded.note
+        return result
+    reference_zero = all(not np.any(ju[p.name]) and not np.any(err[p.name]) for p in outputs)
+    grads = warp_gradients(kernel, k, values, outputs, v)
+    result.warp_grads = grads
+    g = {p.name: np.asarray(grads[p.name], dtype=np.float64) for p in inputs}
+    if not all(np.all(np.isfinite(g[n])) for n in g):
+        result.status, result.note = "excluded:non-finite", "Warp's gradient is not finite"
+        return result
+    lhs = float(sum(np.sum(np.asarray(v[p.name], dtype=np.longdouble) * ju[p.name]) for p in outputs))
+    rhs = float(sum(np.sum(u[p.name] * g[p.name]) for p in inputs))
+    scale = float(sum(np.sum(np.abs(v[p.name] * ju[p.name])) for p in outputs)) + float(
+        sum(np.sum(np.abs(u[p.name] * g[p.name])) for p in inputs))
+    error = float(sum(np.sum(np.abs(v[p.name]) * err[p.name]) for p in outputs))
+    if reference_zero and rhs == 0.0 and scale == 0.0:
+        result.status, result.note = NOT_DIFFERENTIABLE, "the float outputs do not depend on the float inputs"
+        return result
+    if error > CONVERGENCE * max(scale, 1e-300) and error > 1e-12:
+        result.status, result.note = "excluded:non-smooth", f"central differences do not converge (error {error:.3g})"
+        return result
+    rtol = RTOL16 if uses_float16(k.kernel_source, k.params) else RTOL32
+    tolerance = 10 * error + rtol * scale
+    result.lhs, result.rhs, result.tolerance = lhs, rhs, tolerance
+    if not (math.isfinite(lhs) and math.isfinite(rhs)):
+        result.status, result.note = "excluded:non-finite", "the dot products are not finite"
+        return result
+    if abs(lhs - rhs) > tolerance:
+        result.status = "mismatch"
+        result.note = (f"v·(J u) = {lhs!r} from the reference, u·(Jᵀv) = {rhs!r} from Warp's backward pass "
+                       f"(allowed deviation {tolerance:.3g})")
+    else:
+        result.note = f"|v·Ju - u·Jᵀv| = {abs(lhs - rhs):.3g} <= {tolerance:.3g}"
+    return result
+
+
+def expected_gradients(k, values: dict, result: GradientResult, max_elements: int = 512) -> dict[str, np.ndarray]:
+    """The reference's Jᵀv per input element (for a report): central differences along each input element,
+    Richardson-extrapolated once, with ``v`` of ``result``. Elements beyond ``max_elements`` are NaN."""
+    inputs, outputs = candidates(k.params)
+    h = result.step
+    expected, budget = {}, max_elements
+    for p in inputs:
+        base = np.asarray(values[p.name])
+        grad = np.full(base.shape, np.nan)
+        for idx in np.ndindex(*base.shape):
+            if budget <= 0:
+                break
+            budget -= 1
+            e = {q.name: np.zeros(np.shape(values[q.name])) for q in inputs}
+            e[p.name][idx] = 1.0
+            try:
+                s = []
+                for step in (h, h / 2):
+                    plus = _evaluate(k, values, inputs, e, step, outputs)
+                    minus = _evaluate(k, values, inputs, e, -step, outputs)
+                    s.append(sum(np.sum(np.asarray(result.v[q.name], dtype=np.longdouble)
+                                        * (plus.outputs[q.name] - minus.outputs[q.name])) for q in outputs)
+                             / np.longdouble(2 * step))
+                grad[idx] = float((4 * s[1] - s[0]) / 3)
+            except UndefinedBehaviour:
+                pass
+        expected[p.name] = grad
+    return expected
+
+
+class LazyGradients(Mapping):
+    """``{"<input>.grad": expected gradient}`` computed on first use by :func:`expected_gradients`.
+
+    Deriving each element costs four reference evaluations, so a failure's expected gradients are derived
+    only when a report is written, not on every shrinking step. Pickling (a failure sent from a worker
+    process) computes them and sends a plain dict.
+    """
+
+    def __init__(self, k, values: dict, result: GradientResult, dtypes: dict):
+        self._args = (k, values, result)
+        self._dtypes = dtypes  # input name -> numpy dtype of Warp's gradient
+        self._value: dict | None = None
+
+    def _get(self) -> dict:
+        if self._value is None:
+            expected = expected_gradients(*self._args)
+            self._value = {f"{n}.grad": np.asarray(e).astype(self._dtypes[n]) for n, e in expected.items()}
+        return self._value
+
+    def __getitem__(self, key):
+        return self._get()[key]
+
+    def __iter__(self):
+        return iter(self._get())
+
+    def __len__(self) -> int:
+        return len(self._get())
+
+    def __reduce__(self):
+        return (dict, (dict(self._get()),))

@@ -1,0 +1,553 @@
+"""What the gradient oracle leaves out, as data: each limit with the Warp documentation (or source) behind it.
+
+The gradient check (:mod:`harness.gradient`) compares Warp's reverse mode with a derivative of the numpy
+reference. It leaves a kernel out only for one of the :data:`LIMITS` below, and records which one in the
+corpus record (``gradient_status = "excluded:<key>"``, ``gradient_note``). Three kinds:
+
+* **documented** -- constructs Warp's user guide says its backward pass does not support (section
+  *Differentiability*, *Limitations and Workarounds* / *Array Overwrites* of the 1.19 user guide). They are
+  found statically by :func:`static_exclusions` from the kernel's source and the reference's types;
+* **mathematical** -- the kernel sits at (or within the finite-difference step of) a point where it is not
+  differentiable: a branch boundary, a ``min``/``max``/``clamp``/``abs`` tie, a step of ``floor``/casts, an
+  ``atomic_min``/``atomic_max`` tie; or the derivative is not finite. Found dynamically by the check;
+* **known Warp bugs** -- rows whose adjoint is wrong in Warp 1.19, each with a standalone reproducer under
+  ``known_bugs/``. Leaving them out keeps the fuzzer from rediscovering them; the reproducers keep them
+  reportable (``tests/test_gradient.py`` checks they still fail).
+
+Nothing else is excluded: kernels without a float input array or a float output array are simply not
+gradient candidates (``gradient_status = "not-differentiable"``), and neither are kernels whose outputs do
+not depend on their float inputs (the reference's directional derivative is exactly zero everywhere).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import libcst as cst
+
+from grammar import ops as OPS
+from grammar.types import Array, Composite, Scalar, Struct
+
+_GUIDE = "https://nvidia.github.io/warp/user_guide/differentiability.html"
+
+
+@dataclass(frozen=True)
+class Limit:
+    key: str
+    kind: str  # documented | mathematical | known-bug
+    summary: str
+    citation: str
+
+
+LIMITS: dict[str, Limit] = {
+    limit.key: limit
+    for limit in (
+        Limit(
+            "inplace-mul-div", "documented",
+            "a float target updated with *= or /=",
+            f"{_GUIDE}#in-place-math-operations: 'In-place multiplication and division are not supported and "
+            "incorrect results will be obtained in the backward pass.'",
+        ),
+        Limit(
+            "component-reassignment", "documented",
+            "a component of a local vector/matrix/quaternion/transform assigned more than once (a second "
+            "statement, a loop, or an in-place builtin such as wp.transform_set_translation)",
+            f"{_GUIDE}#vector-matrix-and-quaternion-component-assignment: 'each component may only be assigned "
+            "a value once ... direct re-assignment (=) will invalidate gradient computations'",
+        ),
+        Limit(
+            "dynamic-loop", "documented",
+            "a float value or a float array element assigned inside a dynamic loop (a while loop, or a for "
+            "loop Warp does not unroll: non-literal bounds, more than max_unroll=16 trips, or a break)",
+            f"{_GUIDE}#dynamic-loops: 'dynamic loops are not replayed or unrolled in the backward pass, meaning "
+            "intermediate values that are meant to be computed in the loop ... are not updated'",
+        ),
+        Limit(
+            "array-overwrite", "documented",
+            "a float output array read back inside the kernel after it was written",
+            f"{_GUIDE}#array-overwrite-tracking: 'writing to an array after reading from it ... might also "
+            "happen within a single kernel (B)'",
+        ),
+        Limit(
+            "non-smooth", "mathematical",
+            "a branch decision, comparison, min/max/clamp/abs selection, floor/cast step or discontinuity "
+            "changes within the finite-difference step, or the differences do not converge",
+            "not differentiable there; warp/native/builtin.h marks such adjoints 'gradient is zero almost "
+            "everywhere (subgradient at ...)'",
+        ),
+        Limit(
+            "atomic-minmax-tie", "mathematical",
+            "wp.atomic_min/atomic_max called with a value equal to the one stored (a tie), the value varying "
+            "with the inputs",
+            "a tie is a non-differentiable point; Warp's adj_atomic_minmax (warp/native/array.h) gives the "
+            "adjoint to every tied call (known_bugs/atomic_minmax_tie.py)",
+        ),
+        Limit(
+            "non-finite", "mathematical",
+            "the reference's derivative or Warp's gradient is NaN or infinite (e.g. 0 * inf in an adjoint "
+            "of a branch not taken)",
+            "IEEE arithmetic in the adjoint; no finite derivative to compare with",
+        ),
+        Limit(
+            "return-in-dynamic-loop", "known-bug",
+            "a return inside a dynamic loop: Warp's backward pass of a while loop whose body returned never "
+            "ends, and in a dynamic for loop it applies the adjoint of the code after the loop",
+            "Warp 1.19, found by this oracle (known_bugs/while_return_backward_hang.py, "
+            "known_bugs/for_return_backward_gradient.py); excluded kernel-wide, whatever the data flow",
+        ),
+        Limit(
+            "missing-adjoint", "known-bug",
+            "wp.frac evaluated on a value that varies with the inputs: its derivative is 1 between integers, "
+            "Warp's adjoint adds nothing",
+            "warp/native/builtin.h (1.19) adj_frac: 'MISSINGADJOINT: gradient is 1 between integers' "
+            "(known_bugs/frac_adjoint.py)",
+        ),
+        Limit(
+            "float-mod", "known-bug",
+            "float a % b (wp.mod) evaluated with |a| >= |b| and a divisor b that varies with the inputs, or "
+            "vector % with any operand that does",
+            "Warp 1.19 adj_mod (warp/native/builtin.h) adds the adjoint to the dividend only: "
+            "d(a % b)/db = -trunc(a / b) is missing, and vector % has no adjoint at all "
+            "(known_bugs/mod_divisor_adjoint.py, known_bugs/vector_mod_adjoint.py)",
+        ),
+    )
+}
+
+
+def _floaty(t) -> bool:
+    """True for float scalars, composites of floats, structs with a float-carrying field, arrays of those."""
+    if isinstance(t, Array):
+        t = t.dtype
+    if isinstance(t, Composite):
+        return t.scalar.is_float
+    if isinstance(t, Struct):
+        return any(_floaty(f) for _, f in t.fields)
+    return isinstance(t, Scalar) and t.is_float
+
+
+def _code(node: cst.CSTNode) -> str:
+    return cst.Module(body=()).code_for_node(node)
+
+
+_INPLACE_CALLS = {op.spelling for op in OPS.OPS if op.inplace}
+_OUTPUT_CALLS = {op.spelling: op.outputs for op in OPS.OPS if op.outputs}
+_ATOMIC_CALLS = {op.spelling for op in OPS.ATOMICS}
+MAX_UNROLL = 16  # Warp's default module option "max_unroll"
+
+
+def _literal_int(node: cst.BaseExpression) -> int | None:
+    if isinstance(node, cst.Integer):
+        return int(node.value)
+    if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+        inner = _literal_int(node.expression)
+        return None if inner is None else -inner
+    return None
+
+
+def _has_break(body: cst.CSTNode) -> bool:
+    found = []
+
+    class _Find(cst.CSTVisitor):
+        def visit_Break(self, node) -> None:
+            found.append(node)
+
+    body.visit(_Find())
+    return bool(found)
+
+
+def loop_is_dynamic(node: cst.CSTNode) -> bool:
+    """Whether Warp 1.19 keeps a loop dynamic (codegen ``get_unroll_range``): every ``while``; a ``for`` over
+    ``range`` with a non-literal bound, more than ``max_unroll`` trips, or a ``break`` in its body."""
+    if isinstance(node, cst.While):
+        return True
+    it = node.iter
+    if not (isinstance(it, cst.Call) and _code(it.func) == "range" and 1 <= len(it.args) <= 3):
+        return True
+    bounds = [_literal_int(a.value) for a in it.args]
+    if any(b is None for b in bounds):
+        return True
+    if len(range(*bounds)) > MAX_UNROLL:
+        return True
+    return _has_break(node.body)
+
+
+def _target_name(target) -> str | None:
+    """The variable a target writes: ``x``, ``v[k]``, ``v.y``, ``out[i].y``, ``s.m0[k]`` -> its base name."""
+    while isinstance(target, (cst.Subscript, cst.Attribute)):
+        target = target.value
+    return target.value if isinstance(target, cst.Name) else None
+
+
+_COMPONENT_NAMES = {"x": "0", "y": "1", "z": "2", "w": "3"}
+
+
+def _component_of(target) -> tuple[str, str, bool] | None:
+    """``v[k]`` / ``v.y`` on a local -> (v, index text, False); ``out[i][k]`` / ``out[i].y`` on an array
+    element -> (out, index text, True); anything else (a struct field, a whole element) -> None."""
+    if isinstance(target, cst.Attribute) and target.attr.value in _COMPONENT_NAMES:
+        base, index = target.value, _COMPONENT_NAMES[target.attr.value]
+    elif isinstance(target, cst.Subscript):
+        base, index = target.value, ",".join(_code(s.slice.value) for s in target.slice)
+    else:
+        return None
+    if isinstance(base, cst.Name):
+        return base.value, index, False
+    if isinstance(base, cst.Subscript) and isinstance(base.value, cst.Name):
+        return base.value.value, index, True
+    return None
+
+
+def _names(node) -> set[str]:
+    found: set[str] = set()
+
+    class _Collect(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            found.add(n.value)
+
+    if node is not None:
+        node.visit(_Collect())
+    return found
+
+
+def _assigned_names(body) -> set[str]:
+    """Names a loop body assigns: plain, tuple, augmented and component targets, in-place builtin arguments."""
+    found: set[str] = set()
+
+    class _Collect(cst.CSTVisitor):
+        def visit_AssignTarget(self, n: cst.AssignTarget) -> None:
+            t = n.target
+            for e in ([x.value for x in t.elements] if isinstance(t, cst.Tuple) else [t]):
+                name = _target_name(e)
+                if name is not None:
+                    found.add(name)
+
+        def visit_AugAssign(self, n: cst.AugAssign) -> None:
+            name = _target_name(n.target)
+            if name is not None:
+                found.add(name)
+
+        def visit_Call(self, n: cst.Call) -> None:
+            func = _code(n.func)
+            args = [a.value for a in n.args if a.keyword is None]
+            if func in _INPLACE_CALLS and args and isinstance(args[0], cst.Name):
+                found.add(args[0].value)
+            elif func in _OUTPUT_CALLS:
+                found.update(a.value for a in args[-_OUTPUT_CALLS[func]:] if isinstance(a, cst.Name))
+
+    body.visit(_Collect())
+    return found
+
+
+class _Scan(cst.CSTVisitor):
+    """Finds the documented unsupported constructs in one function, given its local types."""
+
+    def __init__(self, env: dict, outputs: set[str]) -> None:
+        self.env = env
+        self.outputs = outputs
+        self.loops: list[bool] = []  # enclosing loops: dynamic?
+        self.variant: list[set[str]] = []  # per enclosing dynamic loop: float locals it assigns (cumulative)
+        self.offences: list[tuple[str, str | None, str]] = []  # (limit key, written name, statement)
+        self.component_writes: dict[str, list[str]] = {}  # variable -> index texts ("*" for every component)
+        self.written: set[str] = set()  # output arrays stored so far (in source order)
+
+    def _type(self, target):
+        if isinstance(target, cst.Name):
+            return self.env.get(target.value)
+        if isinstance(target, (cst.Subscript, cst.Attribute)):
+            t = self._type(target.value)
+            if isinstance(t, Array):
+                return t.dtype
+            if isinstance(t, Composite):
+                return t.scalar
+            if isinstance(t, Struct) and isinstance(target, cst.Attribute):
+                return dict(t.fields).get(target.attr.value)
+        return None
+
+    def _note(self, key: str, node, target: str | None = None) -> None:
+        """Record an offending statement; ``target`` is the name it writes (None: the whole kernel)."""
+        self.offences.append((key, target, _code(node).strip().splitlines()[0][:120]))
+
+    def _assigned(self, target, node, value=None) -> None:
+        """The dynamic-loop limit: inside a dynamic loop, a float value computed from a float local that the
+        loop itself changes (its adjoint needs the per-iteration values Warp does not keep). Assignments of
+        constants, inputs and loop-invariant values (the user guide's ``sum += x[i]`` example) are fine."""
+        if not self.variant or not _floaty(self._type(target)):
+            return
+        reads = _names(value if value is not None else node)
+        if reads & self.variant[-1]:
+            self._note("dynamic-loop", node, _target_name(target))
+
+    def _component(self, var: str, index: str, node, element: bool = False) -> None:
+        """A write of component ``index`` of local ``var`` (``element``: of array ``var``'s element, tracked
+        as ``var[]``; a whole-element store counts as every component)."""
+        if not _floaty(self.env.get(var)):
+            return
+        previous = self.component_writes.setdefault(var + "[]" if element else var, [])
+        if self.loops or "*" in previous or index in previous or (index == "*" and previous):
+            self._note("component-reassignment", node, var)
+        previous.append(index)
+
+    # loops
+    def _enter(self, node, dynamic: bool) -> None:
+        self.loops.append(dynamic)
+        if dynamic:
+            outer = self.variant[-1] if self.variant else set()
+            self.variant.append(outer | {n for n in _assigned_names(node.body) if _floaty(self.env.get(n))})
+
+    def _leave(self) -> None:
+        if self.loops.pop():
+            self.variant.pop()
+
+    def visit_For(self, node) -> None:
+        self._enter(node, loop_is_dynamic(node))
+
+    def leave_For(self, node) -> None:
+        self._leave()
+
+    def visit_While(self, node) -> None:
+        self._enter(node, True)
+
+    def leave_While(self, node) -> None:
+        self._leave()
+
+    # statements
+    def visit_Assign(self, node: cst.Assign) -> None:
+        for t in node.targets:
+            target = t.target
+            elements = [e.value for e in target.elements] if isinstance(target, cst.Tuple) else [target]
+            for e in elements:
+                self._assigned(e, node, node.value)
+                self._write(e, node)
+
+    def _write(self, e, node) -> None:
+        component = _component_of(e)
+        if component is None:
+            return
+        name, index, element = component
+        if isinstance(self.env.get(name), Array) and not element:  # a whole element: out[i] = v
+            if name in self.outputs:
+                self.written.add(name)
+                if isinstance(self.env[name].dtype, Composite):
+                    self._component(name, "*", node, element=True)
+            return
+        if element:  # out[i].y = x, out[i][k] += x: a component of an array element
+            if name in self.outputs:
+                self.written.add(name)
+        self._component(name, index, node, element)
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        self._assigned(node.target, node, node.value)
+        if _component_of(node.target) is not None and _component_of(node.target)[2]:
+            self._write(node.target, node)  # out[i].y += x: a component write of the element
+        if isinstance(node.operator, (cst.MultiplyAssign, cst.DivideAssign)) and _floaty(self._type(node.target)):
+            self._note("inplace-mul-div", node, _target_name(node.target))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = _code(node.func)
+        args = [a.value for a in node.args if a.keyword is None]
+        if func in _INPLACE_CALLS and args and isinstance(args[0], cst.Name):
+            self._assigned(args[0], node, cst.Tuple([cst.Element(a) for a in args[1:]]) if args[1:] else None)
+            self._component(args[0].value, "*", node)
+        elif func in _OUTPUT_CALLS:
+            n = _OUTPUT_CALLS[func]
+            for a in args[-n:]:
+                self._assigned(a, node, cst.Tuple([cst.Element(x) for x in args[:-n]]))
+        elif func in _ATOMIC_CALLS and len(args) >= 2 and isinstance(args[0], cst.Name):
+            if self.variant and _floaty(self.env.get(args[0].value)) and _names(args[-1]) & self.variant[-1]:
+                self._note("dynamic-loop", node, args[0].value)
+
+    def visit_Return(self, node: cst.Return) -> None:
+        if any(self.loops):
+            self._note("return-in-dynamic-loop", node)
+
+    def visit_Subscript(self, node: cst.Subscript) -> None:
+        if isinstance(node.value, cst.Name) and node.value.value in self.written:
+            self._note("array-overwrite", node)  # kernel-wide: the read value may go anywhere
+
+
+RETURN = "<return>"
+
+
+class _DefUse(cst.CSTVisitor):
+    """Flow-insensitive data dependences of one function: written name -> names (and helper calls) read.
+
+    Only float-carrying values carry derivatives, so int and bool names are left out (a float->int cast
+    ends a dependence). Control dependences are ignored: derivatives do not flow through conditions.
+    """
+
+    def __init__(self, env: dict, helpers: set[str]) -> None:
+        self.env = env
+        self.helpers = helpers
+        self.edges: dict[str, set[str]] = {}
+
+    def _reads(self, node) -> set[str]:
+        if node is None:
+            return set()
+        found: set[str] = set()
+        env, helpers = self.env, self.helpers
+
+        class _Collect(cst.CSTVisitor):
+            def visit_Name(self, n: cst.Name) -> None:
+                if _floaty(env.get(n.value)):
+                    found.add(n.value)
+
+            def visit_Call(self, n: cst.Call) -> None:
+                func = _code(n.func)
+                if func in helpers:
+                    found.add(f"<call:{func}>")
+
+        node.visit(_Collect())
+        return found
+
+    def _edge(self, target: str | None, reads: set[str]) -> None:
+        if target is not None and (target == RETURN or _floaty(self.env.get(target))):
+            self.edges.setdefault(target, set()).update(reads)
+
+    def visit_Assign(self, node: cst.Assign) -> None:
+        reads = self._reads(node.value)
+        for t in node.targets:
+            elements = [e.value for e in t.target.elements] if isinstance(t.target, cst.Tuple) else [t.target]
+            for e in elements:
+                name = _target_name(e)
+                self._edge(name, reads | ({name} if isinstance(e, cst.Subscript) and name else set()))
+
+    def visit_AugAssign(self, node: cst.AugAssign) -> None:
+        name = _target_name(node.target)
+        self._edge(name, self._reads(node.value) | ({name} if name else set()))
+
+    def visit_Return(self, node: cst.Return) -> None:
+        self._edge(RETURN, self._reads(node.value))
+
+    def visit_Call(self, node: cst.Call) -> None:
+        func = _code(node.func)
+        args = [a.value for a in node.args if a.keyword is None]
+        if func in _INPLACE_CALLS and args and isinstance(args[0], cst.Name):
+            self._edge(args[0].value, set().union(*(self._reads(a) for a in args)))
+        elif func in _OUTPUT_CALLS:
+            n = _OUTPUT_CALLS[func]
+            reads = set().union(*(self._reads(a) for a in args[:-n])) if args[:-n] else set()
+            for a in args[-n:]:
+                self._edge(_target_name(a), reads)
+        elif func in _ATOMIC_CALLS and len(args) >= 2:
+            name = _target_name(args[0])
+            self._edge(name, self._reads(args[-1]) | ({name} if name else set()))
+
+
+def _closure(edges: dict[str, set[str]], start: set[str], forward: bool) -> set[str]:
+    """Names reachable from ``start``: forward = names whose value depends on them, else names they read."""
+    if forward:
+        users: dict[str, set[str]] = {}
+        for target, reads in edges.items():
+            for r in reads:
+                users.setdefault(r, set()).add(target)
+        step = users
+    else:
+        step = edges
+    seen, todo = set(start), list(start)
+    while todo:
+        for n in step.get(todo.pop(), ()):
+            if n not in seen:
+                seen.add(n)
+                todo.append(n)
+    return seen
+
+
+def static_exclusions(kernel_source: str, params) -> dict[str, str]:
+    """{limit key: the first offending statement} for the documented limits the kernel's source hits.
+
+    ``params`` are the kernel's parameter specs (``.name``, ``.role``, ``.kind``, ``.dtype``). Types come from
+    the reference's type checker, so ``x *= 2`` on an int local is not an exclusion while the same on a
+    float local is. A statement counts only when the value it writes can carry a derivative from a float
+    input array to a float output (flow-insensitive data dependences, :class:`_DefUse`): a ``*=`` on a
+    local that never reaches an output, or that holds only constants, leaves Warp's gradients correct. In a
+    helper function, a statement counts when its value depends on the helper's float parameters and reaches
+    its return; then every use of the helper counts as that statement.
+    """
+    from .reference import local_types  # harness.reference imports nothing from here
+
+    envs = local_types(kernel_source)
+    outputs = {p.name for p in params if p.role in ("output", "atomic")}
+    module = cst.parse_module(kernel_source)
+    definitions = [d for d in module.body if isinstance(d, cst.FunctionDef)]
+    unsafe: dict[str, tuple[str, str]] = {}  # helper name -> (limit key, statement)
+    found: dict[str, str] = {}
+    for definition in definitions:
+        name = definition.name.value
+        env = envs.get(name, {})
+        is_kernel = definition is definitions[-1]
+        scan = _Scan(env, outputs if is_kernel else set())
+        for statement in definition.body.body:
+            _scan_statement(statement, scan)
+        defuse = _DefUse(env, set(unsafe) | {d.name.value for d in definitions[:-1]})
+        definition.visit(defuse)
+        if is_kernel:
+            sources = {p.name for p in params if p.kind == "array" and p.role == "input" and _floaty(env.get(p.name))}
+            sinks = {p.name for p in params if p.name in outputs and _floaty(env.get(p.name))}
+        else:
+            sources = {p.name.value for p in definition.params.params if _floaty(env.get(p.name.value))}
+            sinks = {RETURN}
+        for helper, (key, text) in unsafe.items():  # a call of an unsafe helper offends where its value goes
+            for target, reads in defuse.edges.items():
+                if f"<call:{helper}>" in reads:
+                    scan.offences.append((key, target, f"{text} (in {helper})"))
+            sources = sources | {f"<call:{helper}>"}  # what an unsafe helper returns may depend on inputs
+        tainted = _closure(defuse.edges, sources, forward=True)
+        live = _closure(defuse.edges, sinks, forward=False)
+        for key, target, text in scan.offences:
+            if key == "return-in-dynamic-loop":  # breaks the backward pass itself, wherever it is
+                found.setdefault(key, text if is_kernel else f"{text} (in {name})")
+            elif target is None or (target in tainted and target in live):
+                if is_kernel:
+                    found.setdefault(key, text)
+                else:
+                    unsafe.setdefault(name, (key, text))
+    return found
+
+
+def _scan_statement(statement, scan: _Scan) -> None:
+    """Visit statements in source order; an augmented store ``out[i] += x`` reads ``out`` legitimately."""
+    if isinstance(statement, cst.SimpleStatementLine):
+        for small in statement.body:
+            if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Subscript):
+                scan.visit_AugAssign(small)
+                small.value.visit(scan)
+                for s in small.target.slice:
+                    s.visit(scan)
+            elif isinstance(small, cst.Assign):
+                small.value.visit(scan)
+                for t in small.targets:  # index expressions of the targets are reads
+                    if isinstance(t.target, cst.Subscript):
+                        for s in t.target.slice:
+                            s.visit(scan)
+                scan.visit_Assign(small)
+            else:
+                small.visit(scan)
+        return
+    if isinstance(statement, (cst.For, cst.While)):
+        (statement.iter if isinstance(statement, cst.For) else statement.test).visit(scan)
+        if isinstance(statement, cst.For):
+            scan.visit_For(statement)
+        else:
+            scan.visit_While(statement)
+        for s in statement.body.body:
+            _scan_statement(s, scan)
+        if isinstance(statement, cst.For):
+            scan.leave_For(statement)
+        else:
+            scan.leave_While(statement)
+        if statement.orelse is not None:
+            for s in statement.orelse.body.body:
+                _scan_statement(s, scan)
+        return
+    if isinstance(statement, cst.If):
+        statement.test.visit(scan)
+        for s in statement.body.body:
+            _scan_statement(s, scan)
+        orelse = statement.orelse
+        if isinstance(orelse, cst.If):
+            _scan_statement(orelse, scan)
+        elif orelse is not None:
+            for s in orelse.body.body:
+                _scan_statement(s, scan)
+        return
+    statement.visit(scan)

@@ -1,0 +1,34 @@
+# Warp 1.19: the adjoint of float `a % b` (wp.mod) has no term for the divisor.
+#
+# fmod(a, b) = a - trunc(a / b) * b, so d/da = 1 and d/db = -trunc(a / b) wherever a / b is not an integer.
+# warp/native/builtin.h defines `adj_mod(a, b, adj_a, adj_b, adj_ret) { adj_a += adj_ret; }`: b.grad stays 0.
+# Exits with status 1 while the bug is present, prints "not reproduced" otherwise.
+
+import numpy as np
+import warp as wp
+
+
+@wp.kernel
+def float_mod(a: wp.array(dtype=wp.float32), b: wp.array(dtype=wp.float32), out: wp.array(dtype=wp.float32)):
+    tid = wp.tid()
+    out[tid] = a[tid] % b[tid]
+
+
+def main():
+    a = wp.array(np.array([7.5, -7.5, 2.25], dtype=np.float32), dtype=wp.float32, requires_grad=True)
+    b = wp.array(np.array([2.0, 2.0, 0.5], dtype=np.float32), dtype=wp.float32, requires_grad=True)
+    out = wp.zeros(3, dtype=wp.float32, requires_grad=True)
+    tape = wp.Tape()
+    with tape:
+        wp.launch(float_mod, dim=3, inputs=[a, b, out], device="cpu")
+    tape.backward(grads={out: wp.ones_like(out)})
+    expected_a, expected_b = np.ones(3), -np.trunc(a.numpy() / b.numpy())  # [-3, 3, -4]
+    print("a.grad", a.grad.numpy(), "expected", expected_a)
+    print("b.grad", b.grad.numpy(), "expected", expected_b)
+    if not (np.allclose(a.grad.numpy(), expected_a) and np.allclose(b.grad.numpy(), expected_b)):
+        raise SystemExit("bug reproduced: wrong gradient of a % b")
+    print("not reproduced")
+
+
+if __name__ == "__main__":
+    main()

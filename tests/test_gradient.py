@@ -1,0 +1,241 @@
+"""The gradient oracle catches wrong adjoints, leaves out exactly the documented limits, and raises no false alarm.
+
+(a) Hand-written kernels in one module (one build): smooth kernels of every statement kind the check covers are
+``checked`` and agree with Warp; each limit of :data:`harness.gradient_limits.LIMITS` is met by a kernel that
+is excluded with that key, and a close variant that the limit does not cover is checked.
+
+(b) Sensitivity: Warp's gradients with one element perturbed, or with their sign flipped, become a
+``gradient-mismatch`` (the adjoint fault is caught); with the float-mod exclusion switched off, the pipeline
+reports Warp's real ``%`` adjoint bug and its reproducer fails in a fresh process.
+
+(c) The reproducers under ``known_bugs/`` still reproduce: when one stops, Warp fixed it and its exclusion goes.
+"""
+
+from __future__ import annotations
+
+import os
+import pickle
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import libcst as cst
+import numpy as np
+import pytest
+
+from harness import gradient as G
+from harness import pipeline
+from harness import warp_adapter as W
+from harness.gradient_limits import LIMITS, static_exclusions
+from harness.inputs import make_inputs
+from harness.report import render_markdown, render_reproducer
+from strategies import GeneratedKernel, ParamSpec
+
+DIM = 8
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def array(name, dtype="float32", role="input", low=-2.0, high=2.0):
+    return ParamSpec(name, "array", dtype, role, low, high, (DIM,))
+
+
+def scalar(name, dtype="int32", low=2, high=5):
+    return ParamSpec(name, "scalar", dtype, "param", low, high)
+
+
+A, B, V, OUT, ACC = array("a"), array("b"), array("v", "vec3"), array("out", role="output"), array("acc", role="atomic")
+N = scalar("n")
+FLOAT_IN = (A, B, OUT)
+
+
+def _kernel(name: str, body: str, params=FLOAT_IN) -> GeneratedKernel:
+    annotations = {"float32": "wp.array(dtype=wp.float32)", "vec3": "wp.array(dtype=wp.vec3)",
+                   "int32": "wp.array(dtype=wp.int32)"}
+    sig = ", ".join(f"{p.name}: {annotations[p.dtype] if p.kind == 'array' else 'int'}" for p in params)
+    source = f"@wp.kernel\ndef {name}({sig}):\n    tid = wp.tid()\n" + textwrap.indent(textwrap.dedent(body), "    ")
+    return GeneratedKernel(name, cst.parse_statement(source), tuple(params), (), DIM)
+
+
+# name -> (kernel, expected status)
+CASES = {
+    "smooth": (_kernel("smooth", "out[tid] = wp.sin(a[tid]) * b[tid] + wp.dot(v[tid], v[tid]) / (b[tid] * b[tid] + 1.0)\n",
+                       (A, B, V, OUT)), "checked"),
+    "branch": (_kernel("branch", "if a[tid] > 0.0:\n    out[tid] = a[tid] * b[tid]\nelse:\n    out[tid] = -wp.exp(a[tid])\n"),
+               "checked"),
+    "atomic": (_kernel("atomic", "wp.atomic_add(acc, tid % 3, a[tid] * a[tid])\nwp.atomic_max(acc, 7, b[tid])\n",
+                       (A, B, ACC)), "checked"),
+    "helper_selection": (_kernel("helper_selection", "x = wp.clamp(a[tid], -1.0, 1.0)\ny = wp.max(x, b[tid])\n"
+                                 "out[tid] = wp.abs(y) + wp.floor(a[tid])\n"), "checked"),
+    "inplace_add": (_kernel("inplace_add", "out[tid] = a[tid]\nout[tid] += b[tid] * a[tid]\n"), "checked"),
+    "component_once": (_kernel("component_once", "w = wp.vec3(0.0, 0.0, 0.0)\nw[0] = a[tid]\nw[1] = b[tid]\nw[0] += a[tid]\n"
+                               "out[tid] = wp.length(w)\n"), "checked"),
+    "loop_sum": (_kernel("loop_sum", "s = float(0.0)\nfor i in range(n):\n    s += a[tid] * b[tid]\nout[tid] = s\n",
+                         (A, B, OUT, N)), "checked"),
+    "unrolled_product": (_kernel("unrolled_product", "p = float(1.0)\nfor i in range(3):\n    p = p * a[tid]\n"
+                                 "out[tid] = p\n"), "checked"),
+    "constant_product": (_kernel("constant_product", "x = float(2.0)\nx *= 3.0\nout[tid] = x * a[tid]\n"), "checked"),
+    "inplace_mul": (_kernel("inplace_mul", "x = a[tid]\nx *= b[tid]\nout[tid] = x\n"), "excluded:inplace-mul-div"),
+    "component_twice": (_kernel("component_twice", "w = wp.vec3(0.0, 0.0, 0.0)\nw[0] = a[tid]\nw[0] = a[tid] * b[tid]\n"
+                                "out[tid] = w[0]\n"), "excluded:component-reassignment"),
+    "loop_product": (_kernel("loop_product", "p = float(1.0)\nfor i in range(n):\n    p = p * a[tid]\nout[tid] = p\n",
+                             (A, B, OUT, N)), "excluded:dynamic-loop"),
+    "overwrite": (_kernel("overwrite", "out[tid] = a[tid]\nout[tid] = out[tid] * b[tid]\n"), "excluded:array-overwrite"),
+    "float_mod": (_kernel("float_mod", "out[tid] = a[tid] % (wp.abs(b[tid]) + 0.5)\n"), "excluded:float-mod"),
+    "mod_constant_divisor": (_kernel("mod_constant_divisor", "out[tid] = (a[tid] % 1.3) * b[tid] + wp.frac(1.25)\n"),
+                             "checked"),
+    "mod_small_dividend": (_kernel("mod_small_dividend", "out[tid] = (0.1 * a[tid]) % (wp.abs(b[tid]) + 0.5)\n"),
+                           "checked"),  # |a| < |b|: the divisor's missing term is zero, Warp is right
+    "while_return": (_kernel("while_return", "w = int(0)\nwhile w < 3:\n    w = w + 1\n    if a[tid] > 100.0:\n"
+                             "        return\nout[tid] = a[tid] * b[tid]\n"), "excluded:return-in-dynamic-loop"),
+    "frac": (_kernel("frac", "out[tid] = wp.frac(a[tid]) * b[tid]\n"), "excluded:missing-adjoint"),
+    "tie": (_kernel("tie", "wp.atomic_min(acc, 0, a[0])\n", (A, B, ACC)), "excluded:atomic-minmax-tie"),
+    "kink": (_kernel("kink", "out[tid] = wp.max(a[tid], b[tid])\n"), "excluded:non-smooth"),
+    "infinite": (_kernel("infinite", "out[tid] = wp.sqrt(a[tid] * a[tid]) * b[tid]\n"), "excluded:non-finite"),
+    "constant": (_kernel("constant", "out[tid] = 2.0\n"), "not-differentiable"),
+    "int_output": (_kernel("int_output", "out[tid] = wp.int32(a[tid])\n", (A, array("out", "int32", "output"))),
+                   "not-differentiable"),
+}
+
+
+def _values(name: str) -> dict:
+    k = CASES[name][0]
+    values = make_inputs(k.params, k.dim, 7)
+    if name == "kink":  # a tie of max in the first thread
+        values["b"][0] = values["a"][0]
+    if name == "infinite":
+        values["a"][3] = 0.0
+    if name == "tie":  # every thread stores a[0] < 0 (the initial minimum)
+        values["a"][0] = -1.0
+    if name == "branch":
+        values["a"][np.abs(values["a"]) < 0.1] = 0.5
+    return values
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory):
+    W.init(str(tmp_path_factory.mktemp("warp-cache")))
+    kernels = [k for k, _ in CASES.values()]
+    build = pipeline._Build(kernels, tmp_path_factory.mktemp("gradient"), pipeline.Options())
+    W.compile_cpu(build.module)
+    yield build.module
+    W.release_module(build.module)
+
+
+def _check(built, name: str) -> G.GradientResult:
+    k = CASES[name][0]
+    return G.check_gradient(k, getattr(built, k.name), _values(name), 3)
+
+
+@pytest.mark.parametrize("name", sorted(CASES))
+def test_status(built, name):
+    result = _check(built, name)
+    assert result.status == CASES[name][1], result.note
+    if result.status == "checked":
+        assert abs(result.lhs - result.rhs) <= result.tolerance
+
+
+def test_every_limit_is_cited_and_exercised():
+    exercised = {status.split(":", 1)[1] for _, status in CASES.values() if status.startswith("excluded:")}
+    assert exercised == set(LIMITS)
+    for limit in LIMITS.values():
+        assert limit.citation and limit.summary
+        if limit.kind == "documented":
+            assert limit.citation.startswith("https://nvidia.github.io/warp/user_guide/differentiability.html#")
+        if limit.kind == "known-bug":
+            script = limit.citation.split("known_bugs/")[1].split(".py")[0] + ".py"
+            assert (ROOT / "known_bugs" / script).is_file()
+
+
+def test_exclusions_follow_the_data_flow():
+    """A documented construct counts only where its value can carry a derivative from an input to an output."""
+    body = "x = a[tid]\nx *= b[tid]\ny = float(1.0)\ny *= 2.0\nout[tid] = {}\n"
+    assert "inplace-mul-div" in static_exclusions(_kernel("f", body.format("x")).kernel_source, FLOAT_IN)
+    assert static_exclusions(_kernel("f", body.format("y * a[tid]")).kernel_source, FLOAT_IN) == {}
+    assert static_exclusions(_kernel("f", body.format("a[tid] + y")).kernel_source, FLOAT_IN) == {}
+
+
+# ---- sensitivity ---------------------------------------------------------------------------------------------------
+
+
+def _faulty(monkeypatch, fault):
+    real = W.launch_cpu_backward
+
+    def launch(kernel, dim, args, output_grads):
+        forward, grads = real(kernel, dim, args, output_grads)
+        return forward, {i: fault(g.copy()) if i not in output_grads else g for i, g in grads.items()}
+
+    monkeypatch.setattr(G.W, "launch_cpu_backward", launch)
+
+
+def _one_element(g):
+    g.reshape(-1)[1] += 0.01 * max(1.0, float(np.max(np.abs(g))))
+    return g
+
+
+@pytest.mark.parametrize("fault", [_one_element, np.negative], ids=["one-element", "sign"])
+@pytest.mark.parametrize("name", ["smooth", "branch", "atomic", "loop_sum", "component_once"])
+def test_an_injected_adjoint_fault_is_caught(built, monkeypatch, name, fault):
+    assert _check(built, name).status == "checked"
+    _faulty(monkeypatch, fault)
+    result = _check(built, name)
+    assert result.status == "mismatch", result.note
+
+
+def test_warps_mod_adjoint_bug_is_reported_when_not_excluded(tmp_path, monkeypatch):
+    """The pipeline turns a real adjoint bug into a shrinkable report whose reproducer fails on its own."""
+    monkeypatch.setattr(G, "EXCLUDED_FLAGS", tuple(f for f in G.EXCLUDED_FLAGS if f != "float-mod"))
+    k = _kernel("mod_bug", "out[tid] = a[tid] % (wp.abs(b[tid]) + 0.5)\n")
+    result = pipeline.verify_batch([k], tmp_path, pipeline.Options(nvrtc=False)).results[0]
+    assert result.verdict == "warp-bug" and result.failure.kind == "gradient-mismatch", result.reason
+    f = result.failure
+    assert set(f.expected) == set(f.actual) == {"a.grad", "b.grad"}  # derived now, on first use
+    assert set(pickle.loads(pickle.dumps(f)).expected) == {"a.grad", "b.grad"}  # workers send failures
+    np.testing.assert_allclose(f.actual["a.grad"], f.expected["a.grad"], rtol=1e-4)  # d/da is right
+    assert not np.allclose(f.actual["b.grad"], f.expected["b.grad"])  # d/db is missing
+    markdown = render_markdown(f, "warp.print_diagnostics() output")
+    assert "central differences" in markdown and "b.grad" in markdown
+    script = tmp_path / "repro.py"
+    script.write_text(render_reproducer(f))
+    run = _run(script, tmp_path)
+    assert run.returncode == 1 and "bug reproduced" in run.stderr + run.stdout, run.stdout + run.stderr
+
+
+def _run(script: Path, tmp_path: Path) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["WARP_CACHE_PATH"] = str(tmp_path / "cache")
+    return subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
+                          timeout=300)
+
+
+_RUN_ALL = """
+import runpy, sys
+for path in sys.argv[1:]:
+    try:
+        runpy.run_path(path, run_name="__main__")
+        print(f"{path}: exit 0")
+    except SystemExit as stop:
+        print(f"{path}: exit {0 if stop.code in (None, 0) else 1}")
+"""
+
+
+def test_known_warp_adjoint_bugs_still_reproduce(tmp_path):
+    """Every script under known_bugs/ exits with status 1 (one process for most: Warp starts once)."""
+    scripts = sorted(str(p) for p in (ROOT / "known_bugs").glob("*.py"))
+    assert len(scripts) >= 6
+    # a script that ends its process (os._exit) or fails a build (which poisons the shared "__main__" module
+    # for the scripts after it) runs alone
+    alone = [s for s in scripts if "os._exit" in Path(s).read_text() or "load_module" in Path(s).read_text()]
+    runner = tmp_path / "run_all.py"
+    runner.write_text(_RUN_ALL)
+    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
+    env["WARP_CACHE_PATH"] = str(tmp_path / "cache")
+    output = ""
+    for group in [[s for s in scripts if s not in alone]] + [[s] for s in alone]:
+        run = subprocess.run([sys.executable, str(runner), *group], cwd=tmp_path, env=env, capture_output=True,
+                             text=True, timeout=300)
+        output += run.stdout + run.stderr
+        if group[0] in alone and run.returncode == 1 and "bug reproduced" in run.stdout:
+            output += f"\n{group[0]}: exit 1"
+    for script in scripts:
+        assert f"{script}: exit 1" in output, output
