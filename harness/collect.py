@@ -199,6 +199,13 @@ def _culprit(args: argparse.Namespace, task: Task, status: str, detail: str) -> 
     return entry
 
 
+INVALID_STREAK = 3
+
+
+class CollectAborted(Exception):
+    """Collection cannot make progress (every record fails validation): exit status 1."""
+
+
 def collect(args: argparse.Namespace) -> dict:
     opts = Options(optimization_level=args.opt_level, nvrtc_arch=args.nvrtc_arch, seed=args.seed,
                    verify=args.verify, nvrtc=args.verify == "full")
@@ -209,6 +216,7 @@ def collect(args: argparse.Namespace) -> dict:
     timings: Counter = Counter()
     n_kernels = n_new = reported = 0
     notes: list[str] = []
+    invalid_streak = 0
     culprits: list[dict] = []
     worker_errors: list[str] = []
     start = time.perf_counter()
@@ -271,6 +279,11 @@ def collect(args: argparse.Namespace) -> dict:
                     timings.update(outcome.timings)
                     n_kernels += outcome.n_kernels
                     notes.extend(outcome.notes)
+                    invalid = [n for n in outcome.notes if ": invalid record:" in n]
+                    invalid_streak = invalid_streak + 1 if invalid and not outcome.records else 0
+                    if invalid_streak >= INVALID_STREAK:  # a bug of ours: never spin without progress
+                        raise CollectAborted(f"the last {INVALID_STREAK} batches produced only invalid records "
+                                             f"(a bug of warpsmith's); first: {invalid[0]}")
                     elapsed = time.perf_counter() - start
                     progress.update(corpus.total_bytes, records=corpus.n_records,
                                     kps=f"{n_kernels / elapsed:.1f}", **dict(verdicts))
@@ -310,6 +323,9 @@ def main(argv: list[str] | None = None) -> int:
     except CorpusError as error:
         print(f"collect: error: {error}", file=sys.stderr)
         return 2
+    except CollectAborted as error:
+        print(f"collect: error: {error}", file=sys.stderr)
+        return 1
     except WorkerStartupError as error:
         print(f"collect: error: {error}", file=sys.stderr)
         return 1

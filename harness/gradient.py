@@ -84,11 +84,14 @@ def _scalar(dtype: str):
 
 
 def is_float(dtype: str) -> bool:
-    return _scalar(dtype).is_float
+    """A float scalar or composite of floats (a struct type is not: see :func:`candidates`)."""
+    return dtype in BY_NAME and _scalar(dtype).is_float
 
 
 def candidates(params) -> tuple[list, list]:
-    """(float input arrays, float output arrays) of a kernel's parameter specs."""
+    """(float input arrays, float output arrays) of a kernel's parameter specs. Arrays of structs are
+    neither: like scalar parameters, struct inputs are held fixed and struct outputs are not seeded, so the
+    dot-product test covers the Jacobian between the float arrays only."""
     inputs = [p for p in params if p.kind == "array" and p.role == "input" and is_float(p.dtype)]
     outputs = [p for p in params if p.kind == "array" and p.role in ("output", "atomic") and is_float(p.dtype)]
     return inputs, outputs
@@ -253,13 +256,17 @@ def _first_difference(a: list, b: list) -> str:
 # ---- the Warp side -----------------------------------------------------------------------------------------------
 
 
-def warp_gradients(kernel, k, values: dict, outputs, v: dict) -> dict[str, np.ndarray]:
-    """Warp's Jᵀv: the kernel launched under a tape, ``v`` seeded into the float outputs' adjoints."""
+def warp_gradients(kernel, k, values: dict, outputs, v: dict, module=None) -> dict[str, np.ndarray]:
+    """Warp's Jᵀv: the kernel launched under a tape, ``v`` seeded into the float outputs' adjoints.
+    ``module`` (the built Python module) holds the struct classes of struct arguments."""
     args, seeds, position = [], {}, {}
     floats = {p.name for p in k.params if p.kind == "array" and is_float(p.dtype)}
     for i, p in enumerate(k.params):
         position[p.name] = i
-        if p.kind == "array":
+        if getattr(p, "struct", None) is not None:  # built as Warp struct values, never differentiated
+            build = W.struct_array if p.kind == "array" else W.struct_instance
+            args.append((build(module, p.dtype, values[p.name]), p.dtype, None, False))
+        elif p.kind == "array":
             t = BY_NAME[p.dtype]
             data = np.asarray(values[p.name])
             shape = tuple(getattr(p, "shape", ()) or ()) or data.shape[: data.ndim - len(getattr(t, "shape", ()))]
@@ -281,7 +288,7 @@ def _direction(rng, shape) -> np.ndarray:
     return d
 
 
-def check_gradient(k, kernel, values: dict, seed: int) -> GradientResult:
+def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientResult:
     """Check Warp's backward pass of compiled ``kernel`` (a :class:`GeneratedKernel` ``k``) at ``values``."""
     inputs, outputs = candidates(k.params)
     if not outputs:
@@ -308,7 +315,7 @@ def check_gradient(k, kernel, values: dict, seed: int) -> GradientResult:
         result.status, result.note = f"excluded:{excluded.key}", excluded.note
         return result
     reference_zero = all(not np.any(ju[p.name]) and not np.any(err[p.name]) for p in outputs)
-    grads = warp_gradients(kernel, k, values, outputs, v)
+    grads = warp_gradients(kernel, k, values, outputs, v, module)
     result.warp_grads = grads
     g = {p.name: np.asarray(grads[p.name], dtype=np.float64) for p in inputs}
     if not all(np.all(np.isfinite(g[n])) for n in g):

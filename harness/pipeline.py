@@ -248,7 +248,7 @@ def _check_kernel(k: GeneratedKernel, module, cid: str):
 def _check_gradient(k: GeneratedKernel, module, values: dict, seed: int):
     """The gradient oracle (:mod:`harness.gradient`) on a kernel whose forward pass matched."""
     try:
-        result = check_gradient(k, getattr(module, k.name), values, seed)
+        result = check_gradient(k, getattr(module, k.name), values, seed, module)
     except Exception as error:
         return KernelResult(k, "generator-error", f"gradient check failed: {type(error).__name__}: {error}\n"
                             f"{traceback.format_exc()}")
@@ -392,6 +392,8 @@ def _unverified_stage(ks, workdir, opts, ids, results, timings) -> None:
                 "max_error_ulp": 0.0,
                 "input_seed": 0,
                 "gradient_checked": False,
+                "gradient_status": "unchecked",
+                "gradient_note": "--verify none: nothing was run",
                 "optimization_level": opts.optimization_level,
             },
             "warp_version": W.warp_version(),

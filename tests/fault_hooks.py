@@ -31,3 +31,10 @@ def _fail(kind: str) -> None:
         raise RuntimeError("injected fault")
     else:
         raise ValueError(f"unknown fault kind {kind!r}")
+
+
+def invalidate(task, kernels) -> None:
+    """Every record this worker makes fails validation (as after a schema change the builder missed)."""
+    from harness import worker
+
+    worker.validate_record = lambda record: ["missing field verification.made_up"]

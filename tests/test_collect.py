@@ -4,6 +4,7 @@ and robustness: a kernel that crashes or hangs its worker, kill -9 at random mom
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -294,3 +295,13 @@ def test_batch_names_and_ids_are_those_of_the_renamed_kernels():
     for cid, k in named:
         assert cid == canonical_id(k.source)
         assert k.name == f"k_{cid[:12]}" or k.helpers, "without helpers the name is the id's prefix"
+
+
+
+def test_collect_stops_when_every_record_is_invalid(tmp_path):
+    # a schema change the record builder misses must fail loudly, not spin through batches forever
+    env = {**os.environ, "WARPSMITH_WORKER_HOOK": "tests.fault_hooks:invalidate"}
+    proc = collect(tmp_path / "c", "--target-mb", "0.05", "--workers", "1", "--batch-size", "2", "--verify", "none",
+                   env=env, timeout=300)
+    assert proc.returncode == 1, proc.stderr
+    assert "produced only invalid records" in proc.stderr.strip().splitlines()[-1]
