@@ -205,7 +205,8 @@ def assign(draw, sc: Scope) -> cst.BaseStatement | None:
     e = expression(draw, sc, v.type, _depth(draw, sc))
     if tracks_interval(v.type):
         e = clamp_into(e, v.lo, v.hi)
-    return B.assign(B.name(v.name), e.node)
+    # `x = 10.0` would make x a constant again, and a later dynamic loop could not mutate it (a fuzz report)
+    return B.assign(B.name(v.name), dynamic(e).node)
 
 
 def _has_binop(spelling: str, t) -> bool:

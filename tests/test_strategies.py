@@ -362,3 +362,34 @@ def test_each_accumulator_sees_one_commuting_class_of_atomics(k):
             seen.setdefault(arr, set()).add(name)
     for arr, names in seen.items():
         assert any(names <= c for c in ATOMIC_CLASSES), (arr, names)
+
+
+def test_warp_rejects_a_constant_reassigned_before_a_dynamic_loop(tmp_path):
+    """A fuzz report of ours: ``x = wp.float32(0.0)`` then ``x = 10.0`` makes ``x`` a constant again, and a
+    later ``while`` may not mutate it; the generator's assignments go through the constructor too."""
+    from harness import warp_adapter as W
+    from strategies.statements import assign
+
+    def build(value: str) -> None:
+        path = tmp_path / f"k_{len(list(tmp_path.iterdir()))}.py"
+        path.write_text(
+            "import warp as wp\n\n\n@wp.kernel\ndef k(out: wp.array(dtype=wp.float32)):\n"
+            f"    tid = wp.tid()\n    x = wp.float32(0.0)\n    x = {value}\n    w = wp.int32(0)\n"
+            "    while w < 2:\n        w = w + 1\n        x -= 1.0\n    out[tid] = x\n")
+        module = W.import_kernel_module(path)
+        W.set_module_options(module, optimization_level=0, enable_backward=False)
+        W.compile_cpu(module)
+
+    W.init(str(tmp_path / "cache"))
+    with pytest.raises(W.BuildError, match="mutating a constant"):
+        build("10.0")
+    build("wp.float32(10.0)")
+
+    @st.composite
+    def assignment(draw):
+        sc = Scope(DEFAULT_POLICY, [], [], [])
+        sc.declare(Var("x1", FLOAT32, "local"))
+        return B.render(assign(draw, sc))
+
+    simplest = find(assignment(), lambda s: True, settings=settings(SEARCH, max_examples=1))  # a literal
+    assert simplest.strip() == "x1 = wp.float32(0.0)", simplest
