@@ -95,8 +95,8 @@ def name_kernels(kernels: list[GeneratedKernel]) -> list[tuple[str, GeneratedKer
             continue
         seen.add(cid)
         renamed = k.renamed(f"k_{cid[:12]}")
-        # the canonical form renames the kernel but keeps helper names, which follow the kernel's name
-        named.append((canonical_id(renamed.source) if k.helpers else cid, renamed))
+        # the canonical form renames the kernel but keeps helper and struct names, which follow the kernel's
+        named.append((canonical_id(renamed.source) if k.helpers or k.structs else cid, renamed))
     return named
 
 
