@@ -45,18 +45,27 @@ _KIND_EXCEPTIONS = {
 }
 
 
-def check_batch(batch, workdir: Path, opts: Options, stats: Counter, found: dict) -> None:
-    """The property: every kernel of the batch is accepted, screened or (our) generator error."""
+def check_batch(batch, workdir: Path, opts: Options, stats: Counter, found: dict,
+                errors_dir: Path | None = None) -> None:
+    """The property: every kernel of the batch is accepted, screened or (our) generator error. Generator
+    errors are bugs of warpsmith, not Warp's: each is written to ``errors_dir`` (kernel + reason)."""
     result = verify_batch(batch, workdir, opts)
     stats.update(result.counts())
     for r in result.results:
+        if r.verdict == "generator-error" and errors_dir is not None:
+            errors_dir.mkdir(parents=True, exist_ok=True)
+            path = errors_dir / f"{r.kernel.name}.txt"
+            if not path.exists():
+                path.write_text(f"{r.kernel.source}\n# {r.reason}\n".replace("\n# ", "\n\n# ", 1))
+                print(f"[fuzz] generator-error (a bug of ours): {r.reason.splitlines()[0][:200]} -> {path}",
+                      flush=True)
         if r.verdict == "warp-bug" and r.failure is not None:
             found[r.failure.kind] = r.failure
             raise _KIND_EXCEPTIONS[r.failure.kind](r.reason.splitlines()[0])
 
 
 def hunt(seed: int, examples: int, batch_size: int, opts: Options, workdir: Path, deadline: float,
-         stats: Counter) -> tuple[Failure | None, str]:
+         stats: Counter, errors_dir: Path | None = None) -> tuple[Failure | None, str]:
     """One Hypothesis run; returns (minimal failure or None, status)."""
     found: dict[str, Failure] = {}
 
@@ -70,7 +79,7 @@ def hunt(seed: int, examples: int, batch_size: int, opts: Options, workdir: Path
     def prop(batch):
         if not found and time.monotonic() > deadline:
             return  # budget spent while still searching: let the run end quickly
-        check_batch(batch, workdir, opts, stats, found)
+        check_batch(batch, workdir, opts, stats, found, errors_dir)
 
     try:
         prop()
@@ -138,7 +147,7 @@ def main(argv: list[str] | None = None) -> int:
             rounds += 1
             workdir = Path(scratch) / f"round{rounds}"
             failure, status = hunt(round_seed, args.examples_per_round, args.batch_size, opts, workdir,
-                                   deadline, stats)
+                                   deadline, stats, Path(args.reports) / "generator-errors")
             W.clear_kernel_cache()
             if failure is None:
                 continue

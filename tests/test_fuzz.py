@@ -45,3 +45,21 @@ def test_fuzz_rejects_bad_budget(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "harness.fuzz", "--budget-s", "0", "--reports", str(tmp_path)],
                           cwd=ROOT, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2 and "--budget-s must be > 0" in proc.stderr
+
+
+def test_generator_errors_are_written_down(tmp_path, monkeypatch):
+    # a generator error is a bug of ours: the fuzz run keeps the kernel and the reason for us to fix
+    from collections import Counter
+
+    from harness import fuzz
+    from harness.generate import draw_kernels
+    from harness.pipeline import BatchResult, KernelResult
+
+    (k,) = draw_kernels(0, 1)
+    monkeypatch.setattr(fuzz, "verify_batch",
+                        lambda batch, workdir, opts: BatchResult([KernelResult(k, "generator-error", "reference failed: boom")]))
+    stats: Counter = Counter()
+    fuzz.check_batch([k], tmp_path, None, stats, {}, tmp_path / "generator-errors")
+    (written,) = (tmp_path / "generator-errors").iterdir()
+    assert "reference failed: boom" in written.read_text() and k.source in written.read_text()
+    assert stats["generator-error"] == 1
