@@ -330,19 +330,25 @@ def test_constant_declarations_go_through_their_type_constructor():
     assert B.render(dynamic(length).node) == "wp.int32(len(a1[tid]))"
 
 
+def _build_kernel(tmp_path, dtype: str, declare: str, mutate: str, result: str) -> None:
+    """Build ``declare``, then a ``while`` loop running ``mutate``, then ``out[tid] = result`` for the CPU."""
+    from harness import warp_adapter as W
+
+    path = tmp_path / f"k_{len(list(tmp_path.iterdir()))}.py"
+    path.write_text(
+        f"import warp as wp\n\n\n@wp.kernel\ndef k(out: wp.array(dtype={dtype})):\n"
+        f"    tid = wp.tid()\n    {declare}\n    w = wp.int32(0)\n    while w < 2:\n"
+        f"        w = w + 1\n        {mutate}\n    out[tid] = {result}\n")
+    module = W.import_kernel_module(path)
+    W.set_module_options(module, optimization_level=0, enable_backward=False)
+    W.compile_cpu(module)
+
+
 def test_warp_rejects_mutating_a_plain_constant_in_a_dynamic_loop(tmp_path):
     from harness import warp_adapter as W
 
     def build(decl: str) -> None:
-        path = tmp_path / f"k_{len(list(tmp_path.iterdir()))}.py"
-        path.write_text(
-            "import warp as wp\n\n\n@wp.kernel\ndef k(out: wp.array(dtype=wp.int32)):\n"
-            f"    tid = wp.tid()\n    c = {decl}\n    w = wp.int32(0)\n    while w < 2:\n"
-            "        w = w + 1\n        c = tid > 3\n    out[tid] = wp.where(c, 1, 0)\n"
-        )
-        module = W.import_kernel_module(path)
-        W.set_module_options(module, optimization_level=0, enable_backward=False)
-        W.compile_cpu(module)
+        _build_kernel(tmp_path, "wp.int32", f"c = {decl}", "c = tid > 3", "wp.where(c, 1, 0)")
 
     W.init(str(tmp_path / "cache"))
     with pytest.raises(W.BuildError, match="mutating a constant"):
@@ -371,14 +377,7 @@ def test_warp_rejects_a_constant_reassigned_before_a_dynamic_loop(tmp_path):
     from strategies.statements import assign
 
     def build(value: str) -> None:
-        path = tmp_path / f"k_{len(list(tmp_path.iterdir()))}.py"
-        path.write_text(
-            "import warp as wp\n\n\n@wp.kernel\ndef k(out: wp.array(dtype=wp.float32)):\n"
-            f"    tid = wp.tid()\n    x = wp.float32(0.0)\n    x = {value}\n    w = wp.int32(0)\n"
-            "    while w < 2:\n        w = w + 1\n        x -= 1.0\n    out[tid] = x\n")
-        module = W.import_kernel_module(path)
-        W.set_module_options(module, optimization_level=0, enable_backward=False)
-        W.compile_cpu(module)
+        _build_kernel(tmp_path, "wp.float32", f"x = wp.float32(0.0)\n    x = {value}", "x -= 1.0", "x")
 
     W.init(str(tmp_path / "cache"))
     with pytest.raises(W.BuildError, match="mutating a constant"):
