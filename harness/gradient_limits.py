@@ -96,6 +96,14 @@ LIMITS: dict[str, Limit] = {
             "known_bugs/for_return_backward_gradient.py); excluded kernel-wide, whatever the data flow",
         ),
         Limit(
+            "component-overwrite", "known-bug",
+            "a component of a local vector/matrix/quaternion/transform written (v[k] = x, v.y = x, "
+            "wp.transform_set_rotation...) after the local was assigned a whole value computed from variables",
+            "Warp 1.19, found by this oracle: the overwritten component keeps receiving the adjoint, so its "
+            "previous value gets a gradient it does not have (known_bugs/component_overwrite_adjoint.py); a "
+            "local built from constants and then assigned component by component is right, and is checked",
+        ),
+        Limit(
             "missing-adjoint", "known-bug",
             "wp.frac evaluated on a value that varies with the inputs: its derivative is 1 between integers, "
             "Warp's adjoint adds nothing",
@@ -248,6 +256,7 @@ class _Scan(cst.CSTVisitor):
         self.variant: list[set[str]] = []  # per enclosing dynamic loop: float locals it assigns (cumulative)
         self.offences: list[tuple[str, str | None, str]] = []  # (limit key, written name, statement)
         self.component_writes: dict[str, list[str]] = {}  # variable -> index texts ("*" for every component)
+        self.whole_from_variables: set[str] = set()  # composite locals last assigned a whole non-constant value
         self.written: set[str] = set()  # output arrays stored so far (in source order)
 
     def _type(self, target):
@@ -282,6 +291,8 @@ class _Scan(cst.CSTVisitor):
         as ``var[]``; a whole-element store counts as every component)."""
         if not _floaty(self.env.get(var)):
             return
+        if not element and var in self.whole_from_variables:
+            self._note("component-overwrite", node, var)
         previous = self.component_writes.setdefault(var + "[]" if element else var, [])
         if self.loops or "*" in previous or index in previous or (index == "*" and previous):
             self._note("component-reassignment", node, var)
@@ -320,6 +331,13 @@ class _Scan(cst.CSTVisitor):
                 self._write(e, node)
 
     def _write(self, e, node) -> None:
+        if isinstance(e, cst.Name) and isinstance(self.env.get(e.value), Composite) and _floaty(self.env[e.value]):
+            value = node.value if isinstance(node, cst.Assign) else node
+            if any(_floaty(self.env.get(n)) for n in _names(value)):
+                self.whole_from_variables.add(e.value)  # its components may leak adjoint to that value
+            else:
+                self.whole_from_variables.discard(e.value)
+            return
         component = _component_of(e)
         if component is None:
             return

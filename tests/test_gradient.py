@@ -76,6 +76,8 @@ CASES = {
                                  "out[tid] = p\n"), "checked"),
     "constant_product": (_kernel("constant_product", "x = float(2.0)\nx *= 3.0\nout[tid] = x * a[tid]\n"), "checked"),
     "inplace_mul": (_kernel("inplace_mul", "x = a[tid]\nx *= b[tid]\nout[tid] = x\n"), "excluded:inplace-mul-div"),
+    "component_overwrite": (_kernel("component_overwrite", "w = v[tid]\nw[1] = a[tid]\nout[tid] = wp.length(w)\n",
+                                    (A, B, V, OUT)), "excluded:component-overwrite"),
     "component_twice": (_kernel("component_twice", "w = wp.vec3(0.0, 0.0, 0.0)\nw[0] = a[tid]\nw[0] = a[tid] * b[tid]\n"
                                 "out[tid] = w[0]\n"), "excluded:component-reassignment"),
     "loop_product": (_kernel("loop_product", "p = float(1.0)\nfor i in range(n):\n    p = p * a[tid]\nout[tid] = p\n",
