@@ -317,35 +317,42 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
     now = utc_timestamp()
     for k in build.kernels:
         comparison, seed, attempts, gradient = checked[k.name]
-        record = {
-            "id": ids[k.name],
-            "kernel_name": k.name,
-            "categories": list(k.categories),
-            "python_source": k.source,
-            "cpu_forward": normalise(cpu[k.name]["forward"]),
-            "cpu_backward": normalise(cpu[k.name]["backward"]),
-            "cuda_forward": normalise(cuda[k.name]["forward"]),
-            "cuda_backward": normalise(cuda[k.name]["backward"]),
-            "verification": {
-                "cpu_executed": True,
-                "reference_match": True,
-                "nvrtc_compiled": bool(opts.nvrtc),
-                "nvrtc_arch": f"sm_{opts.nvrtc_arch}" if opts.nvrtc else "",
-                "outputs_checked": comparison.outputs_checked,
-                "max_error_ulp": round(comparison.max_error_ulp, 3),
-                "input_seed": seed,
-                "input_attempts": attempts,
-                "gradient_checked": gradient.checked,
-                "gradient_status": gradient.status,
-                "gradient_note": gradient.note,
-                "optimization_level": opts.optimization_level,
-            },
-            "warp_version": W.warp_version(),
-            "generator_version": GENERATOR_VERSION,
-            "seed": opts.seed % 2**63,
-            "created_at": now,
+        verification = {
+            "cpu_executed": True,
+            "reference_match": True,
+            "nvrtc_compiled": bool(opts.nvrtc),
+            "nvrtc_arch": f"sm_{opts.nvrtc_arch}" if opts.nvrtc else "",
+            "outputs_checked": comparison.outputs_checked,
+            "max_error_ulp": round(comparison.max_error_ulp, 3),
+            "input_seed": seed,
+            "input_attempts": attempts,
+            "gradient_checked": gradient.checked,
+            "gradient_status": gradient.status,
+            "gradient_note": gradient.note,
+            "optimization_level": opts.optimization_level,
         }
-        results[k.name] = KernelResult(k, "accepted", record=record)
+        results[k.name] = KernelResult(k, "accepted", record=_record(k, ids[k.name], cpu, cuda, verification,
+                                                                    opts, now))
+
+
+def _record(k: GeneratedKernel, cid: str, cpu: dict, cuda: dict, verification: dict, opts: Options,
+            now: str) -> dict:
+    """One corpus record: the kernel, its extracted functions for both targets, and how it was verified."""
+    return {
+        "id": cid,
+        "kernel_name": k.name,
+        "categories": list(k.categories),
+        "python_source": k.source,
+        "cpu_forward": normalise(cpu[k.name]["forward"]),
+        "cpu_backward": normalise(cpu[k.name]["backward"]),
+        "cuda_forward": normalise(cuda[k.name]["forward"]),
+        "cuda_backward": normalise(cuda[k.name]["backward"]),
+        "verification": verification,
+        "warp_version": W.warp_version(),
+        "generator_version": GENERATOR_VERSION,
+        "seed": opts.seed % 2**63,
+        "created_at": now,
+    }
 
 
 def _unverified_stage(ks, workdir, opts, ids, results, timings) -> None:
@@ -373,35 +380,22 @@ def _unverified_stage(ks, workdir, opts, ids, results, timings) -> None:
     timings["codegen_extract"] += time.perf_counter() - t
     now = utc_timestamp()
     for k in build.kernels:
-        record = {
-            "id": ids[k.name],
-            "kernel_name": k.name,
-            "categories": list(k.categories),
-            "python_source": k.source,
-            "cpu_forward": normalise(cpu[k.name]["forward"]),
-            "cpu_backward": normalise(cpu[k.name]["backward"]),
-            "cuda_forward": normalise(cuda[k.name]["forward"]),
-            "cuda_backward": normalise(cuda[k.name]["backward"]),
-            "verification": {
-                "verify": "none",
-                "cpu_executed": False,
-                "reference_match": False,
-                "nvrtc_compiled": False,
-                "nvrtc_arch": "",
-                "outputs_checked": 0,
-                "max_error_ulp": 0.0,
-                "input_seed": 0,
-                "gradient_checked": False,
-                "gradient_status": "unchecked",
-                "gradient_note": "--verify none: nothing was run",
-                "optimization_level": opts.optimization_level,
-            },
-            "warp_version": W.warp_version(),
-            "generator_version": GENERATOR_VERSION,
-            "seed": opts.seed % 2**63,
-            "created_at": now,
+        verification = {
+            "verify": "none",
+            "cpu_executed": False,
+            "reference_match": False,
+            "nvrtc_compiled": False,
+            "nvrtc_arch": "",
+            "outputs_checked": 0,
+            "max_error_ulp": 0.0,
+            "input_seed": 0,
+            "gradient_checked": False,
+            "gradient_status": "unchecked",
+            "gradient_note": "--verify none: nothing was run",
+            "optimization_level": opts.optimization_level,
         }
-        results[k.name] = KernelResult(k, "accepted", record=record)
+        results[k.name] = KernelResult(k, "accepted", record=_record(k, ids[k.name], cpu, cuda, verification,
+                                                                    opts, now))
 
 
 # ---- failures for reports -------------------------------------------------------------------------------------

@@ -277,15 +277,7 @@ def generate_source(pymodule, target: str) -> str:
     hasher and builder are made on every call, so nothing is reused from an earlier call or module.
     Raises :class:`BuildError` when code generation fails.
     """
-    if target not in ("cpu", "cuda"):
-        raise ValueError(f"target must be 'cpu' or 'cuda', not {target!r}")
-    init()
-    module = _warp_module(pymodule)
-    with _build_errors(), _wp_context._codegen_lock:
-        options = module.resolve_options(wp.config) | {"output_arch": None}
-        hasher = _wp_context.ModuleHasher(module._get_live_kernels(), options)
-        builder = _wp_context.ModuleBuilder(module, options, hasher, target=target)
-        return builder.codegen(target)
+    return generate_sources(pymodule, (target,))[0]
 
 
 def generate_sources(pymodule, targets: tuple[str, ...] = ("cpu", "cuda")) -> tuple[str, ...]:
