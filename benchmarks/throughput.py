@@ -94,14 +94,15 @@ def batches(seed: int, n: int, batch_size: int):
 CODE_FIELDS = ("cpu_forward", "cpu_backward", "cuda_forward", "cuda_backward")
 
 
-def pipeline(scratch: Path, seed: int, n: int, batch_size: int, verify: str) -> tuple[int, float, Counter, Counter]:
+def pipeline(scratch: Path, seed: int, n: int, batch_size: int, verify: str,
+             nvrtc_mode: str = "optimized") -> tuple[int, float, Counter, Counter]:
     """(kernels, seconds, verdicts, stage seconds) of verify_batch over fresh batches, generation included;
     the stage ``code_bytes`` counts the extracted code of the records."""
     stages: Counter = Counter()
     verdicts: Counter = Counter()
     done, start = 0, time.perf_counter()
     for i, (kernels, gen_s) in enumerate(batches(seed, n, batch_size)):
-        result = verify_batch(kernels, scratch / f"{verify}{seed}_{i}", Options(verify=verify))
+        result = verify_batch(kernels, scratch / f"{verify}{seed}_{i}", Options(verify=verify, nvrtc_mode=nvrtc_mode))
         stages["generate"] += gen_s
         stages.update(result.timings)
         verdicts.update(result.counts())
@@ -111,10 +112,12 @@ def pipeline(scratch: Path, seed: int, n: int, batch_size: int, verify: str) -> 
     return done, time.perf_counter() - start, verdicts, stages
 
 
-def collect_end_to_end(scratch: Path, verify: str, mb: float, workers: int, batch_size: int, seed: int) -> dict:
+def collect_end_to_end(scratch: Path, verify: str, mb: float, workers: int, batch_size: int, seed: int,
+                       nvrtc_mode: str = "optimized") -> dict:
     out = scratch / f"collect-{verify}"
     cmd = [sys.executable, "-m", "harness.collect", "--out", str(out), "--target-mb", str(mb), "--verify", verify,
-           "--workers", str(workers), "--batch-size", str(batch_size), "--seed", str(seed), "--no-progress"]
+           "--workers", str(workers), "--batch-size", str(batch_size), "--seed", str(seed), "--no-progress",
+           "--nvrtc-mode", nvrtc_mode]
     start = time.perf_counter()
     proc = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True)
     wall = time.perf_counter() - start
@@ -153,6 +156,8 @@ def main() -> None:
     p.add_argument("--profile", action="store_true", help="also profile one full-verification batch")
     p.add_argument("--skip-collect", action="store_true", help="no end-to-end collect measurements")
     p.add_argument("--skip-full", action="store_true", help="no one-process full verification (step 4)")
+    p.add_argument("--nvrtc-mode", choices=("optimized", "debug"), default="optimized",
+                   help="NVRTC configuration of step 4 and of collect --verify full (default optimized)")
     p.add_argument("--collect-modes", default="none,full", help="verify modes of step 5 (default none,full)")
     args = p.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="warpsmith-bench-"))
@@ -183,7 +188,8 @@ def main() -> None:
 
     if not args.skip_collect:
         for verify in args.collect_modes.split(","):
-            r = collect_end_to_end(scratch, verify, args.collect_mb, args.workers, args.batch_size, args.seed)
+            r = collect_end_to_end(scratch, verify, args.collect_mb, args.workers, args.batch_size, args.seed,
+                                   args.nvrtc_mode)
             mb_s = r["mb"] / r["wall_s"]
             print(f"5. collect --verify {verify:<5} {r['kernels_per_s']:8.2f} kernels/s, {mb_s:.3f} MB/s, "
                   f"{r['records']} records, {r['mb']} MB in {r['wall_s']:.1f} s wall (start-up included); "
@@ -198,9 +204,10 @@ def main() -> None:
 
 
 def full_verification(scratch: Path, args: argparse.Namespace) -> None:
-    n, s, verdicts, stages = pipeline(scratch, args.seed + 2, args.kernels, args.batch_size, "full")
+    n, s, verdicts, stages = pipeline(scratch, args.seed + 2, args.kernels, args.batch_size, "full", args.nvrtc_mode)
     stages.pop("code_bytes")
-    print(f"4. full verification:        {n / s:8.2f} kernels/s ({n} kernels, {s:.1f} s, 1 process, incl. generation)")
+    print(f"4. full verification:        {n / s:8.2f} kernels/s ({n} kernels, {s:.1f} s, 1 process, incl. generation; "
+          f"NVRTC {args.nvrtc_mode})")
     print("   verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())))
     for k, v in stages.items():
         print(f"   {k:<20} {1000 * v / max(n, 1):8.1f} ms/kernel  {100 * v / s:5.1f} %")

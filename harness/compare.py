@@ -45,6 +45,29 @@ def ulp(x: np.ndarray, dtype=np.float32) -> np.ndarray:
 
 
 
+def exact_match(warp: dict[str, np.ndarray], r32: dict[str, np.ndarray]) -> Comparison | None:
+    """A ``match`` when every Warp output equals the float32 reference exactly (NaN where it is NaN, the same
+    infinities; ``-0.0 == 0.0`` as in :func:`compare_outputs`), else ``None``.
+
+    Conditioning only decides how far Warp may *deviate* from the float32 reference before that counts as a
+    mismatch rather than rounding; an output with no deviation cannot be a false alarm however
+    ill-conditioned it is. So the float64 and perturbed references, which only measure conditioning, are
+    not needed for such a kernel (:func:`harness.pipeline._check_kernel` runs them only when this says no).
+    """
+    checked = 0
+    for name, w in warp.items():
+        w, e = np.asarray(w), np.asarray(r32[name])
+        if w.shape != e.shape:
+            return None
+        if w.dtype.kind == "f" or e.dtype.kind == "f":
+            if not np.array_equal(w.astype(np.float64), e.astype(np.float64), equal_nan=True):
+                return None
+        elif [int(v) for v in w.reshape(-1)] != [int(v) for v in e.reshape(-1)]:
+            return None
+        checked += int(w.size)
+    return Comparison("match", outputs_checked=checked, max_error_ulp=0.0)
+
+
 def compare_outputs(
     warp: dict[str, np.ndarray],
     r32: dict[str, np.ndarray],

@@ -17,6 +17,7 @@ from collections import Counter
 import libcst as cst
 
 from grammar.types import Composite
+from strategies._cst import look
 
 GROUPS = ("Scalar Math", "Vector Math", "Quaternion Math", "Transformations", "Spatial Math", "Operators")
 #: table rows whose name is not the Warp builtin they exercise
@@ -193,7 +194,7 @@ def struct_census(k) -> set[str]:
         kinds.add("@wp.func struct result")
     census = _StructCensus(names, array_fields)
     for d in (*k.helpers, k.func):
-        d.visit(census)
+        look(census, d)
     return kinds | census.kinds
 
 
@@ -227,7 +228,7 @@ class _StructCensus(cst.CSTVisitor):
 
 def measure(samples: int, seed: int = 0) -> dict:
     from harness.generate import draw_kernels
-    from harness.reference import ReferenceTypeError, _param_types, rows_used, struct_types
+    from harness.reference import ReferenceTypeError, _param_types, rows_used
     from harness.warp_adapter import builtin_groups
 
     groups = builtin_groups()
@@ -249,9 +250,9 @@ def measure(samples: int, seed: int = 0) -> dict:
             continue
         used.update({b for b in (builtin_of(r) for r in rows) if b})
         census = StatementCensus()
-        k.func.visit(census)
+        look(census, k.func)
         kinds.update(census.kinds | {STRUCT_CONSTRUCTS[c] for c in struct_census(k)})
-        for t in _param_types(k.kernel_source, struct_types(k.kernel_source)).values():
+        for t in _param_types(k.kernel_source).values():
             types[str(getattr(t, "dtype", t))] += 1
     per_group = {g: {name: used.get(name, 0) for name in groups.get(g, [])} for g in GROUPS}
     covered = sorted(n for n in targets if used.get(n))

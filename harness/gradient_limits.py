@@ -2,11 +2,13 @@
 
 The gradient check (:mod:`harness.gradient`) compares Warp's reverse mode with a derivative of the numpy
 reference. It leaves a kernel out only for one of the :data:`LIMITS` below, and records which one in the
-corpus record (``gradient_status = "excluded:<key>"``, ``gradient_note``). Three kinds:
+corpus record (``gradient_status = "excluded:<key>"``, ``gradient_note``). Four kinds:
 
 * **documented** -- constructs Warp's user guide says its backward pass does not support (section
   *Differentiability*, *Limitations and Workarounds* / *Array Overwrites* of the 1.19 user guide). They are
   found statically by :func:`static_exclusions` from the kernel's source and the reference's types;
+* **declared** -- builtins Warp registers with ``is_differentiable=False`` whose values the reference does
+  differentiate (``atomic_exch``, ``atomic_cas``); found statically, like the documented ones;
 * **mathematical** -- the kernel sits at (or within the finite-difference step of) a point where it is not
   differentiable: a branch boundary, a ``min``/``max``/``clamp``/``abs`` tie, a step of ``floor``/casts, an
   ``atomic_min``/``atomic_max`` tie; or the derivative is not finite. Found dynamically by the check;
@@ -27,6 +29,7 @@ import libcst as cst
 
 from grammar import ops as OPS
 from grammar.types import Array, Composite, Scalar, Struct
+from strategies._cst import look
 
 _GUIDE = "https://nvidia.github.io/warp/user_guide/differentiability.html"
 
@@ -34,7 +37,7 @@ _GUIDE = "https://nvidia.github.io/warp/user_guide/differentiability.html"
 @dataclass(frozen=True)
 class Limit:
     key: str
-    kind: str  # documented | mathematical | known-bug
+    kind: str  # documented | declared (by Warp's builtin registration) | mathematical | known-bug
     summary: str
     citation: str
 
@@ -111,6 +114,13 @@ LIMITS: dict[str, Limit] = {
             "(known_bugs/frac_adjoint.py)",
         ),
         Limit(
+            "non-differentiable-atomic", "declared",
+            "wp.atomic_exch or wp.atomic_cas on a float array whose values carry a derivative from the inputs",
+            "warp/_src/builtins.py (1.19) registers atomic_exch and atomic_cas with is_differentiable=False: no "
+            "adjoint reaches the exchanged value, and the slot's adjoint is left for whatever was stored there "
+            "before (measured: out[i] = a[1]; atomic_exch(out, i, a[i]) gives a.grad[1] = n, a.grad[i] = 0)",
+        ),
+        Limit(
             "float-mod", "known-bug",
             "float a % b (wp.mod) evaluated with |a| >= |b| and a divisor b that varies with the inputs, or "
             "vector % with any operand that does",
@@ -140,6 +150,7 @@ def _code(node: cst.CSTNode) -> str:
 _INPLACE_CALLS = {op.spelling for op in OPS.OPS if op.inplace}
 _OUTPUT_CALLS = {op.spelling: op.outputs for op in OPS.OPS if op.outputs}
 _ATOMIC_CALLS = {op.spelling for op in OPS.ATOMICS}
+_NON_DIFFERENTIABLE_ATOMICS = {f"wp.{name}" for name in OPS.OWN_SLOT_ATOMICS}  # is_differentiable=False in Warp
 MAX_UNROLL = 16  # Warp's default module option "max_unroll"
 
 
@@ -159,7 +170,7 @@ def _has_break(body: cst.CSTNode) -> bool:
         def visit_Break(self, node) -> None:
             found.append(node)
 
-    body.visit(_Find())
+    look(_Find(), body)
     return bool(found)
 
 
@@ -213,7 +224,7 @@ def _names(node) -> set[str]:
             found.add(n.value)
 
     if node is not None:
-        node.visit(_Collect())
+        look(_Collect(), node)
     return found
 
 
@@ -242,7 +253,7 @@ def _assigned_names(body) -> set[str]:
             elif func in _OUTPUT_CALLS:
                 found.update(a.value for a in args[-_OUTPUT_CALLS[func]:] if isinstance(a, cst.Name))
 
-    body.visit(_Collect())
+    look(_Collect(), body)
     return found
 
 
@@ -373,6 +384,8 @@ class _Scan(cst.CSTVisitor):
         elif func in _ATOMIC_CALLS and len(args) >= 2 and isinstance(args[0], cst.Name):
             if self.variant and _floaty(self.env.get(args[0].value)) and _names(args[-1]) & self.variant[-1]:
                 self._note("dynamic-loop", node, args[0].value)
+            if func in _NON_DIFFERENTIABLE_ATOMICS and _floaty(self.env.get(args[0].value)):
+                self._note("non-differentiable-atomic", node, args[0].value)
 
     def visit_Return(self, node: cst.Return) -> None:
         if any(self.loops):
@@ -414,7 +427,7 @@ class _DefUse(cst.CSTVisitor):
                 if func in helpers:
                     found.add(f"<call:{func}>")
 
-        node.visit(_Collect())
+        look(_Collect(), node)
         return found
 
     def _edge(self, target: str | None, reads: set[str]) -> None:
@@ -481,11 +494,11 @@ def static_exclusions(kernel_source: str, params) -> dict[str, str]:
     helper function, a statement counts when its value depends on the helper's float parameters and reaches
     its return; then every use of the helper counts as that statement.
     """
-    from .reference import local_types  # harness.reference imports nothing from here
+    from .reference import local_types, parsed  # harness.reference imports nothing from here
 
     envs = local_types(kernel_source)
     outputs = {p.name for p in params if p.role in ("output", "atomic")}
-    module = cst.parse_module(kernel_source)
+    module = parsed(kernel_source)
     definitions = [d for d in module.body if isinstance(d, cst.FunctionDef)]
     unsafe: dict[str, tuple[str, str]] = {}  # helper name -> (limit key, statement)
     found: dict[str, str] = {}
@@ -497,7 +510,7 @@ def static_exclusions(kernel_source: str, params) -> dict[str, str]:
         for statement in definition.body.body:
             _scan_statement(statement, scan)
         defuse = _DefUse(env, set(unsafe) | {d.name.value for d in definitions[:-1]})
-        definition.visit(defuse)
+        look(defuse, definition)
         if is_kernel:
             sources = {p.name for p in params if p.kind == "array" and p.role == "input" and _floaty(env.get(p.name))}
             sinks = {p.name for p in params if p.name in outputs and _floaty(env.get(p.name))}
@@ -528,21 +541,21 @@ def _scan_statement(statement, scan: _Scan) -> None:
         for small in statement.body:
             if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Subscript):
                 scan.visit_AugAssign(small)
-                small.value.visit(scan)
+                look(scan, small.value)
                 for s in small.target.slice:
-                    s.visit(scan)
+                    look(scan, s)
             elif isinstance(small, cst.Assign):
-                small.value.visit(scan)
+                look(scan, small.value)
                 for t in small.targets:  # index expressions of the targets are reads
                     if isinstance(t.target, cst.Subscript):
                         for s in t.target.slice:
-                            s.visit(scan)
+                            look(scan, s)
                 scan.visit_Assign(small)
             else:
-                small.visit(scan)
+                look(scan, small)
         return
     if isinstance(statement, (cst.For, cst.While)):
-        (statement.iter if isinstance(statement, cst.For) else statement.test).visit(scan)
+        look(scan, statement.iter if isinstance(statement, cst.For) else statement.test)
         if isinstance(statement, cst.For):
             scan.visit_For(statement)
         else:
@@ -558,7 +571,7 @@ def _scan_statement(statement, scan: _Scan) -> None:
                 _scan_statement(s, scan)
         return
     if isinstance(statement, cst.If):
-        statement.test.visit(scan)
+        look(scan, statement.test)
         for s in statement.body.body:
             _scan_statement(s, scan)
         orelse = statement.orelse
@@ -568,4 +581,4 @@ def _scan_statement(statement, scan: _Scan) -> None:
             for s in orelse.body.body:
                 _scan_statement(s, scan)
         return
-    statement.visit(scan)
+    look(scan, statement)

@@ -43,7 +43,7 @@ from strategies import GeneratedKernel
 from . import GENERATOR_VERSION
 from . import warp_adapter as W
 from .canonical import canonical_id
-from .compare import Comparison, compare_outputs
+from .compare import Comparison, compare_outputs, exact_match
 from .corpus import utc_timestamp
 from .extract import extract_all, normalise
 from .gradient import GradientResult, LazyGradients, check_gradient
@@ -64,8 +64,14 @@ class Options:
     enable_backward: bool = True
     nvrtc: bool = True
     nvrtc_arch: int = NVRTC_ARCH
+    # NVRTC configuration (warp_adapter.compile_nvrtc_source): Warp's release build at its CUDA default
+    # level 3, or "debug" (-G: the whole front end, no optimiser; cheaper, for volume)
+    nvrtc_mode: str = "optimized"
+    nvrtc_optimization_level: int = 3
     seed: int = 0  # recorded in each record (the generation seed of the batch)
     verify: str = "full"  # one of VERIFY_MODES
+    # accept an output identical to the float32 reference without the conditioning runs (compare.exact_match)
+    exact_fast_path: bool = True
 
 
 @dataclass
@@ -185,7 +191,7 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
     if build is not None:
         t = time.perf_counter()
         for k in build.kernels:
-            outcome = _check_kernel(k, build.module, ids[k.name])
+            outcome = _check_kernel(k, build.module, ids[k.name], opts)
             if isinstance(outcome, KernelResult):
                 results[k.name] = outcome
             else:
@@ -210,7 +216,7 @@ def _finish(named, results, timings) -> BatchResult:
     return BatchResult(ordered, dict(timings))
 
 
-def _check_kernel(k: GeneratedKernel, module, cid: str):
+def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options):
     """Run one compiled kernel against the references; a KernelResult, or (comparison, seed, attempts)."""
     last: Comparison | None = None
     base_seed = int(cid[:8], 16)
@@ -219,11 +225,6 @@ def _check_kernel(k: GeneratedKernel, module, cid: str):
         values = make_inputs(k.params, k.dim, seed)
         try:
             r32 = run_reference(k.kernel_source, k.params, values, k.dim)
-            r64 = run_reference(k.kernel_source, k.params, values, k.dim, float_t=np.float64)
-            perturbed = [
-                run_reference(k.kernel_source, k.params, values, k.dim, perturb_seed=seed * 7 + j)
-                for j in range(PERTURBED_RUNS)
-            ]
         except UndefinedBehaviour as error:
             return KernelResult(k, "generator-error", f"reference found undefined behaviour: {error}")
         except Exception as error:  # the reference cannot evaluate what we generated: our bug
@@ -232,12 +233,42 @@ def _check_kernel(k: GeneratedKernel, module, cid: str):
             actual = run_warp(module, k, values)
         except Exception as error:
             return KernelResult(k, "generator-error", f"launch failed: {type(error).__name__}: {error}\n{traceback.format_exc()}")
-        fragile = traces_fragile(r32.trace, [r64.trace] + [p.trace for p in perturbed])
-        last = compare_outputs(actual, r32.outputs, r64.outputs, [p.outputs for p in perturbed], fragile=fragile)
+
+        def conditioned():
+            """The comparison judged against the measured conditioning (float64 and perturbed runs)."""
+            try:
+                r64 = run_reference(k.kernel_source, k.params, values, k.dim, float_t=np.float64)
+                perturbed = [
+                    run_reference(k.kernel_source, k.params, values, k.dim, perturb_seed=seed * 7 + j)
+                    for j in range(PERTURBED_RUNS)
+                ]
+            except UndefinedBehaviour as error:
+                return KernelResult(k, "generator-error", f"reference found undefined behaviour: {error}")
+            except Exception as error:
+                return KernelResult(k, "generator-error", f"reference failed: {type(error).__name__}: {error}")
+            fragile = traces_fragile(r32.trace, [r64.trace] + [p.trace for p in perturbed])
+            return compare_outputs(actual, r32.outputs, r64.outputs, [p.outputs for p in perturbed], fragile=fragile)
+
+        # Shortcut: output identical to the float32 reference, and no discontinuity within rounding distance in
+        # its run -> a match whatever the conditioning, so the conditioning runs are skipped (compare.exact_match).
+        exact = None
+        if opts.exact_fast_path and not traces_fragile(r32.trace, []):
+            exact = exact_match(actual, r32.outputs)
+        last = exact or conditioned()
+        if isinstance(last, KernelResult):
+            return last
         if last.status == "match":
             gradient = _check_gradient(k, module, values, seed)
             if isinstance(gradient, KernelResult):
                 return gradient
+            if exact is not None and gradient.status == "excluded:non-smooth":
+                # an exact tie at a discontinuity: without the shortcut an ill-conditioned input is retried on
+                # other inputs, which is what the gradient check needs here; decide as it would
+                last = conditioned()
+                if isinstance(last, KernelResult):
+                    return last
+                if last.status != "match":
+                    continue
             return last, seed, attempt + 1, gradient
         if last.status == "mismatch":
             failure = _mismatch_failure(k, values, r32.outputs, actual, last, seed)
@@ -286,23 +317,29 @@ def run_warp(module, k: GeneratedKernel, values: dict) -> dict[str, np.ndarray]:
 
 
 def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse=None) -> None:
+    """Generate both targets' code once per module (one Warp builder), compile the CUDA text with NVRTC,
+    extract; NVRTC failures are bisected down to the kernels responsible."""
     nvrtc_dir = workdir / "nvrtc"
     counter = itertools.count()
-
-    cuda_sources: dict[int, str] = {}
+    sources: dict[int, tuple[str, str]] = {}
 
     def nvrtc_step(b: _Build) -> None:
+        t = time.perf_counter()
+        sources[id(b)] = W.generate_sources(b.module, ("cpu", "cuda"))
+        timings["codegen_extract"] += time.perf_counter() - t
         if opts.nvrtc:
-            out = nvrtc_dir / str(next(counter))
-            W.compile_nvrtc(b.module, out, arch=opts.nvrtc_arch)
-            cuda_sources[id(b)] = W.nvrtc_source_path(b.module, out).read_text()
+            t = time.perf_counter()
+            try:
+                W.compile_nvrtc_source(sources[id(b)][1], nvrtc_dir / f"{os.getpid()}_{next(counter)}",
+                                       arch=opts.nvrtc_arch, mode=opts.nvrtc_mode,
+                                       optimization_level=opts.nvrtc_optimization_level)
+            finally:
+                timings["nvrtc"] += time.perf_counter() - t
 
-    t = time.perf_counter()
     try:
         build, nv_failed = _isolate(passing, workdir, opts, nvrtc_step, reuse)
     except W.BuildError as error:
         build, nv_failed = None, {passing[0].name: str(error)}
-    timings["nvrtc"] += time.perf_counter() - t
     for k in passing:
         if k.name in nv_failed:
             results[k.name] = KernelResult(k, "warp-bug", "nvrtc-error", failure=_build_failure(k, "nvrtc-error", nv_failed[k.name]))
@@ -310,8 +347,8 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
         return
     t = time.perf_counter()
     names = [k.name for k in build.kernels]
-    cpu = extract_all(W.generate_source(build.module, "cpu"), names, "cpu")
-    cuda_source = cuda_sources.get(id(build)) or W.generate_source(build.module, "cuda")
+    cpu_source, cuda_source = sources[id(build)]
+    cpu = extract_all(cpu_source, names, "cpu")
     cuda = extract_all(cuda_source, names, "cuda")
     timings["codegen_extract"] += time.perf_counter() - t
     now = utc_timestamp()
@@ -322,6 +359,8 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
             "reference_match": True,
             "nvrtc_compiled": bool(opts.nvrtc),
             "nvrtc_arch": f"sm_{opts.nvrtc_arch}" if opts.nvrtc else "",
+            "nvrtc_mode": opts.nvrtc_mode if opts.nvrtc else "",
+            "nvrtc_optimization_level": max(1, opts.nvrtc_optimization_level) if opts.nvrtc else 0,
             "outputs_checked": comparison.outputs_checked,
             "max_error_ulp": round(comparison.max_error_ulp, 3),
             "input_seed": seed,

@@ -318,6 +318,11 @@ def _legacy_type(v):
 
 
 def _code(node: cst.CSTNode) -> str:
+    """The source text of ``node``; dotted names and numbers (most calls) without a libcst render."""
+    if isinstance(node, (cst.Name, cst.Integer, cst.Float)) and not node.lpar:
+        return node.value
+    if isinstance(node, cst.Attribute) and not node.lpar and isinstance(node.value, (cst.Name, cst.Attribute)):
+        return f"{_code(node.value)}.{node.attr.value}"
     return cst.Module(body=()).code_for_node(node)
 
 
@@ -694,10 +699,17 @@ def _store(target: cst.BaseExpression, value: cst.BaseExpression):
     raise ReferenceTypeError(f"unsupported assignment target {_code(target)}")
 
 
+@lru_cache(maxsize=256)
+def parsed(source: str) -> cst.Module:
+    """The libcst tree of a kernel's source, parsed once: the transpiler, the parameter types and the
+    gradient oracle's static analysis all read it (libcst trees are immutable, so sharing is safe)."""
+    return cst.parse_module(source)
+
+
 def struct_types(source: str) -> dict[str, Struct]:
     """The ``@wp.struct`` classes of a kernel's source, by name (fields typed like parameter annotations)."""
     structs: dict[str, Struct] = {}
-    for s in cst.parse_module(source).body:
+    for s in parsed(source).body:
         if not isinstance(s, cst.ClassDef):
             continue
         if not s.decorators or _code(s.decorators[0].decorator) != "wp.struct":
@@ -714,8 +726,7 @@ def struct_types(source: str) -> dict[str, Struct]:
 
 def _definitions(source: str) -> list[cst.FunctionDef]:
     """The function definitions of a kernel's source: ``@wp.func`` helpers first, the ``@wp.kernel`` last."""
-    module = cst.parse_module(source)
-    defs = [s for s in module.body if isinstance(s, cst.FunctionDef)]
+    defs = [s for s in parsed(source).body if isinstance(s, cst.FunctionDef)]
     if not defs or _code(defs[-1].decorators[0].decorator) != "wp.kernel":
         raise ReferenceTypeError("the source must end with a @wp.kernel function")
     return defs
@@ -757,7 +768,10 @@ class ReferenceRun:
     trace: list[float]  # relative distances to discontinuities, in evaluation order (see traces_fragile)
 
 
-def _param_types(kernel_source: str, structs: dict | None = None) -> dict:
+@lru_cache(maxsize=4096)
+def _param_types(kernel_source: str) -> dict:
+    """Parameter name -> Warp type of the kernel (the last definition) of a kernel's source."""
+    structs = _struct_types_cached(kernel_source)
     func = _definitions(kernel_source)[-1]
     return {p.name.value: parse_annotation(p.annotation.annotation, structs) for p in func.params.params}
 
@@ -786,7 +800,7 @@ def run_reference(
     else:
         R = Runtime(float_t, perturb_seed, structs)
     fn.__globals__["R"] = R
-    types = _param_types(kernel_source, structs)
+    types = _param_types(kernel_source)
     args, arrays = [], {}
     for p in params:
         t, v = types[p.name], values[p.name]

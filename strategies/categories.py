@@ -10,6 +10,8 @@ import libcst as cst
 
 from grammar.ops import OPS
 
+from . import _cst as B
+
 CATEGORIES = (
     "arithmetic", "atomic", "combined", "conditional", "loop", "math",
     "multi_conditional", "nested_loop", "scalar_param", "vector",
@@ -65,7 +67,7 @@ class _Census(cst.CSTVisitor):
 
 def categories_of(func: cst.FunctionDef) -> tuple[str, ...]:
     census = _Census()
-    func.visit(census)
+    B.look(census, func)
     found = census.found
     if census.ifs >= 2:
         found.add("multi_conditional")

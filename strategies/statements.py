@@ -120,7 +120,7 @@ class _Names(cst.CSTVisitor):
 def _is_constant(node: cst.BaseExpression) -> bool:
     """No variable, parameter or load in the expression: Warp may fold it into a constant."""
     v = _Names()
-    node.visit(v)
+    B.look(v, node)
     return not v.found
 
 

@@ -57,7 +57,8 @@ def test_collect_resumes_without_duplicates(small_corpus):
     again = collect(out, "--target-mb", "0.2", "--workers", "1", "--batch-size", "12", "--seed", "5")
     assert again.returncode == 0, again.stderr
     assert [r["id"] for r in read_records(out)] == before, "target already met: nothing new is written"
-    more = collect(out, "--target-mb", "0.45", "--workers", "1", "--batch-size", "12", "--seed", "5")
+    held = sum(p.stat().st_size for p in out.glob("shard-*.jsonl")) / 1e6  # one record may be several 100 kB
+    more = collect(out, "--target-mb", f"{held + 0.6:.3f}", "--workers", "1", "--batch-size", "12", "--seed", "5")
     assert more.returncode == 0, more.stderr
     after = [r["id"] for r in read_records(out)]
     assert after[: len(before)] == before

@@ -3,7 +3,8 @@
 (a) ``compare_outputs`` on references of hand-written kernels: Warp giving exactly the float32 reference
 matches; one element off by 1e-3 (relative) or one int off by one is a mismatch naming that element;
 ill-conditioned kernels are screened, never reported; NaN agreement is a match, a NaN Warp alone produced
-is a mismatch.
+is a mismatch. ``exact_match`` (the pipeline's shortcut) says match only for outputs identical to the float32
+reference, and says nothing (``None``) for a one-ulp difference.
 
 (b) The whole pipeline with real Warp on a few generated kernels (one module build per run): as they are,
 every kernel is accepted or screened; with one output element of Warp's result corrupted, every accepted
@@ -22,7 +23,7 @@ from hypothesis import HealthCheck, Phase, find, settings
 from grammar.semantics import traces_fragile
 from harness import pipeline
 from harness import warp_adapter as W
-from harness.compare import compare_outputs
+from harness.compare import compare_outputs, exact_match
 from harness.reference import run_reference
 from strategies import GeneratedKernel, ParamSpec, kernels
 
@@ -208,6 +209,28 @@ def test_nan_in_reference_and_warp_is_a_match():
     assert result.status == "mismatch" and result.mismatches[0][:2] == ("out0", 0)
 
 
+def test_exact_match_only_for_identical_outputs(mixed):
+    r32 = mixed[0]
+    warp = as_warp(r32, MIXED_PARAMS)
+    same = exact_match(warp, r32)
+    assert same is not None and same.status == "match" and same.max_error_ulp == 0.0
+    assert same.outputs_checked == DIM * 5  # out0, out1 and the 3 components of out2
+    for name, delta in (("out0", "ulp"), ("out1", 1), ("out2", "ulp")):
+        off = {k: v.copy() for k, v in warp.items()}
+        flat = off[name].reshape(-1)
+        flat[3] = np.nextafter(flat[3], np.float32(np.inf)) if delta == "ulp" else flat[3] + delta
+        assert exact_match(off, r32) is None, name
+
+
+def test_exact_match_treats_nan_and_signed_zero_like_compare_outputs():
+    nan = np.float32(np.nan)
+    r32 = {"o": np.array([nan, 0.0, -np.inf], np.float32)}
+    assert exact_match({"o": np.array([nan, -0.0, -np.inf], np.float32)}, r32) is not None
+    assert exact_match({"o": np.array([1.0, 0.0, -np.inf], np.float32)}, r32) is None
+    assert exact_match({"o": np.array([nan, 0.0, np.inf], np.float32)}, r32) is None
+    assert exact_match({"o": np.array([nan, 0.0], np.float32)}, r32) is None  # another shape
+
+
 # ---- (b) end to end with real Warp ----------------------------------------------------------------------------
 
 BATCH = 6
@@ -291,3 +314,72 @@ def test_corrupting_one_element_of_warps_result_is_reported(clean_run, warp_cach
         others = np.arange(expected.size) != i
         np.testing.assert_allclose(actual[others], expected[others], rtol=1e-3, atol=1e-3)
     assert corrupted, "no accepted kernel had a finite output element"
+
+
+CANCELLATION = ("@wp.kernel\ndef k_cancel(a0: wp.array(dtype=wp.float32), out0: wp.array(dtype=wp.float32)):\n"
+                "    tid = wp.tid()\n    out0[tid] = (((float(tid) * 0.1) + 10000000.0) - 10000000.0)\n")
+
+
+def cancellation_kernel() -> GeneratedKernel:
+    import libcst as cst
+
+    return GeneratedKernel("k_cancel", cst.parse_statement(CANCELLATION), ONE_FLOAT, (), DIM)
+
+
+def test_identical_output_skips_the_conditioning_runs_and_is_accepted(warp_cache, tmp_path, monkeypatch):
+    """The decision behind ``Options.exact_fast_path``: catastrophic cancellation is screened when Warp's
+    output has to be judged against the measured conditioning, but Warp computes it in float32 exactly as
+    the float32 reference does, and an output identical to the reference cannot be a false alarm. Only
+    the float32 reference runs then; a deviation of one ulp brings the float64 and perturbed runs back.
+    (The output does not depend on ``a0``: the gradient check has nothing to say, see the next test.)"""
+    k = cancellation_kernel()
+    runs = []
+    real = pipeline.run_reference
+
+    def counting(*args, **kw):
+        runs.append(kw.get("float_t", np.float32).__name__ + ("+perturbed" if kw.get("perturb_seed") is not None else ""))
+        return real(*args, **kw)
+
+    monkeypatch.setattr(pipeline, "run_reference", counting)
+    slow = pipeline.verify_batch([k], tmp_path / "slow", pipeline.Options(nvrtc=False, exact_fast_path=False))
+    assert [r.verdict for r in slow.results] == ["screened"], slow.results[0].reason
+    runs.clear()
+    fast = pipeline.verify_batch([k], tmp_path / "fast", pipeline.Options(nvrtc=False))
+    assert [r.verdict for r in fast.results] == ["accepted"], fast.results[0].reason
+    assert fast.results[0].record["verification"]["max_error_ulp"] == 0.0
+    assert runs == ["float32"]
+
+    real_run_warp = pipeline.run_warp
+
+    def one_ulp_off(module, kernel, values):
+        out = real_run_warp(module, kernel, values)
+        out["out0"][5] = np.nextafter(out["out0"][5], np.float32(np.inf))
+        return out
+
+    monkeypatch.setattr(pipeline, "run_warp", one_ulp_off)
+    runs.clear()
+    off = pipeline.verify_batch([k], tmp_path / "off", pipeline.Options(nvrtc=False))
+    assert off.results[0].verdict == "screened", off.results[0].reason
+    assert runs[:4] == ["float32", "float64", "float32+perturbed", "float32+perturbed"]
+
+
+def test_the_shortcut_does_not_change_which_input_the_gradient_check_gets(tmp_path):
+    """An exact tie at a discontinuity (``a % 0.5`` with ``a = 1.5``) matches exactly, but the gradient check
+    finds it non-smooth; without the shortcut such an input is screened and the next one tried. The shortcut
+    then runs the conditioning after all and decides the same way, so both paths check the same input (here
+    one where Warp's float ``%`` adjoint bug shows when its exclusion is switched off)."""
+    import libcst as cst
+
+    from harness import gradient as G
+
+    params = (array("a", "float32", "input", -2, 2), array("b", "float32", "input", -2, 2),
+              array("out", "float32", "output"))
+    source = ("@wp.kernel\ndef k_mod(a: wp.array(dtype=wp.float32), b: wp.array(dtype=wp.float32), "
+              "out: wp.array(dtype=wp.float32)):\n    tid = wp.tid()\n    out[tid] = a[tid] % (wp.abs(b[tid]) + 0.5)\n")
+    k = GeneratedKernel("k_mod", cst.parse_statement(source), params, (), 8)
+    with pytest.MonkeyPatch.context() as m:
+        m.setattr(G, "EXCLUDED_FLAGS", tuple(f for f in G.EXCLUDED_FLAGS if f != "float-mod"))
+        results = [pipeline.verify_batch([k], tmp_path / str(fast), pipeline.Options(nvrtc=False, exact_fast_path=fast))
+                   .results[0] for fast in (False, True)]
+    assert [r.verdict for r in results] == ["warp-bug", "warp-bug"], [r.reason for r in results]
+    assert results[0].reason == results[1].reason

@@ -83,6 +83,10 @@ CASES = {
     "loop_product": (_kernel("loop_product", "p = float(1.0)\nfor i in range(n):\n    p = p * a[tid]\nout[tid] = p\n",
                              (A, B, OUT, N)), "excluded:dynamic-loop"),
     "overwrite": (_kernel("overwrite", "out[tid] = a[tid]\nout[tid] = out[tid] * b[tid]\n"), "excluded:array-overwrite"),
+    "exch": (_kernel("exch", "out[tid] = a[1]\nx = wp.atomic_exch(out, tid, a[tid] * b[tid])\n"),
+             "excluded:non-differentiable-atomic"),
+    "exch_constant_slot": (_kernel("exch_constant_slot", "x = wp.atomic_exch(out, tid, 2.0)\nout[tid] += a[tid]\n"),
+                           "excluded:non-differentiable-atomic"),  # the earlier value would keep the adjoint
     "float_mod": (_kernel("float_mod", "out[tid] = a[tid] % (wp.abs(b[tid]) + 0.5)\n"), "excluded:float-mod"),
     "mod_constant_divisor": (_kernel("mod_constant_divisor", "out[tid] = (a[tid] % 1.3) * b[tid] + wp.frac(1.25)\n"),
                              "checked"),
@@ -144,6 +148,8 @@ def test_every_limit_is_cited_and_exercised():
         assert limit.citation and limit.summary
         if limit.kind == "documented":
             assert limit.citation.startswith("https://nvidia.github.io/warp/user_guide/differentiability.html#")
+        if limit.kind == "declared":
+            assert limit.citation.startswith("warp/_src/builtins.py") and "is_differentiable=False" in limit.citation
         if limit.kind == "known-bug":
             script = limit.citation.split("known_bugs/")[1].split(".py")[0] + ".py"
             assert (ROOT / "known_bugs" / script).is_file()

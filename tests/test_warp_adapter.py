@@ -146,6 +146,26 @@ def test_compile_nvrtc_writes_ptx_with_kernel_entries(kernel_file, tmp_path):
     assert not [p for p in tmp_path.iterdir() if p.suffix in (".o", ".cpp")]
 
 
+@pytest.mark.parametrize("mode", wa.NVRTC_MODES)
+def test_compile_nvrtc_source_compiles_generated_text(kernel_file, tmp_path, mode):
+    if not wa.nvrtc_architectures():
+        pytest.skip("this Warp build has no NVRTC, so CUDA code cannot be compiled here")
+    module = wa.import_kernel_module(kernel_file)
+    wa.set_module_options(module, optimization_level=0, enable_backward=True)
+    cpu, cuda = wa.generate_sources(module, ("cpu", "cuda"))
+    ptx = wa.compile_nvrtc_source(cuda, tmp_path / mode, arch=90, mode=mode)
+    text = ptx.read_text()
+    for name in NAMES:
+        assert re.search(rf"\.entry\s+{name}_[0-9a-f]{{8}}_cuda_kernel_forward\b", text), name
+        assert re.search(rf"\.entry\s+{name}_[0-9a-f]{{8}}_cuda_kernel_backward\b", text), name
+    # a broken text is an NVRTC error with NVRTC's log, not a silent success
+    broken = cuda.replace("_cuda_kernel_forward(", "_cuda_kernel_forward(undeclared_type x, ", 1)
+    with pytest.raises(wa.BuildError, match="undeclared_type"):
+        wa.compile_nvrtc_source(broken, tmp_path / f"{mode}-broken", arch=90, mode=mode)
+    with pytest.raises(ValueError, match="mode"):
+        wa.compile_nvrtc_source(cuda, tmp_path / "x", mode="fast")
+
+
 def test_type_error_raises_build_error_naming_the_problem(tmp_path):
     path = tmp_path / "mixed.py"
     path.write_text(TYPE_ERROR_KERNEL)
