@@ -9,7 +9,9 @@ Prints, in this order:
   2. generation only (Hypothesis draws + libcst rendering), one process;
   3. ``--verify none`` (generation + code generation + extraction), one process;
   4. full verification (CPU compile, run, numpy reference, NVRTC, extraction), one process, with
-     milliseconds per kernel for each stage and generation's share of the time;
+     milliseconds per kernel for each stage and generation's share of the time; with ``--small`` also on
+     small kernels (``SMALL_POLICY``: a few statements over float32/int32/bool/vec3, like the kernels the
+     issue's per-kernel costs were measured on);
   5. ``python -m harness.collect`` end to end with ``--workers`` processes for ``--verify none`` and
      ``full`` (``--collect-mb`` each, fresh directories): kernels/s, MB/s, and the minutes 200 MB would take;
   6. with ``--profile``: a cProfile of one full-verification batch (top functions by own time).
@@ -41,6 +43,13 @@ from harness import warp_adapter as W  # noqa: E402
 from harness.extract import extract_all, normalise  # noqa: E402
 from harness.generate import draw_kernels  # noqa: E402
 from harness.pipeline import Options, verify_batch  # noqa: E402
+from grammar.policy import DEFAULT_POLICY, Policy  # noqa: E402
+
+#: kernels like those the issue's per-kernel costs were measured on: few statements, shallow, no helpers,
+#: structs or extra types (float32/int32/bool/vec3 only), no favoured table rows
+SMALL_POLICY = Policy(max_inputs=2, max_outputs=1, max_scalar_params=1, max_funcs=0, max_extra_types=0,
+                      max_structs=0, max_statements=4, max_block_depth=2, max_expr_depth=2, max_loop_nesting=1,
+                      max_focus_rows=0)
 
 SEED_TEMPLATES = [
     "    out[tid] = a[tid] * {c0} + b[tid] * {c1}\n",
@@ -81,11 +90,11 @@ def seed_style(scratch: Path, n_kernels: int, per_module: int = 10) -> tuple[int
     return pairs, time.perf_counter() - start, code_bytes
 
 
-def batches(seed: int, n: int, batch_size: int):
+def batches(seed: int, n: int, batch_size: int, policy: Policy = DEFAULT_POLICY):
     i = 0
     while n > 0:
         t = time.perf_counter()
-        kernels = draw_kernels(seed * 1000 + i, min(batch_size, n))
+        kernels = draw_kernels(seed * 1000 + i, min(batch_size, n), policy)
         yield kernels, time.perf_counter() - t
         n -= batch_size
         i += 1
@@ -95,13 +104,13 @@ CODE_FIELDS = ("cpu_forward", "cpu_backward", "cuda_forward", "cuda_backward")
 
 
 def pipeline(scratch: Path, seed: int, n: int, batch_size: int, verify: str,
-             nvrtc_mode: str = "optimized") -> tuple[int, float, Counter, Counter]:
+             nvrtc_mode: str = "optimized", policy: Policy = DEFAULT_POLICY) -> tuple[int, float, Counter, Counter]:
     """(kernels, seconds, verdicts, stage seconds) of verify_batch over fresh batches, generation included;
     the stage ``code_bytes`` counts the extracted code of the records."""
     stages: Counter = Counter()
     verdicts: Counter = Counter()
     done, start = 0, time.perf_counter()
-    for i, (kernels, gen_s) in enumerate(batches(seed, n, batch_size)):
+    for i, (kernels, gen_s) in enumerate(batches(seed, n, batch_size, policy)):
         result = verify_batch(kernels, scratch / f"{verify}{seed}_{i}", Options(verify=verify, nvrtc_mode=nvrtc_mode))
         stages["generate"] += gen_s
         stages.update(result.timings)
@@ -155,9 +164,11 @@ def main() -> None:
     p.add_argument("--collect-mb", type=float, default=1.0, help="target of each collect measurement")
     p.add_argument("--profile", action="store_true", help="also profile one full-verification batch")
     p.add_argument("--skip-collect", action="store_true", help="no end-to-end collect measurements")
+    p.add_argument("--small", action="store_true",
+                   help="also run step 4 on small kernels (SMALL_POLICY), like those of the issue's cost figures")
     p.add_argument("--skip-full", action="store_true", help="no one-process full verification (step 4)")
     p.add_argument("--nvrtc-mode", choices=("optimized", "debug"), default="optimized",
-                   help="NVRTC configuration of step 4 and of collect --verify full (default optimized)")
+                   help="NVRTC configuration of step 4 and of collect --verify full (default optimized, collect's)")
     p.add_argument("--collect-modes", default="none,full", help="verify modes of step 5 (default none,full)")
     args = p.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="warpsmith-bench-"))
@@ -204,13 +215,19 @@ def main() -> None:
 
 
 def full_verification(scratch: Path, args: argparse.Namespace) -> None:
-    n, s, verdicts, stages = pipeline(scratch, args.seed + 2, args.kernels, args.batch_size, "full", args.nvrtc_mode)
-    stages.pop("code_bytes")
-    print(f"4. full verification:        {n / s:8.2f} kernels/s ({n} kernels, {s:.1f} s, 1 process, incl. generation; "
-          f"NVRTC {args.nvrtc_mode})")
-    print("   verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())))
-    for k, v in stages.items():
-        print(f"   {k:<20} {1000 * v / max(n, 1):8.1f} ms/kernel  {100 * v / s:5.1f} %")
+    runs = [("4. full verification:", DEFAULT_POLICY)]
+    if args.small:
+        runs.append(("4s. ... on small kernels:", SMALL_POLICY))
+    for title, policy in runs:
+        n, s, verdicts, stages = pipeline(scratch, args.seed + 2, args.kernels, args.batch_size, "full",
+                                          args.nvrtc_mode, policy)
+        code = stages.pop("code_bytes")
+        accepted = max(verdicts["accepted"], 1)
+        print(f"{title:<29} {n / s:8.2f} kernels/s ({n} kernels, {s:.1f} s, 1 process, incl. generation; "
+              f"NVRTC {args.nvrtc_mode}; {code / accepted / 1e3:.1f} kB of extracted code per accepted kernel)")
+        print("   verdicts: " + ", ".join(f"{k} {v}" for k, v in sorted(verdicts.items())))
+        for k, v in stages.items():
+            print(f"   {k:<20} {1000 * v / max(n, 1):8.1f} ms/kernel  {100 * v / s:5.1f} %")
 
 
 if __name__ == "__main__":

@@ -156,8 +156,11 @@ class DecisionRuntime(Runtime):
 
         return call
 
-    def atomic(self, name, arr, index, value):
-        old = super().atomic(name, arr, index, value)
+    def atomic(self, name, arr, index, *operands):
+        old = super().atomic(name, arr, index, *operands)
+        value = operands[-1]
+        if name == "atomic_cas":  # whether the swap happens is a decision
+            self.decisions.append(_frozen(np.asarray(old) == np.asarray(operands[0])))
         if name in ("atomic_min", "atomic_max") and np.asarray(old).dtype.kind == "f":
             o, v = np.asarray(old, dtype=np.float64), np.asarray(value, dtype=np.float64)
             if np.any(o == v):

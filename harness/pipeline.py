@@ -65,7 +65,7 @@ class Options:
     nvrtc: bool = True
     nvrtc_arch: int = NVRTC_ARCH
     # NVRTC configuration (warp_adapter.compile_nvrtc_source): Warp's release build at its CUDA default
-    # level 3, or "debug" (-G: the whole front end, no optimiser; cheaper, for volume)
+    # level 3, or "debug" (-G: the whole front end, no optimiser; cheaper on typical kernels, far slower on huge)
     nvrtc_mode: str = "optimized"
     nvrtc_optimization_level: int = 3
     seed: int = 0  # recorded in each record (the generation seed of the batch)

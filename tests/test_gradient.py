@@ -87,6 +87,8 @@ CASES = {
              "excluded:non-differentiable-atomic"),
     "exch_constant_slot": (_kernel("exch_constant_slot", "x = wp.atomic_exch(out, tid, 2.0)\nout[tid] += a[tid]\n"),
                            "excluded:non-differentiable-atomic"),  # the earlier value would keep the adjoint
+    "cas_int_slot": (_kernel("cas_int_slot", "x = wp.atomic_cas(c, tid, 0, 7)\nout[tid] = a[tid] * b[tid] + float(x)\n",
+                             (A, B, OUT, array("c", "int32", "output"))), "checked"),  # cas on ints: no derivative
     "float_mod": (_kernel("float_mod", "out[tid] = a[tid] % (wp.abs(b[tid]) + 0.5)\n"), "excluded:float-mod"),
     "mod_constant_divisor": (_kernel("mod_constant_divisor", "out[tid] = (a[tid] % 1.3) * b[tid] + wp.frac(1.25)\n"),
                              "checked"),
