@@ -43,13 +43,7 @@ from harness import warp_adapter as W  # noqa: E402
 from harness.extract import extract_all, normalise  # noqa: E402
 from harness.generate import draw_kernels  # noqa: E402
 from harness.pipeline import Options, verify_batch  # noqa: E402
-from grammar.policy import DEFAULT_POLICY, Policy  # noqa: E402
-
-#: kernels like those the issue's per-kernel costs were measured on: few statements, shallow, no helpers,
-#: structs or extra types (float32/int32/bool/vec3 only), no favoured table rows
-SMALL_POLICY = Policy(max_inputs=2, max_outputs=1, max_scalar_params=1, max_funcs=0, max_extra_types=0,
-                      max_structs=0, max_statements=4, max_block_depth=2, max_expr_depth=2, max_loop_nesting=1,
-                      max_focus_rows=0)
+from grammar.policy import DEFAULT_POLICY, SMALL_POLICY, Policy  # noqa: E402
 
 SEED_TEMPLATES = [
     "    out[tid] = a[tid] * {c0} + b[tid] * {c1}\n",

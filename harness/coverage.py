@@ -226,7 +226,8 @@ class _StructCensus(cst.CSTVisitor):
             self.kinds.add("struct array field read")
 
 
-def measure(samples: int, seed: int = 0) -> dict:
+def measure(samples: int, seed: int = 0, policy: str = "default") -> dict:
+    from grammar.policy import POLICIES
     from harness.generate import draw_kernels
     from harness.reference import ReferenceTypeError, _param_types, rows_used
     from harness.warp_adapter import builtin_groups
@@ -240,7 +241,7 @@ def measure(samples: int, seed: int = 0) -> dict:
     kernels = []
     batch = 0
     while len(kernels) < samples:
-        kernels += draw_kernels(seed * 100_003 + batch, min(200, samples - len(kernels)))
+        kernels += draw_kernels(seed * 100_003 + batch, min(200, samples - len(kernels)), POLICIES[policy])
         batch += 1
     for k in kernels:
         try:
@@ -280,12 +281,14 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=1000, help="kernels to draw (default 1000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--policy", default="default", choices=("default", "small"),
+                   help="generator policy to sample (grammar.policy.POLICIES; default: default)")
     p.add_argument("--baseline", action="store_true",
                    help="print the ratchet file tests/coverage_baseline.json expects")
     args = p.parse_args(argv)
     if args.samples < 1:
         p.error("--samples must be >= 1")
-    report = measure(args.samples, args.seed)
+    report = measure(args.samples, args.seed, args.policy)
     if args.json:
         print(json.dumps(report, indent=1))
         return 0

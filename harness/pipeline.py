@@ -72,6 +72,7 @@ class Options:
     verify: str = "full"  # one of VERIFY_MODES
     # accept an output identical to the float32 reference without the conditioning runs (compare.exact_match)
     exact_fast_path: bool = True
+    policy: str = "default"  # the grammar.policy.POLICIES entry the kernels were drawn with (recorded)
 
 
 @dataclass
@@ -369,6 +370,7 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
             "gradient_status": gradient.status,
             "gradient_note": gradient.note,
             "optimization_level": opts.optimization_level,
+            "policy": opts.policy,
         }
         results[k.name] = KernelResult(k, "accepted", record=_record(k, ids[k.name], cpu, cuda, verification,
                                                                     opts, now))
@@ -432,6 +434,7 @@ def _unverified_stage(ks, workdir, opts, ids, results, timings) -> None:
             "gradient_status": "unchecked",
             "gradient_note": "--verify none: nothing was run",
             "optimization_level": opts.optimization_level,
+            "policy": opts.policy,
         }
         results[k.name] = KernelResult(k, "accepted", record=_record(k, ids[k.name], cpu, cuda, verification,
                                                                     opts, now))

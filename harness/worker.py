@@ -23,7 +23,7 @@ import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from grammar.policy import DEFAULT_POLICY
+from grammar.policy import POLICIES
 
 from . import warp_adapter as W
 from .corpus import validate_record
@@ -161,7 +161,7 @@ def run_batch(seed: int, batch_index: int, batch_size: int, opts: Options,
         init_worker()
     bseed = batch_seed(seed, batch_index)
     t = time.perf_counter()
-    kernels = draw_kernels(bseed, batch_size, DEFAULT_POLICY)
+    kernels = draw_kernels(bseed, batch_size, POLICIES[opts.policy])
     if positions is not None:
         kernels = [kernels[i] for i in positions if i < len(kernels)]
     gen_time = time.perf_counter() - t

@@ -307,3 +307,37 @@ def test_collect_stops_when_every_record_is_invalid(tmp_path):
                    env=env, timeout=300)
     assert proc.returncode == 1, proc.stderr
     assert "produced only invalid records" in proc.stderr.strip().splitlines()[-1]
+
+
+def test_small_policy_draws_small_core_type_kernels_and_says_so(tmp_path):
+    """``--policy small``: records carry the policy, use only float32/int32/bool/vec3, and a state file of
+    another policy is not resumed (batch numbering restarts, as for another seed)."""
+    import re
+
+    out = tmp_path / "c"
+    args = ["--workers", "1", "--batch-size", "8", "--verify", "none", "--seed", "3"]
+    proc = collect(out, "--target-mb", "0.05", "--policy", "small", *args)
+    assert proc.returncode == 0, proc.stderr
+    records = list(read_records(out))
+    assert records and all(r["verification"]["policy"] == "small" for r in records)
+    dtypes = {d for r in records for d in re.findall(r"dtype=([\w.]+)", r["python_source"])}
+    assert dtypes and dtypes <= {"wp.float32", "wp.int32", "wp.bool", "wp.vec3"}, dtypes
+    assert json.loads((out / "manifest.json").read_text())["meta"]["policy"] == "small"
+    more = collect(out, "--target-mb", "0.2", "--policy", "default", *args)
+    assert more.returncode == 0, more.stderr
+    after = list(read_records(out))
+    assert [r["id"] for r in after[: len(records)]] == [r["id"] for r in records]
+    assert {r["verification"]["policy"] for r in after[len(records):]} == {"default"}
+
+
+def test_a_state_file_resumes_only_the_same_policy(tmp_path):
+    from harness.collect import _read_state
+
+    key = {"seed": 1, "batch_size": 8, "verify": "full", "policy": "default"}
+    (tmp_path / "collect_state.json").write_text(json.dumps({**key, "policy": "small", "next_batch": 5}))
+    assert _read_state(tmp_path, key) == 0
+    assert _read_state(tmp_path, {**key, "policy": "small"}) == 5
+    older = {"seed": 1, "next_batch": 4}  # written before policies existed: by a default-policy run
+    (tmp_path / "collect_state.json").write_text(json.dumps(older))
+    assert _read_state(tmp_path, key) == 4
+    assert _read_state(tmp_path, {**key, "policy": "small"}) == 0
