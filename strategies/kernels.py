@@ -83,6 +83,8 @@ class GeneratedKernel:
         """The same kernel named ``name``; helper functions and struct types become ``<name>_f0``,
         ``<name>_S0``... (unique per module)."""
         mapping = {d.name.value: f"{name}_{d.name.value}" for d in (*self.helpers, *self.structs)}
+        if not mapping:  # nothing inside to rename (most kernels): no walk over the whole tree
+            return replace(self, name=name, func=self.func.with_changes(name=B.name(name)))
         renamer = _Rename(mapping)
         helpers = tuple(h.visit(renamer) for h in self.helpers)
         structs = tuple(s.visit(renamer) for s in self.structs)
