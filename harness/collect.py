@@ -215,6 +215,31 @@ def _culprit(args: argparse.Namespace, task: Task, status: str, detail: str) -> 
 INVALID_STREAK = 3
 
 
+SCRATCH_PREFIX = "warpsmith-collect-"
+OWNER_NAME = "owner.pid"
+
+
+def sweep_stale_scratch(root: str | None = None) -> int:
+    """Remove the scratch directories (kernel caches, batch modules, PTX) that collect runs killed with
+    ``kill -9`` left in the temporary directory: those whose owning process is gone. Returns how many."""
+    removed = 0
+    for d in Path(root or tempfile.gettempdir()).glob(SCRATCH_PREFIX + "*"):
+        try:
+            pid = int((d / OWNER_NAME).read_text())
+        except (OSError, ValueError):
+            continue  # not one of ours, or still being created
+        try:
+            os.kill(pid, 0)
+            continue  # still running
+        except ProcessLookupError:
+            pass
+        except PermissionError:
+            continue  # another user's live process
+        shutil.rmtree(d, ignore_errors=True)
+        removed += 1
+    return removed
+
+
 class CollectAborted(Exception):
     """Collection cannot make progress (every record fails validation): exit status 1."""
 
@@ -242,7 +267,9 @@ def collect(args: argparse.Namespace) -> dict:
         batches: dict[int, _Batch] = {}
         queue: deque[Task] = deque()  # parts of bisected batches, run before new batches
         submitted = next_batch
-        scratch = tempfile.mkdtemp(prefix="warpsmith-collect-")
+        sweep_stale_scratch()
+        scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
+        (Path(scratch) / OWNER_NAME).write_text(str(os.getpid()))
         pool = WorkerPool(args.workers, serve, (scratch,), timeout_s=args.batch_timeout)
         try:
             while corpus.total_bytes < target:

@@ -341,3 +341,16 @@ def test_a_state_file_resumes_only_the_same_policy(tmp_path):
     (tmp_path / "collect_state.json").write_text(json.dumps(older))
     assert _read_state(tmp_path, key) == 4
     assert _read_state(tmp_path, {**key, "policy": "small"}) == 0
+
+
+def test_scratch_left_by_a_killed_run_is_swept(tmp_path):
+    from harness.collect import OWNER_NAME, SCRATCH_PREFIX, sweep_stale_scratch
+
+    dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
+    stale, live, foreign = (tmp_path / f"{SCRATCH_PREFIX}{n}" for n in ("stale", "live", "foreign"))
+    for d in (stale, live, foreign):
+        (d / "worker1" / "kernel-cache").mkdir(parents=True)
+    (stale / OWNER_NAME).write_text(dead.stdout.strip())
+    (live / OWNER_NAME).write_text(str(os.getpid()))
+    assert sweep_stale_scratch(str(tmp_path)) == 1
+    assert not stale.exists() and live.exists() and foreign.exists()  # no owner file: not ours to judge
