@@ -411,3 +411,11 @@ def test_writer_killed_with_sigkill_leaves_a_recoverable_corpus(tmp_path):
         assert index_ids(tmp_path) == ids == list(writer.ids)
         assert writer.add({"id": "after-recovery"})
     assert [r["id"] for r in read_records(tmp_path)] == ids + ["after-recovery"]
+
+
+def test_the_tracked_sample_is_valid_under_the_current_schema():
+    sample = REPO_ROOT / "corpus" / "sample"
+    records = list(read_records(sample))
+    assert records and all(validate_record(r) == [] for r in records)
+    assert sum(p.stat().st_size for p in sample.iterdir()) < 300_000  # a small sample, not a corpus
+    assert any(r["verification"]["gradient_status"] == "checked" for r in records)
