@@ -253,7 +253,7 @@ def collect(args: argparse.Namespace) -> dict:
     meta = {"generator_version": GENERATOR_VERSION, **key, "workers": args.workers}
     verdicts: Counter = Counter()
     timings: Counter = Counter()
-    n_kernels = n_new = reported = 0
+    n_kernels = n_new = reported = n_skipped = 0
     notes: list[str] = []
     invalid_streak = 0
     culprits: list[dict] = []
@@ -321,6 +321,7 @@ def collect(args: argparse.Namespace) -> dict:
                     verdicts.update(outcome.verdicts)
                     timings.update(outcome.timings)
                     n_kernels += outcome.n_kernels
+                    n_skipped += outcome.skipped
                     notes.extend(outcome.notes)
                     invalid = [n for n in outcome.notes if ": invalid record:" in n]
                     invalid_streak = invalid_streak + 1 if invalid and not outcome.records else 0
@@ -343,6 +344,7 @@ def collect(args: argparse.Namespace) -> dict:
             "new_records": n_new,
             "mb": round(corpus.total_bytes / 1e6, 3),
             "kernels_processed": n_kernels,
+            "known_kernels_skipped": n_skipped,  # drawn again after their record was made: not re-verified
             "seconds": round(elapsed, 1),
             "kernels_per_s": round(n_kernels / elapsed, 2) if elapsed else 0.0,
             "verdicts": dict(verdicts),

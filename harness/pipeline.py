@@ -88,6 +88,7 @@ class KernelResult:
 class BatchResult:
     results: list[KernelResult]
     timings: dict[str, float] = field(default_factory=dict)
+    skipped: int = 0  # kernels left out because their record id was in skip_ids
 
     def counts(self) -> Counter:
         return Counter(r.verdict for r in self.results)
@@ -163,18 +164,23 @@ def _isolate(kernels, workdir, opts, step, build=None) -> tuple[_Build | None, d
     return build, failures
 
 
-def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | None = None) -> BatchResult:
+def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | None = None,
+                 skip_ids: frozenset[str] = frozenset()) -> BatchResult:
+    """Verify ``kernels`` (see the module docstring); kernels whose record id is in ``skip_ids`` (already
+    collected) are left out like duplicates within the batch."""
     opts = opts or Options()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     timings: Counter = Counter()
     named = name_kernels(kernels)
+    skipped = sum(1 for cid, _ in named if cid in skip_ids)
+    named = [(cid, k) for cid, k in named if cid not in skip_ids]
     ids = {k.name: cid for cid, k in named}
     ks = [k for _, k in named]
     results: dict[str, KernelResult] = {}
     if opts.verify == "none":
         _unverified_stage(ks, workdir, opts, ids, results, timings)
-        return _finish(named, results, timings)
+        return _finish(named, results, timings, skipped)
 
     # 1-2. render + CPU compile (bisecting compile failures)
     t = time.perf_counter()
@@ -206,15 +212,15 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
         reuse = build if build is not None and len(passing) == len(build.kernels) else None
         _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse)
 
-    return _finish(named, results, timings)
+    return _finish(named, results, timings, skipped)
 
 
-def _finish(named, results, timings) -> BatchResult:
+def _finish(named, results, timings, skipped: int = 0) -> BatchResult:
     for b in _Build.made:
         W.release_module(b.module)
     _Build.made.clear()
     ordered = [results[k.name] for _, k in named]
-    return BatchResult(ordered, dict(timings))
+    return BatchResult(ordered, dict(timings), skipped)
 
 
 def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options):

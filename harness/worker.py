@@ -31,6 +31,10 @@ from .generate import draw_kernels
 from .pipeline import Options, verify_batch
 
 _scratch: Path | None = None
+# record id -> lowest batch index this worker made that record in. A kernel accepted in an earlier batch is
+# not verified again (its record is a duplicate the corpus would drop): only ids from *earlier* batches are
+# skipped, so the records written, and their order, are those of a run without the skipping.
+_made: dict[str, int] = {}
 
 
 def init_worker(root: str | None = None) -> None:
@@ -57,6 +61,7 @@ class BatchOutcome:
     verdicts: dict[str, int] = field(default_factory=dict)
     failures: list = field(default_factory=list)  # harness.report.Failure
     n_kernels: int = 0
+    skipped: int = 0  # kernels not verified again: this worker made their records in an earlier batch
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # generator-error reasons, for the log
 
@@ -71,6 +76,7 @@ class BatchOutcome:
             out.failures += part.failures
             out.notes += part.notes
             out.n_kernels += part.n_kernels
+            out.skipped += part.skipped
             for k, v in part.verdicts.items():
                 verdicts[k] = verdicts.get(k, 0) + v
             for k, v in part.timings.items():
@@ -170,12 +176,16 @@ def run_batch(seed: int, batch_index: int, batch_size: int, opts: Options,
     if not kernels:
         return BatchOutcome(batch_index, timings={"generate": gen_time})
     workdir = Path(tempfile.mkdtemp(prefix=f"batch{batch_index}-", dir=_scratch))
+    skip = frozenset(i for i, b in _made.items() if b < batch_index)
     try:
-        result = verify_batch(kernels, workdir, Options(**{**opts.__dict__, "seed": bseed}))
+        result = verify_batch(kernels, workdir, Options(**{**opts.__dict__, "seed": bseed}), skip)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         W.clear_kernel_cache()
-    out = BatchOutcome(batch_index, n_kernels=len(result.results))
+    for r in result.results:
+        if r.record is not None and _made.get(r.record["id"], batch_index) >= batch_index:
+            _made[r.record["id"]] = batch_index
+    out = BatchOutcome(batch_index, n_kernels=len(result.results), skipped=result.skipped)
     out.timings = {"generate": gen_time, **result.timings}
     out.verdicts = dict(result.counts())
     for r in result.results:

@@ -354,3 +354,22 @@ def test_scratch_left_by_a_killed_run_is_swept(tmp_path):
     (live / OWNER_NAME).write_text(str(os.getpid()))
     assert sweep_stale_scratch(str(tmp_path)) == 1
     assert not stale.exists() and live.exists() and foreign.exists()  # no owner file: not ours to judge
+
+
+def test_a_worker_does_not_verify_again_what_it_collected_in_an_earlier_batch(tmp_path, monkeypatch):
+    """Hypothesis starts every batch with the same simplest kernels: a worker skips the kernels whose records
+    it made in an earlier batch (never a later one, so the records written and their order do not change)."""
+    from harness import worker
+    from harness.pipeline import Options
+
+    monkeypatch.setattr(worker, "_made", {})
+    worker.init_worker(str(tmp_path))
+    opts = Options(verify="none", nvrtc=False)
+    first = worker.run_batch(4, 0, 6, opts)
+    ids = {r["id"] for r in first.records}
+    assert first.skipped == 0 and ids
+    second = worker.run_batch(4, 1, 6, opts)
+    assert second.skipped >= 1  # at least the simplest kernel, drawn first in every batch
+    assert not ids & {r["id"] for r in second.records}
+    again = worker.run_batch(4, 0, 6, opts)  # batch 0 itself (a resumed run) skips nothing of its own
+    assert again.skipped == 0 and {r["id"] for r in again.records} == ids
