@@ -353,10 +353,7 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
     if build is None:
         return
     t = time.perf_counter()
-    names = [k.name for k in build.kernels]
-    cpu_source, cuda_source = sources[id(build)]
-    cpu = extract_all(cpu_source, names, "cpu")
-    cuda = extract_all(cuda_source, names, "cuda")
+    cpu, cuda = _extracted(build, sources)
     timings["codegen_extract"] += time.perf_counter() - t
     now = utc_timestamp()
     for k in build.kernels:
@@ -380,6 +377,13 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
         }
         results[k.name] = KernelResult(k, "accepted", record=_record(k, ids[k.name], cpu, cuda, verification,
                                                                     opts, now))
+
+
+def _extracted(build: _Build, sources: dict[int, tuple[str, str]]) -> tuple[dict, dict]:
+    """Each kernel's forward/backward functions for the CPU and CUDA, from the texts generated for ``build``."""
+    names = [k.name for k in build.kernels]
+    cpu_source, cuda_source = sources[id(build)]
+    return extract_all(cpu_source, names, "cpu"), extract_all(cuda_source, names, "cuda")
 
 
 def _record(k: GeneratedKernel, cid: str, cpu: dict, cuda: dict, verification: dict, opts: Options,
@@ -420,10 +424,7 @@ def _unverified_stage(ks, workdir, opts, ids, results, timings) -> None:
     if build is None:
         timings["codegen_extract"] += time.perf_counter() - t
         return
-    names = [k.name for k in build.kernels]
-    cpu_source, cuda_source = sources[id(build)]
-    cpu = extract_all(cpu_source, names, "cpu")
-    cuda = extract_all(cuda_source, names, "cuda")
+    cpu, cuda = _extracted(build, sources)
     timings["codegen_extract"] += time.perf_counter() - t
     now = utc_timestamp()
     for k in build.kernels:
