@@ -92,6 +92,7 @@ __all__ = [
     "launch_cpu",
     "launch_cpu_backward",
     "nvrtc_architectures",
+    "non_differentiable_builtins",
     "nvrtc_source_path",
     "set_module_options",
     "struct_array",
@@ -486,6 +487,13 @@ def builtin_groups() -> dict[str, list[str]]:
     for name, fn in _wp_context.builtin_functions.items():
         groups.setdefault(getattr(fn, "group", "Other"), []).append(name)
     return {g: sorted(names) for g, names in groups.items()}
+
+
+def non_differentiable_builtins() -> set[str]:
+    """Names of the builtins Warp registers with ``is_differentiable=False`` (in any overload)."""
+    init()
+    return {name for name, fn in _wp_context.builtin_functions.items()
+            if any(not getattr(o, "is_differentiable", True) for o in (getattr(fn, "overloads", None) or [fn]))}
 
 
 # --------------------------------------------------------------------------- clean-up between batches

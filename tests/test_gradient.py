@@ -157,6 +157,13 @@ def test_every_limit_is_cited_and_exercised():
             assert (ROOT / "known_bugs" / script).is_file()
 
 
+def test_the_atomics_excluded_as_non_differentiable_are_those_warp_declares():
+    from harness.gradient_limits import _NON_DIFFERENTIABLE_ATOMICS
+
+    declared = {name for name in W.non_differentiable_builtins() if name.startswith("atomic_")}
+    assert {f"wp.{name}" for name in declared} == _NON_DIFFERENTIABLE_ATOMICS
+
+
 def test_exclusions_follow_the_data_flow():
     """A documented construct counts only where its value can carry a derivative from an input to an output."""
     body = "x = a[tid]\nx *= b[tid]\ny = float(1.0)\ny *= 2.0\nout[tid] = {}\n"
