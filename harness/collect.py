@@ -6,8 +6,8 @@ functions for both targets. ``--verify none`` only generates code and extracts i
 compiled or run; records say so in their ``verification`` facts).
 
 Batches run in worker processes (both cores by default, see :mod:`harness.pool`); records are appended by
-this process only, in batch order, so the same ``--seed``, ``--batch-size``, ``--verify`` and ``--policy`` give the same
-records whatever ``--workers`` is, and re-running the same command into the same directory resumes where
+this process only, in batch order, so the same ``--seed``, ``--batch-size``, ``--verify`` and ``--policy`` give
+the same records whatever ``--workers`` is, and re-running the same command into the same directory resumes where
 it stopped, even after ``kill -9`` (``collect_state.json`` holds the next batch index; a batch re-run after
 a crash is deduplicated by the corpus index).
 

@@ -16,17 +16,15 @@ Medians of 2-3 runs; other work shared the machine, so read them as +-25 %::
     compile_cpu on a module that is already loaded               0.0003
     generate_source("cpu")                                       0.12     2.4
     generate_source("cuda")                                      0.16     3.2
-    compile_nvrtc, PTX, level 0 (NVRTC runs at 1, see below)     2.4     49
-    compile_nvrtc, PTX, optimization_level 3                     3.2     63
-    compile_nvrtc, PTX, enable_backward=False                    0.7     14
-    compile_nvrtc, cubin (use_ptx=False)                         5.0    100
-    reading the .cu that compile_nvrtc left (nvrtc_source_path)  0.0001
+    NVRTC via compile_aot_module, PTX, level 0 (runs at 1)       2.4     49
+    NVRTC via compile_aot_module, PTX, optimization_level 3      3.2     63
+    NVRTC via compile_aot_module, PTX, enable_backward=False     0.7     14
+    NVRTC via compile_aot_module, cubin                          5.0    100
 
-:func:`compile_nvrtc` goes through the public ``compile_aot_module`` (its ``.cu``, see
-:func:`nvrtc_source_path`, is byte-identical to ``generate_source(module, "cuda")``). The harness uses
-:func:`compile_nvrtc_source` instead: it compiles the text :func:`generate_sources` already made for the
-extraction, at a configuration of its own. On a 54-kernel module of generated kernels (1.5 MB of CUDA),
-NVRTC took 8.5 s at level 1 (what module level 0 becomes), 7.0 s at level 3 (Warp's CUDA default: the
+(Warp's public ``compile_aot_module`` regenerates the module's code and writes a ``.cu`` byte-identical to
+``generate_source(module, "cuda")``.) :func:`compile_nvrtc_source` compiles the text :func:`generate_sources`
+already made for the extraction instead, at a configuration of its own. On a 54-kernel module of generated
+kernels (1.5 MB of CUDA), NVRTC took 8.5 s at level 1 (what module level 0 becomes), 7.0 s at level 3 (Warp's CUDA default: the
 optimiser inlines, the PTX is 1.2 MB instead of 5.5 MB) and 4.4 s with ``-G`` (debug: no optimiser). A
 one-kernel module costs 0.08 s, so the per-module overhead is negligible at 64 kernels per module.
 
@@ -81,7 +79,6 @@ __all__ = [
     "clear_kernel_cache",
     "release_module",
     "compile_cpu",
-    "compile_nvrtc",
     "compile_nvrtc_source",
     "cuda_available",
     "diagnostics",
@@ -91,9 +88,8 @@ __all__ = [
     "init",
     "launch_cpu",
     "launch_cpu_backward",
-    "nvrtc_architectures",
     "non_differentiable_builtins",
-    "nvrtc_source_path",
+    "nvrtc_architectures",
     "set_module_options",
     "struct_array",
     "struct_instance",
@@ -194,7 +190,7 @@ def cuda_available() -> bool:
 
 
 def nvrtc_architectures() -> tuple[int, ...]:
-    """The ``arch`` values :func:`compile_nvrtc` accepts; empty when Warp has no NVRTC."""
+    """The ``arch`` values :func:`compile_nvrtc_source` accepts; empty when Warp has no NVRTC."""
     init()
     runtime = _wp_context.runtime
     if runtime.toolkit_version is None:
@@ -303,31 +299,6 @@ def generate_sources(pymodule, targets: tuple[str, ...] = ("cpu", "cuda")) -> tu
         return tuple(builder.codegen(target) for target in targets)
 
 
-def nvrtc_source_path(pymodule, out_dir: Path) -> Path:
-    """Where :func:`compile_nvrtc` leaves the ``.cu`` source it compiled for ``pymodule``."""
-    module = _warp_module(pymodule)
-    return Path(out_dir) / f"{module.get_module_identifier()}.cu"
-
-
-def compile_nvrtc(pymodule, out_dir: Path, arch: int = 90, use_ptx: bool = True) -> Path:
-    """Compile the module's CUDA code with NVRTC into ``out_dir``; return the ``.ptx`` or ``.cubin``.
-
-    Needs no GPU or driver; ``arch`` must be one of :func:`nvrtc_architectures`. Only the CUDA target
-    is built. The compiled ``.cu`` stays in ``out_dir`` (see :func:`nvrtc_source_path`); it is the same
-    text as ``generate_source(pymodule, "cuda")`` and far cheaper to read than to regenerate. An output
-    already in ``out_dir`` is reused, so give each module its own directory when a fresh compile
-    matters. Module optimisation level 0 runs NVRTC at level 1 (Warp's guard against an NVRTC bug).
-    Raises :class:`BuildError` with NVRTC's log when the compile fails; Warp then leaves its working
-    directory ``<out_dir>_p<pid>_t<thread id>`` (holding the failing ``.cu``) next to ``out_dir``.
-    """
-    init()
-    out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
-    with _build_errors():
-        paths = wp.compile_aot_module(pymodule, arch=arch, module_dir=out_dir, use_ptx=use_ptx)
-    return Path(paths[-1])
-
-
 NVRTC_MODES = ("optimized", "debug")
 
 
@@ -335,11 +306,11 @@ def compile_nvrtc_source(cuda_source: str, out_dir: Path, arch: int = 90, *, mod
                          optimization_level: int = 3) -> Path:
     """Compile CUDA source text (from :func:`generate_sources`) with NVRTC into ``out_dir``; return the PTX.
 
-    The cheap way to compile what was already generated: :func:`compile_nvrtc` regenerates the module's
-    code, this compiles the given text (so one code generation serves the extraction of both targets and
-    NVRTC). ``mode="optimized"`` is Warp's release build at ``optimization_level`` (Warp's CUDA default is 3;
-    0 is raised to 1, as Warp does for CUDA 13.1+); ``mode="debug"`` is NVRTC's ``-G``: the whole front end
-    (parsing, overload resolution, template instantiation of every builtin and adjoint) and code
+    The cheap way to compile what was already generated: Warp's ``compile_aot_module`` regenerates the
+    module's code, this compiles the given text (so one code generation serves the extraction of both
+    targets and NVRTC). ``mode="optimized"`` is Warp's release build at ``optimization_level`` (Warp's CUDA
+    default is 3; 0 is raised to 1, as Warp does for CUDA 13.1+); ``mode="debug"`` is NVRTC's ``-G``: the
+    whole front end (parsing, overload resolution, template instantiation of every builtin and adjoint) and code
     generation without the optimiser, about 35 % cheaper than level 3 on typical kernels of ours but far
     slower on huge functions (one kernel with 18 unrolled copies of a long expression: 13 s at level 3,
     over 6 minutes with ``-G``). Warp's own debug mode also changes the generated text (``#line``

@@ -128,24 +128,6 @@ def test_generate_source_follows_enable_backward(kernel_file, target):
     assert f"_{target}_kernel_backward(" not in source
 
 
-def test_compile_nvrtc_writes_ptx_with_kernel_entries(kernel_file, tmp_path):
-    if not wa.nvrtc_architectures():
-        pytest.skip("this Warp build has no NVRTC, so CUDA code cannot be compiled here")
-    module = wa.import_kernel_module(kernel_file)
-    wa.set_module_options(module, optimization_level=0, enable_backward=True)
-    ptx = wa.compile_nvrtc(module, tmp_path, arch=90, use_ptx=True)
-    assert ptx.suffix == ".ptx" and ptx.stat().st_size > 0
-    text = ptx.read_text()
-    for name in NAMES:
-        assert re.search(rf"\.entry\s+{name}_[0-9a-f]{{8}}_cuda_kernel_forward\b", text), name
-        assert re.search(rf"\.entry\s+{name}_[0-9a-f]{{8}}_cuda_kernel_backward\b", text), name
-    # The .cu that NVRTC compiled is kept, and it is exactly what generate_source produces.
-    cu = wa.nvrtc_source_path(module, tmp_path)
-    assert cu.read_text() == wa.generate_source(module, "cuda")
-    # Only the CUDA target is built: no CPU object or C++ source appears.
-    assert not [p for p in tmp_path.iterdir() if p.suffix in (".o", ".cpp")]
-
-
 @pytest.mark.parametrize("mode", wa.NVRTC_MODES)
 def test_compile_nvrtc_source_compiles_generated_text(kernel_file, tmp_path, mode):
     if not wa.nvrtc_architectures():
