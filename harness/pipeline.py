@@ -364,7 +364,7 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
             "nvrtc_compiled": bool(opts.nvrtc),
             "nvrtc_arch": f"sm_{opts.nvrtc_arch}" if opts.nvrtc else "",
             "nvrtc_mode": opts.nvrtc_mode if opts.nvrtc else "",
-            "nvrtc_optimization_level": max(1, opts.nvrtc_optimization_level) if opts.nvrtc else 0,
+            "nvrtc_optimization_level": W.nvrtc_level(opts.nvrtc_optimization_level) if opts.nvrtc else 0,
             "outputs_checked": comparison.outputs_checked,
             "max_error_ulp": round(comparison.max_error_ulp, 3),
             "input_seed": seed,

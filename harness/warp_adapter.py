@@ -90,6 +90,7 @@ __all__ = [
     "launch_cpu_backward",
     "non_differentiable_builtins",
     "nvrtc_architectures",
+    "nvrtc_level",
     "set_module_options",
     "struct_array",
     "struct_instance",
@@ -302,6 +303,11 @@ def generate_sources(pymodule, targets: tuple[str, ...] = ("cpu", "cuda")) -> tu
 NVRTC_MODES = ("optimized", "debug")
 
 
+def nvrtc_level(optimization_level: int) -> int:
+    """The level NVRTC really compiles at for a requested one: Warp refuses 0 with CUDA 13.1+ and uses 1."""
+    return max(1, optimization_level)
+
+
 def compile_nvrtc_source(cuda_source: str, out_dir: Path, arch: int = 90, *, mode: str = "optimized",
                          optimization_level: int = 3) -> Path:
     """Compile CUDA source text (from :func:`generate_sources`) with NVRTC into ``out_dir``; return the PTX.
@@ -331,7 +337,7 @@ def compile_nvrtc_source(cuda_source: str, out_dir: Path, arch: int = 90, *, mod
             arch,
             str(ptx_path),
             config="debug" if mode == "debug" else "release",
-            optimization_level=max(1, optimization_level),
+            optimization_level=nvrtc_level(optimization_level),
             pch_dir=_wp_context.runtime.get_nvrtc_pch_dir(),
         )
     return ptx_path

@@ -183,8 +183,8 @@ def run_batch(seed: int, batch_index: int, batch_size: int, opts: Options,
         shutil.rmtree(workdir, ignore_errors=True)
         W.clear_kernel_cache()
     for r in result.results:
-        if r.record is not None and _made.get(r.record["id"], batch_index) >= batch_index:
-            _made[r.record["id"]] = batch_index
+        if r.record is not None:
+            _made[r.record["id"]] = min(_made.get(r.record["id"], batch_index), batch_index)
     out = BatchOutcome(batch_index, n_kernels=len(result.results), skipped=result.skipped)
     out.timings = {"generate": gen_time, **result.timings}
     out.verdicts = dict(result.counts())
