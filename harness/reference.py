@@ -126,6 +126,10 @@ class Runtime:
     def lit(self, value, t=FLOAT32):
         return self.coerce(value, t)
 
+    def tap(self, k: int, value):
+        """An assigned value in a tapped reference (:func:`tapped`); unchanged here (see harness.liveness)."""
+        return value
+
     # ---- calls ----------------------------------------------------------------------------------------------
 
     def _bind(self, op, sig):
@@ -408,9 +412,13 @@ _COMPONENT_NAMES = {"x": 0, "y": 1, "z": 2, "w": 3}
 class _ToReference(cst.CSTTransformer):
     """Rewrites one Warp kernel into Python over a ``Runtime`` named ``R``, inferring types as it goes."""
 
-    def __init__(self, structs: dict | None = None) -> None:
+    def __init__(self, structs: dict | None = None, taps: list | None = None) -> None:
         super().__init__()
         self.structs: dict[str, Struct] = structs or {}  # @wp.struct types by name
+        # liveness measurement only (harness.liveness): when a list, the value of every assignment, store and
+        # augmented assignment is routed through ``R.tap(k, value)``; taps[k] = (statement kind, enclosing blocks)
+        self.taps = taps
+        self._blocks: list[str] = []
         self.env: dict[str, object] = {}
         self.types: dict[int, object] = {}  # id(transformed node) -> Warp type
         self._alive: list = []  # every typed node (their ids are the keys above)
@@ -436,6 +444,7 @@ class _ToReference(cst.CSTTransformer):
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
         self.env = {}
         self.returns = []
+        self._blocks = ["func"] if node.decorators and _code(node.decorators[0].decorator) == "wp.func" else []
         for p in node.params.params:
             if p.annotation is None:
                 raise ReferenceTypeError(f"parameter {p.name.value} has no annotation")
@@ -632,12 +641,40 @@ class _ToReference(cst.CSTTransformer):
 
     # ---- statements ----
 
+    def _tap(self, kind: str, value: cst.BaseExpression) -> cst.BaseExpression:
+        if self.taps is None:
+            return value
+        self.taps.append((kind, tuple(self._blocks)))
+        return _rcall("tap", cst.Integer(str(len(self.taps) - 1)), value)
+
+    def visit_If(self, node) -> bool:
+        self._blocks.append("if")
+        return True
+
+    def leave_If(self, original, updated):
+        self._blocks.pop()
+        return updated
+
+    def visit_While(self, node) -> bool:
+        self._blocks.append("while")
+        return True
+
+    def leave_While(self, original, updated):
+        self._blocks.pop()
+        return updated
+
+    def leave_For(self, original, updated):
+        self._blocks.pop()
+        return updated
+
     def leave_Assign(self, original, updated):
         (target,) = updated.targets
         t = target.target
         if isinstance(t, cst.Call):  # out[i] = v, v[i] = x, s.m0 = x, s.m1[2] = x, out[i].m0 = x
             self._check_store(t, updated.value)
-            return _store(t, updated.value)
+            func = _code(t.func)
+            kind = {"R.aload": "store", "R.cget": "component write", "R.fget": "field write"}.get(func, "store")
+            return _store(t, self._tap(kind, updated.value))
         if isinstance(t, cst.Tuple) and _code(updated.value) == "_tid":  # i, j = wp.tid()
             for e in t.elements:
                 self.env[e.value.value] = INT32
@@ -653,9 +690,12 @@ class _ToReference(cst.CSTTransformer):
             return updated
         if isinstance(t, cst.Name):
             vt = self.type_of(updated.value)
+            kind = "assign" if t.value in self.env else "declare"
             declared = self.env.setdefault(t.value, vt)
             if declared != vt:
                 raise ReferenceTypeError(f"{t.value} changes type from {declared} to {vt}")
+            if self.taps is not None and not isinstance(vt, Struct):
+                return updated.with_changes(value=self._tap(kind, updated.value))
             return updated
         raise ReferenceTypeError(f"unsupported assignment target {_code(t)}")
 
@@ -666,7 +706,10 @@ class _ToReference(cst.CSTTransformer):
         if t != tt:
             raise ReferenceTypeError(f"{_code(updated.target)} {spelling}= changes its type")
         value = _fcall(i, [updated.target, updated.value])
-        return _store(updated.target, value)  # out[i] += v, v[k] += x, x += e
+        target = updated.target
+        func = _code(target.func) if isinstance(target, cst.Call) else ""
+        kind = {"R.aload": "in-place array update", "R.cget": "component write"}.get(func, "augassign")
+        return _store(updated.target, self._tap(kind, value))  # out[i] += v, v[k] += x, x += e
 
     def _check_store(self, target, value) -> None:
         """A struct field (or a whole struct) is written with a value of exactly its type."""
@@ -677,6 +720,7 @@ class _ToReference(cst.CSTTransformer):
     def visit_For(self, node: cst.For) -> bool:
         if isinstance(node.target, cst.Name):
             self.env[node.target.value] = INT32
+        self._blocks.append("for")
         return True
 
 
@@ -739,6 +783,18 @@ def _transpile(source: str) -> tuple[str, "_ToReference"]:
     return cst.Module(body=body).code, t
 
 
+@lru_cache(maxsize=256)
+def tapped(kernel_source: str):
+    """The reference function with every assigned value routed through ``R.tap(k, value)`` (liveness
+    measurement), and the statement kinds of the taps: ``(function, [(kind, enclosing blocks), ...])``."""
+    taps: list = []
+    t = _ToReference(struct_types(kernel_source), taps)
+    body = tuple(d.visit(t) for d in _definitions(kernel_source))
+    namespace: dict = {}
+    exec(compile(cst.Module(body=body).code, "<reference-tapped>", "exec"), namespace)
+    return namespace["reference_kernel"], taps
+
+
 def local_types(kernel_source: str) -> dict[str, dict]:
     """Function name -> {parameter or local name -> Warp type}, for each definition of a kernel's source."""
     return _transpile(kernel_source)[1].envs
@@ -785,6 +841,7 @@ def run_reference(
     float_t: type = np.float32,
     perturb_seed: int | None = None,
     runtime: Runtime | None = None,
+    taps: bool = False,
 ) -> ReferenceRun:
     """Run the kernel on ``values`` (name -> numpy array / python scalar) for thread ids ``0..dim-1``.
 
@@ -792,7 +849,7 @@ def run_reference(
     ``runtime`` given explicitly (e.g. one that records every call, for the gradient check) replaces
     the one ``float_t`` and ``perturb_seed`` would make.
     """
-    fn = _compiled(kernel_source)
+    fn = tapped(kernel_source)[0] if taps else _compiled(kernel_source)
     structs = _struct_types_cached(kernel_source)
     if runtime is not None:
         R = runtime

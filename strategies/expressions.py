@@ -91,6 +91,17 @@ def _cast_row(t: Scalar) -> tuple[Op, Signature] | None:
     return None
 
 
+@lru_cache(maxsize=None)
+def _conversion_row(t: Scalar, source: Scalar) -> tuple[Op, Signature] | None:
+    """The row spelled like ``t`` converting a ``source`` value into ``t`` (``wp.float16(x)``)."""
+    for op in OPS.OPS:
+        if op.spelling == t.warp_name:
+            for s in op.signatures:
+                if s.args == (source,) and s.result == t and not s.keywords:
+                    return op, s
+    return None
+
+
 def _constructor(t: Composite) -> tuple[Op, Signature] | None:
     """The simplest constructor row building ``t`` from literal-able arguments (all-scalar preferred)."""
     best = None
@@ -234,6 +245,54 @@ def nonliteral_leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr | None:
     return load(draw, sc, t, depth)
 
 
+class live:
+    """``with live(sc):`` the expressions drawn inside prefer the kernel's data: leaves are variables, loads,
+    comparisons or field reads whenever one exists (no literal, no ``wp.static``), and domain guards wrap a
+    drawn expression instead of giving a literal. For operands that must carry data (the last operand of an
+    operator over literals, ``if`` tests, final output values)."""
+
+    def __init__(self, sc: Scope):
+        self.sc = sc
+
+    def __enter__(self):
+        self.sc.live += 1
+
+    def __exit__(self, *exc):
+        self.sc.live -= 1
+
+
+def converted_leaf(draw, sc: Scope, t: ValueType) -> Expr | None:
+    """An expression of type ``t`` built from the kernel's data when no variable or load of ``t`` exists:
+    a cast of a float32/int32 data leaf (``wp.float16(a0[tid])``), or the simplest constructor of ``t``
+    with its first component from the data and literals for the rest. None when the table has no such
+    route (at most two conversions deep)."""
+    if sc.converting >= 2 or t == BOOL or getattr(t, "kind", None) == "struct":
+        return None
+    sc.converting += 1
+    try:
+        if isinstance(t, Scalar):  # from float32 data when there is some, else from an int32 (tid always is)
+            sources = [s for s in (FLOAT32, INT32) if s != t and (s == INT32 or sc.of_type(s)
+                                                                  or any(a.dtype == s for a in sc.inputs))]
+            for source in sources:
+                row = _conversion_row(t, source)
+                if row is not None:
+                    with live(sc):
+                        return apply_op(draw, sc, row[0], row[1], 1)
+            return None
+        row = _constructor(t) if isinstance(t, Composite) else None
+        if row is None or not row[1].args:
+            return None
+        op, sig = row
+        with live(sc):
+            first = nonliteral_leaf(draw, sc, sig.args[0], 0) or converted_leaf(draw, sc, sig.args[0])
+        if first is None:
+            return None
+        parts = [first.node] + [literal(draw, sc, a).node for a in sig.args[1:]]
+        return Expr(B.call(op.spelling, *parts), t)
+    finally:
+        sc.converting -= 1
+
+
 def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     options = ["literal"]
     if sc.of_type(t):
@@ -252,6 +311,15 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     if t in (INT32, FLOAT32, BOOL):  # a compile-time constant wp.static(...), rarely
         options.append("static")
         weights.append(1)
+    data = [o for o in options if o not in ("literal", "static")]
+    if sc.live and not data:
+        converted = converted_leaf(draw, sc, t)
+        if converted is not None:
+            return converted
+    if data and sc.live:
+        options, weights = data, [4] * len(data)
+    elif data:  # literals stay the simplest choice (shrinking goes there) but data leaves dominate
+        weights[0] = 2
     kind = choose(draw, options, weights)
     if kind == "static":
         from .static import static_leaf
@@ -271,7 +339,10 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     ct = choose(draw, [FLOAT32, INT32])
     op_name = choose(draw, ["<", "<=", ">", ">="])
     left = nonliteral_leaf(draw, sc, ct, 0) or leaf(draw, sc, ct, 0)
-    return Expr(B.compare(left.node, op_name, leaf(draw, sc, ct, 0).node), BOOL)
+    right = leaf(draw, sc, ct, 0)
+    if right.node.deep_equals(left.node):  # `x < x` is a constant
+        right = literal(draw, sc, ct)
+    return Expr(B.compare(left.node, op_name, right.node), BOOL)
 
 
 # ---- operators ----------------------------------------------------------------------------------------------
@@ -284,7 +355,7 @@ def expression(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
         from .structs import struct_expr
 
         return struct_expr(draw, sc, t, depth)
-    if depth <= 0 or choose(draw, ["leaf", "op"], [p.leaf_weight, p.operator_weight]) == "leaf":
+    if depth <= 0 or choose(draw, ["leaf", "op"], [p.leaf_weight, p.operator_weight + p.leaf_weight * (sc.live > 0)]) == "leaf":
         return leaf(draw, sc, t, depth)
     candidates = sc.ops_for(t)
     if not candidates and not any(f.returns == (t,) for f in sc.funcs):
@@ -317,9 +388,9 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
             return Expr(B.attribute(vec.node, "xyzw"[k]), signature.result)
         return Expr(B.subscript(vec.node, B.int_lit(k)), signature.result)
     args = [guarded(draw, sc, a, op.domain(i), depth - 1) for i, a in enumerate(signature.args)]
-    if (op.syntax != "construct" and op.domain(0) == "any" and args and all(a.is_literal for a in args)):
-        # an operator over literals only is constant-folded by any compiler: use a live operand instead
-        args[0] = nonliteral_leaf(draw, sc, signature.args[0], depth) or args[0]
+    enliven(draw, sc, op, signature.args, args, depth)
+    if op.syntax in ("compare", "binop") and len(args) == 2 and args[0].node.deep_equals(args[1].node):
+        args[1] = guarded(draw, sc, signature.args[1], op.domain(1), depth - 1)  # `x - x`, `x < x`: constants
     result = signature.result
     cast = _is_cast(op, result)
     if not cast and (tracks_interval(result) or (op.syntax == "compare" and tracks_interval(signature.args[0]))):
@@ -332,6 +403,29 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
     if max(abs(lo), abs(hi)) > int_limit(result, sc.policy):  # a conversion from a wider/unsigned type
         e = wrap(e, sc.policy.int_wrap_modulus)
     return e
+
+
+def enliven(draw, sc: Scope, op: Op, types, args: list[Expr], depth: int) -> None:
+    """An operator (or a constructor) over constants only is constant-folded by any compiler and tests one
+    argument value: redraw its first operand from the kernel's data (in place; kept when there is none)."""
+    from .guards import guarded
+
+    if not args or not all(_constant(a) for a in args):
+        return
+    if op.domain(0) == "any":
+        args[0] = nonliteral_leaf(draw, sc, types[0], depth) or converted_leaf(draw, sc, types[0]) or args[0]
+    elif op.syntax != "construct":
+        with live(sc):
+            args[0] = guarded(draw, sc, types[0], op.domain(0), max(depth - 1, 0))
+
+
+def _constant(e: Expr) -> bool:
+    """A literal, or a guard applied to one (``wp.abs(2.0) + 0.25``): nothing from the kernel's data."""
+    if e.is_literal:
+        return True
+    from .statements import _is_constant
+
+    return _is_constant(e.node)
 
 
 def by_name(t: ValueType, k: int) -> bool:

@@ -18,7 +18,7 @@ import hypothesis.strategies as st
 import libcst as cst
 
 from . import _cst as B
-from .expressions import Expr, choose, expression, tracks_interval
+from .expressions import Expr, choose, expression, live, tracks_interval
 from .scope import Scope, Var
 
 
@@ -53,6 +53,22 @@ def call_expr(draw, sc: Scope, t, depth: int) -> Expr | None:
     return Expr(B.call(f.name, *call_args(draw, sc, f, depth)), t, lo, hi)
 
 
+def call_statement(draw, sc: Scope, f: FuncSig) -> cst.BaseStatement:
+    """``x = f(...)`` or ``a, b = f(...)``: a call of ``f`` whose results are new locals of ``sc`` (used for a
+    helper nothing else calls, so that its body is executed and reaches an output through the sinks)."""
+    from .statements import _prefix
+
+    with live(sc):
+        args = call_args(draw, sc, f, 1)
+    names = []
+    for t, (lo, hi) in zip(f.returns, f.intervals):
+        name = sc.fresh(_prefix(t))
+        sc.declare(Var(name, t, "local", lo, hi) if tracks_interval(t) else Var(name, t, "local"))
+        names.append(name)
+    target = B.name(names[0]) if len(names) == 1 else B.names_tuple(names)
+    return B.assign(target, B.call(f.name, *args))
+
+
 def helper_function(draw, sc: Scope, index: int, types: list) -> tuple[cst.FunctionDef, FuncSig]:
     """One ``@wp.func``; ``sc`` is the kernel's scope (its palette, policy and earlier helpers)."""
     from .statements import block
@@ -71,7 +87,8 @@ def helper_function(draw, sc: Scope, index: int, types: list) -> tuple[cst.Funct
         fs.declare(Var(name, t, "param", -bound, bound) if tracks_interval(t) else Var(name, t, "param"))
         names.append(name)
     body = block(draw, fs, 3, min_stmts=0)
-    results = [expression(draw, fs, t, draw(st.integers(0, p.max_expr_depth))) for t in returns]
+    with live(fs):  # the result carries the parameters and the body's locals, not only literals
+        results = [expression(draw, fs, t, draw(st.integers(0, p.max_expr_depth))) for t in returns]
     value = results[0].node if n_returns == 1 else cst.Tuple(tuple(
         cst.Element(r.node, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if i == 0
                     else cst.MaybeSentinel.DEFAULT) for i, r in enumerate(results)), lpar=(), rpar=())

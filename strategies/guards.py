@@ -71,6 +71,8 @@ def _can_abs_plus(t: Scalar) -> bool:
 def nonzero_float(draw, sc, t: Scalar, depth: int) -> Expr:
     """|value| >= 0.5: ``(wp.abs(e) + 0.5)`` or its negation."""
     kind = draw(st.integers(0, 2))
+    if sc.live and kind == 0:
+        kind = 1
     if kind == 0 or depth < 0 or not _can_abs_plus(t) or not _has("neg", t):
         return typed_float(draw(st.sampled_from(_NONZERO_FLOATS)), t)
     g = _abs_plus(expression(draw, sc, t, depth), 0.5, t)
@@ -79,7 +81,7 @@ def nonzero_float(draw, sc, t: Scalar, depth: int) -> Expr:
 
 def positive_float(draw, sc, t: Scalar, depth: int, floor: float = 0.25) -> Expr:
     """value >= 0.25: ``(wp.abs(e) + 0.25)``."""
-    if depth < 0 or not _can_abs_plus(t) or not draw(st.booleans()):
+    if depth < 0 or not _can_abs_plus(t) or not (sc.live or draw(st.booleans())):
         return typed_float(draw(st.sampled_from(_POSITIVE_FLOATS)), t)
     return _abs_plus(expression(draw, sc, t, depth), floor, t)
 
@@ -87,7 +89,7 @@ def positive_float(draw, sc, t: Scalar, depth: int, floor: float = 0.25) -> Expr
 def bounded_float(bound_of):
     def guard(draw, sc, t: Scalar, depth: int) -> Expr:
         bound = bound_of(sc.policy)
-        if depth < 0 or not _has("clamp", t, t, t) or not draw(st.booleans()):
+        if depth < 0 or not _has("clamp", t, t, t) or not (sc.live or draw(st.booleans())):
             v = draw(st.sampled_from((0.0, 1.0, 0.5, -1.0, 2.0, -2.0, 1.5)))
             return typed_float(max(-bound, min(bound, v)), t)
         return _clamp(expression(draw, sc, t, depth), bound, t)
@@ -109,6 +111,8 @@ def nonzero_int(draw, sc, t: Scalar, depth: int) -> Expr:
     """A non-zero int: a literal, or for interval-tracked types ``(wp.abs(e) + 1)`` / ``(wp.abs(e) % m + 1)``,
     for wrapping types ``wp.max(e, 1)``."""
     kind = draw(st.integers(0, 2))
+    if sc.live and kind == 0:
+        kind = 2
     if kind == 0 or depth < 0:
         v = draw(st.integers(1, min(sc.policy.int_const_max, t.max)))
         v = -v if t.is_signed and draw(st.booleans()) else v

@@ -27,8 +27,8 @@ from grammar.types import ARRAY_ELEMENT_TYPES, BOOL, FLOAT32, INT32, VEC3, Array
 
 from . import _cst as B
 from .categories import categories_of
-from .expressions import choose, expression, literal_types, spread_choice, usable_ops
-from .functions import helper_function
+from .expressions import choose, expression, literal_types, live, spread_choice, usable_ops
+from .functions import call_statement as helper_call, helper_function
 from .scope import ArrayParam, Scope, Var
 from .statements import block, call_statement
 from .structs import field_interval, field_store, struct_def, struct_types, value_fields
@@ -254,13 +254,23 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
         body += call_statement(draw, sc, op, sig)
     body += block(draw, sc, min_stmts=0)
     for out in outputs:
-        e = expression(draw, sc, out.dtype, draw(st.integers(0, policy.max_expr_depth)))
+        with live(sc):  # the final value of an output carries data
+            e = expression(draw, sc, out.dtype, draw(st.integers(0, policy.max_expr_depth)))
         slot = B.subscript(B.name(out.name), *sc.own_slot())
         body.append(B.assign(slot, e.node))
         if isinstance(out.dtype, Struct):  # then some of its fields: out0[tid].m0 = e
             for _ in range(draw(st.integers(0, len(value_fields(out.dtype))))):
                 body.append(field_store(draw, sc, slot, out.dtype, draw(st.integers(0, policy.max_expr_depth))))
 
+    from .sinks import sink_shapes, sink_statements
+
+    called = " ".join(B.render(d) for d in (*helpers, B.kernel_def(name, [], body)))
+    for fsig in sc.funcs:  # a helper nothing calls would be dead code: call it once
+        if not re.search(rf"(?<!def )\b{fsig.name}\(", called):
+            body.append(helper_call(draw, sc, fsig))
+    body += sink_statements(sc, [v for v in sc.vars if v.kind == "local"])  # locals outside the main block
+    for sname, t, sshape in sink_shapes(sc):
+        specs.append(ParamSpec(sname, "array", t.name, "output", 0, 0, sshape))
     params = [B.param(p.name, _annotation(p)) for p in specs]
     func = B.kernel_def(name, params, body)
     dim = shape[0] if rank == 1 else shape

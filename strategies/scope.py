@@ -64,6 +64,11 @@ class Scope:
     shape: tuple[int, ...] = ()  # launch shape == shape of every array parameter; () means (policy.dim,)
     focus: frozenset = frozenset()  # names of table rows this kernel favours (swarm testing over rows)
     structs: list = field(default_factory=list)  # the kernel's @wp.struct types (grammar.types.Struct)
+    # liveness (strategies.sinks): value type -> [sink array name, slots used]; while ``live`` > 0 leaves and
+    # guards prefer variables and loads over literals (an operand that must carry the kernel's data)
+    sinks: dict = field(default_factory=dict)
+    live: int = 0
+    converting: int = 0  # nesting of expressions.converted_leaf (bounded)
     _counter: int = 0
     _marks: list[tuple[int, bool]] = field(default_factory=list)
 
@@ -87,6 +92,17 @@ class Scope:
         mark, nests = self._marks.pop()
         del self.vars[mark:]
         self.block_depth -= nests
+
+    def block_locals(self) -> list[Var]:
+        """The locals declared since the innermost open scope (what goes out of scope at its ``pop``)."""
+        mark = self._marks[-1][0] if self._marks else 0
+        return [v for v in self.vars[mark:] if v.kind == "local"]
+
+    def sink_slot(self, t: ValueType) -> tuple[str, int]:
+        """A fresh slot of this thread in the sink array of type ``t``: (array name, slot number)."""
+        entry = self.sinks.setdefault(t, [f"sink{len(self.sinks)}", 0])
+        entry[1] += 1
+        return entry[0], entry[1] - 1
 
     def tid(self, k: int = 0) -> Var:
         """The thread index variable of launch dimension ``k``."""

@@ -31,7 +31,7 @@ import libcst as cst
 from grammar.types import BOOL, FLOAT32, INT32, Composite, Scalar
 
 from . import _cst as B
-from .expressions import (Expr, by_name, choose, expression, literal_types, render_op, spread_choice,
+from .expressions import (Expr, by_name, choose, expression, literal_types, live, render_op, spread_choice,
                           tracks_interval, typed_float, typed_int, wrap)
 from .scope import Scope, Var
 from .static import static_bool, static_int
@@ -47,7 +47,8 @@ def local_types(sc: Scope) -> list:
 
 
 def block(draw, sc: Scope, max_stmts: int | None = None, min_stmts: int = 1) -> list[cst.BaseStatement]:
-    """A block of ``min_stmts..max_stmts`` statements in a new variable scope (shrinks toward fewer)."""
+    """A block of ``min_stmts..max_stmts`` statements in a new variable scope (shrinks toward fewer), ended by
+    a sink store of each local declared in it (:mod:`strategies.sinks`)."""
     n = draw(st.integers(min_stmts, max_stmts or sc.policy.max_statements))
     sc.push()
     try:
@@ -55,7 +56,9 @@ def block(draw, sc: Scope, max_stmts: int | None = None, min_stmts: int = 1) -> 
         for _ in range(n):
             s = statement(draw, sc)
             out.extend(s if isinstance(s, list) else [s])
-        return out
+        from .sinks import sink_statements
+
+        return out + sink_statements(sc, sc.block_locals())  # every local reaches an output
     finally:
         sc.pop()
 
@@ -278,13 +281,15 @@ def atomic(draw, sc: Scope) -> cst.BaseStatement:
 def if_stmt(draw, sc: Scope) -> cst.BaseStatement:
     """if/elif/else; one test in eight is ``wp.static(...)`` (Warp drops the dead branch at codegen)."""
     static = choose(draw, [False, True], [7, 1])
-    test = static_bool(draw) if static else expression(draw, sc, BOOL, _depth(draw, sc))
+    with live(sc):  # a test over literals only leaves a branch dead
+        test = static_bool(draw) if static else expression(draw, sc, BOOL, _depth(draw, sc))
     body = block(draw, sc, 3)
     n_elif = draw(st.integers(0, 2))
     has_else = draw(st.booleans())
     orelse: cst.If | cst.Else | None = B.else_(block(draw, sc, 3)) if has_else else None
     for _ in range(n_elif):
-        cond = expression(draw, sc, BOOL, _depth(draw, sc))
+        with live(sc):
+            cond = expression(draw, sc, BOOL, _depth(draw, sc))
         orelse = B.if_(cond.node, block(draw, sc, 3), orelse)
     return B.if_(test.node, body, orelse)
 
@@ -340,7 +345,8 @@ def while_stmt(draw, sc: Scope) -> list[cst.BaseStatement]:
 
 
 def _guarded_jump(draw, sc: Scope, jump: cst.BaseSmallStatement) -> cst.BaseStatement:
-    test = expression(draw, sc, BOOL, _depth(draw, sc))
+    with live(sc):
+        test = expression(draw, sc, BOOL, _depth(draw, sc))
     return B.if_(test.node, [cst.SimpleStatementLine((jump,))])
 
 
@@ -422,7 +428,7 @@ def builtin_statement(draw, sc: Scope) -> list[cst.BaseStatement] | None:
 def call_statement(draw, sc: Scope, op, sig) -> list[cst.BaseStatement]:
     """One use of ``op`` with signature ``sig`` as statements: a builtin statement (see
     :func:`builtin_statement`) or, for an expression row, a new local ``x = op(...)``."""
-    from .expressions import apply_op
+    from .expressions import apply_op, enliven
     from .guards import guarded  # guards build on statements' helpers: imported late
 
     depth = max(_depth(draw, sc), 1)
@@ -438,10 +444,13 @@ def call_statement(draw, sc: Scope, op, sig) -> list[cst.BaseStatement]:
             target = sc.fresh(_prefix(t))
             out.append(B.assign(B.name(target), expression(draw, sc, t, depth).node))
             sc.declare(Var(target, t, "local"))
-        rest = [guarded(draw, sc, a, op.domain(i + 1), depth).node for i, a in enumerate(sig.args[1:])]
+        with live(sc):
+            rest = [guarded(draw, sc, a, op.domain(i + 1), depth).node for i, a in enumerate(sig.args[1:])]
         return out + [B.expr_stmt(B.call(op.spelling, B.name(target), *rest))]
     inputs, results = sig.args[: -op.outputs], sig.args[-op.outputs:]
-    args = [guarded(draw, sc, a, op.domain(i), depth).node for i, a in enumerate(inputs)]
+    arg_exprs = [guarded(draw, sc, a, op.domain(i), depth) for i, a in enumerate(inputs)]
+    enliven(draw, sc, op, inputs, arg_exprs, depth)
+    args = [e.node for e in arg_exprs]
     names_out = [sc.fresh(_prefix(t)) for t in results]
     if op.returns_tuple:
         out.append(B.assign(B.names_tuple(names_out), B.call(op.spelling, *args)))

@@ -1,0 +1,337 @@
+"""``python -m harness.liveness``: does each computation of a generated kernel reach an output?
+
+A kernel whose computation cannot reach an output tests nothing: a fault in Warp there is invisible. This
+measures it in the numpy reference alone (Warp is not called), per *use*:
+
+* **rows** - for every table row (builtin, operator, constructor, atomic) a kernel uses, the kernel is run
+  again with every result of that row perturbed: floats by a relative ``1e-3`` (an exact zero by ``+1e-3``),
+  ints by ``+1``, bools negated. The use is *live* when some output changes. It is *varying* when the
+  row's results also differ between two input draws (a row fed only literals is live but constant-folded
+  by any compiler: a fault in it is seen only for that one argument).
+* **statement kinds** - every assignment, store, augmented assignment and component write is perturbed the
+  same way (the reference's ``R.tap`` hook), and counted under its kind and under each enclosing block kind
+  (``in if``, ``in for``, ``in while``).
+* **kernels** - a kernel is *input-independent* when its outputs are identical for two input draws.
+
+The same test (:func:`is_input_dependent`) is what :mod:`harness.pipeline` uses to drop dead kernels
+before Warp is called.
+
+A perturbation that makes the reference hit undefined behaviour (an index or a divisor that moves) counts
+as live: the value decides what the kernel does.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+import time
+from collections import Counter, defaultdict
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from grammar import ops as OPS
+from grammar.semantics import UndefinedBehaviour
+from grammar.types import Composite
+
+from .inputs import make_inputs
+from .reference import Runtime, run_reference, rows_used, tapped
+
+REL = 1e-3
+
+
+def nudge(value):
+    """``value`` perturbed: floats by a relative 1e-3 (zero by +1e-3), ints +1, bools negated."""
+    if isinstance(value, (bool, np.bool_)):
+        return not value
+    if isinstance(value, np.ndarray):
+        if value.dtype.kind == "f":
+            return np.where(value == 0, value + value.dtype.type(REL), value * value.dtype.type(1 + REL)).astype(value.dtype)
+        if value.dtype.kind in "iu":
+            return (value + 1).astype(value.dtype)
+        if value.dtype.kind == "b":
+            return ~value
+        return value
+    if isinstance(value, (int, np.integer)):
+        return type(value)(value + 1) if not isinstance(value, np.integer) else value + type(value)(1)
+    if isinstance(value, (float, np.floating)):
+        t = type(value)
+        return t(REL) if value == 0 else t(value * t(1 + REL))
+    return value  # structs, arrays: not perturbed
+
+
+class _PerturbRow(Runtime):
+    """A float32 runtime that perturbs every result of one table row."""
+
+    def __init__(self, row: str, structs=None):
+        super().__init__(np.float32, None, structs)
+        self.row = row
+        self.hits = 0
+
+    def _bind(self, op, sig):
+        fn = super()._bind(op, sig)
+        if op.name != self.row:
+            return fn
+
+        def perturbed(*args):
+            self.hits += 1
+            value = fn(*args)
+            if isinstance(value, tuple):
+                return tuple(nudge(v) for v in value)
+            return nudge(value)
+
+        return perturbed
+
+    def atomic(self, name, arr, index, *operands):
+        old = super().atomic(name, arr, index, *operands)
+        if name == self.row:
+            self.hits += 1
+            idx = arr.check(index)
+            arr.data[idx] = nudge(arr.data[idx])
+        return old
+
+
+class _PerturbTap(Runtime):
+    """A float32 runtime that perturbs the value of one tapped statement."""
+
+    def __init__(self, k: int, structs=None):
+        super().__init__(np.float32, None, structs)
+        self.k = k
+        self.hits = 0
+
+    def tap(self, k, value):
+        if k != self.k:
+            return value
+        self.hits += 1
+        return nudge(value)
+
+
+class _RecordRows(Runtime):
+    """A float32 runtime that records a digest of every row's results, in order."""
+
+    def __init__(self, structs=None):
+        super().__init__(np.float32, None, structs)
+        self.results: dict[str, list] = defaultdict(list)
+
+    def _bind(self, op, sig):
+        fn = super()._bind(op, sig)
+        name = op.name
+
+        def recorded(*args):
+            value = fn(*args)
+            self.results[name].append(_digest(value))
+            return value
+
+        return recorded
+
+    def atomic(self, name, arr, index, *operands):
+        old = super().atomic(name, arr, index, *operands)
+        self.results[name].append(_digest(arr.data[arr.check(index)]))
+        return old
+
+
+def _digest(value):
+    if isinstance(value, tuple):
+        return tuple(_digest(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return value.tobytes()
+    if isinstance(value, (float, np.floating)) and math.isnan(float(value)):
+        return "nan"
+    return value if isinstance(value, (bool, int, float, str)) else repr(value)
+
+
+def same_outputs(a: dict, b: dict) -> bool:
+    """Outputs identical element by element (NaN equal to NaN, -0.0 equal to 0.0)."""
+    for name, x in a.items():
+        y = b[name]
+        x, y = np.asarray(x), np.asarray(y)
+        if x.dtype.kind == "f":
+            if not np.array_equal(x, y, equal_nan=True):
+                return False
+        elif not np.array_equal(x, y):
+            return False
+    return True
+
+
+def is_input_dependent(k, seed: int, base: dict | None = None) -> bool | None:
+    """True when the kernel's reference outputs differ between the input draws ``seed`` and ``seed + 1``
+    (None when the reference cannot evaluate it: the pipeline then reports it as it always has)."""
+    try:
+        if base is None:
+            base = run_reference(k.kernel_source, k.params, make_inputs(k.params, k.dim, seed), k.dim).outputs
+        other = run_reference(k.kernel_source, k.params, make_inputs(k.params, k.dim, seed + 1), k.dim).outputs
+    except Exception:
+        return None
+    return not same_outputs(base, other)
+
+
+@dataclass
+class KernelLiveness:
+    input_dependent: bool
+    rows: dict[str, tuple[bool, bool, bool]] = field(default_factory=dict)  # row -> (executed, live, varying)
+    statements: list[tuple[str, tuple, bool, bool]] = field(default_factory=list)  # (kind, blocks, executed, live)
+
+
+def kernel_liveness(k, seed: int = 0) -> KernelLiveness | None:
+    """The liveness of every row use and assigned value of one kernel (None: the reference fails on it)."""
+    source = k.kernel_source
+    values = make_inputs(k.params, k.dim, seed)
+    try:
+        base = run_reference(source, k.params, values, k.dim).outputs
+        rec_a, rec_b = _RecordRows(), _RecordRows()
+        run_reference(source, k.params, values, k.dim, runtime=rec_a)
+        run_reference(source, k.params, make_inputs(k.params, k.dim, seed + 1), k.dim, runtime=rec_b)
+        _, taps = tapped(source)
+    except Exception:
+        return None
+    out = KernelLiveness(is_input_dependent(k, seed, base) or False)
+    for row in sorted(rows_used(source)):
+        runtime = _PerturbRow(row)
+        live = _changes(source, k, values, runtime, base)
+        varying = rec_a.results.get(row) != rec_b.results.get(row)
+        out.rows[row] = (runtime.hits > 0, live, varying)
+    for i, (kind, blocks) in enumerate(taps):
+        runtime = _PerturbTap(i)
+        live = _changes(source, k, values, runtime, base, taps=True)
+        out.statements.append((kind, blocks, runtime.hits > 0, live))
+    return out
+
+
+def _changes(source, k, values, runtime, base, taps: bool = False) -> bool:
+    try:
+        outputs = run_reference(source, k.params, values, k.dim, runtime=runtime, taps=taps).outputs
+    except UndefinedBehaviour:
+        return True
+    except Exception:
+        return False
+    return not same_outputs(base, outputs)
+
+
+@dataclass
+class Census:
+    kernels: int = 0
+    failed: int = 0
+    input_independent: int = 0
+    rows: dict = field(default_factory=lambda: defaultdict(Counter))  # row -> uses/executed/live/varying
+    statements: dict = field(default_factory=lambda: defaultdict(Counter))
+
+    def add(self, kl: KernelLiveness | None) -> None:
+        if kl is None:
+            self.failed += 1
+            return
+        self.kernels += 1
+        self.input_independent += not kl.input_dependent
+        for row, (executed, live, varying) in kl.rows.items():
+            c = self.rows[row]
+            c["uses"] += 1
+            c["executed"] += executed
+            c["live"] += live
+            c["live_varying"] += live and varying
+        for kind, blocks, executed, live in kl.statements:
+            for name in (kind, *(f"in {b}" for b in set(blocks))):
+                c = self.statements[name]
+                c["uses"] += 1
+                c["executed"] += executed
+                c["live"] += live
+
+    @staticmethod
+    def _share(counters: dict, key: str = "live") -> float:
+        uses = sum(c["uses"] for c in counters.values())
+        return sum(c[key] for c in counters.values()) / uses if uses else 0.0
+
+    def summary(self) -> dict:
+        rows_below = sorted(r for r, c in self.rows.items() if c["uses"] >= 10 and c["live"] / c["uses"] < 0.5)
+        return {
+            "kernels": self.kernels,
+            "reference_failed": self.failed,
+            "input_independent_share": round(self.input_independent / max(self.kernels, 1), 4),
+            "row_uses": sum(c["uses"] for c in self.rows.values()),
+            "row_live_share": round(self._share(self.rows), 4),
+            "row_live_varying_share": round(self._share(self.rows, "live_varying"), 4),
+            "statement_uses": sum(c["uses"] for k, c in self.statements.items() if not k.startswith("in ")),
+            "statement_live_share": round(_share_kinds(self.statements), 4),
+            "rows_used_10_times_below_50_percent": rows_below,
+            "rows": {r: dict(c) for r, c in sorted(self.rows.items())},
+            "statements": {s: dict(c) for s, c in sorted(self.statements.items())},
+        }
+
+
+def _share_kinds(statements: dict) -> float:
+    own = {k: c for k, c in statements.items() if not k.startswith("in ")}
+    uses = sum(c["uses"] for c in own.values())
+    return sum(c["live"] for c in own.values()) / uses if uses else 0.0
+
+
+def census(kernels, seed: int = 0, progress=None) -> Census:
+    c = Census()
+    for i, k in enumerate(kernels):
+        c.add(kernel_liveness(k, seed + i))
+        if progress:
+            progress(i + 1)
+    return c
+
+
+def format_table(s: dict) -> str:
+    lines = [
+        f"kernels: {s['kernels']} (reference failed on {s['reference_failed']}); "
+        f"input-independent: {100 * s['input_independent_share']:.1f} %",
+        f"row uses: {s['row_uses']}, live {100 * s['row_live_share']:.1f} %, "
+        f"live with varying results {100 * s['row_live_varying_share']:.1f} %",
+        f"assigned values: {s['statement_uses']}, live {100 * s['statement_live_share']:.1f} %",
+        "rows used >= 10 times with < 50 % live: " + (", ".join(s["rows_used_10_times_below_50_percent"]) or "none"),
+        "",
+        f"{'row':<34}{'uses':>6}{'exec%':>7}{'live%':>7}{'vary%':>7}",
+    ]
+    for row, c in sorted(s["rows"].items(), key=lambda kv: (-kv[1]["uses"], kv[0])):
+        u = c["uses"]
+        lines.append(f"{row:<34}{u:>6}{100 * c.get('executed', 0) / u:>7.0f}{100 * c.get('live', 0) / u:>7.0f}"
+                     f"{100 * c.get('live_varying', 0) / u:>7.0f}")
+    lines += ["", f"{'statement kind':<34}{'uses':>6}{'exec%':>7}{'live%':>7}"]
+    for kind, c in sorted(s["statements"].items(), key=lambda kv: (-kv[1]["uses"], kv[0])):
+        u = c["uses"]
+        lines.append(f"{kind:<34}{u:>6}{100 * c.get('executed', 0) / u:>7.0f}{100 * c.get('live', 0) / u:>7.0f}")
+    return "\n".join(lines)
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not the whole usage
+        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
+
+
+def main(argv: list[str] | None = None) -> int:
+    from grammar.policy import POLICIES
+
+    from .generate import draw_kernels
+
+    p = _Parser(prog="python -m harness.liveness",
+                description="Share of generated computations whose perturbation changes an output (reference only).")
+    p.add_argument("--samples", type=int, default=300, help="kernels to draw (default 300)")
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--policy", choices=sorted(POLICIES), default="default")
+    p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    args = p.parse_args(argv)
+    if args.samples < 1:
+        p.error("--samples must be >= 1")
+    t0 = time.monotonic()
+    kernels = []
+    while len(kernels) < args.samples:  # batches of 50, as collect draws them
+        kernels += draw_kernels(args.seed * 1000 + len(kernels), min(50, args.samples - len(kernels)),
+                                POLICIES[args.policy])
+    kernels = kernels[: args.samples]
+
+    def progress(n):
+        if not args.json and (n % 25 == 0 or n == len(kernels)):
+            print(f"\r[liveness] {n}/{len(kernels)} kernels, {time.monotonic() - t0:.0f} s", end="", file=sys.stderr,
+                  flush=True)
+
+    s = census(kernels, args.seed, progress).summary()
+    if not args.json:
+        print(file=sys.stderr)
+    print(json.dumps(s, indent=1) if args.json else format_table(s))
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,64 @@
+"""Sink outputs: every local a kernel computes reaches an output.
+
+A value that no output depends on tests nothing: a fault in the builtin that computed it cannot be seen.
+So at the end of every block (the kernel body's too) each local that goes out of scope is stored into a
+*sink* output: one array per value type, named ``sink<n>``, in which every thread owns ``K`` slots (one
+per sink statement of that type) laid out along the last launch dimension,
+``sink0[tid + k * n]`` (``[ti, tj + k * n]`` for 2-D launches, ``n`` the last launch extent). Each slot is
+written by one statement of one thread, so there are no races; outside loops a slot is written at most
+once, inside a loop the value is accumulated (``sink0[tid + k * n] += x``, Warp's in-place array add,
+whose adjoint is right on every iteration) where the type has ``+`` and no overflow can happen (floats,
+composites, wrapping unsigned ints), otherwise the last iteration's value is stored.
+
+Struct locals are not sunk (their fields are read through expressions), nor locals of ``@wp.func`` helpers
+(whose values reach the kernel only through their results).
+
+Shrinking: sink statements are derived from the locals, not drawn, so they shrink with them.
+"""
+
+from __future__ import annotations
+
+import libcst as cst
+
+from grammar.types import Struct
+
+from . import _cst as B
+from .expressions import tracks_interval
+from .scope import Scope, Var
+
+
+def _accumulates(t) -> bool:
+    from .statements import _has_binop
+
+    return not tracks_interval(t) and getattr(t, "kind", None) != "bool" and _has_binop("+", t)
+
+
+def sink_index(sc: Scope, k: int) -> list[cst.BaseExpression]:
+    """This thread's slot ``k``: the own-slot index with ``k * n`` added to the last launch dimension."""
+    idx = sc.own_slot()
+    if k:
+        idx[-1] = B.binop(idx[-1], "+", B.int_lit(k * sc.dims[-1]))
+    return idx
+
+
+def sink_statements(sc: Scope, variables: list[Var]) -> list[cst.BaseStatement]:
+    """One sink store per local in ``variables`` (see the module docstring)."""
+    if sc.in_func:
+        return []
+    out = []
+    for v in variables:
+        if v.kind != "local" or isinstance(v.type, Struct):
+            continue
+        name, k = sc.sink_slot(v.type)
+        target = B.subscript(B.name(name), *sink_index(sc, k))
+        if sc.loop_depth > 0 and _accumulates(v.type):
+            out.append(B.aug_assign(target, "+", B.name(v.name)))
+        else:
+            out.append(B.assign(target, B.name(v.name)))
+    return out
+
+
+def sink_shapes(sc: Scope) -> list[tuple[str, object, tuple[int, ...]]]:
+    """(name, element type, array shape) of every sink array the kernel uses, in creation order."""
+    dims = sc.dims
+    return [(name, t, (*dims[:-1], dims[-1] * count)) for t, (name, count) in sc.sinks.items()]
