@@ -39,13 +39,15 @@ from grammar.semantics import UndefinedBehaviour
 from grammar.types import BY_NAME, Composite
 
 from . import warp_adapter as W
-from .gradient_limits import LIMITS, static_exclusions
+from .gradient_limits import LIMITS, Analysis, analyse
 from .reference import Runtime, run_reference
 
 STEP = 1e-5  # central-difference step along u (|u| ~ 1 per element), first attempt
 SMALL_STEP = 1e-7  # second attempt when a decision changes within the first step
-RTOL32 = 2e-4  # relative tolerance of the dot-product test for float32/float64 kernels
-RTOL16 = 3e-2  # ... when the kernel uses float16 anywhere
+RTOL32 = 2e-4  # relative tolerance of the dot-product test when the derivative path computes in float32
+RTOL16 = 3e-2  # ... when float16 lies on it
+RTOL64 = 1e-7  # ... when it is float64 throughout (the reference holds float64 values as long double)
+RTOLS = {16: RTOL16, 32: RTOL32, 64: RTOL64}
 CONVERGENCE = 1e-6  # Richardson error estimate above this (relative to the derivative's scale): non-smooth
 #: direction components are multiples of 1/8 in [-2, 2]: exact in float16, so Warp's seeds are exactly v
 DIRECTION_GRID = 8.0
@@ -72,6 +74,8 @@ class GradientResult:
     v: dict[str, np.ndarray] = field(default_factory=dict)  # output name -> adjoint seed
     warp_grads: dict[str, np.ndarray] = field(default_factory=dict)  # input name -> Warp's Jᵀv
     step: float = STEP
+    precision: int = 0  # float width of the derivative path (16/32/64) that chose the rtol; 0 before the test
+    narrowed: str = ""  # what the limits left out of u / v (empty: nothing)
 
     @property
     def checked(self) -> bool:
@@ -97,11 +101,26 @@ def candidates(params) -> tuple[list, list]:
     return inputs, outputs
 
 
-def uses_float16(kernel_source: str, params) -> bool:
-    return any(_scalar(p.dtype).bits == 16 for p in params if is_float(p.dtype)) or any(
-        s in kernel_source for s in ("float16", "vec2h", "vec3h", "vec4h", "mat22h", "mat33h", "mat44h",
-                                     "quath", "transformh", "spatial_vectorh", "spatial_matrixh")
-    )
+def narrow(analysis: Analysis, inputs, outputs) -> tuple[set[str], set[str], str | None]:
+    """(inputs to leave out of ``u``, outputs to leave out of ``v``, the limit key when nothing is left).
+
+    Every :class:`~harness.gradient_limits.Offence` is left out by zeroing the seeds of the outputs it
+    reaches; when that would leave no output, the offences that allow it are left out by zeroing the
+    directions of the inputs they depend on instead. Kernel-wide limits leave nothing."""
+    names_in, names_out = {p.name for p in inputs}, {p.name for p in outputs}
+    if analysis.kernel_wide:
+        return names_in, names_out, next(iter(analysis.kernel_wide))
+    if not analysis.offences:
+        return set(), set(), None
+    first = analysis.offences[0].key
+    drop_out = set().union(*(o.outputs for o in analysis.offences)) & names_out
+    if drop_out != names_out:
+        return set(), drop_out, None
+    drop_out = set().union(*(o.outputs for o in analysis.offences if o.inputs is None)) & names_out
+    drop_in = set().union(*(o.inputs for o in analysis.offences if o.inputs is not None)) & names_in
+    if drop_out != names_out and drop_in != names_in:
+        return drop_in, drop_out, None
+    return names_in, names_out, first
 
 
 # ---- the reference side -----------------------------------------------------------------------------------------
@@ -299,14 +318,24 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
         return GradientResult(NOT_DIFFERENTIABLE, "no float output array")
     if not inputs:
         return GradientResult(NOT_DIFFERENTIABLE, "no float input array")
-    found = static_exclusions(k.kernel_source, k.params)
-    if found:
-        key = next(iter(found))
-        return GradientResult(f"excluded:{key}", f"{LIMITS[key].summary}: `{found[key]}`")
+    analysis = analyse(k.kernel_source, k.params)
+    drop_in, drop_out, excluded_key = narrow(analysis, inputs, outputs)
+    if excluded_key is not None:
+        statement = analysis.kernel_wide.get(excluded_key) or next(
+            o.statement for o in analysis.offences if o.key == excluded_key)
+        return GradientResult(f"excluded:{excluded_key}", f"{LIMITS[excluded_key].summary}: `{statement}`")
     rng = np.random.default_rng(seed)
     u = {p.name: _direction(rng, np.shape(values[p.name])) for p in inputs}
     v = {p.name: _direction(rng, np.shape(values[p.name])) for p in outputs}
+    for name in drop_in:
+        u[name] = np.zeros_like(u[name])
+    for name in drop_out:
+        v[name] = np.zeros_like(v[name])
+    narrowed = "" if not (drop_in or drop_out) else "; left out by " + ", ".join(sorted(
+        {o.key for o in analysis.offences})) + ": " + ", ".join(
+        [f"{n} (input)" for n in sorted(drop_in)] + [f"{n} (output)" for n in sorted(drop_out)])
     result = GradientResult(CHECKED, u=u, v=v)
+    result.narrowed = narrowed
     try:
         try:
             ju, err = directional_derivative(k, values, inputs, outputs, u, STEP)
@@ -331,12 +360,17 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
         sum(np.sum(np.abs(u[p.name] * g[p.name])) for p in inputs))
     error = float(sum(np.sum(np.abs(v[p.name]) * err[p.name]) for p in outputs))
     if reference_zero and rhs == 0.0 and scale == 0.0:
-        result.status, result.note = NOT_DIFFERENTIABLE, "the float outputs do not depend on the float inputs"
+        if narrowed:  # what is left is constant; the derivative lies in what the limit left out
+            key = analysis.offences[0].key
+            result.status, result.note = f"excluded:{key}", f"{LIMITS[key].summary}{narrowed}"
+        else:
+            result.status, result.note = NOT_DIFFERENTIABLE, "the float outputs do not depend on the float inputs"
         return result
     if error > CONVERGENCE * max(scale, 1e-300) and error > 1e-12:
         result.status, result.note = "excluded:non-smooth", f"central differences do not converge (error {error:.3g})"
         return result
-    rtol = RTOL16 if uses_float16(k.kernel_source, k.params) else RTOL32
+    result.precision = analysis.precision({p.name for p in inputs} - drop_in, {p.name for p in outputs} - drop_out)
+    rtol = RTOLS[result.precision]
     tolerance = 10 * error + rtol * scale
     result.lhs, result.rhs, result.tolerance = lhs, rhs, tolerance
     if not (math.isfinite(lhs) and math.isfinite(rhs)):
@@ -348,18 +382,23 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
                        f"(allowed deviation {tolerance:.3g})")
     else:
         result.note = f"|v·Ju - u·Jᵀv| = {abs(lhs - rhs):.3g} <= {tolerance:.3g}"
+    result.note += f" (float{result.precision} path, rtol {rtol:g}){narrowed}"
     return result
 
 
 def expected_gradients(k, values: dict, result: GradientResult, max_elements: int = 512) -> dict[str, np.ndarray]:
     """The reference's Jᵀv per input element (for a report): central differences along each input element,
-    Richardson-extrapolated once, with ``v`` of ``result``. Elements beyond ``max_elements`` are NaN."""
+    Richardson-extrapolated once, with ``v`` of ``result``. Elements beyond ``max_elements``, and inputs a
+    limit left out of ``u``, are NaN."""
     inputs, outputs = candidates(k.params)
     h = result.step
     expected, budget = {}, max_elements
     for p in inputs:
         base = np.asarray(values[p.name])
         grad = np.full(base.shape, np.nan)
+        if not np.any(result.u.get(p.name, 1.0)):  # left out of u by a limit: not compared (NaN)
+            expected[p.name] = grad
+            continue
         for idx in np.ndindex(*base.shape):
             if budget <= 0:
                 break

@@ -96,7 +96,9 @@ LIMITS: dict[str, Limit] = {
             "a return inside a dynamic loop: Warp's backward pass of a while loop whose body returned never "
             "ends, and in a dynamic for loop it applies the adjoint of the code after the loop",
             "Warp 1.19, found by this oracle (known_bugs/while_return_backward_hang.py, "
-            "known_bugs/for_return_backward_gradient.py); excluded kernel-wide, whatever the data flow",
+            "known_bugs/for_return_backward_gradient.py); a while loop: the kernel is left out (its backward "
+            "must not run); a dynamic for loop: the outputs stored from the loop on are left out of the seed v "
+            "(the adjoint of a store before the loop is right: measured)",
         ),
         Limit(
             "component-overwrite", "known-bug",
@@ -265,6 +267,10 @@ class _Scan(cst.CSTVisitor):
         self.env = env
         self.outputs = outputs
         self.loops: list[bool] = []  # enclosing loops: dynamic?
+        self.whiles = 0  # enclosing while loops
+        self.stores: list[str] = []  # output arrays written, one entry per store (source order)
+        self.loop_starts: list[int] = []  # per enclosing loop: len(stores) where it began
+        self.returns: list[tuple[str, bool, int]] = []  # return in a dynamic loop: (statement, in a while, start)
         self.variant: list[set[str]] = []  # per enclosing dynamic loop: float locals it assigns (cumulative)
         self.offences: list[tuple[str, str | None, str]] = []  # (limit key, written name, statement)
         self.component_writes: dict[str, list[str]] = {}  # variable -> index texts ("*" for every component)
@@ -312,12 +318,16 @@ class _Scan(cst.CSTVisitor):
 
     # loops
     def _enter(self, node, dynamic: bool) -> None:
+        self.loop_starts.append(len(self.stores))  # an unrolled outer loop repeats what its body stored first
         self.loops.append(dynamic)
+        self.whiles += isinstance(node, cst.While)
         if dynamic:
             outer = self.variant[-1] if self.variant else set()
             self.variant.append(outer | {n for n in _assigned_names(node.body) if _floaty(self.env.get(n))})
 
-    def _leave(self) -> None:
+    def _leave(self, node) -> None:
+        self.whiles -= isinstance(node, cst.While)
+        self.loop_starts.pop()
         if self.loops.pop():
             self.variant.pop()
 
@@ -325,13 +335,13 @@ class _Scan(cst.CSTVisitor):
         self._enter(node, loop_is_dynamic(node))
 
     def leave_For(self, node) -> None:
-        self._leave()
+        self._leave(node)
 
     def visit_While(self, node) -> None:
         self._enter(node, True)
 
     def leave_While(self, node) -> None:
-        self._leave()
+        self._leave(node)
 
     # statements
     def visit_Assign(self, node: cst.Assign) -> None:
@@ -341,6 +351,12 @@ class _Scan(cst.CSTVisitor):
             for e in elements:
                 self._assigned(e, node, node.value)
                 self._write(e, node)
+                self._store(e)
+
+    def _store(self, target) -> None:
+        name = _target_name(target)
+        if name in self.outputs and not isinstance(target, cst.Name):
+            self.stores.append(name)
 
     def _write(self, e, node) -> None:
         if isinstance(e, cst.Name) and isinstance(self.env.get(e.value), Composite) and _floaty(self.env[e.value]):
@@ -367,6 +383,7 @@ class _Scan(cst.CSTVisitor):
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._assigned(node.target, node, node.value)
+        self._store(node.target)
         if _component_of(node.target) is not None and _component_of(node.target)[2]:
             self._write(node.target, node)  # out[i].y += x: a component write of the element
         if isinstance(node.operator, (cst.MultiplyAssign, cst.DivideAssign)) and _floaty(self._type(node.target)):
@@ -383,6 +400,8 @@ class _Scan(cst.CSTVisitor):
             for a in args[-n:]:
                 self._assigned(a, node, cst.Tuple([cst.Element(x) for x in args[:-n]]))
         elif func in _ATOMIC_CALLS and len(args) >= 2 and isinstance(args[0], cst.Name):
+            if args[0].value in self.outputs:
+                self.stores.append(args[0].value)
             if self.variant and _floaty(self.env.get(args[0].value)) and _names(args[-1]) & self.variant[-1]:
                 self._note("dynamic-loop", node, args[0].value)
             if func in _NON_DIFFERENTIABLE_ATOMICS and _floaty(self.env.get(args[0].value)):
@@ -390,7 +409,8 @@ class _Scan(cst.CSTVisitor):
 
     def visit_Return(self, node: cst.Return) -> None:
         if any(self.loops):
-            self._note("return-in-dynamic-loop", node)
+            text = _code(node).strip().splitlines()[0][:120]
+            self.returns.append((text, self.whiles > 0, self.loop_starts[0]))
 
     def visit_Subscript(self, node: cst.Subscript) -> None:
         if isinstance(node.value, cst.Name) and node.value.value in self.written:
@@ -400,17 +420,44 @@ class _Scan(cst.CSTVisitor):
 RETURN = "<return>"
 
 
+def _type_bits(t) -> set[int]:
+    """Widths of the float scalars a value of type ``t`` holds (structs: every float field; arrays: dtype)."""
+    if isinstance(t, Array):
+        t = t.dtype
+    if isinstance(t, Composite):
+        return {t.scalar.bits} if t.scalar.is_float else set()
+    if isinstance(t, Struct):
+        return set().union(*(_type_bits(f) for _, f in t.fields)) if t.fields else set()
+    return {t.bits} if isinstance(t, Scalar) and t.is_float else set()
+
+
+def _spelled_bits() -> dict[str, int]:
+    from grammar.types import BY_NAME
+
+    spelled = {t.warp_name: min(_type_bits(t)) for t in BY_NAME.values() if _type_bits(t)}
+    spelled["float"] = 32  # float(x) in a kernel is float32
+    return spelled
+
+
+_SPELLED_BITS = _spelled_bits()
+
+
 class _DefUse(cst.CSTVisitor):
     """Flow-insensitive data dependences of one function: written name -> names (and helper calls) read.
 
     Only float-carrying values carry derivatives, so int and bool names are left out (a float->int cast
     ends a dependence). Control dependences are ignored: derivatives do not flow through conditions.
+    ``bits`` holds, per written name, the float widths its statements compute with: the types of the
+    target and of every float name read, every float type spelled (``wp.float16(...)``, ``float(...)``) and
+    those of the helpers called (``helper_bits``: every width a helper uses anywhere).
     """
 
-    def __init__(self, env: dict, helpers: set[str]) -> None:
+    def __init__(self, env: dict, helpers: set[str], helper_bits: dict[str, set[int]] | None = None) -> None:
         self.env = env
         self.helpers = helpers
+        self.helper_bits = helper_bits or {}
         self.edges: dict[str, set[str]] = {}
+        self.bits: dict[str, set[int]] = {}
 
     def _reads(self, node) -> set[str]:
         if node is None:
@@ -431,9 +478,32 @@ class _DefUse(cst.CSTVisitor):
         look(_Collect(), node)
         return found
 
-    def _edge(self, target: str | None, reads: set[str]) -> None:
+    def _bits(self, node) -> set[int]:
+        found: set[int] = set()
+        env, helper_bits = self.env, self.helper_bits
+
+        class _Collect(cst.CSTVisitor):
+            def visit_Name(self, n: cst.Name) -> None:
+                found.update(_type_bits(env.get(n.value)))
+                if n.value in _SPELLED_BITS:
+                    found.add(_SPELLED_BITS[n.value])
+
+            def visit_Attribute(self, n: cst.Attribute) -> None:
+                spelled = _code(n)
+                if spelled in _SPELLED_BITS:
+                    found.add(_SPELLED_BITS[spelled])
+
+            def visit_Call(self, n: cst.Call) -> None:
+                found.update(helper_bits.get(_code(n.func), ()))
+
+        look(_Collect(), node)
+        return found
+
+    def _edge(self, target: str | None, reads: set[str], node=None) -> None:
         if target is not None and (target == RETURN or _floaty(self.env.get(target))):
             self.edges.setdefault(target, set()).update(reads)
+            if node is not None:
+                self.bits.setdefault(target, set()).update(self._bits(node))
 
     def visit_Assign(self, node: cst.Assign) -> None:
         reads = self._reads(node.value)
@@ -441,28 +511,28 @@ class _DefUse(cst.CSTVisitor):
             elements = [e.value for e in t.target.elements] if isinstance(t.target, cst.Tuple) else [t.target]
             for e in elements:
                 name = _target_name(e)
-                self._edge(name, reads | ({name} if isinstance(e, cst.Subscript) and name else set()))
+                self._edge(name, reads | ({name} if isinstance(e, cst.Subscript) and name else set()), node)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         name = _target_name(node.target)
-        self._edge(name, self._reads(node.value) | ({name} if name else set()))
+        self._edge(name, self._reads(node.value) | ({name} if name else set()), node)
 
     def visit_Return(self, node: cst.Return) -> None:
-        self._edge(RETURN, self._reads(node.value))
+        self._edge(RETURN, self._reads(node.value), node)
 
     def visit_Call(self, node: cst.Call) -> None:
         func = _code(node.func)
         args = [a.value for a in node.args if a.keyword is None]
         if func in _INPLACE_CALLS and args and isinstance(args[0], cst.Name):
-            self._edge(args[0].value, set().union(*(self._reads(a) for a in args)))
+            self._edge(args[0].value, set().union(*(self._reads(a) for a in args)), node)
         elif func in _OUTPUT_CALLS:
             n = _OUTPUT_CALLS[func]
             reads = set().union(*(self._reads(a) for a in args[:-n])) if args[:-n] else set()
             for a in args[-n:]:
-                self._edge(_target_name(a), reads)
+                self._edge(_target_name(a), reads, node)
         elif func in _ATOMIC_CALLS and len(args) >= 2:
             name = _target_name(args[0])
-            self._edge(name, self._reads(args[-1]) | ({name} if name else set()))
+            self._edge(name, self._reads(args[-1]) | ({name} if name else set()), node)
 
 
 def _closure(edges: dict[str, set[str]], start: set[str], forward: bool) -> set[str]:
@@ -484,16 +554,77 @@ def _closure(edges: dict[str, set[str]], start: set[str], forward: bool) -> set[
     return seen
 
 
-def static_exclusions(kernel_source: str, params) -> dict[str, str]:
-    """{limit key: the first offending statement} for the documented limits the kernel's source hits.
+@dataclass(frozen=True)
+class Offence:
+    """A construct that spoils Warp's gradient only along the data flow through it: the derivatives of
+    ``outputs`` (those the written value reaches) with respect to ``inputs`` (those it depends on). Leaving
+    either set out of the dot-product test (a zero seed in ``v`` or a zero direction in ``u``) leaves the
+    fault out: Warp's adjoint is linear in the seeds, and the faulty adjoint flows only into what the
+    written value depends on. ``inputs`` is None when only the outputs can be left out."""
+
+    key: str
+    statement: str
+    outputs: frozenset
+    inputs: frozenset | None
+
+
+@dataclass
+class Analysis:
+    """What :func:`analyse` finds in a kernel: ``kernel_wide`` limits (key -> statement) leave the whole
+    kernel out, ``offences`` only their data flow; :meth:`precision` gives the float width of the
+    derivative path."""
+
+    kernel_wide: dict[str, str]
+    offences: list[Offence]
+    edges: dict[str, set[str]]
+    bits: dict[str, set[int]]
+    sources: set[str]
+    sinks: set[str]
+
+    def precision(self, inputs=None, outputs=None) -> int:
+        """The narrowest float width (16, 32 or 64) that the derivatives of ``outputs`` with respect to
+        ``inputs`` (names; default: every float input/output array) are computed with: the widths of every
+        value on a derivative path from those inputs to those outputs and of every value such a path value
+        is computed from (a float16 constant multiplying the path changes the derivative by its rounding).
+        Values that only feed conditions, int casts or other outputs do not count."""
+        inputs = self.sources if inputs is None else set(inputs)
+        outputs = self.sinks if outputs is None else set(outputs)
+        path = _closure(self.edges, inputs, forward=True) & _closure(self.edges, outputs, forward=False)
+        relevant = _closure(self.edges, path, forward=False)
+        bits = set().union(*(self.bits.get(n, set()) for n in relevant)) if relevant else set()
+        return min(bits) if bits else 32
+
+
+def _function_bits(definition, env: dict) -> set[int]:
+    found = {b for t in env.values() for b in _type_bits(t)}
+
+    class _Collect(cst.CSTVisitor):
+        def visit_Name(self, n: cst.Name) -> None:
+            if n.value in _SPELLED_BITS:
+                found.add(_SPELLED_BITS[n.value])
+
+        def visit_Attribute(self, n: cst.Attribute) -> None:
+            if _code(n) in _SPELLED_BITS:
+                found.add(_SPELLED_BITS[_code(n)])
+
+    look(_Collect(), definition)
+    return found
+
+
+def analyse(kernel_source: str, params) -> Analysis:
+    """The gradient limits a kernel's source hits, and the data flow they affect.
 
     ``params`` are the kernel's parameter specs (``.name``, ``.role``, ``.kind``, ``.dtype``). Types come from
     the reference's type checker, so ``x *= 2`` on an int local is not an exclusion while the same on a
     float local is. A statement counts only when the value it writes can carry a derivative from a float
     input array to a float output (flow-insensitive data dependences, :class:`_DefUse`): a ``*=`` on a
-    local that never reaches an output, or that holds only constants, leaves Warp's gradients correct. In a
-    helper function, a statement counts when its value depends on the helper's float parameters and reaches
-    its return; then every use of the helper counts as that statement.
+    local that never reaches an output, or that holds only constants, leaves Warp's gradients correct; it
+    then spoils only the derivatives of the outputs its value reaches with respect to the inputs it depends
+    on (an :class:`Offence`). In a helper function, a statement counts when its value depends on the
+    helper's float parameters and reaches its return; then every use of the helper counts as that
+    statement. A ``return`` inside a ``while`` loop (kernel or helper) and an array read back after it was
+    written leave the whole kernel out; a ``return`` in a dynamic ``for`` loop of the kernel spoils the
+    outputs stored from the (outermost enclosing) loop on.
     """
     from .reference import local_types, parsed  # harness.reference imports nothing from here
 
@@ -502,7 +633,11 @@ def static_exclusions(kernel_source: str, params) -> dict[str, str]:
     module = parsed(kernel_source)
     definitions = [d for d in module.body if isinstance(d, cst.FunctionDef)]
     unsafe: dict[str, tuple[str, str]] = {}  # helper name -> (limit key, statement)
-    found: dict[str, str] = {}
+    helper_bits: dict[str, set[int]] = {}
+    kernel_wide: dict[str, str] = {}
+    offences: list[Offence] = []
+    analysis = None
+    key_return = "return-in-dynamic-loop"
     for definition in definitions:
         name = definition.name.value
         env = envs.get(name, {})
@@ -510,14 +645,18 @@ def static_exclusions(kernel_source: str, params) -> dict[str, str]:
         scan = _Scan(env, outputs if is_kernel else set())
         for statement in definition.body.body:
             _scan_statement(statement, scan)
-        defuse = _DefUse(env, set(unsafe) | {d.name.value for d in definitions[:-1]})
+        defuse = _DefUse(env, set(unsafe) | {d.name.value for d in definitions[:-1]}, helper_bits)
         look(defuse, definition)
+        if not is_kernel:
+            helper_bits[name] = _function_bits(definition, env).union(
+                *(b for h, b in helper_bits.items() if f"<call:{h}>" in set().union(*defuse.edges.values(), set())))
         if is_kernel:
             sources = {p.name for p in params if p.kind == "array" and p.role == "input" and _floaty(env.get(p.name))}
             sinks = {p.name for p in params if p.name in outputs and _floaty(env.get(p.name))}
         else:
             sources = {p.name.value for p in definition.params.params if _floaty(env.get(p.name.value))}
             sinks = {RETURN}
+        real_sources = set(sources)
         for helper, (key, text) in unsafe.items():  # a call of an unsafe helper offends where its value goes
             for target, reads in defuse.edges.items():
                 if f"<call:{helper}>" in reads:
@@ -525,14 +664,38 @@ def static_exclusions(kernel_source: str, params) -> dict[str, str]:
             sources = sources | {f"<call:{helper}>"}  # what an unsafe helper returns may depend on inputs
         tainted = _closure(defuse.edges, sources, forward=True)
         live = _closure(defuse.edges, sinks, forward=False)
+        for text, in_while, start in scan.returns:
+            where = text if is_kernel else f"{text} (in {name})"
+            if in_while:  # the backward pass would never end: it must not run at all
+                kernel_wide.setdefault(key_return, where)
+            elif is_kernel:
+                offences.append(Offence(key_return, where, frozenset(scan.stores[start:]), None))
+            else:  # the helper's adjoint applies the adjoint of the return after the loop too
+                unsafe.setdefault(name, (key_return, where))
         for key, target, text in scan.offences:
-            if key == "return-in-dynamic-loop":  # breaks the backward pass itself, wherever it is
-                found.setdefault(key, text if is_kernel else f"{text} (in {name})")
-            elif target is None or (target in tainted and target in live):
+            if target is None:
                 if is_kernel:
-                    found.setdefault(key, text)
+                    kernel_wide.setdefault(key, text)
                 else:
                     unsafe.setdefault(name, (key, text))
+            elif target in tainted and target in live:
+                if is_kernel:
+                    reached = _closure(defuse.edges, {target}, forward=True) & sinks
+                    feeding = _closure(defuse.edges, {target}, forward=False) & real_sources
+                    offences.append(Offence(key, text, frozenset(reached), frozenset(feeding)))
+                else:
+                    unsafe.setdefault(name, (key, text))
+        if is_kernel:
+            analysis = Analysis(kernel_wide, offences, defuse.edges, defuse.bits, real_sources, sinks)
+    return analysis
+
+
+def static_exclusions(kernel_source: str, params) -> dict[str, str]:
+    """{limit key: the first offending statement} for every limit :func:`analyse` finds, kernel-wide or not."""
+    a = analyse(kernel_source, params)
+    found = dict(a.kernel_wide)
+    for o in a.offences:
+        found.setdefault(o.key, o.statement)
     return found
 
 
