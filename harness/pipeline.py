@@ -43,6 +43,7 @@ from strategies import GeneratedKernel
 from . import GENERATOR_VERSION
 from . import warp_adapter as W
 from .canonical import canonical_id
+from . import differential as D
 from .compare import Comparison, compare_outputs, exact_match
 from .corpus import utc_timestamp
 from .extract import extract_all, normalise
@@ -73,6 +74,8 @@ class Options:
     # accept an output identical to the float32 reference without the conditioning runs (compare.exact_match)
     exact_fast_path: bool = True
     policy: str = "default"  # the grammar.policy.POLICIES entry the kernels were drawn with (recorded)
+    # differential oracles (harness.differential.VARIANTS): batch i builds variant differential[i % n]; () = off
+    differential: tuple[str, ...] = ()
 
 
 @dataclass
@@ -165,9 +168,10 @@ def _isolate(kernels, workdir, opts, step, build=None) -> tuple[_Build | None, d
 
 
 def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | None = None,
-                 skip_ids: frozenset[str] = frozenset()) -> BatchResult:
+                 skip_ids: frozenset[str] = frozenset(), batch_index: int | None = None) -> BatchResult:
     """Verify ``kernels`` (see the module docstring); kernels whose record id is in ``skip_ids`` (already
-    collected) are left out like duplicates within the batch."""
+    collected) are left out like duplicates within the batch. ``batch_index`` picks the differential
+    variant (``opts.differential``); without it the variant is a function of the batch's kernels."""
     opts = opts or Options()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -194,7 +198,7 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
             results[k.name] = KernelResult(k, "warp-bug", "compile-error", failure=_build_failure(k, "compile-error", failed[k.name]))
 
     # 3. run + reference + compare
-    checked: dict[str, tuple[Comparison, int, int, GradientResult]] = {}
+    checked: dict[str, tuple[Comparison, int, int, GradientResult, dict]] = {}
     if build is not None:
         t = time.perf_counter()
         for k in build.kernels:
@@ -204,6 +208,13 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
             else:
                 checked[k.name] = outcome
         timings["run_and_reference"] += time.perf_counter() - t
+
+    # 3b. differential oracle: one variant build of the kernels that matched, compared with the main build
+    variant = D.choose(opts.differential, batch_index, "".join(sorted(ids.values())))
+    if variant is not None and checked and D.available(variant):
+        t = time.perf_counter()
+        _differential_stage([k for k in ks if k.name in checked], workdir, opts, variant, checked, results)
+        timings["differential"] += time.perf_counter() - t
 
     # 4-5. sources, NVRTC, extraction for the kernels that matched
     passing = [k for k in ks if k.name in checked]
@@ -276,7 +287,7 @@ def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options):
                     return last
                 if last.status != "match":
                     continue
-            return last, seed, attempt + 1, gradient
+            return last, seed, attempt + 1, gradient, actual
         if last.status == "mismatch":
             failure = _mismatch_failure(k, values, r32.outputs, actual, last, seed)
             return KernelResult(k, "warp-bug", "mismatch: " + last.reason, failure=failure)
@@ -296,8 +307,99 @@ def _check_gradient(k: GeneratedKernel, module, values: dict, seed: int):
     return result
 
 
-def run_warp(module, k: GeneratedKernel, values: dict) -> dict[str, np.ndarray]:
-    """Launch ``k`` on ``values``; its outputs by name (a struct array output as ``"<name>.<field>"``)."""
+def _differential_stage(passing, workdir, opts, variant: str, checked, results) -> None:
+    """Build ``passing`` with ``variant``'s options, launch each kernel on the inputs its main-build check used,
+    and turn a disagreement (:mod:`harness.differential`) into a ``differential-<variant>`` warp-bug."""
+    v = D.VARIANTS[variant]
+    vopts = {"optimization_level": opts.optimization_level, "enable_backward": opts.enable_backward} | v.options
+    main_options = {"optimization_level": opts.optimization_level, "enable_backward": opts.enable_backward}
+
+    class _VariantBuild(_Build):
+        def __init__(self, kernels, workdir, _opts):
+            super().__init__(kernels, workdir, _opts)
+            W.set_module_options(self.module, **vopts)
+
+    try:
+        build, failed = _isolate_variant(passing, workdir, opts, _VariantBuild, v.device)
+    except W.BuildError as error:
+        build, failed = None, {passing[0].name: str(error)}
+    for k in passing:
+        if k.name in failed:
+            f = _build_failure(k, "compile-error", failed[k.name])
+            f.module_options = {key: val for key, val in v.options.items()}
+            results[k.name] = KernelResult(k, "warp-bug", f"compile-error (variant {variant})", failure=f)
+            checked.pop(k.name, None)
+    if build is None:
+        return
+    for k in build.kernels:
+        comparison, seed, attempts, gradient, main_out = checked[k.name]
+        values = make_inputs(k.params, k.dim, seed)
+        other = run_warp(build.module, k, values, device=v.device)
+        names = D.differing(main_out, other)
+        if not names:
+            continue
+        if not v.exact and not _fails_reference(k, values, other, seed):
+            continue  # a legitimate rounding difference: the variant passes the reference comparison too
+        message = (f"{k.name}: outputs {', '.join(names)} differ between the main build {main_options} and the "
+                   f"{variant} build ({v.options or {}} on {v.device})")
+        failure = Failure(
+            kind=f"differential-{variant}", kernel_name=k.name, module_source=k.source, dim=k.dim,
+            args=_args(k, values), expected=main_out, actual=other, tolerance={"rtol": 0.0, "atol": 0.0},
+            message=message, warp_version=W.warp_version(), seed=seed, module_options=main_options,
+            variant_options=dict(main_options) | v.options, variant_device=v.device,
+            detail=("Both outputs come from Warp: the kernel launched on the same inputs twice, built with the "
+                    "two configurations; they must agree bit for bit."
+                    if v.exact else "The variant's output also fails the reference comparison that the main "
+                    "build passed."),
+        )
+        checked.pop(k.name)
+        results[k.name] = KernelResult(k, "warp-bug", message, failure=failure)
+
+
+def _isolate_variant(kernels, workdir, opts, build_class, device):
+    """:func:`_isolate` for a variant build class (bisects compile failures the same way)."""
+    failures: dict[str, str] = {}
+
+    def attempt(ks):
+        b = build_class(ks, workdir, opts)
+        W.compile_on(b.module, device)
+        return b
+
+    def bisect(ks):
+        try:
+            attempt(ks)
+        except W.BuildError as error:
+            if len(ks) == 1:
+                failures[ks[0].name] = str(error)
+                return
+            half = len(ks) // 2
+            bisect(ks[:half])
+            bisect(ks[half:])
+
+    try:
+        return attempt(kernels), failures
+    except W.BuildError:
+        if len(kernels) == 1:
+            raise
+    bisect(kernels)
+    good = [k for k in kernels if k.name not in failures]
+    return (attempt(good) if good else None), failures
+
+
+def _fails_reference(k, values, actual, seed) -> bool:
+    """True when ``actual`` is a mismatch under the conditioned reference comparison (screened is not)."""
+    r32 = run_reference(k.kernel_source, k.params, values, k.dim)
+    r64 = run_reference(k.kernel_source, k.params, values, k.dim, float_t=np.float64)
+    perturbed = [run_reference(k.kernel_source, k.params, values, k.dim, perturb_seed=seed * 7 + j)
+                 for j in range(PERTURBED_RUNS)]
+    fragile = traces_fragile(r32.trace, [r64.trace] + [p.trace for p in perturbed])
+    return compare_outputs(actual, r32.outputs, r64.outputs, [p.outputs for p in perturbed],
+                           fragile=fragile).status == "mismatch"
+
+
+def run_warp(module, k: GeneratedKernel, values: dict, device: str = "cpu") -> dict[str, np.ndarray]:
+    """Launch ``k`` on ``values`` on ``device``; its outputs by name (a struct array output as
+    ``"<name>.<field>"``)."""
     args, outs = [], {}
     for p in k.params:
         v = values[p.name]
@@ -306,13 +408,13 @@ def run_warp(module, k: GeneratedKernel, values: dict) -> dict[str, np.ndarray]:
             if struct is not None:
                 arr = W.struct_array(module, p.dtype, v)
             else:
-                arr = W.to_warp(v, p.dtype, shape=getattr(p, "shape", None) or None)
+                arr = W.to_warp(v, p.dtype, shape=getattr(p, "shape", None) or None, device=device)
             args.append(arr)
             if p.is_output:
                 outs[p.name] = arr
         else:
             args.append(W.struct_instance(module, p.dtype, v) if struct is not None else v)
-    W.launch_cpu(getattr(module, k.name), k.dim, args)
+    W.launch(getattr(module, k.name), k.dim, args, device)
     result = {}
     for name, a in outs.items():
         data = W.to_numpy(a)
@@ -357,7 +459,7 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
     timings["codegen_extract"] += time.perf_counter() - t
     now = utc_timestamp()
     for k in build.kernels:
-        comparison, seed, attempts, gradient = checked[k.name]
+        comparison, seed, attempts, gradient, _ = checked[k.name]
         verification = {
             "cpu_executed": True,
             "reference_match": True,
