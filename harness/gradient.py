@@ -97,6 +97,13 @@ def candidates(params) -> tuple[list, list]:
     return inputs, outputs
 
 
+def needs_backward(k) -> bool:
+    """Whether :func:`check_gradient` may launch ``k``'s backward pass: it has float input and output arrays
+    (:func:`candidates`) and no static exclusion; for any other kernel the check decides before launching."""
+    inputs, outputs = candidates(k.params)
+    return bool(inputs and outputs) and not static_exclusions(k.kernel_source, k.params)
+
+
 def uses_float16(kernel_source: str, params) -> bool:
     return any(_scalar(p.dtype).bits == 16 for p in params if is_float(p.dtype)) or any(
         s in kernel_source for s in ("float16", "vec2h", "vec3h", "vec4h", "mat22h", "mat33h", "mat44h",

@@ -32,7 +32,7 @@ import os
 import time
 import traceback
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -47,7 +47,7 @@ from . import differential as D
 from .compare import Comparison, compare_outputs, exact_match
 from .corpus import utc_timestamp
 from .extract import extract_all, normalise
-from .gradient import GradientResult, LazyGradients, check_gradient
+from .gradient import GradientResult, LazyGradients, check_gradient, needs_backward
 from .inputs import make_inputs
 from .reference import run_reference
 from .report import Failure, KernelArg
@@ -76,6 +76,9 @@ class Options:
     policy: str = "default"  # the grammar.policy.POLICIES entry the kernels were drawn with (recorded)
     # differential oracles (harness.differential.VARIANTS): batch i builds variant differential[i % n]; () = off
     differential: tuple[str, ...] = ()
+    # build the kernels that are not gradient candidates (gradient.needs_backward) in a second, forward-only CPU
+    # module; records are unchanged (the code generation for the extraction keeps enable_backward on)
+    backward_split: bool = False
 
 
 @dataclass
@@ -126,6 +129,7 @@ class _Build:
         self.path = workdir / f"batch_{os.getpid()}_{next(_batch_counter)}.py"
         self.path.write_text(module_source(kernels))
         self.module = W.import_kernel_module(self.path)
+        self.enable_backward = opts.enable_backward
         W.set_module_options(
             self.module, optimization_level=opts.optimization_level, enable_backward=opts.enable_backward
         )
@@ -188,10 +192,20 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
 
     # 1-2. render + CPU compile (bisecting compile failures)
     t = time.perf_counter()
-    try:
-        build, failed = _isolate(ks, workdir, opts, lambda b: W.compile_cpu(b.module))
-    except W.BuildError as error:
-        build, failed = None, {ks[0].name: str(error)}
+    groups = [(ks, opts)]
+    if opts.backward_split and opts.enable_backward:
+        backward = [k for k in ks if needs_backward(k)]
+        forward = [k for k in ks if not needs_backward(k)]
+        groups = [(g, o) for g, o in ((backward, opts), (forward, replace(opts, enable_backward=False))) if g]
+    builds, failed = [], {}
+    for group, gopts in groups:
+        try:
+            b, f = _isolate(group, workdir, gopts, lambda b: W.compile_cpu(b.module))
+        except W.BuildError as error:
+            b, f = None, {group[0].name: str(error)}
+        failed |= f
+        if b is not None:
+            builds.append(b)
     timings["cpu_compile"] += time.perf_counter() - t
     for k in ks:
         if k.name in failed:
@@ -199,10 +213,10 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
 
     # 3. run + reference + compare
     checked: dict[str, tuple[Comparison, int, int, GradientResult, dict]] = {}
-    if build is not None:
+    if builds:
         t = time.perf_counter()
-        for k in build.kernels:
-            outcome = _check_kernel(k, build.module, ids[k.name], opts)
+        for k, module in [(k, b.module) for b in builds for k in b.kernels]:
+            outcome = _check_kernel(k, module, ids[k.name], opts)
             if isinstance(outcome, KernelResult):
                 results[k.name] = outcome
             else:
@@ -217,10 +231,17 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
         timings["differential"] += time.perf_counter() - t
 
     # 4-5. sources, NVRTC, extraction for the kernels that matched
-    passing = [k for k in ks if k.name in checked]
-    if passing:
-        # the CPU build is reused when every kernel in it passed (no second import and parse of the module)
-        reuse = build if build is not None and len(passing) == len(build.kernels) else None
+    # the CPU build is reused when every kernel in it passed (no second import and parse of the module); a
+    # forward-only build gets enable_backward back first: the records carry the backward code
+    for b in builds or [None]:
+        group = ks if b is None else b.kernels
+        passing = [k for k in group if k.name in checked]
+        if not passing:
+            continue
+        reuse = b if b is not None and len(passing) == len(b.kernels) else None
+        if reuse is not None and not reuse.enable_backward:
+            W.set_module_options(reuse.module, optimization_level=opts.optimization_level, enable_backward=True)
+            reuse.enable_backward = True
         _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse)
 
     return _finish(named, results, timings, skipped)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -122,3 +123,22 @@ def test_the_reproducer_builds_twice_and_fails_while_the_builds_differ(tmp_path,
     repro.write_text(broken)
     run = subprocess.run([sys.executable, str(repro)], capture_output=True, text=True, env=env, timeout=300)
     assert run.returncode == 1 and "out[3]" in run.stdout, run.stdout + run.stderr
+
+
+def test_the_forward_only_split_keeps_verdicts_and_records(tmp_path):
+    from harness.generate import draw_kernels
+
+    batch = draw_kernels(3, 6) + [_kernel("kd_int")]
+    together = pipeline.verify_batch(batch, tmp_path / "a", pipeline.Options(nvrtc=False))
+    split = pipeline.verify_batch(batch, tmp_path / "b", pipeline.Options(nvrtc=False, backward_split=True))
+    assert [r.verdict for r in split.results] == [r.verdict for r in together.results]
+
+    def strip(record):
+        """The record without its time stamp and with Warp's per-build instance number of a helper function
+        (``<helper>_0`` vs ``<helper>_1``: Warp numbers a @wp.func's generated instances per module load, and the
+        forward-only module is loaded once more before its code generation): the only difference measured."""
+        return {key: re.sub(r"(_f\d+)_\d+\b", r"\1_N", value) if isinstance(value, str) else value
+                for key, value in (record or {}).items() if key != "created_at"}
+
+    assert [strip(r.record) for r in split.results] == [strip(r.record) for r in together.results]
+    assert any(r.record and r.record["cpu_backward"] for r in split.results)
