@@ -57,6 +57,9 @@ INPUT_ATTEMPTS = 3
 PERTURBED_RUNS = 2
 VERIFY_MODES = ("full", "none")
 _batch_counter = itertools.count()
+# the differential variants a bug hunt should rotate through (every CPU variant: ~+60 % verification time,
+# benchmarks/differential.py); collect keeps Options.differential empty (records do not depend on it)
+FUZZ_DIFFERENTIAL = ("nobackward", "unroll0", "debug", "opt2", "cuda")
 
 
 @dataclass
