@@ -123,6 +123,13 @@ def narrow(analysis: Analysis, inputs, outputs) -> tuple[set[str], set[str], str
     return names_in, names_out, first
 
 
+def needs_backward(k) -> bool:
+    """Whether :func:`check_gradient` may launch ``k``'s backward pass: it has float input and output arrays
+    (:func:`candidates`) and no static exclusion; for any other kernel the check decides before launching."""
+    inputs, outputs = candidates(k.params)
+    return bool(inputs and outputs) and not analyse(k.kernel_source, k.params).kernel_wide
+
+
 # ---- the reference side -----------------------------------------------------------------------------------------
 
 

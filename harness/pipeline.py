@@ -32,7 +32,7 @@ import os
 import time
 import traceback
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import numpy as np
@@ -43,10 +43,11 @@ from strategies import GeneratedKernel
 from . import GENERATOR_VERSION
 from . import warp_adapter as W
 from .canonical import canonical_id
+from . import differential as D
 from .compare import Comparison, compare_outputs, exact_match
 from .corpus import utc_timestamp
 from .extract import extract_all, normalise
-from .gradient import GradientResult, LazyGradients, check_gradient
+from .gradient import GradientResult, LazyGradients, check_gradient, needs_backward
 from .inputs import make_inputs
 from .reference import run_reference
 from .report import Failure, KernelArg
@@ -56,6 +57,9 @@ INPUT_ATTEMPTS = 3
 PERTURBED_RUNS = 2
 VERIFY_MODES = ("full", "none")
 _batch_counter = itertools.count()
+# the differential variants a bug hunt should rotate through (every CPU variant: ~+60 % verification time,
+# benchmarks/differential.py); collect keeps Options.differential empty (records do not depend on it)
+FUZZ_DIFFERENTIAL = ("nobackward", "unroll0", "debug", "opt2", "cuda")
 
 
 @dataclass
@@ -73,6 +77,11 @@ class Options:
     # accept an output identical to the float32 reference without the conditioning runs (compare.exact_match)
     exact_fast_path: bool = True
     policy: str = "default"  # the grammar.policy.POLICIES entry the kernels were drawn with (recorded)
+    # differential oracles (harness.differential.VARIANTS): batch i builds variant differential[i % n]; () = off
+    differential: tuple[str, ...] = ()
+    # build the kernels that are not gradient candidates (gradient.needs_backward) in a second, forward-only CPU
+    # module; records are unchanged (the code generation for the extraction keeps enable_backward on)
+    backward_split: bool = False
 
 
 @dataclass
@@ -123,6 +132,7 @@ class _Build:
         self.path = workdir / f"batch_{os.getpid()}_{next(_batch_counter)}.py"
         self.path.write_text(module_source(kernels))
         self.module = W.import_kernel_module(self.path)
+        self.enable_backward = opts.enable_backward
         W.set_module_options(
             self.module, optimization_level=opts.optimization_level, enable_backward=opts.enable_backward
         )
@@ -165,9 +175,10 @@ def _isolate(kernels, workdir, opts, step, build=None) -> tuple[_Build | None, d
 
 
 def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | None = None,
-                 skip_ids: frozenset[str] = frozenset()) -> BatchResult:
+                 skip_ids: frozenset[str] = frozenset(), batch_index: int | None = None) -> BatchResult:
     """Verify ``kernels`` (see the module docstring); kernels whose record id is in ``skip_ids`` (already
-    collected) are left out like duplicates within the batch."""
+    collected) are left out like duplicates within the batch. ``batch_index`` picks the differential
+    variant (``opts.differential``); without it the variant is a function of the batch's kernels."""
     opts = opts or Options()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
@@ -184,32 +195,56 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
 
     # 1-2. render + CPU compile (bisecting compile failures)
     t = time.perf_counter()
-    try:
-        build, failed = _isolate(ks, workdir, opts, lambda b: W.compile_cpu(b.module))
-    except W.BuildError as error:
-        build, failed = None, {ks[0].name: str(error)}
+    groups = [(ks, opts)]
+    if opts.backward_split and opts.enable_backward:
+        backward = [k for k in ks if needs_backward(k)]
+        forward = [k for k in ks if not needs_backward(k)]
+        groups = [(g, o) for g, o in ((backward, opts), (forward, replace(opts, enable_backward=False))) if g]
+    builds, failed = [], {}
+    for group, gopts in groups:
+        try:
+            b, f = _isolate(group, workdir, gopts, lambda b: W.compile_cpu(b.module))
+        except W.BuildError as error:
+            b, f = None, {group[0].name: str(error)}
+        failed |= f
+        if b is not None:
+            builds.append(b)
     timings["cpu_compile"] += time.perf_counter() - t
     for k in ks:
         if k.name in failed:
             results[k.name] = KernelResult(k, "warp-bug", "compile-error", failure=_build_failure(k, "compile-error", failed[k.name]))
 
     # 3. run + reference + compare
-    checked: dict[str, tuple[Comparison, int, int, GradientResult]] = {}
-    if build is not None:
+    checked: dict[str, tuple[Comparison, int, int, GradientResult, dict]] = {}
+    if builds:
         t = time.perf_counter()
-        for k in build.kernels:
-            outcome = _check_kernel(k, build.module, ids[k.name], opts)
+        for k, module in [(k, b.module) for b in builds for k in b.kernels]:
+            outcome = _check_kernel(k, module, ids[k.name], opts)
             if isinstance(outcome, KernelResult):
                 results[k.name] = outcome
             else:
                 checked[k.name] = outcome
         timings["run_and_reference"] += time.perf_counter() - t
 
+    # 3b. differential oracle: one variant build of the kernels that matched, compared with the main build
+    variant = D.choose(opts.differential, batch_index, "".join(sorted(ids.values())))
+    if variant is not None and checked and D.available(variant):
+        t = time.perf_counter()
+        _differential_stage([k for k in ks if k.name in checked], workdir, opts, variant, checked, results)
+        timings["differential"] += time.perf_counter() - t
+
     # 4-5. sources, NVRTC, extraction for the kernels that matched
-    passing = [k for k in ks if k.name in checked]
-    if passing:
-        # the CPU build is reused when every kernel in it passed (no second import and parse of the module)
-        reuse = build if build is not None and len(passing) == len(build.kernels) else None
+    # the CPU build is reused when every kernel in it passed (no second import and parse of the module); a
+    # forward-only build gets enable_backward back first: the records carry the backward code
+    for b in builds or [None]:
+        group = ks if b is None else b.kernels
+        passing = [k for k in group if k.name in checked]
+        if not passing:
+            continue
+        reuse = b if b is not None and len(passing) == len(b.kernels) else None
+        if reuse is not None and not reuse.enable_backward:
+            W.set_module_options(reuse.module, optimization_level=opts.optimization_level, enable_backward=True)
+            reuse.enable_backward = True
         _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse)
 
     return _finish(named, results, timings, skipped)
@@ -276,7 +311,7 @@ def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options):
                     return last
                 if last.status != "match":
                     continue
-            return last, seed, attempt + 1, gradient
+            return last, seed, attempt + 1, gradient, actual
         if last.status == "mismatch":
             failure = _mismatch_failure(k, values, r32.outputs, actual, last, seed)
             return KernelResult(k, "warp-bug", "mismatch: " + last.reason, failure=failure)
@@ -296,8 +331,99 @@ def _check_gradient(k: GeneratedKernel, module, values: dict, seed: int):
     return result
 
 
-def run_warp(module, k: GeneratedKernel, values: dict) -> dict[str, np.ndarray]:
-    """Launch ``k`` on ``values``; its outputs by name (a struct array output as ``"<name>.<field>"``)."""
+def _differential_stage(passing, workdir, opts, variant: str, checked, results) -> None:
+    """Build ``passing`` with ``variant``'s options, launch each kernel on the inputs its main-build check used,
+    and turn a disagreement (:mod:`harness.differential`) into a ``differential-<variant>`` warp-bug."""
+    v = D.VARIANTS[variant]
+    vopts = {"optimization_level": opts.optimization_level, "enable_backward": opts.enable_backward} | v.options
+    main_options = {"optimization_level": opts.optimization_level, "enable_backward": opts.enable_backward}
+
+    class _VariantBuild(_Build):
+        def __init__(self, kernels, workdir, _opts):
+            super().__init__(kernels, workdir, _opts)
+            W.set_module_options(self.module, **vopts)
+
+    try:
+        build, failed = _isolate_variant(passing, workdir, opts, _VariantBuild, v.device)
+    except W.BuildError as error:
+        build, failed = None, {passing[0].name: str(error)}
+    for k in passing:
+        if k.name in failed:
+            f = _build_failure(k, "compile-error", failed[k.name])
+            f.module_options = {key: val for key, val in v.options.items()}
+            results[k.name] = KernelResult(k, "warp-bug", f"compile-error (variant {variant})", failure=f)
+            checked.pop(k.name, None)
+    if build is None:
+        return
+    for k in build.kernels:
+        comparison, seed, attempts, gradient, main_out = checked[k.name]
+        values = make_inputs(k.params, k.dim, seed)
+        other = run_warp(build.module, k, values, device=v.device)
+        names = D.differing(main_out, other)
+        if not names:
+            continue
+        if not v.exact and not _fails_reference(k, values, other, seed):
+            continue  # a legitimate rounding difference: the variant passes the reference comparison too
+        message = (f"{k.name}: outputs {', '.join(names)} differ between the main build {main_options} and the "
+                   f"{variant} build ({v.options or {}} on {v.device})")
+        failure = Failure(
+            kind=f"differential-{variant}", kernel_name=k.name, module_source=k.source, dim=k.dim,
+            args=_args(k, values), expected=main_out, actual=other, tolerance={"rtol": 0.0, "atol": 0.0},
+            message=message, warp_version=W.warp_version(), seed=seed, module_options=main_options,
+            variant_options=dict(main_options) | v.options, variant_device=v.device,
+            detail=("Both outputs come from Warp: the kernel launched on the same inputs twice, built with the "
+                    "two configurations; they must agree bit for bit."
+                    if v.exact else "The variant's output also fails the reference comparison that the main "
+                    "build passed."),
+        )
+        checked.pop(k.name)
+        results[k.name] = KernelResult(k, "warp-bug", message, failure=failure)
+
+
+def _isolate_variant(kernels, workdir, opts, build_class, device):
+    """:func:`_isolate` for a variant build class (bisects compile failures the same way)."""
+    failures: dict[str, str] = {}
+
+    def attempt(ks):
+        b = build_class(ks, workdir, opts)
+        W.compile_on(b.module, device)
+        return b
+
+    def bisect(ks):
+        try:
+            attempt(ks)
+        except W.BuildError as error:
+            if len(ks) == 1:
+                failures[ks[0].name] = str(error)
+                return
+            half = len(ks) // 2
+            bisect(ks[:half])
+            bisect(ks[half:])
+
+    try:
+        return attempt(kernels), failures
+    except W.BuildError:
+        if len(kernels) == 1:
+            raise
+    bisect(kernels)
+    good = [k for k in kernels if k.name not in failures]
+    return (attempt(good) if good else None), failures
+
+
+def _fails_reference(k, values, actual, seed) -> bool:
+    """True when ``actual`` is a mismatch under the conditioned reference comparison (screened is not)."""
+    r32 = run_reference(k.kernel_source, k.params, values, k.dim)
+    r64 = run_reference(k.kernel_source, k.params, values, k.dim, float_t=np.float64)
+    perturbed = [run_reference(k.kernel_source, k.params, values, k.dim, perturb_seed=seed * 7 + j)
+                 for j in range(PERTURBED_RUNS)]
+    fragile = traces_fragile(r32.trace, [r64.trace] + [p.trace for p in perturbed])
+    return compare_outputs(actual, r32.outputs, r64.outputs, [p.outputs for p in perturbed],
+                           fragile=fragile).status == "mismatch"
+
+
+def run_warp(module, k: GeneratedKernel, values: dict, device: str = "cpu") -> dict[str, np.ndarray]:
+    """Launch ``k`` on ``values`` on ``device``; its outputs by name (a struct array output as
+    ``"<name>.<field>"``)."""
     args, outs = [], {}
     for p in k.params:
         v = values[p.name]
@@ -306,13 +432,13 @@ def run_warp(module, k: GeneratedKernel, values: dict) -> dict[str, np.ndarray]:
             if struct is not None:
                 arr = W.struct_array(module, p.dtype, v)
             else:
-                arr = W.to_warp(v, p.dtype, shape=getattr(p, "shape", None) or None)
+                arr = W.to_warp(v, p.dtype, shape=getattr(p, "shape", None) or None, device=device)
             args.append(arr)
             if p.is_output:
                 outs[p.name] = arr
         else:
             args.append(W.struct_instance(module, p.dtype, v) if struct is not None else v)
-    W.launch_cpu(getattr(module, k.name), k.dim, args)
+    W.launch(getattr(module, k.name), k.dim, args, device)
     result = {}
     for name, a in outs.items():
         data = W.to_numpy(a)
@@ -357,7 +483,7 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
     timings["codegen_extract"] += time.perf_counter() - t
     now = utc_timestamp()
     for k in build.kernels:
-        comparison, seed, attempts, gradient = checked[k.name]
+        comparison, seed, attempts, gradient, _ = checked[k.name]
         verification = {
             "cpu_executed": True,
             "reference_match": True,

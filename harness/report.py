@@ -60,6 +60,12 @@ __all__ = [
 ]
 
 KINDS = ("mismatch", "gradient-mismatch", "compile-error", "nvrtc-error", "crash")
+DIFFERENTIAL = "differential-"  # + a harness.differential variant name: two Warp builds disagree
+
+
+def known_kind(kind: str) -> bool:
+    """A kind of :data:`KINDS`, or ``differential-<variant>``."""
+    return kind in KINDS or (kind.startswith(DIFFERENTIAL) and len(kind) > len(DIFFERENTIAL))
 MAX_SCRIPT_ROWS = 20  # differing elements the reproducer prints
 MAX_REPORT_ROWS = 5  # differing elements the Markdown table shows
 NVRTC_ARCH = 90  # used when the failure's text names no architecture
@@ -117,6 +123,10 @@ class Failure:
     module_options: dict = field(default_factory=dict)  # wp.set_module_options() the failure needs
     # "gradient-mismatch": output name -> the adjoint seeded into it (default: ones on every float output)
     output_grads: dict = field(default_factory=dict)
+    # "differential-*": the second configuration (module options and device); ``module_options`` is the first,
+    # ``expected`` holds the first build's outputs and ``actual`` the second's
+    variant_options: dict = field(default_factory=dict)
+    variant_device: str = "cpu"
 
 
 # --------------------------------------------------------------------------- signature
@@ -311,8 +321,10 @@ def render_reproducer(f: Failure) -> str:
     source from the defining file. Only ``numpy`` and ``warp`` are imported; nothing is written
     except Warp's own kernel cache.
     """
-    if f.kind not in KINDS:
-        raise ValueError(f"unknown failure kind {f.kind!r}; expected one of {KINDS}")
+    if not known_kind(f.kind):
+        raise ValueError(f"unknown failure kind {f.kind!r}; expected one of {KINDS} or {DIFFERENTIAL}<variant>")
+    if f.kind.startswith(DIFFERENTIAL):
+        return _differential_reproducer(f)
     taken = _top_level_names(f.module_source) | {"np", "wp"}
     main = _fresh("main", taken)
     helper = _fresh("differences", taken) if f.kind in ("mismatch", "gradient-mismatch") else None
@@ -346,6 +358,66 @@ def render_reproducer(f: Failure) -> str:
     else:
         lines += _launch_body(f, helper, taken)
     lines += ["", "", 'if __name__ == "__main__":', f"    {main}()", ""]
+    return "\n".join(lines)
+
+
+_BITWISE = '''\
+def differences(name, a, b):
+    """(element, a, b) for every element whose bits differ (NaN == NaN with the same bits, -0.0 != 0.0)."""
+    if a.shape != b.shape:
+        return [(name, f"shape {a.shape}", f"shape {b.shape}")]
+    bad = a.view(np.uint8).reshape(a.shape[:1] + (-1,)) != b.view(np.uint8).reshape(b.shape[:1] + (-1,))
+    return [(f"{name}[{i}]", a[i], b[i]) for i in np.flatnonzero(bad.any(axis=1))]
+'''
+
+
+def _differential_reproducer(f: Failure) -> str:
+    """Build and launch the kernel twice (``module_options`` on the CPU, then ``variant_options`` on
+    ``variant_device``) on the same inputs; exit 1 while the two outputs differ bit for bit."""
+    base = Failure(**{**f.__dict__, "kind": "mismatch", "module_options": {}})
+    script = render_reproducer(base).splitlines()
+    start = next(i for i, line in enumerate(script) if line.startswith("def differences("))
+    main_at = max(i for i, line in enumerate(script) if line.startswith("def main"))
+    header = script[:start]
+    body, skip = [], False
+    for line in script[main_at + 1:]:
+        if line.startswith("if __name__"):
+            break
+        if line == "    expected = {":
+            skip = True
+            continue
+        if skip:
+            skip = line != "    }"
+            continue
+        body.append(line.replace('device="cpu"', "device=device"))
+        if line.startswith("    actual = {"):
+            break
+    body.append("    return actual")
+    rtol, atol = float(f.tolerance.get("rtol", 0.0)), float(f.tolerance.get("atol", 0.0))
+    check = "differences(name, first[name], second[name])"
+    helper = _BITWISE
+    if rtol or atol:  # a configuration that may round differently: beyond the tolerance only
+        helper = _DIFFERENCES
+        check = f"differences(name, second[name], first[name], rtol={rtol!r}, atol={atol!r})"
+    lines = [f"# Reproducer: two builds of the same Warp kernel disagree ({f.kind}).", "#"]
+    lines += _comment(f.message) + header[header.index("") if "" in header else 0:]
+    lines += helper.splitlines() + ["", "", "def run(device):"] + body
+    lines += ["", "", "def main():",
+              f"    wp.set_module_options({_dict_literal(f.module_options)})",
+              '    first = run("cpu")',
+              f"    wp.set_module_options({_dict_literal(f.variant_options)})",
+              f"    second = run({f.variant_device!r})",
+              "    rows = []",
+              "    for name in first:",
+              f"        rows += {check}",
+              "    if not rows:",
+              '        print("not reproduced")',
+              "        return",
+              f'    print(f"{{\'element\':<16}} {{\'first build\':>28}} {{\'second build\':>28}}")',
+              f"    for element, a, b in rows[:{MAX_SCRIPT_ROWS}]:",
+              '        print(f"{element:<16} {str(a):>28} {str(b):>28}")',
+              '    raise SystemExit(f"bug reproduced: {len(rows)} element(s) differ between the two builds")',
+              "", "", 'if __name__ == "__main__":', "    main()", ""]
     return "\n".join(lines)
 
 
@@ -579,7 +651,7 @@ def render_markdown(f: Failure, diagnostics: str) -> str:
             "compile-error": "Build output:",
             "nvrtc-error": "NVRTC output:",
             "crash": "What happened:",
-        }[f.kind]
+        }.get(f.kind, "How the two outputs were obtained:")
         parts += [heading, "", _fenced(f.detail.strip("\n"), "text"), ""]
     parts += [
         "_Found by a grammar-based fuzzer that checks Warp kernels against a NumPy reference._",
@@ -607,7 +679,7 @@ def _title(f: Failure, rows: list[tuple[str, str, str, str]]) -> str:
         "compile-error": f"Valid kernel fails to build for the CPU: {error}",
         "nvrtc-error": f"NVRTC rejects generated CUDA code: {error}",
         "crash": "Kernel launch crashes the process on the CPU",
-    }[f.kind]
+    }.get(f.kind, f"Two builds of the same kernel disagree ({f.kind}){first}")
 
 
 def _description(f: Failure) -> str:
@@ -621,7 +693,9 @@ def _description(f: Failure) -> str:
         "nvrtc-error": f"Compiling the CUDA code generated for kernel `{f.kernel_name}` with NVRTC fails "
         "(no GPU is needed to reproduce: `wp.compile_aot_module`).",
         "crash": f"{launch} crashes the Python process.",
-    }[f.kind]
+    }.get(f.kind, f"`{f.kernel_name}` built with `{f.module_options}` (column *expected*) and with "
+                  f"`{f.variant_options}` on `\"{f.variant_device}\"` (column *actual*) gives different outputs on the "
+                  "same inputs.")
 
 
 def _differences(f: Failure) -> list[tuple[str, str, str, str]]:

@@ -86,6 +86,8 @@ __all__ = [
     "generate_sources",
     "import_kernel_module",
     "init",
+    "compile_on",
+    "launch",
     "launch_cpu",
     "launch_cpu_backward",
     "non_differentiable_builtins",
@@ -227,12 +229,20 @@ def import_kernel_module(path: Path) -> types.ModuleType:
     return module
 
 
-def set_module_options(pymodule, *, optimization_level: int = 0, enable_backward: bool = True) -> None:
-    """Set the compile options of the Warp module behind ``pymodule`` (marks it for rebuild)."""
-    wp.set_module_options(
-        {"optimization_level": optimization_level, "enable_backward": enable_backward},
-        module=pymodule,
-    )
+def set_module_options(pymodule, *, optimization_level: int = 0, enable_backward: bool = True,
+                       max_unroll: int | None = None, mode: str | None = None) -> None:
+    """Set the compile options of the Warp module behind ``pymodule`` (marks it for rebuild).
+
+    ``max_unroll`` (None: ``wp.config.max_unroll``) and ``mode`` (``"release"``/``"debug"``; None:
+    ``wp.config.mode``) are Warp 1.19 module options: ``Module.resolve_options`` takes ``mode`` from the
+    module before the config, and the CPU build gets ``debug = (mode == "debug")``.
+    """
+    options = {"optimization_level": optimization_level, "enable_backward": enable_backward}
+    if max_unroll is not None:
+        options["max_unroll"] = max_unroll
+    if mode is not None:
+        options["mode"] = mode
+    wp.set_module_options(options, module=pymodule)
 
 
 def _warp_module(pymodule) -> _wp_context.Module:
@@ -354,7 +364,8 @@ def _warp_dtype(dtype_name: str):
     return t, (wp.bool if dtype_name == "bool" else getattr(wp, dtype_name))
 
 
-def to_warp(value: np.ndarray, dtype_name: str, shape: tuple[int, ...] | None = None) -> wp.array:
+def to_warp(value: np.ndarray, dtype_name: str, shape: tuple[int, ...] | None = None,
+            device: str = "cpu") -> wp.array:
     """A CPU ``wp.array`` copy of ``value``; ``dtype_name`` is a type name of :mod:`grammar.types`
     (``"float32"``, ``"uint8"``, ``"vec3h"``, ``"mat33d"``, ``"quat"``, ...).
 
@@ -369,7 +380,7 @@ def to_warp(value: np.ndarray, dtype_name: str, shape: tuple[int, ...] | None = 
         raise ValueError(f"{dtype_name} arrays must end in shape {element_shape}, got {data.shape}")
     if shape is None:
         shape = data.shape[: data.ndim - len(element_shape)] if element_shape else data.shape
-    return wp.array(data, dtype=dtype, shape=shape, device="cpu")
+    return wp.array(data, dtype=dtype, shape=shape, device=device)
 
 
 def struct_instance(pymodule, name: str, values: dict):
@@ -402,6 +413,22 @@ def struct_array(pymodule, name: str, value: np.ndarray) -> wp.array:
 def to_numpy(warp_array) -> np.ndarray:
     """A numpy copy of a ``wp.array`` (``vec3`` arrays come back with shape ``(N, 3)``)."""
     return warp_array.numpy().copy()
+
+
+def launch(kernel, dim: int, inputs: list, device: str = "cpu") -> None:
+    """Launch ``kernel`` over ``dim`` threads on ``device`` (``"cpu"`` or ``"cuda:0"``) and wait."""
+    init()
+    wp.launch(kernel, dim=dim, inputs=inputs, device=device)
+    wp.synchronize_device(device)
+
+
+def compile_on(pymodule, device: str) -> float:
+    """:func:`compile_cpu` for any device (``"cuda:0"`` needs a GPU: see :func:`cuda_available`)."""
+    init()
+    start = time.perf_counter()
+    with _build_errors():
+        wp.load_module(pymodule, device=device)
+    return time.perf_counter() - start
 
 
 def launch_cpu(kernel, dim: int, inputs: list) -> None:
