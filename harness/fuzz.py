@@ -143,7 +143,10 @@ def main(argv: list[str] | None = None) -> int:
     stats: Counter = Counter()
     writer = ReportWriter(args.reports, W.diagnostics)
     found: list[dict] = []
-    opts = Options(optimization_level=args.opt_level, nvrtc=not args.no_nvrtc)
+    from .pipeline import FUZZ_DIFFERENTIAL
+
+    # the differential oracles (harness.differential): each batch is also built in one variant configuration
+    opts = Options(optimization_level=args.opt_level, nvrtc=not args.no_nvrtc, differential=FUZZ_DIFFERENTIAL)
     rounds = 0
     with tempfile.TemporaryDirectory(prefix="warpsmith-fuzz-") as scratch:
         W.init(cache_dir=os.path.join(scratch, "kernel-cache"))
