@@ -1,0 +1,63 @@
+"""Liveness: generated computations reach an output, and harness.liveness measures it (reference only)."""
+
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+from harness import liveness as L
+from harness.generate import draw_kernels
+from strategies.kernels import ParamSpec
+
+IN = ParamSpec("a", "array", "float32", "input", -4, 4, (16,))
+OUT = ParamSpec("out", "array", "float32", "output", 0, 0, (16,))
+
+
+def _kernel(body: str):
+    src = ("@wp.kernel\ndef k(a: wp.array(dtype=float), out: wp.array(dtype=float)):\n    tid = wp.tid()\n"
+           + "".join(f"    {line}\n" for line in body.splitlines()))
+    return SimpleNamespace(kernel_source=src, params=(IN, OUT), dim=16)
+
+
+def test_a_dead_builtin_is_reported_dead_and_a_live_one_live():
+    dead = L.kernel_liveness(_kernel("x = wp.sin(a[tid])\nout[tid] = a[tid]"))
+    assert dead.rows["sin"] == (True, False, True)  # executed, not live, varying
+    live = L.kernel_liveness(_kernel("x = wp.sin(a[tid])\nout[tid] = x"))
+    assert live.rows["sin"][:2] == (True, True)
+    # the store of x is dead in the first kernel, live in the second
+    assert [s[3] for s in dead.statements] == [True, False, True]  # tid = wp.tid(), x = ..., out[tid] = ...
+    assert all(s[3] for s in live.statements)
+
+
+def test_an_overwritten_store_is_dead_and_constant_outputs_are_input_independent():
+    k = _kernel("out[tid] = wp.exp(a[tid])\nout[tid] = 2.0")
+    kl = L.kernel_liveness(k)
+    assert kl.rows["exp"][1] is False and not kl.input_dependent
+    assert L.is_input_dependent(_kernel("out[tid] = a[tid] * 2.0"), 0) is True
+
+
+def test_nudge_changes_every_kind_of_value():
+    import numpy as np
+
+    assert L.nudge(True) is False and L.nudge(3) == 4
+    assert L.nudge(np.float32(2.0)) != np.float32(2.0) and L.nudge(np.float32(0.0)) != 0
+    v = np.zeros(3, dtype=np.float16)
+    assert not np.array_equal(L.nudge(v), v)
+
+
+def test_generated_kernels_sink_their_locals_and_depend_on_their_inputs():
+    kernels = draw_kernels(7, 30)
+    with_sinks = [k for k in kernels if any(p.name.startswith("sink") for p in k.params)]
+    assert len(with_sinks) >= len(kernels) // 2
+    for k in with_sinks:
+        for p in k.params:
+            if p.name.startswith("sink"):
+                assert p.role == "output" and p.shape[-1] % (k.dim if isinstance(k.dim, int) else k.dim[-1]) == 0
+    dependent = [L.is_input_dependent(k, 0) for k in kernels]
+    assert sum(bool(d) for d in dependent) >= 0.6 * len(kernels), dependent
+
+
+def test_the_census_counts_uses_and_the_table_names_rows():
+    c = L.census([_kernel("x = wp.sin(a[tid])\nout[tid] = x"), _kernel("x = wp.sin(a[tid])\nout[tid] = a[tid]")])
+    s = c.summary()
+    assert s["rows"]["sin"]["uses"] == 2 and s["rows"]["sin"]["live"] == 1
+    assert "sin" in L.format_table(s)
