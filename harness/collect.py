@@ -176,6 +176,27 @@ class _Batch:
     running: int = 1
 
 
+def culprit_failure(task: Task, status: str, detail: str):
+    """The single kernel of ``task`` (a bisected part of one kernel) that crashed, hung or broke its worker,
+    named as the pipeline names it, and its Warp report (kind ``crash``; None for a Python error).
+    Returns (None, None) when the batch has no kernel at that position."""
+    from .generate import draw_kernels
+    from .pipeline import _build_failure, name_kernels
+    from .worker import batch_seed
+
+    position = task.all_positions()[0]
+    kernels = draw_kernels(batch_seed(task.seed, task.batch_index), task.batch_size, POLICIES[task.opts.policy])
+    if position >= len(kernels):
+        return None, None
+    _, kernel = name_kernels([kernels[position]])[0]
+    failure = None
+    if status in ("crash", "timeout"):
+        what = "hung (no result within the batch timeout)" if status == "timeout" else "crashed"
+        failure = _build_failure(kernel, "crash", f"verifying this kernel {what} the worker process: {detail}")
+        failure.seed = batch_seed(task.seed, task.batch_index)
+    return kernel, failure
+
+
 def _culprit(args: argparse.Namespace, task: Task, status: str, detail: str) -> dict:
     """Record the single kernel of ``task`` that crashed, hung or broke its worker; return a summary entry.
 
@@ -185,14 +206,11 @@ def _culprit(args: argparse.Namespace, task: Task, status: str, detail: str) -> 
     position = task.all_positions()[0]
     entry = {"batch": task.batch_index, "position": position, "kind": status, "detail": detail}
     try:
-        from .generate import draw_kernels
-        from .pipeline import _build_failure, module_source, name_kernels
-        from .worker import batch_seed
+        from .pipeline import module_source
 
-        kernels = draw_kernels(batch_seed(task.seed, task.batch_index), task.batch_size, POLICIES[task.opts.policy])
-        if position >= len(kernels):
+        kernel, failure = culprit_failure(task, status, detail)
+        if kernel is None:
             return entry
-        _, kernel = name_kernels([kernels[position]])[0]
         entry["kernel_name"] = kernel.name
         culprits = args.out / "culprits"
         culprits.mkdir(exist_ok=True)
@@ -201,10 +219,7 @@ def _culprit(args: argparse.Namespace, task: Task, status: str, detail: str) -> 
                  f"kernel {position}: {status} ({detail})\n"
         path.write_text(header + module_source([kernel]) + "\n")
         entry["source"] = str(path)
-        if status in ("crash", "timeout"):
-            what = "hung (no result within the batch timeout)" if status == "timeout" else "crashed"
-            failure = _build_failure(kernel, "crash", f"verifying this kernel {what} the worker process: {detail}")
-            failure.seed = batch_seed(task.seed, task.batch_index)
+        if failure is not None:
             report = _reports(args.out).write(failure)
             entry["report"] = str(report) if report else "(already reported)"
     except Exception as error:  # the write-up is a courtesy; collection goes on without it

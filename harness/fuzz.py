@@ -1,11 +1,28 @@
-"""``python -m harness.fuzz``: hunt for Warp bugs for a time budget, writing one shrunk report per bug.
+"""``python -m harness.fuzz``: hunt for Warp bugs for a time budget on every core, one shrunk report per bug.
 
-Each round runs Hypothesis over batches of generated kernels (``lists(kernels())``). A batch in which Warp
-disagrees with the reference, fails to compile a valid kernel, or fails NVRTC raises; Hypothesis then
-shrinks the batch to one kernel and that kernel to a minimal one, and the minimal failure is written by
-:class:`harness.report.ReportWriter` as ``<reports>/<signature>/{repro.py, report.md, failure.json}``,
-deduplicated by signature across runs. Every report's reproducer is then re-run in a fresh process with
-a fresh kernel cache; ``failure.json`` records whether it reproduced there.
+The hunt runs seeded batches of generated kernels (batch ``i`` of seed ``S`` is drawn as ``collect`` draws
+it, :mod:`harness.generate`, so a report names the seed and batch that found it) in isolated worker
+processes (:mod:`harness.pool`, :mod:`harness.fuzz_worker`; ``--workers``, default all cores, each with its
+own Warp kernel cache). The parent keeps the canonical ids of every kernel verified so far and passes them
+to the workers, so no kernel is verified twice (Hypothesis starts every batch with the same simplest
+kernels); those are counted as ``skipped``. NVRTC runs on one batch in ``--nvrtc-every``.
+
+* A Warp failure of any ``Failure.kind`` (mismatch, compile error, NVRTC error, gradient mismatch, and
+  whatever kinds the pipeline adds) is announced at once as ``[fuzz] found <kind> after <t> s: <message>``
+  on stdout, then shrunk in a worker: the batch's Hypothesis seed is replayed up to the failing kernel
+  and Hypothesis shrinks it while it fails with the same kind, for at most ``--shrink-s`` seconds. The
+  smallest failure found is written by :class:`harness.report.ReportWriter` (deduplicated by signature)
+  as ``<reports>/<signature>/{repro.py, report.md, failure.json}``; ``failure.json`` says whether the
+  shrink finished (``shrink``) and, after a standalone re-run of ``repro.py`` in a fresh process with an
+  empty kernel cache, whether it reproduced there (``reproduces_standalone``).
+* A batch that crashes or hangs its worker (``--batch-timeout``) is bisected to the kernel responsible,
+  which is written up as a ``crash`` report (``harness.collect.culprit_failure``); the hunt goes on.
+
+Time: no new batch starts after ``--budget-s``; batches still running get a short grace and are then
+killed; shrinking and the standalone re-runs fit into a fixed allowance after the budget
+(:func:`allowances`), so a run ends within ``budget + min(25, max(12, budget / 4))`` seconds plus teardown.
+A progress line goes to stderr every ``--progress-s`` seconds (``--quiet`` silences it). At the end: a
+one-line summary and ``<reports>/fuzz_summary.json``.
 
 Exit status: 1 if any Warp failure was found, 0 if none, 2 on bad arguments.
 """
@@ -15,92 +32,28 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import pickle
+import shutil
 import subprocess
 import sys
 import tempfile
 import time
-from collections import Counter
+from collections import Counter, deque
 from pathlib import Path
 
-import hypothesis
-import hypothesis.strategies as st
-from hypothesis import HealthCheck, Phase, Verbosity, given, settings
-from hypothesis.errors import Flaky
+from grammar.policy import POLICIES
 
-from grammar.policy import DEFAULT_POLICY
-from strategies import kernels
+from .pipeline import FUZZ_DIFFERENTIAL, Options
+from .pool import WorkerPool, WorkerStartupError
 
-from . import warp_adapter as W
-from .pipeline import Options, verify_batch
-from .report import Failure, ReportWriter
-
-
-class WarpFailureFound(Exception):
-    """Raised inside the property so Hypothesis shrinks; one subclass per failure kind."""
-
-
-class _KindExceptions(dict):
-    """One WarpFailureFound subclass per failure kind, made on first use (any kind, e.g. differential-opt2)."""
-
-    def __missing__(self, kind):
-        self[kind] = type(kind.title().replace("-", "") + "Found", (WarpFailureFound,), {})
-        return self[kind]
-
-
-_KIND_EXCEPTIONS = _KindExceptions()
-
-
-def check_batch(batch, workdir: Path, opts: Options, stats: Counter, found: dict,
-                errors_dir: Path | None = None) -> None:
-    """The property: every kernel of the batch is accepted, screened or (our) generator error. Generator
-    errors are bugs of warpsmith, not Warp's: each is written to ``errors_dir`` (kernel + reason)."""
-    result = verify_batch(batch, workdir, opts)
-    stats.update(result.counts())
-    for r in result.results:
-        if r.verdict == "generator-error" and errors_dir is not None:
-            errors_dir.mkdir(parents=True, exist_ok=True)
-            path = errors_dir / f"{r.kernel.name}.txt"
-            if not path.exists():
-                path.write_text(f"{r.kernel.source}\n# {r.reason}\n".replace("\n# ", "\n\n# ", 1))
-                print(f"[fuzz] generator-error (a bug of ours): {r.reason.splitlines()[0][:200]} -> {path}",
-                      flush=True)
-        if r.verdict == "warp-bug" and r.failure is not None:
-            found[r.failure.kind] = r.failure
-            raise _KIND_EXCEPTIONS[r.failure.kind](r.reason.splitlines()[0])
-
-
-def hunt(seed: int, examples: int, batch_size: int, opts: Options, workdir: Path, deadline: float,
-         stats: Counter, errors_dir: Path | None = None) -> tuple[Failure | None, str]:
-    """One Hypothesis run; returns (minimal failure or None, status)."""
-    found: dict[str, Failure] = {}
-
-    @settings(
-        max_examples=examples, database=None, deadline=None, derandomize=False,
-        suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink],
-        report_multiple_bugs=False, verbosity=Verbosity.quiet,
-    )
-    @hypothesis.seed(seed)
-    @given(st.lists(kernels(DEFAULT_POLICY), min_size=1, max_size=batch_size))
-    def prop(batch):
-        if not found and time.monotonic() > deadline:
-            return  # budget spent while still searching: let the run end quickly
-        check_batch(batch, workdir, opts, stats, found, errors_dir)
-
-    try:
-        prop()
-    except WarpFailureFound as error:
-        kind = next(k for k, exc in _KIND_EXCEPTIONS.items() if isinstance(error, exc))
-        return found[kind], "found"
-    except Flaky as error:
-        first = next(iter(found.values()), None)
-        return first, f"flaky ({type(error).__name__})"
-    return None, "clean"
+DEFAULT_BATCH_TIMEOUT_S = 300.0
 
 
 def reproduces_standalone(report_dir: Path, timeout: float = 300) -> bool | None:
-    """Run repro.py in a fresh process with an empty kernel cache; True if it still fails."""
+    """Run repro.py in a fresh process with an empty kernel cache; True if it still fails, None on timeout."""
     with tempfile.TemporaryDirectory(prefix="warpsmith-repro-") as cache:
         env = {**os.environ, "WARP_CACHE_PATH": cache}
+        env.pop("WARPSMITH_WORKER_HOOK", None)
         try:
             proc = subprocess.run([sys.executable, "repro.py"], cwd=report_dir, env=env,
                                   capture_output=True, text=True, timeout=timeout)
@@ -109,22 +62,332 @@ def reproduces_standalone(report_dir: Path, timeout: float = 300) -> bool | None
     return proc.returncode != 0
 
 
+def allowances(budget: float) -> dict[str, float]:
+    """Seconds after the budget: ``grace`` for batches in flight, ``post`` for everything (shrinks that
+    run past the budget and the standalone re-runs included); ``repro`` of ``post`` is kept for re-runs."""
+    post = min(25.0, max(12.0, budget / 4))
+    return {"grace": min(10.0, post / 3), "post": post, "repro": min(15.0, post / 2)}
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, not the whole usage
+        print(f"fuzz: error: {message}", file=sys.stderr)
+        raise SystemExit(2)
+
+
 def parse_args(argv):
-    p = argparse.ArgumentParser(prog="python -m harness.fuzz",
-                                description="Hunt for Warp bugs with generated kernels for a time budget.")
-    p.add_argument("--budget-s", type=float, required=True, help="seconds to search (shrinking may run past it)")
+    p = _Parser(prog="python -m harness.fuzz",
+                description="Hunt for Warp bugs with generated kernels for a time budget.")
+    p.add_argument("--budget-s", type=float, required=True, help="seconds to hunt (see the module doc for the end)")
+    p.add_argument("--shrink-s", type=float, default=None,
+                   help="seconds to shrink one failure (default min(30, budget/4); at most the budget)")
     p.add_argument("--reports", type=Path, default=Path("reports"), help="report directory (default ./reports)")
-    p.add_argument("--seed", type=int, default=None, help="first Hypothesis seed (default: random)")
+    p.add_argument("--seed", type=int, default=None, help="generation seed (default: random)")
+    p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
     p.add_argument("--batch-size", type=int, default=24, help="kernels per Warp module (default 24)")
-    p.add_argument("--examples-per-round", type=int, default=8, help="batches per Hypothesis run (default 8)")
-    p.add_argument("--opt-level", type=int, default=0, choices=range(4))
-    p.add_argument("--no-nvrtc", action="store_true", help="skip NVRTC compilation of the CUDA code")
+    p.add_argument("--batch-timeout", type=float, default=DEFAULT_BATCH_TIMEOUT_S,
+                   help=f"seconds a worker may spend on one batch before it is killed and the batch bisected "
+                   f"(default {DEFAULT_BATCH_TIMEOUT_S:g})")
+    p.add_argument("--policy", choices=sorted(POLICIES), default="default", help="generator policy (default: default)")
+    p.add_argument("--opt-level", type=int, default=0, choices=range(4), help="CPU optimization level (default 0)")
+    p.add_argument("--nvrtc-every", type=int, default=8, help="compile with NVRTC one batch in N (default 8)")
+    p.add_argument("--no-nvrtc", action="store_true", help="never compile the CUDA code with NVRTC")
+    p.add_argument("--progress-s", type=float, default=10.0, help="seconds between progress lines (default 10)")
+    p.add_argument("--quiet", action="store_true", help="no progress lines")
     args = p.parse_args(argv)
-    if not args.budget_s > 0:
+    finite = lambda x: x == x and x not in (float("inf"), float("-inf"))  # noqa: E731
+    if not (args.budget_s > 0 and finite(args.budget_s)):
         p.error("--budget-s must be > 0")
-    if args.batch_size < 1 or args.examples_per_round < 1:
-        p.error("--batch-size and --examples-per-round must be >= 1")
+    if args.shrink_s is None:
+        args.shrink_s = min(30.0, args.budget_s / 4)
+    if not (0 < args.shrink_s <= args.budget_s):
+        p.error("--shrink-s must be > 0 and <= --budget-s")
+    if args.workers < 1:
+        p.error("--workers must be >= 1")
+    if args.batch_size < 1:
+        p.error("--batch-size must be >= 1")
+    if not args.batch_timeout > 0:
+        p.error("--batch-timeout must be > 0")
+    if args.nvrtc_every < 1:
+        p.error("--nvrtc-every must be >= 1")
+    if not args.progress_s > 0:
+        p.error("--progress-s must be > 0")
+    if args.seed is not None and args.seed < 0:
+        p.error("--seed must be >= 0")
     return args
+
+
+class Hunt:
+    """The parent's state of one fuzz run (see the module docstring)."""
+
+    def __init__(self, args, scratch: str):
+        from . import warp_adapter as W
+        from .report import ReportWriter
+
+        self.args = args
+        self.scratch = scratch
+        self.seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
+        self.start = time.monotonic()
+        self.deadline = self.start + args.budget_s
+        self.allow = allowances(args.budget_s)
+        self.hard_end = self.deadline + self.allow["post"]
+        self.verified: set[str] = set()
+        self.verdicts: Counter = Counter()
+        self.timings: Counter = Counter()
+        self.kernels = self.skipped = 0
+        self.next_batch = 0
+        self.queue: deque = deque()  # bisected parts, before new batches
+        self.pending: deque = deque()  # (failure, batch index, found-after seconds) waiting for a shrink
+        self.shrinking = 0
+        self.signatures: set[str] = set()  # unshrunk signatures already announced
+        self.entries: list[dict] = []  # one per failure found
+        self.new_reports: list[tuple[Path, dict]] = []
+        self.worker_errors: list[str] = []
+        self.generator_errors = 0
+
+        def diagnostics():
+            W.init(cache_dir=os.path.join(scratch, "main-cache"))
+            return W.diagnostics()
+
+        self.writer = ReportWriter(args.reports, diagnostics)
+
+    # -- helpers ------------------------------------------------------------------------------------
+
+    def now(self) -> float:
+        return time.monotonic() - self.start
+
+    def opts(self, batch_index: int, nvrtc: bool | None = None, kind: str = "") -> Options:
+        """The pipeline options of a batch: NVRTC on one batch in ``--nvrtc-every``, and the differential
+        oracles (harness.differential: the batch is also built in one variant configuration, chosen by
+        content); shrinking a ``differential-<variant>`` failure keeps that variant."""
+        if nvrtc is None:
+            nvrtc = not self.args.no_nvrtc and batch_index % self.args.nvrtc_every == 0
+        differential = FUZZ_DIFFERENTIAL
+        if kind.startswith("differential-"):
+            differential = (kind.removeprefix("differential-"),)
+        return Options(optimization_level=self.args.opt_level, nvrtc=nvrtc, seed=self.seed, policy=self.args.policy,
+                       differential=differential)
+
+    def say(self, line: str) -> None:
+        print(line, flush=True)
+
+    def progress(self) -> None:
+        if self.args.quiet:
+            return
+        t = self.now()
+        rate = self.kernels / t if t > 0 else 0.0
+        verdicts = ", ".join(f"{k} {n}" for k, n in sorted(self.verdicts.items())) or "none yet"
+        print(f"[fuzz] {t:.0f} s: {self.kernels} kernels verified ({rate:.2f}/s), {self.skipped} skipped, "
+              f"verdicts: {verdicts}; {len(self.entries)} failures, {len(self.new_reports)} reports"
+              f"{f', {self.shrinking} shrinking' if self.shrinking else ''}", file=sys.stderr, flush=True)
+
+    def write(self, failure, entry: dict, shrink: str, extra: dict | None = None) -> None:
+        """Write ``failure``'s report (deduplicated) and note it in ``entry``."""
+        try:
+            report_dir = self.writer.write(failure)
+        except Exception as error:  # e.g. a failure kind the report format does not know yet
+            entry["report"] = f"not written: {type(error).__name__}: {error}"
+            return
+        entry["report"] = str(report_dir) if report_dir else "duplicate"
+        entry["shrink"] = shrink
+        if report_dir is not None:
+            meta = {"shrink": shrink, "fuzz_seed": self.seed, "batch": entry.get("batch"),
+                    "batch_size": self.args.batch_size, "policy": self.args.policy, **(extra or {})}
+            self._update_meta(report_dir, meta)
+            self.new_reports.append((report_dir, entry))
+
+    @staticmethod
+    def _update_meta(report_dir: Path, extra: dict) -> None:
+        path = report_dir / "failure.json"
+        meta = json.loads(path.read_text())
+        meta.update(extra)
+        path.write_text(json.dumps(meta, indent=2) + "\n")
+
+    def found(self, failure, batch_index: int, kind: str | None = None) -> dict | None:
+        """Announce a failure (once per unshrunk signature); return its summary entry, None if known."""
+        from .report import failure_signature
+
+        try:
+            signature = failure_signature(failure)
+        except Exception:
+            signature = f"{failure.kind}:{failure.kernel_name}"
+        if signature in self.signatures:
+            return None
+        self.signatures.add(signature)
+        t = self.now()
+        kind = kind or failure.kind
+        message = " ".join(failure.message.split())[:200]
+        self.say(f"[fuzz] found {kind} after {t:.1f} s: {message}")
+        entry = {"kind": kind, "kernel": failure.kernel_name, "message": message, "found_after_s": round(t, 1),
+                 "batch": batch_index}
+        self.entries.append(entry)
+        return entry
+
+    # -- outcomes -----------------------------------------------------------------------------------
+
+    def hunted(self, out) -> None:
+        self.verified.update(out.verified_ids)
+        self.verdicts.update(out.verdicts)
+        self.timings.update(out.timings)
+        self.kernels += out.n_kernels
+        self.skipped += out.skipped
+        for name, source, reason in out.notes:
+            self.generator_errors += 1
+            errors = self.args.reports / "generator-errors"
+            errors.mkdir(parents=True, exist_ok=True)
+            path = errors / f"{name}.txt"
+            if not path.exists():
+                path.write_text(f"{source}\n\n# {reason}\n")
+                self.say(f"[fuzz] generator-error (a bug of ours): {reason.splitlines()[0][:200]} -> {path}")
+        for failure in out.failures:
+            entry = self.found(failure, out.batch_index)
+            if entry is not None:
+                self.pending.append((failure, out.batch_index, entry))
+
+    def culprit(self, task, status: str, detail: str) -> None:
+        from .collect import culprit_failure
+
+        self.kernels += 1
+        kind = {"crash": "crash", "timeout": "hang"}.get(status)
+        try:
+            kernel, failure = culprit_failure(task, status, detail)
+        except Exception as error:
+            self.worker_errors.append(f"batch {task.batch_index}: culprit write-up failed: {error}")
+            return
+        if kernel is not None:
+            from .canonical import canonical_id
+            self.verified.add(canonical_id(kernel.source))
+        if failure is None:  # a Python error in the worker on one kernel: a bug of ours
+            self.verdicts["worker-error"] += 1
+            self.worker_errors.append(f"batch {task.batch_index} position {task.all_positions()[0]}: {detail}")
+            return
+        self.verdicts[f"worker-{status}"] += 1
+        entry = self.found(failure, task.batch_index, kind)
+        if entry is not None:
+            entry["position"] = task.all_positions()[0]
+            self.write(failure, entry, "not attempted (crash/hang)", {"worker_status": status})
+
+    def shrunk(self, task, done) -> None:
+        failure, entry = task._failure, task._entry
+        self.shrinking -= 1
+        best, status = None, done.status
+        if done.status == "ok":
+            best, status = done.result.failure, done.result.status
+            entry["shrink_candidates"] = done.result.candidates
+        if best is None and os.path.exists(task.progress_path):
+            with open(task.progress_path, "rb") as fh:
+                best = pickle.load(fh)
+            status = f"capped (worker {done.status})"
+        if best is None:
+            best = failure
+            status = f"unshrunk ({status})"
+        entry["shrink_s"] = round(time.monotonic() - task._started, 1)
+        self.write(best, entry, status)
+
+    # -- the loop -----------------------------------------------------------------------------------
+
+    def run(self) -> None:
+        from .fuzz_worker import HuntTask, ShrinkTask, serve
+
+        args = self.args
+        pool = WorkerPool(args.workers, serve, (self.scratch,), timeout_s=args.batch_timeout)
+        shrink_tasks: dict[int, object] = {}
+        last_progress = time.monotonic()
+        try:
+            while True:
+                now = time.monotonic()
+                hunting = now < self.deadline
+                # shrinks first: at most half the workers (one at least), while the cap still fits
+                while self.pending and pool.idle() and self.shrinking < max(1, args.workers // 2):
+                    cap = min(args.shrink_s, self.hard_end - self.allow["repro"] - now)
+                    if cap < 2:
+                        break
+                    failure, batch_index, entry = self.pending.popleft()
+                    path = os.path.join(self.scratch, f"shrink-{len(shrink_tasks)}.pkl")
+                    task = ShrinkTask(self.seed, batch_index, args.batch_size,
+                                      self.opts(batch_index, nvrtc=failure.kind == "nvrtc-error", kind=failure.kind),
+                                      failure.kind, failure.kernel_name, cap, path)
+                    object.__setattr__(task, "_failure", failure)
+                    object.__setattr__(task, "_entry", entry)
+                    object.__setattr__(task, "_started", now)
+                    shrink_tasks[id(task)] = task
+                    pool.submit(task, timeout_s=cap + 15)
+                    self.shrinking += 1
+                while hunting and pool.idle():
+                    if self.queue:
+                        task = self.queue.popleft()
+                    else:
+                        task = HuntTask(self.seed, self.next_batch, args.batch_size, self.opts(self.next_batch),
+                                        skip_ids=frozenset(self.verified))
+                        self.next_batch += 1
+                    pool.submit(task)
+                busy_hunts = pool.busy() - self.shrinking
+                if not hunting:
+                    past = now - self.deadline
+                    if (busy_hunts == 0 or past > self.allow["grace"]) and (
+                            (not self.shrinking and not self.pending) or now > self.hard_end - self.allow["repro"]):
+                        break
+                for done in pool.poll(timeout=0.5):
+                    task = done.task
+                    if isinstance(task, ShrinkTask):
+                        self.shrunk(task, done)
+                    elif done.status == "ok":
+                        self.hunted(done.result)
+                    elif len(task.all_positions()) > 1:
+                        if done.status == "error":
+                            self.worker_errors.append(done.detail.strip().splitlines()[-1])
+                        left, right = task.halves()
+                        self.queue.extendleft([right, left])
+                    else:
+                        detail = done.detail.strip().splitlines()[-1] if done.detail.strip() else done.status
+                        self.culprit(task, done.status, detail)
+                if time.monotonic() - last_progress >= args.progress_s:
+                    self.progress()
+                    last_progress = time.monotonic()
+        finally:
+            pool.close()
+        # shrinks cut off by the end, and failures never shrunk: written as they are
+        for task in list(shrink_tasks.values()):
+            if "report" in task._entry:
+                continue
+            from .pool import TaskDone
+            self.shrinking += 1
+            self.shrunk(task, TaskDone(task, "killed at the end of the run"))
+        while self.pending:
+            failure, _, entry = self.pending.popleft()
+            self.write(failure, entry, "not started (budget spent)")
+
+    def rerun_reports(self) -> None:
+        for report_dir, entry in self.new_reports:
+            left = self.hard_end - time.monotonic() - 1
+            if left < 3:
+                result = None
+                entry["reproduces_standalone"] = None
+                self._update_meta(report_dir, {"reproduces_standalone": None,
+                                               "standalone_note": "not re-run: the run's time was spent"})
+                continue
+            result = reproduces_standalone(report_dir, timeout=min(120.0, left))
+            entry["reproduces_standalone"] = result
+            self._update_meta(report_dir, {"reproduces_standalone": result})
+
+    def summary(self) -> dict:
+        elapsed = self.now()
+        return {
+            "elapsed_s": round(elapsed, 1),
+            "seed": self.seed,
+            "policy": self.args.policy,
+            "workers": self.args.workers,
+            "batches": self.next_batch,
+            "kernels": self.kernels,
+            "kernels_per_s": round(self.kernels / elapsed, 3) if elapsed else 0.0,
+            "skipped": self.skipped,
+            "verdicts": dict(self.verdicts),
+            "failures": self.entries,
+            "reports": len(self.new_reports),
+            "generator_errors": self.generator_errors,
+            "worker_errors": self.worker_errors[:20],
+            "stage_seconds_summed_over_workers": {k: round(v, 1) for k, v in self.timings.items()},
+        }
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -137,48 +400,28 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         print(f"fuzz: error: cannot write reports to {args.reports}: {error}", file=sys.stderr)
         return 2
-    seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little")
-    start = time.monotonic()
-    deadline = start + args.budget_s
-    stats: Counter = Counter()
-    writer = ReportWriter(args.reports, W.diagnostics)
-    found: list[dict] = []
-    from .pipeline import FUZZ_DIFFERENTIAL
-
-    # the differential oracles (harness.differential): each batch is also built in one variant configuration
-    opts = Options(optimization_level=args.opt_level, nvrtc=not args.no_nvrtc, differential=FUZZ_DIFFERENTIAL)
-    rounds = 0
-    with tempfile.TemporaryDirectory(prefix="warpsmith-fuzz-") as scratch:
-        W.init(cache_dir=os.path.join(scratch, "kernel-cache"))
-        while time.monotonic() < deadline:
-            round_seed = seed + rounds
-            rounds += 1
-            workdir = Path(scratch) / f"round{rounds}"
-            failure, status = hunt(round_seed, args.examples_per_round, args.batch_size, opts, workdir,
-                                   deadline, stats, Path(args.reports) / "generator-errors")
-            W.clear_kernel_cache()
-            if failure is None:
-                continue
-            report_dir = writer.write(failure)
-            entry = {"kind": failure.kind, "kernel": failure.kernel_name, "message": failure.message[:200],
-                     "seed": round_seed, "status": status, "report": str(report_dir) if report_dir else "duplicate"}
-            if report_dir is not None:
-                entry["reproduces_standalone"] = reproduces_standalone(report_dir)
-                meta_path = report_dir / "failure.json"
-                meta = json.loads(meta_path.read_text())
-                meta.update(hypothesis_seed=round_seed, status=status,
-                            reproduces_standalone=entry["reproduces_standalone"])
-                meta_path.write_text(json.dumps(meta, indent=2) + "\n")
-            found.append(entry)
-            print(f"[fuzz] {failure.kind}: {failure.message[:160]} -> {entry['report']}", flush=True)
-    elapsed = time.monotonic() - start
-    tested = sum(stats.values())
-    print(f"fuzz: {elapsed:.0f} s, {rounds} rounds from seed {seed}, {tested} kernel verifications "
-          f"({', '.join(f'{k} {n}' for k, n in sorted(stats.items())) or 'none'}); "
-          f"{len(found)} failures found, {sum(1 for f in found if f['report'] != 'duplicate')} new reports in {args.reports}")
-    for f in found:
-        print("  " + json.dumps(f))
-    return 1 if found else 0
+    scratch = tempfile.mkdtemp(prefix="warpsmith-fuzz-")
+    try:
+        hunt = Hunt(args, scratch)
+        try:
+            hunt.run()
+        except WorkerStartupError as error:
+            print(f"fuzz: error: {error}", file=sys.stderr)
+            return 1
+        except KeyboardInterrupt:
+            print("fuzz: interrupted", file=sys.stderr)
+            return 130
+        hunt.rerun_reports()
+    finally:
+        shutil.rmtree(scratch, ignore_errors=True)
+    summary = hunt.summary()
+    (args.reports / "fuzz_summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    v = ", ".join(f"{k} {n}" for k, n in sorted(summary["verdicts"].items())) or "none"
+    print(f"fuzz: {summary['elapsed_s']} s, seed {summary['seed']}, {summary['workers']} workers: "
+          f"{summary['kernels']} kernels verified ({summary['kernels_per_s']}/s), {summary['skipped']} skipped; "
+          f"verdicts: {v}; {len(summary['failures'])} failures, {summary['reports']} new reports in {args.reports}")
+    print(json.dumps(summary))
+    return 1 if summary["failures"] else 0
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ class _Slot:
     task: Any = None
     deadline: float = 0.0
     started: float = 0.0
+    timeout: float = 0.0
 
 
 class WorkerPool:
@@ -69,12 +70,14 @@ class WorkerPool:
     def busy(self) -> int:
         return sum(s.task is not None for s in self._slots)
 
-    def submit(self, task: Any) -> None:
-        """Send ``task`` to an idle worker (call only when :meth:`idle` is non-zero)."""
+    def submit(self, task: Any, timeout_s: float | None = None) -> None:
+        """Send ``task`` to an idle worker (call only when :meth:`idle` is non-zero); ``timeout_s``
+        overrides the pool's deadline for this task."""
         slot = next(s for s in self._slots if s.ready and s.task is None)
         slot.task = task
         slot.started = time.monotonic()
-        slot.deadline = slot.started + self.timeout_s
+        slot.timeout = self.timeout_s if timeout_s is None else timeout_s
+        slot.deadline = slot.started + slot.timeout
         slot.conn.send(task)
 
     def poll(self, timeout: float) -> list[TaskDone]:
@@ -109,9 +112,9 @@ class WorkerPool:
         now = time.monotonic()
         for slot in self._slots:
             if slot.task is not None and now >= slot.deadline:
-                task = slot.task
+                task, slot_timeout = slot.task, slot.timeout
                 self._replace(slot)
-                done.append(TaskDone(task, "timeout", detail=f"no result after {self.timeout_s:g} s; worker killed"))
+                done.append(TaskDone(task, "timeout", detail=f"no result after {slot_timeout:g} s; worker killed"))
             elif not slot.ready and now - slot.started > STARTUP_TIMEOUT_S:
                 raise WorkerStartupError(f"a worker process did not start within {STARTUP_TIMEOUT_S:g} s")
         return done

@@ -38,3 +38,24 @@ def invalidate(task, kernels) -> None:
     from harness import worker
 
     worker.validate_record = lambda record: ["missing field verification.made_up"]
+
+
+def corrupt(task, kernels) -> None:
+    """Warp's results are wrong: the first element of every float output is off by one (a mismatch the
+    fuzz run must find, shrink and report), plus the faults of ``WARPSMITH_TEST_FAULT`` if set."""
+    import harness.pipeline as pipeline
+
+    if not getattr(pipeline.run_warp, "corrupted", False):
+        real_run_warp = pipeline.run_warp
+
+        def corrupted(module, kernel, values):
+            outputs = real_run_warp(module, kernel, values)
+            for array in outputs.values():
+                if array.dtype.kind == "f":
+                    array.reshape(-1)[0] += 1.0
+            return outputs
+
+        corrupted.corrupted = True
+        pipeline.run_warp = corrupted
+    if os.environ.get("WARPSMITH_TEST_FAULT"):
+        inject(task, kernels)

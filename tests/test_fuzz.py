@@ -1,65 +1,67 @@
-"""The fuzz command end to end, with a fault injected into Warp's results: it must find it, shrink it to a
-small kernel, and write a reproducer + report; and the reproducer must *not* reproduce against the real
-Warp (the fault was ours), which failure.json records."""
+"""The fuzz command end to end on its worker pool, with faults injected into the workers through
+``WARPSMITH_WORKER_HOOK`` (tests/fault_hooks.py): Warp's float results are corrupted (a mismatch the run
+must find, shrink to a small kernel and report, and whose reproducer must *not* reproduce against the
+real Warp, which failure.json records), and kernel 1 of batch 0 kills its worker with SIGSEGV (a crash
+report, and the hunt goes on). One run serves all checks, including the budget and the progress lines."""
 
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import time
 from pathlib import Path
-
-import harness.pipeline as pipeline
-from harness import fuzz
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_fuzz_shrinks_and_reports_an_injected_mismatch(tmp_path, monkeypatch):
-    real_run_warp = pipeline.run_warp
-
-    def corrupted(module, kernel, values):
-        outputs = real_run_warp(module, kernel, values)
-        for array in outputs.values():
-            if array.dtype.kind == "f":
-                array.reshape(-1)[0] += 1.0
-        return outputs
-
-    monkeypatch.setattr(pipeline, "run_warp", corrupted)
+def test_fuzz_finds_shrinks_reports_and_keeps_to_its_budget(tmp_path):
     reports = tmp_path / "reports"
-    status = fuzz.main(["--budget-s", "1", "--reports", str(reports), "--seed", "1", "--batch-size", "4",
-                        "--examples-per-round", "3", "--no-nvrtc"])
-    assert status == 1
-    (report_dir,) = [d for d in reports.iterdir() if d.is_dir() and not d.name.startswith(".")]
-    failure = json.loads((report_dir / "failure.json").read_text())
-    assert failure["kind"] == "mismatch"
-    assert failure["reproduces_standalone"] is False  # real Warp is right: the fault was injected
-    repro = (report_dir / "repro.py").read_text()
-    kernel_lines = repro.split("@wp.kernel", 1)[1].split("\n\n\n", 1)[0].strip().splitlines()
-    assert len(kernel_lines) <= 6, "shrinking should leave a tiny kernel:\n" + "\n".join(kernel_lines)
-    report = (report_dir / "report.md").read_text()
-    assert "Bug Description" in report and "System Information" in report
+    env = {**os.environ, "WARPSMITH_WORKER_HOOK": "tests.fault_hooks:corrupt", "WARPSMITH_TEST_FAULT": "segv:0:1"}
+    budget = 35
+    t = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "harness.fuzz", "--budget-s", str(budget), "--workers", "2",
+                           "--reports", str(reports), "--seed", "1", "--batch-size", "4", "--no-nvrtc",
+                           "--progress-s", "2"], cwd=ROOT, env=env, capture_output=True, text=True, timeout=180)
+    wall = time.monotonic() - t
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    from harness.fuzz import allowances
+    assert wall < budget + allowances(budget)["post"] + 10, f"ran {wall:.0f} s on a {budget} s budget"
+    assert "[fuzz] found mismatch after " in proc.stdout
+    assert "[fuzz] found crash after " in proc.stdout
+    assert any(line.startswith("[fuzz] ") and "kernels verified" in line for line in proc.stderr.splitlines())
+    summary = json.loads((reports / "fuzz_summary.json").read_text())
+    kinds = {f["kind"] for f in summary["failures"]}
+    assert {"mismatch", "crash"} <= kinds
+    # the hunt went on after the crash: other kernels of batch 0 and of later batches were verified
+    assert summary["kernels"] > 2 and summary["verdicts"].get("worker-crash") == 1
+    metas = [json.loads(p.read_text()) for p in reports.glob("*/failure.json")]
+    shrunk = [m for m in metas if m["kind"] == "mismatch" and m.get("shrink", "").startswith("shrunk")]
+    assert shrunk, [m.get("shrink") for m in metas]
+    assert any(m.get("reproduces_standalone") is False for m in shrunk)  # real Warp is right: the fault was ours
+    crash = next(m for m in metas if m["kind"] == "crash")
+    assert crash["batch"] == 0 and crash["worker_status"] == "crash"
+    for m in shrunk:
+        repro = (reports / m["signature"] / "repro.py").read_text()
+        kernel_lines = repro.split("@wp.kernel", 1)[1].split("\n\n\n", 1)[0].strip().splitlines()
+        assert len(kernel_lines) <= 6, "shrinking should leave a tiny kernel:\n" + "\n".join(kernel_lines)
+        report = (reports / m["signature"] / "report.md").read_text()
+        assert "Bug Description" in report and "System Information" in report
 
 
-def test_fuzz_rejects_bad_budget(tmp_path):
-    proc = subprocess.run([sys.executable, "-m", "harness.fuzz", "--budget-s", "0", "--reports", str(tmp_path)],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
-    assert proc.returncode == 2 and "--budget-s must be > 0" in proc.stderr
+def test_fuzz_bad_arguments_are_one_line_and_exit_2(tmp_path):
+    for argv, message in ((["--budget-s", "0"], "--budget-s must be > 0"),
+                          (["--budget-s", "10", "--shrink-s", "11"], "--shrink-s must be > 0 and <= --budget-s"),
+                          (["--budget-s", "10", "--workers", "zero"], "--workers: invalid int value")):
+        proc = subprocess.run([sys.executable, "-m", "harness.fuzz", *argv, "--reports", str(tmp_path)],
+                              cwd=ROOT, capture_output=True, text=True, timeout=120)
+        assert proc.returncode == 2, proc.stderr
+        assert proc.stderr.strip().count("\n") == 0 and message in proc.stderr, proc.stderr
 
 
-def test_generator_errors_are_written_down(tmp_path, monkeypatch):
-    # a generator error is a bug of ours: the fuzz run keeps the kernel and the reason for us to fix
-    from collections import Counter
+def test_shrink_default_is_a_quarter_of_the_budget_at_most_30_s():
+    from harness.fuzz import parse_args
 
-    from harness import fuzz
-    from harness.generate import draw_kernels
-    from harness.pipeline import BatchResult, KernelResult
-
-    (k,) = draw_kernels(0, 1)
-    monkeypatch.setattr(fuzz, "verify_batch",
-                        lambda batch, workdir, opts: BatchResult([KernelResult(k, "generator-error", "reference failed: boom")]))
-    stats: Counter = Counter()
-    fuzz.check_batch([k], tmp_path, None, stats, {}, tmp_path / "generator-errors")
-    (written,) = (tmp_path / "generator-errors").iterdir()
-    assert "reference failed: boom" in written.read_text() and k.source in written.read_text()
-    assert stats["generator-error"] == 1
+    assert parse_args(["--budget-s", "120"]).shrink_s == 30
+    assert parse_args(["--budget-s", "40"]).shrink_s == 10

@@ -1,0 +1,209 @@
+"""Worker-process side of ``harness.fuzz``: verify a seeded batch, or shrink one failing kernel of it.
+
+Tasks run in :class:`harness.pool.WorkerPool` processes (own Warp cache each, see :mod:`harness.worker`):
+
+* :class:`HuntTask` -- draw batch ``batch_index`` of the run (``harness.generate``, as ``collect`` does),
+  keep the kernels at ``positions``, and verify those whose canonical id is not in ``skip_ids`` (kernels
+  the run already verified). Answers a :class:`HuntOutcome`: verdict counts, the Warp failures, and the
+  canonical ids of every kernel verified.
+* :class:`ShrinkTask` -- replay the batch's Hypothesis seed with the shrink phase on, verifying nothing
+  until the failing kernel (by canonical id) comes up, then let Hypothesis shrink it while each candidate
+  still fails with the same kind. Stops verifying after ``cap_s`` seconds. The smallest failure so far is
+  pickled to ``progress_path`` at each improvement, so the parent keeps it even if it kills the worker.
+
+``WARPSMITH_WORKER_HOOK`` (see :mod:`harness.worker`) is called with ``(task, kernels)`` before either
+kind of task (a ShrinkTask's ``all_positions()`` is empty).
+"""
+
+from __future__ import annotations
+
+import pickle
+import shutil
+import tempfile
+import time
+import traceback
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import hypothesis
+from hypothesis import HealthCheck, Phase, Verbosity, given, settings
+
+from grammar.policy import POLICIES
+from strategies import kernels as kernel_strategy
+
+from . import worker as _worker
+from . import warp_adapter as W
+from .canonical import canonical_id
+from .generate import _no_local_constants, draw_kernels
+from .pipeline import Options, name_kernels, verify_batch
+
+
+@dataclass(frozen=True)
+class HuntTask:
+    seed: int
+    batch_index: int
+    batch_size: int
+    opts: Options
+    positions: tuple[int, ...] | None = None  # None: the whole batch
+    skip_ids: frozenset = frozenset()
+
+    def all_positions(self) -> tuple[int, ...]:
+        return self.positions if self.positions is not None else tuple(range(self.batch_size))
+
+    def halves(self) -> tuple["HuntTask", "HuntTask"]:
+        p = self.all_positions()
+        mid = len(p) // 2
+        return (HuntTask(self.seed, self.batch_index, self.batch_size, self.opts, p[:mid], self.skip_ids),
+                HuntTask(self.seed, self.batch_index, self.batch_size, self.opts, p[mid:], self.skip_ids))
+
+
+@dataclass
+class HuntOutcome:
+    batch_index: int
+    verdicts: dict[str, int] = field(default_factory=dict)
+    failures: list = field(default_factory=list)  # harness.report.Failure
+    verified_ids: list[str] = field(default_factory=list)
+    n_kernels: int = 0
+    skipped: int = 0
+    timings: dict[str, float] = field(default_factory=dict)
+    notes: list[tuple[str, str, str]] = field(default_factory=list)  # generator errors: (name, source, reason)
+
+
+@dataclass(frozen=True)
+class ShrinkTask:
+    seed: int
+    batch_index: int
+    batch_size: int
+    opts: Options
+    kind: str  # the failure kind a candidate must reproduce
+    kernel_name: str  # k_<canonical id prefix>, as pipeline.name_kernels names it
+    cap_s: float
+    progress_path: str
+
+    def all_positions(self) -> tuple[int, ...]:
+        return ()
+
+
+@dataclass
+class ShrinkOutcome:
+    failure: object | None  # the smallest failure found (None: the kernel never failed again)
+    status: str  # shrunk | capped | not-reproduced
+    candidates: int = 0
+    seconds: float = 0.0
+
+
+def run_hunt(task: HuntTask, hook=None) -> HuntOutcome:
+    t = time.perf_counter()
+    bseed = _worker.batch_seed(task.seed, task.batch_index)
+    kernels = draw_kernels(bseed, task.batch_size, POLICIES[task.opts.policy])
+    if task.positions is not None:
+        kernels = [kernels[i] for i in task.positions if i < len(kernels)]
+    gen_time = time.perf_counter() - t
+    if hook is not None:
+        hook(task, kernels)
+    out = HuntOutcome(task.batch_index, timings={"generate": gen_time})
+    if not kernels:
+        return out
+    ids = {k.name: cid for cid, k in name_kernels(kernels)}
+    workdir = Path(tempfile.mkdtemp(prefix=f"batch{task.batch_index}-", dir=_worker._scratch))
+    try:
+        result = verify_batch(kernels, workdir, Options(**{**task.opts.__dict__, "seed": bseed}), task.skip_ids)
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+        W.clear_kernel_cache()
+    out.n_kernels, out.skipped = len(result.results), result.skipped
+    out.timings.update(result.timings)
+    out.verdicts = dict(result.counts())
+    for r in result.results:
+        out.verified_ids.append(ids.get(r.kernel.name, r.kernel.name))
+        if r.failure is not None:
+            r.failure.seed = bseed
+            out.failures.append(r.failure)
+        if r.verdict == "generator-error":
+            out.notes.append((r.kernel.name, r.kernel.source, r.reason))
+    return out
+
+
+def _size(failure) -> tuple[int, int]:
+    src = failure.module_source
+    return (len(src.strip().splitlines()), len(src))
+
+
+def run_shrink(task: ShrinkTask, hook=None) -> ShrinkOutcome:
+    start = time.monotonic()
+    stop = start + task.cap_s
+    bseed = _worker.batch_seed(task.seed, task.batch_index)
+    target = task.kernel_name[2:]  # canonical id prefix
+    if hook is not None:
+        hook(task, [])
+    state = {"found": False, "best": None, "candidates": 0, "capped": False}
+    opts = Options(**{**task.opts.__dict__, "seed": bseed})
+
+    @settings(max_examples=task.batch_size, database=None, deadline=None, derandomize=False,
+              suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink],
+              report_multiple_bugs=False, verbosity=Verbosity.quiet)
+    @hypothesis.seed(bseed)
+    @given(kernel_strategy(POLICIES[task.opts.policy]))
+    def prop(kernel):
+        if not state["found"]:
+            if not canonical_id(kernel.source).startswith(target):
+                return  # not the failing kernel: the batch's earlier kernels were verified by the hunt
+            state["found"] = True
+        if time.monotonic() > stop:
+            state["capped"] = True
+            return  # cap spent: every further candidate "passes", Hypothesis ends quickly
+        state["candidates"] += 1
+        workdir = Path(tempfile.mkdtemp(prefix="shrink-", dir=_worker._scratch))
+        try:
+            result = verify_batch([kernel], workdir, opts)
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+            W.clear_kernel_cache()
+        for r in result.results:
+            if r.failure is not None and r.failure.kind == task.kind:
+                r.failure.seed = bseed
+                if state["best"] is None or _size(r.failure) < _size(state["best"]):
+                    state["best"] = r.failure
+                    with open(task.progress_path + ".tmp", "wb") as fh:
+                        pickle.dump(r.failure, fh)
+                    Path(task.progress_path + ".tmp").replace(task.progress_path)
+                raise AssertionError(f"{task.kind}: still failing")
+
+    try:
+        with _no_local_constants():
+            prop()
+        status = "not-reproduced" if state["best"] is None else "capped"
+    except AssertionError:
+        status = "capped" if state["capped"] else "shrunk"
+    except Exception:  # Flaky: the final replay passed (the cap was hit, or the failure is flaky)
+        status = "capped" if state["capped"] else "shrunk (flaky)"
+    if state["best"] is None:
+        status = "not-reproduced"
+    return ShrinkOutcome(state["best"], status, state["candidates"], time.monotonic() - start)
+
+
+def serve(conn, root: str | None = None) -> None:
+    """A fuzz worker's main loop (like :func:`harness.worker.serve`, for HuntTask and ShrinkTask)."""
+    _worker._die_with_parent()
+    try:
+        _worker.init_worker(root)
+        hook = _worker._load_hook()
+        conn.send("ready")
+        while True:
+            try:
+                task = conn.recv()
+            except EOFError:
+                return
+            if task is None:
+                return
+            try:
+                run = run_shrink if isinstance(task, ShrinkTask) else run_hunt
+                answer = ("ok", run(task, hook))
+            except Exception:
+                answer = ("error", traceback.format_exc())
+            try:
+                conn.send(answer)
+            except (BrokenPipeError, OSError):
+                return
+    except KeyboardInterrupt:
+        return
