@@ -321,7 +321,7 @@ def test_small_policy_draws_small_core_type_kernels_and_says_so(tmp_path):
     records = list(read_records(out))
     assert records and all(r["verification"]["policy"] == "small" for r in records)
     dtypes = {d for r in records for d in re.findall(r"dtype=([\w.]+)", r["python_source"])}
-    assert dtypes and dtypes <= {"wp.float32", "wp.int32", "wp.bool", "wp.vec3"}, dtypes
+    assert dtypes and dtypes <= {"wp.float32", "wp.int32", "wp.bool", "bool", "wp.vec3"}, dtypes  # bool: sink arrays
     assert json.loads((out / "manifest.json").read_text())["meta"]["policy"] == "small"
     more = collect(out, "--target-mb", "0.2", "--policy", "default", *args)
     assert more.returncode == 0, more.stderr
