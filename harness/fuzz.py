@@ -84,7 +84,7 @@ def parse_args(argv):
     p.add_argument("--reports", type=Path, default=Path("reports"), help="report directory (default ./reports)")
     p.add_argument("--seed", type=int, default=None, help="generation seed (default: random)")
     p.add_argument("--workers", type=int, default=os.cpu_count() or 1, help="worker processes (default: all cores)")
-    p.add_argument("--batch-size", type=int, default=24, help="kernels per Warp module (default 24)")
+    p.add_argument("--batch-size", type=int, default=12, help="kernels per Warp module (default 12: work in flight at the deadline is lost)")
     p.add_argument("--batch-timeout", type=float, default=DEFAULT_BATCH_TIMEOUT_S,
                    help=f"seconds a worker may spend on one batch before it is killed and the batch bisected "
                    f"(default {DEFAULT_BATCH_TIMEOUT_S:g})")
