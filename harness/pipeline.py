@@ -47,7 +47,7 @@ from .compare import Comparison, compare_outputs, exact_match
 from .corpus import utc_timestamp
 from .extract import extract_all, normalise
 from .gradient import GradientResult, LazyGradients, check_gradient
-from .inputs import make_inputs
+from .inputs import make_inputs, profile_for_attempt
 from .reference import run_reference
 from .report import Failure, KernelArg
 
@@ -229,7 +229,7 @@ def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options):
     base_seed = int(cid[:8], 16)
     for attempt in range(INPUT_ATTEMPTS):
         seed = base_seed + attempt
-        values = make_inputs(k.params, k.dim, seed)
+        values = make_inputs(k.params, k.dim, seed, profile_for_attempt(attempt, seed, INPUT_ATTEMPTS))
         try:
             r32 = run_reference(k.kernel_source, k.params, values, k.dim)
         except UndefinedBehaviour as error:
