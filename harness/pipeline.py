@@ -48,7 +48,7 @@ from .compare import Comparison, compare_outputs, exact_match
 from .corpus import utc_timestamp
 from .extract import extract_all, normalise
 from .gradient import GradientResult, LazyGradients, check_gradient, needs_backward
-from .inputs import make_inputs
+from .inputs import make_inputs, profile_for_attempt
 from .reference import run_reference
 from .report import Failure, KernelArg
 
@@ -264,7 +264,7 @@ def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options):
     base_seed = int(cid[:8], 16)
     for attempt in range(INPUT_ATTEMPTS):
         seed = base_seed + attempt
-        values = make_inputs(k.params, k.dim, seed)
+        values = make_inputs(k.params, k.dim, seed, profile_for_attempt(attempt, seed, INPUT_ATTEMPTS))
         try:
             r32 = run_reference(k.kernel_source, k.params, values, k.dim)
         except UndefinedBehaviour as error:
@@ -357,7 +357,7 @@ def _differential_stage(passing, workdir, opts, variant: str, checked, results) 
         return
     for k in build.kernels:
         comparison, seed, attempts, gradient, main_out = checked[k.name]
-        values = make_inputs(k.params, k.dim, seed)
+        values = make_inputs(k.params, k.dim, seed, profile_for_attempt(attempts - 1, seed, INPUT_ATTEMPTS))
         other = run_warp(build.module, k, values, device=v.device)
         names = D.differing(main_out, other)
         if not names:
