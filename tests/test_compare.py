@@ -383,3 +383,18 @@ def test_the_shortcut_does_not_change_which_input_the_gradient_check_gets(tmp_pa
                    .results[0] for fast in (False, True)]
     assert [r.verdict for r in results] == ["warp-bug", "warp-bug"], [r.reason for r in results]
     assert results[0].reason == results[1].reason
+
+
+def test_a_mismatch_is_reported_even_when_another_output_is_ill_conditioned():
+    """Screening is per element: an ill-conditioned sink must not hide a clear mismatch elsewhere."""
+    from harness.compare import compare_outputs
+
+    good = np.array([1.0, 2.0], dtype=np.float32)
+    ill32, ill64 = np.array([1.0], dtype=np.float32), np.array([1.5])  # float32 and float64 disagree by 50 %
+    r32, r64 = {"out0": good, "sink0": ill32}, {"out0": good.astype(np.float64), "sink0": ill64}
+    perturbed = [dict(r32), dict(r32)]
+    wrong = {"out0": np.array([1.0, 2.5], dtype=np.float32), "sink0": ill32}
+    c = compare_outputs(wrong, r32, r64, perturbed)
+    assert c.status == "mismatch" and c.reason.startswith("out0 element 1:")
+    right = {"out0": good.copy(), "sink0": np.array([1.25], dtype=np.float32)}
+    assert compare_outputs(right, r32, r64, perturbed).status == "ill-conditioned"

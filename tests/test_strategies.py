@@ -257,7 +257,8 @@ def test_kernels_shrink_to_a_few_lines():
     k = find(kernels(), lambda k: "wp.atomic_add" in k.source,
              settings=settings(max_examples=2000, database=None, derandomize=True, deadline=None,
                                suppress_health_check=list(HealthCheck)))
-    lines = k.source.splitlines()
+    # sink stores (strategies.sinks) are derived from the locals, not drawn: count the drawn lines
+    lines = [line for line in k.source.splitlines() if not line.lstrip().startswith("sink")]
     assert len(lines) < 15, k.source
     assert sum("wp.atomic_add" in line for line in lines) == 1
 
