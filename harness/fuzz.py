@@ -91,6 +91,8 @@ def parse_args(argv):
     p.add_argument("--policy", choices=sorted(POLICIES), default="default", help="generator policy (default: default)")
     p.add_argument("--opt-level", type=int, default=0, choices=range(4), help="CPU optimization level (default 0)")
     p.add_argument("--nvrtc-every", type=int, default=8, help="compile with NVRTC one batch in N (default 8)")
+    p.add_argument("--no-differential", action="store_true",
+                   help="do not build each batch in a variant configuration (harness.differential)")
     p.add_argument("--no-nvrtc", action="store_true", help="never compile the CUDA code with NVRTC")
     p.add_argument("--progress-s", type=float, default=10.0, help="seconds between progress lines (default 10)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -162,7 +164,7 @@ class Hunt:
         content); shrinking a ``differential-<variant>`` failure keeps that variant."""
         if nvrtc is None:
             nvrtc = not self.args.no_nvrtc and batch_index % self.args.nvrtc_every == 0
-        differential = FUZZ_DIFFERENTIAL
+        differential = () if self.args.no_differential else FUZZ_DIFFERENTIAL
         if kind.startswith("differential-"):
             differential = (kind.removeprefix("differential-"),)
         return Options(optimization_level=self.args.opt_level, nvrtc=nvrtc, seed=self.seed, policy=self.args.policy,
