@@ -4,8 +4,9 @@ must find, shrink to a small kernel and report, and whose reproducer must *not* 
 real Warp, which failure.json records), and kernel 1 of batch 0 kills its worker with SIGSEGV (a crash
 report, and the hunt goes on). One run serves all checks, including the budget and the progress lines."""
 
-import pytest
 from __future__ import annotations
+
+import pytest
 
 import json
 import os
