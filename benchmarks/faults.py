@@ -110,8 +110,9 @@ def probe_faults(faults, copy_dir: Path, warp_dir: Path, workdir: Path) -> dict[
 # ---- fuzz runs ---------------------------------------------------------------------------------------
 
 def run_fuzz(label: str, copy_dir: Path, reports: Path, budget_s: float, seed: int, fuzz_args: list[str],
-             shrink_allowance_s: float) -> dict:
-    """One ``python -m harness.fuzz`` run against the copy as it is now."""
+             shrink_allowance_s: float, stop_at_kill: bool = False) -> dict:
+    """One ``python -m harness.fuzz`` run against the copy as it is now; with ``stop_at_kill`` the run's
+    process group is killed as soon as its first Warp-failure line appears."""
     argv = ["--budget-s", str(budget_s), "--seed", str(seed), "--reports", str(reports), *fuzz_args]
     code = _guard(copy_dir) + f"import runpy, sys\nsys.argv = ['harness.fuzz', *{argv!r}]\n" \
                               f"runpy.run_module('harness.fuzz', run_name='__main__')\n"
@@ -122,6 +123,7 @@ def run_fuzz(label: str, copy_dir: Path, reports: Path, budget_s: float, seed: i
                                 stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
                                 start_new_session=True)
         first_found: list[tuple[float, str]] = []
+        stopped: list[bool] = []
         tail: list[str] = []
 
         def read():
@@ -131,6 +133,9 @@ def run_fuzz(label: str, copy_dir: Path, reports: Path, budget_s: float, seed: i
                 m = _FOUND_LINE.match(line)
                 if m and is_warp_failure_kind(m.group(1)) and not first_found:
                     first_found.append((time.monotonic() - start, m.group(1)))
+                    if stop_at_kill:
+                        stopped.append(True)
+                        _kill_group(proc)
 
         reader = threading.Thread(target=read, daemon=True)
         reader.start()
@@ -139,14 +144,16 @@ def run_fuzz(label: str, copy_dir: Path, reports: Path, budget_s: float, seed: i
             proc.wait(timeout=limit)
         except subprocess.TimeoutExpired:
             overran = True
-            os.killpg(proc.pid, signal.SIGKILL)
+            _kill_group(proc)
             proc.wait()
         elapsed = time.monotonic() - start
         reader.join(timeout=10)
     kinds = report_kinds(reports)
+    if not kinds and first_found:
+        kinds = [first_found[0][1]]  # stopped before the report was written
     killed = bool(first_found) or proc.returncode == 1 or bool(kinds)
     time_to_kill = first_found[0][0] if first_found else (elapsed if killed else None)
-    if proc.returncode not in (0, 1) and not overran:
+    if proc.returncode not in (0, 1) and not overran and not stopped:
         status = "error"
     else:
         status = "killed" if killed else ("overran" if overran else "not killed")
@@ -156,6 +163,13 @@ def run_fuzz(label: str, copy_dir: Path, reports: Path, budget_s: float, seed: i
             "time_to_kill_s": None if time_to_kill is None else round(time_to_kill, 1),
             "elapsed_s": round(elapsed, 1), "returncode": proc.returncode, "kinds": kinds,
             "reports": str(reports), "tail": tail[-8:]}
+
+
+def _kill_group(proc: subprocess.Popen) -> None:
+    try:
+        os.killpg(proc.pid, signal.SIGKILL)
+    except ProcessLookupError:
+        pass
 
 
 def report_kinds(reports: Path) -> list[str]:
@@ -201,6 +215,8 @@ def parse_args(argv):
     p.add_argument("--fuzz-args", default="", help="extra arguments for python -m harness.fuzz")
     p.add_argument("--shrink-allowance-s", type=float, default=240,
                    help="seconds past budget + 60 s before a fuzz run is killed as overran (default 240)")
+    p.add_argument("--stop-at-kill", action="store_true",
+                   help="end a fault's fuzz run at its first Warp-failure line (saves the rest of the budget)")
     p.add_argument("--json", type=Path, help="write the results as JSON")
     p.add_argument("--no-control", action="store_true", help="skip the control run on unpatched Warp")
     p.add_argument("--probe", action="store_true", help="only run the probes")
@@ -241,7 +257,7 @@ def main(argv=None) -> int:
                     T.apply_fault(fault, copy_dir, warp_dir)
                     try:
                         r = run_fuzz(fault.id, copy_dir, tmp / "reports" / fault.id, args.budget_s, args.seed,
-                                     fuzz_args, args.shrink_allowance_s)
+                                     fuzz_args, args.shrink_allowance_s, args.stop_at_kill)
                     finally:
                         T.restore_file(fault, copy_dir, warp_dir)
                     results["faults"][fault.id]["fuzz"] = r
