@@ -43,6 +43,7 @@ from pathlib import Path
 
 from grammar.policy import POLICIES
 
+from .cli import OneLineParser
 from .pipeline import FUZZ_DIFFERENTIAL, Options
 from .pool import WorkerPool, WorkerStartupError
 
@@ -69,14 +70,8 @@ def allowances(budget: float) -> dict[str, float]:
     return {"grace": min(10.0, post / 3), "post": post, "repro": min(15.0, post / 2)}
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, not the whole usage
-        print(f"fuzz: error: {message}", file=sys.stderr)
-        raise SystemExit(2)
-
-
 def parse_args(argv):
-    p = _Parser(prog="python -m harness.fuzz",
+    p = OneLineParser(prog="python -m harness.fuzz", name="fuzz",
                 description="Hunt for Warp bugs with generated kernels for a time budget.")
     p.add_argument("--budget-s", type=float, required=True, help="seconds to hunt (see the module doc for the end)")
     p.add_argument("--shrink-s", type=float, default=None,

@@ -21,7 +21,6 @@ import pickle
 import shutil
 import tempfile
 import time
-import traceback
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -183,27 +182,9 @@ def run_shrink(task: ShrinkTask, hook=None) -> ShrinkOutcome:
 
 
 def serve(conn, root: str | None = None) -> None:
-    """A fuzz worker's main loop (like :func:`harness.worker.serve`, for HuntTask and ShrinkTask)."""
-    _worker._die_with_parent()
-    try:
-        _worker.init_worker(root)
-        hook = _worker._load_hook()
-        conn.send("ready")
-        while True:
-            try:
-                task = conn.recv()
-            except EOFError:
-                return
-            if task is None:
-                return
-            try:
-                run = run_shrink if isinstance(task, ShrinkTask) else run_hunt
-                answer = ("ok", run(task, hook))
-            except Exception:
-                answer = ("error", traceback.format_exc())
-            try:
-                conn.send(answer)
-            except (BrokenPipeError, OSError):
-                return
-    except KeyboardInterrupt:
-        return
+    """A fuzz worker's main loop: :func:`harness.worker.serve` answering HuntTask and ShrinkTask."""
+    _worker.serve(conn, root, run=_run)
+
+
+def _run(task, hook):
+    return (run_shrink if isinstance(task, ShrinkTask) else run_hunt)(task, hook)

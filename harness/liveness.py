@@ -22,7 +22,6 @@ as live: the value decides what the kernel does.
 
 from __future__ import annotations
 
-import argparse
 import json
 import math
 import sys
@@ -36,6 +35,7 @@ from grammar import ops as OPS
 from grammar.semantics import UndefinedBehaviour
 from grammar.types import Composite
 
+from .cli import OneLineParser
 from .inputs import make_inputs
 from .reference import Runtime, run_reference, rows_used, tapped
 
@@ -295,17 +295,12 @@ def format_table(s: dict) -> str:
     return "\n".join(lines)
 
 
-class _Parser(argparse.ArgumentParser):
-    def error(self, message):  # one line, not the whole usage
-        self.exit(2, f"{self.prog}: error: {message} (see --help)\n")
-
-
 def main(argv: list[str] | None = None) -> int:
     from grammar.policy import POLICIES
 
     from .generate import draw_kernels
 
-    p = _Parser(prog="python -m harness.liveness",
+    p = OneLineParser(prog="python -m harness.liveness",
                 description="Share of generated computations whose perturbation changes an output (reference only).")
     p.add_argument("--samples", type=int, default=300, help="kernels to draw (default 300)")
     p.add_argument("--seed", type=int, default=0)

@@ -138,17 +138,18 @@ class _Build:
         )
 
 
-def _isolate(kernels, workdir, opts, step, build=None) -> tuple[_Build | None, dict[str, str]]:
+def _isolate(kernels, workdir, opts, step, build=None, make=None) -> tuple[_Build | None, dict[str, str]]:
     """Build ``kernels`` (or take ``build``, already made of them) and run ``step`` on it; on BuildError
     bisect down to failing kernels.
 
     Returns (a build of all kernels that pass, {kernel name: error message} for those that fail alone).
     """
+    make = make or _Build  # the build class (a variant's sets its module options)
     failures: dict[str, str] = {}
 
     def bisect(ks):
         try:
-            step(_Build(ks, workdir, opts))
+            step(make(ks, workdir, opts))
             return
         except W.BuildError as error:
             if len(ks) == 1:
@@ -159,7 +160,7 @@ def _isolate(kernels, workdir, opts, step, build=None) -> tuple[_Build | None, d
         bisect(ks[half:])
 
     try:
-        build = build or _Build(kernels, workdir, opts)
+        build = build or make(kernels, workdir, opts)
         step(build)
         return build, failures
     except W.BuildError:
@@ -169,7 +170,7 @@ def _isolate(kernels, workdir, opts, step, build=None) -> tuple[_Build | None, d
     good = [k for k in kernels if k.name not in failures]
     if not good:
         return None, failures
-    build = _Build(good, workdir, opts)
+    build = make(good, workdir, opts)
     step(build)
     return build, failures
 
@@ -279,17 +280,12 @@ def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options):
         def conditioned():
             """The comparison judged against the measured conditioning (float64 and perturbed runs)."""
             try:
-                r64 = run_reference(k.kernel_source, k.params, values, k.dim, float_t=np.float64)
-                perturbed = [
-                    run_reference(k.kernel_source, k.params, values, k.dim, perturb_seed=seed * 7 + j)
-                    for j in range(PERTURBED_RUNS)
-                ]
+                c = _conditioning(k, values, r32, seed)
             except UndefinedBehaviour as error:
                 return KernelResult(k, "generator-error", f"reference found undefined behaviour: {error}")
             except Exception as error:
                 return KernelResult(k, "generator-error", f"reference failed: {type(error).__name__}: {error}")
-            fragile = traces_fragile(r32.trace, [r64.trace] + [p.trace for p in perturbed])
-            return compare_outputs(actual, r32.outputs, r64.outputs, [p.outputs for p in perturbed], fragile=fragile)
+            return compare_outputs(actual, r32.outputs, c.r64, c.perturbed, fragile=c.fragile)
 
         # Shortcut: output identical to the float32 reference, and no discontinuity within rounding distance in
         # its run -> a match whatever the conditioning, so the conditioning runs are skipped (compare.exact_match).
@@ -344,7 +340,8 @@ def _differential_stage(passing, workdir, opts, variant: str, checked, results) 
             W.set_module_options(self.module, **vopts)
 
     try:
-        build, failed = _isolate_variant(passing, workdir, opts, _VariantBuild, v.device)
+        build, failed = _isolate(passing, workdir, opts, lambda b: W.compile_on(b.module, v.device),
+                                 make=_VariantBuild)
     except W.BuildError as error:
         build, failed = None, {passing[0].name: str(error)}
     for k in passing:
@@ -380,45 +377,27 @@ def _differential_stage(passing, workdir, opts, variant: str, checked, results) 
         results[k.name] = KernelResult(k, "warp-bug", message, failure=failure)
 
 
-def _isolate_variant(kernels, workdir, opts, build_class, device):
-    """:func:`_isolate` for a variant build class (bisects compile failures the same way)."""
-    failures: dict[str, str] = {}
-
-    def attempt(ks):
-        b = build_class(ks, workdir, opts)
-        W.compile_on(b.module, device)
-        return b
-
-    def bisect(ks):
-        try:
-            attempt(ks)
-        except W.BuildError as error:
-            if len(ks) == 1:
-                failures[ks[0].name] = str(error)
-                return
-            half = len(ks) // 2
-            bisect(ks[:half])
-            bisect(ks[half:])
-
-    try:
-        return attempt(kernels), failures
-    except W.BuildError:
-        if len(kernels) == 1:
-            raise
-    bisect(kernels)
-    good = [k for k in kernels if k.name not in failures]
-    return (attempt(good) if good else None), failures
-
-
 def _fails_reference(k, values, actual, seed) -> bool:
     """True when ``actual`` is a mismatch under the conditioned reference comparison (screened is not)."""
     r32 = run_reference(k.kernel_source, k.params, values, k.dim)
+    c = _conditioning(k, values, r32, seed)
+    return compare_outputs(actual, r32.outputs, c.r64, c.perturbed, fragile=c.fragile).status == "mismatch"
+
+
+@dataclass
+class _Conditioning:
+    r64: dict  # the float64 reference's outputs
+    perturbed: list  # the perturbed float32 runs' outputs
+    fragile: bool  # a discontinuity was evaluated within rounding distance
+
+
+def _conditioning(k, values, r32, seed) -> _Conditioning:
+    """The runs that measure how well-conditioned ``values`` are around the float32 run ``r32``."""
     r64 = run_reference(k.kernel_source, k.params, values, k.dim, float_t=np.float64)
     perturbed = [run_reference(k.kernel_source, k.params, values, k.dim, perturb_seed=seed * 7 + j)
                  for j in range(PERTURBED_RUNS)]
     fragile = traces_fragile(r32.trace, [r64.trace] + [p.trace for p in perturbed])
-    return compare_outputs(actual, r32.outputs, r64.outputs, [p.outputs for p in perturbed],
-                           fragile=fragile).status == "mismatch"
+    return _Conditioning(r64.outputs, [p.outputs for p in perturbed], fragile)
 
 
 def run_warp(module, k: GeneratedKernel, values: dict, device: str = "cpu") -> dict[str, np.ndarray]:

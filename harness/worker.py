@@ -119,12 +119,14 @@ def _load_hook():
     return getattr(importlib.import_module(module), name)
 
 
-def serve(conn, root: str | None = None) -> None:
-    """A worker's main loop: initialise, say ``"ready"``, then answer each Task until the pipe closes.
+def serve(conn, root: str | None = None, run=None) -> None:
+    """A worker's main loop: initialise, say ``"ready"``, then answer each task with ``run(task, hook)``
+    (default :func:`run_task`) until the pipe closes.
 
-    Answers are ``("ok", BatchOutcome)`` or ``("error", traceback text)``. A crash or hang is the
+    Answers are ``("ok", result)`` or ``("error", traceback text)``. A crash or hang is the
     parent's to notice (see :mod:`harness.pool`).
     """
+    run = run or run_task
     _die_with_parent()
     try:
         init_worker(root)
@@ -138,7 +140,7 @@ def serve(conn, root: str | None = None) -> None:
             if task is None:
                 return
             try:
-                answer = ("ok", run_task(task, hook))
+                answer = ("ok", run(task, hook))
             except Exception:
                 answer = ("error", traceback.format_exc())
             try:

@@ -82,13 +82,7 @@ def int_limit(t: Scalar, policy) -> int:
 
 def _cast_row(t: Scalar) -> tuple[Op, Signature] | None:
     """The row spelled like ``t`` (``wp.float16``) converting a float32/int32 literal into ``t``."""
-    source = FLOAT32 if t.is_float else INT32
-    for op in OPS.OPS:
-        if op.spelling == t.warp_name:
-            for s in op.signatures:
-                if s.args == (source,) and s.result == t and not s.keywords:
-                    return op, s
-    return None
+    return _conversion_row(t, FLOAT32 if t.is_float else INT32)
 
 
 @lru_cache(maxsize=None)
