@@ -32,6 +32,7 @@ from pathlib import Path
 from grammar.policy import POLICIES
 
 from . import GENERATOR_VERSION
+from .cli import OneLineParser
 from .corpus import MANIFEST_NAME, CorpusError, CorpusWriter
 from .pipeline import VERIFY_MODES, Options
 from .pool import WorkerPool, WorkerStartupError
@@ -45,8 +46,8 @@ WINDOW = 4
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
-    p = argparse.ArgumentParser(
-        prog="python -m harness.collect",
+    p = OneLineParser(
+        prog="python -m harness.collect", name="collect",
         description="Collect Warp kernels (Python + generated C++/CUDA, forward and backward) into JSONL "
         "shards until the output directory holds --target-mb of records.",
     )

@@ -9,7 +9,6 @@ total, and the statement kinds and types reached. ``--json`` prints the same as 
 
 from __future__ import annotations
 
-import argparse
 import json
 import sys
 from collections import Counter
@@ -18,6 +17,8 @@ import libcst as cst
 
 from grammar.types import Composite
 from strategies._cst import look
+
+from .cli import OneLineParser
 
 GROUPS = ("Scalar Math", "Vector Math", "Quaternion Math", "Transformations", "Spatial Math", "Operators")
 #: table rows whose name is not the Warp builtin they exercise
@@ -277,7 +278,7 @@ def baseline(report: dict, seed: int) -> dict:
 
 
 def main(argv: list[str] | None = None) -> int:
-    p = argparse.ArgumentParser(prog="python -m harness.coverage", description=__doc__.splitlines()[0])
+    p = OneLineParser(prog="python -m harness.coverage", name="coverage", description=__doc__.splitlines()[0])
     p.add_argument("--samples", type=int, default=1000, help="kernels to draw (default 1000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")

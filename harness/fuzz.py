@@ -29,7 +29,6 @@ Exit status: 1 if any Warp failure was found, 0 if none, 2 on bad arguments.
 
 from __future__ import annotations
 
-import argparse
 import json
 import os
 import pickle
