@@ -282,7 +282,8 @@ def test_collect_refuses_a_corrupt_state_file(tmp_path):
 def test_collect_rejects_more_bad_arguments(tmp_path, args, message):
     proc = collect(tmp_path / "c", *args, timeout=60)
     assert proc.returncode == 2
-    assert message in proc.stderr and "usage:" in proc.stderr
+    assert message in proc.stderr and "usage:" not in proc.stderr  # one line, not the whole usage text
+    assert proc.stderr.strip().count("\n") == 0 and proc.stderr.startswith("collect: error: ")
     assert not (tmp_path / "c").exists()
 
 
