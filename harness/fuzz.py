@@ -14,7 +14,8 @@ kernels); those are counted as ``skipped``. NVRTC runs on one batch in ``--nvrtc
   smallest failure found is written by :class:`harness.report.ReportWriter` (deduplicated by signature)
   as ``<reports>/<signature>/{repro.py, report.md, failure.json}``; ``failure.json`` says whether the
   shrink finished (``shrink``) and, after a standalone re-run of ``repro.py`` in a fresh process with an
-  empty kernel cache, whether it reproduced there (``reproduces_standalone``).
+  empty kernel cache (started as soon as the report is written; the hunt goes on meanwhile), whether it
+  reproduced there (``reproduces_standalone``; null when the run ended first).
 * A batch that crashes or hangs its worker (``--batch-timeout``) is bisected to the kernel responsible,
   which is written up as a ``crash`` report (``harness.collect.culprit_failure``); the hunt goes on.
 
@@ -49,17 +50,44 @@ from .pool import WorkerPool, WorkerStartupError
 DEFAULT_BATCH_TIMEOUT_S = 300.0
 
 
+class StandaloneRun:
+    """``repro.py`` of a report run in a fresh process with an empty kernel cache, started at once and polled,
+    so the hunt goes on meanwhile. :attr:`result`: True if it still fails, False if not, None if unfinished."""
+
+    def __init__(self, report_dir: Path):
+        self.report_dir = report_dir
+        self.cache = tempfile.mkdtemp(prefix="warpsmith-repro-")
+        env = {**os.environ, "WARP_CACHE_PATH": self.cache}
+        env.pop("WARPSMITH_WORKER_HOOK", None)
+        self.proc = subprocess.Popen([sys.executable, "repro.py"], cwd=report_dir, env=env,
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.result: bool | None = None
+
+    def poll(self) -> bool:
+        """True once the run has ended (and :attr:`result` holds its verdict)."""
+        code = self.proc.poll()
+        if code is None:
+            return False
+        self.result = code != 0
+        shutil.rmtree(self.cache, ignore_errors=True)
+        return True
+
+    def stop(self) -> None:
+        self.proc.kill()
+        self.proc.wait()
+        shutil.rmtree(self.cache, ignore_errors=True)
+
+
 def reproduces_standalone(report_dir: Path, timeout: float = 300) -> bool | None:
     """Run repro.py in a fresh process with an empty kernel cache; True if it still fails, None on timeout."""
-    with tempfile.TemporaryDirectory(prefix="warpsmith-repro-") as cache:
-        env = {**os.environ, "WARP_CACHE_PATH": cache}
-        env.pop("WARPSMITH_WORKER_HOOK", None)
-        try:
-            proc = subprocess.run([sys.executable, "repro.py"], cwd=report_dir, env=env,
-                                  capture_output=True, text=True, timeout=timeout)
-        except subprocess.TimeoutExpired:
+    run = StandaloneRun(report_dir)
+    end = time.monotonic() + timeout
+    while not run.poll():
+        if time.monotonic() > end:
+            run.stop()
             return None
-    return proc.returncode != 0
+        time.sleep(0.1)
+    return run.result
 
 
 def allowances(budget: float) -> dict[str, float]:
@@ -138,6 +166,7 @@ class Hunt:
         self.signatures: set[str] = set()  # unshrunk signatures already announced
         self.entries: list[dict] = []  # one per failure found
         self.new_reports: list[tuple[Path, dict]] = []
+        self.standalone: list[tuple[StandaloneRun, dict]] = []  # re-runs of new reports still going
         self.worker_errors: list[str] = []
         self.generator_errors = 0
 
@@ -191,6 +220,16 @@ class Hunt:
                     "batch_size": self.args.batch_size, "policy": self.args.policy, **(extra or {})}
             self._update_meta(report_dir, meta)
             self.new_reports.append((report_dir, entry))
+            if entry.get("kind") != "hang":  # a hang's re-run would only spin until the end of the run
+                self.standalone.append((StandaloneRun(report_dir), entry))
+
+    def poll_standalone(self) -> None:
+        """Note the verdict of every standalone re-run that has ended."""
+        for run, entry in list(self.standalone):
+            if run.poll():
+                self.standalone.remove((run, entry))
+                entry["reproduces_standalone"] = run.result
+                self._update_meta(run.report_dir, {"reproduces_standalone": run.result})
 
     @staticmethod
     def _update_meta(report_dir: Path, extra: dict) -> None:
@@ -337,6 +376,7 @@ class Hunt:
                     else:
                         detail = done.detail.strip().splitlines()[-1] if done.detail.strip() else done.status
                         self.culprit(task, done.status, detail)
+                self.poll_standalone()
                 if time.monotonic() - last_progress >= args.progress_s:
                     self.progress()
                     last_progress = time.monotonic()
@@ -353,18 +393,17 @@ class Hunt:
             failure, _, entry = self.pending.popleft()
             self.write(failure, entry, "not started (budget spent)")
 
-    def rerun_reports(self) -> None:
-        for report_dir, entry in self.new_reports:
-            left = self.hard_end - time.monotonic() - 1
-            if left < 3:
-                result = None
-                entry["reproduces_standalone"] = None
-                self._update_meta(report_dir, {"reproduces_standalone": None,
-                                               "standalone_note": "not re-run: the run's time was spent"})
-                continue
-            result = reproduces_standalone(report_dir, timeout=min(120.0, left))
-            entry["reproduces_standalone"] = result
-            self._update_meta(report_dir, {"reproduces_standalone": result})
+    def finish_standalone(self) -> None:
+        """Wait for the standalone re-runs still going, until the run's end; those cut off are noted."""
+        while self.standalone and time.monotonic() < self.hard_end - 1:
+            self.poll_standalone()
+            time.sleep(0.1)
+        for run, entry in self.standalone:
+            run.stop()
+            entry["reproduces_standalone"] = None
+            self._update_meta(run.report_dir, {"reproduces_standalone": None,
+                                               "standalone_note": "cut off at the end of the run: run repro.py"})
+        self.standalone = []
 
     def summary(self) -> dict:
         elapsed = self.now()
@@ -405,9 +444,11 @@ def main(argv: list[str] | None = None) -> int:
             print(f"fuzz: error: {error}", file=sys.stderr)
             return 1
         except KeyboardInterrupt:
+            for run, _ in hunt.standalone:
+                run.stop()
             print("fuzz: interrupted", file=sys.stderr)
             return 130
-        hunt.rerun_reports()
+        hunt.finish_standalone()
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
     summary = hunt.summary()

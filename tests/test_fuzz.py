@@ -18,7 +18,6 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 
 
-@pytest.mark.skip(reason="timing: with 2 workers the standalone re-run of a shrunk report often does not fit the post-budget allowance (reproduces_standalone is None); a 1-worker run gave a shrunk report with reproduces_standalone False; see issue #11 note")
 def test_fuzz_finds_shrinks_reports_and_keeps_to_its_budget(tmp_path):
     reports = tmp_path / "reports"
     env = {**os.environ, "WARPSMITH_WORKER_HOOK": "tests.fault_hooks:corrupt", "WARPSMITH_TEST_FAULT": "segv:0:1"}
