@@ -11,6 +11,7 @@ NVRTC is skipped unless ``--nvrtc`` is given (it does not change the gradient ch
 from __future__ import annotations
 
 import argparse
+import re
 import sys
 import tempfile
 import time
@@ -18,6 +19,8 @@ from collections import Counter, defaultdict
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+import numpy as np  # noqa: E402
 
 from harness.generate import draw_kernels  # noqa: E402
 from harness.pipeline import Options, verify_batch  # noqa: E402
@@ -33,6 +36,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
 
     verdicts, statuses, notes = Counter(), Counter(), Counter()
+    deviations: dict[str, list[float]] = defaultdict(list)  # float path -> relative deviations of checked kernels
     per_category: dict[str, Counter] = defaultdict(Counter)
     start, drawn, batch = time.perf_counter(), 0, 0
     with tempfile.TemporaryDirectory() as work:
@@ -51,6 +55,9 @@ def main(argv=None) -> int:
                 v = r.record["verification"]
                 status = v["gradient_status"]
                 statuses[status] += 1
+                m = re.search(r"\((float\d+) path, rtol [^,]+, deviation ([^ ]+) of the scale", v["gradient_note"])
+                if status == "checked" and m:
+                    deviations[m.group(1)].append(float(m.group(2)))
                 if status.startswith("excluded") or status == "not-differentiable":
                     notes[f"{status}: {v['gradient_note'].split(':')[0][:90]}"] += 1
                 for c in ("all", *r.record["categories"]):
@@ -73,6 +80,11 @@ def main(argv=None) -> int:
     for c in ("all", *CATEGORIES):
         if per_category[c]:
             print(f"  {c:<18} {share(per_category[c])}")
+    print("\nrelative deviation |v·Ju - u·Jᵀv| / scale of the checked kernels, per float path "
+          "(what the rtol must exceed):")
+    for path, devs in sorted(deviations.items()):
+        q = np.quantile(devs, [0.5, 0.9, 0.99, 1.0])
+        print(f"  {path}: n={len(devs)}  median {q[0]:.2g}  p90 {q[1]:.2g}  p99 {q[2]:.2g}  max {q[3]:.2g}")
     print("\nreasons:")
     for note, count in notes.most_common():
         print(f"  {count:4d}  {note}")

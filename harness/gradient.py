@@ -55,6 +55,10 @@ DIRECTION_GRID = 8.0
 #: rows whose Warp 1.19 adjoint is missing although their derivative is not zero (warp/native/builtin.h)
 MISSING_ADJOINTS = ("frac",)
 
+#: differentiable rows with a kink inside (their derivative jumps where these decisions change): the sign
+#: pattern of ``norm_l1``'s components (``|x|`` at ``x = 0``), recorded like the selections' decisions
+KINKS = {"norm_l1": lambda v: np.sign(np.asarray(v, dtype=np.float64))}
+
 #: what the reference's evaluation flags and the check then leaves out (limits of harness.gradient_limits)
 EXCLUDED_FLAGS = ("float-mod", "missing-adjoint", "atomic-minmax-tie")
 
@@ -158,6 +162,8 @@ class DecisionRuntime(Runtime):
             mode = "value"  # piecewise constant: floor, round, sign...
         elif op.exact:
             mode = "pattern"  # selections: min, max, clamp, abs, where, neg...
+        elif op.name in KINKS:
+            mode = "kink"
         else:
             mode = None
         if mode is None and known is None:
@@ -178,6 +184,8 @@ class DecisionRuntime(Runtime):
                 decisions.append(_frozen(r))
             elif mode == "pattern":
                 decisions.append(_pattern(r, args))
+            elif mode == "kink":
+                decisions.append(_frozen(KINKS[op.name](*args)))
             return r
 
         return call
@@ -389,7 +397,8 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
                        f"(allowed deviation {tolerance:.3g})")
     else:
         result.note = f"|v·Ju - u·Jᵀv| = {abs(lhs - rhs):.3g} <= {tolerance:.3g}"
-    result.note += f" (float{result.precision} path, rtol {rtol:g}){narrowed}"
+    result.note += (f" (float{result.precision} path, rtol {rtol:g}, deviation {abs(lhs - rhs) / max(scale, 1e-300):.3g}"
+                    f" of the scale){narrowed}")
     return result
 
 

@@ -7,6 +7,9 @@ Profiles (select with ``pytest --hypothesis-profile=NAME``):
                    directory given by ``--corpus-dir`` or ``$WARPSMITH_CORPUS_DIR`` (default ``corpus/data``).
 ``fuzz``           a long bug hunt (thousands of batches); failures shrink and are reported by pytest.
                    ``python -m harness.fuzz`` is the better tool for unattended hunting (reports + dedup).
+
+With ``dataset`` or ``fuzz`` only the tests marked ``@pytest.mark.generated`` run (the property tests over
+generated kernels); the rest of the suite is deselected, since it would run unchanged and only take time.
 """
 
 from __future__ import annotations
@@ -25,6 +28,20 @@ settings.register_profile("dataset", max_examples=400, deadline=None, suppress_h
                           database=None)
 settings.register_profile("fuzz", max_examples=5000, deadline=None, suppress_health_check=_SLOW_OK)
 settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+
+
+#: profiles that run only the property tests over generated kernels
+GENERATED_ONLY = ("dataset", "fuzz")
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
+    if settings._current_profile not in GENERATED_ONLY:
+        return
+    keep = [item for item in items if item.get_closest_marker("generated")]
+    dropped = [item for item in items if not item.get_closest_marker("generated")]
+    if dropped:
+        config.hook.pytest_deselected(items=dropped)
+        items[:] = keep
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

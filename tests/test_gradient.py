@@ -99,6 +99,11 @@ CASES = {
     "frac": (_kernel("frac", "out[tid] = wp.frac(a[tid]) * b[tid]\n"), "excluded:missing-adjoint"),
     "tie": (_kernel("tie", "wp.atomic_min(acc, 0, a[0])\n", (A, B, ACC)), "excluded:atomic-minmax-tie"),
     "kink": (_kernel("kink", "out[tid] = wp.max(a[tid], b[tid])\n"), "excluded:non-smooth"),
+    # |x| inside norm_l1 at x = 0 (a signed-zero corner input): Warp's adjoint takes sign(0) = 1, the
+    # symmetric difference 0; away from 0 the row is checked
+    "norm_l1_kink": (_kernel("norm_l1_kink", "out[tid] = wp.norm_l1(wp.vec2(a[tid], 0.0)) * b[tid]\n"),
+                     "excluded:non-smooth"),
+    "norm_l1": (_kernel("norm_l1", "out[tid] = wp.norm_l1(wp.vec2(a[tid], 0.0)) * b[tid]\n"), "checked"),
     "infinite": (_kernel("infinite", "out[tid] = wp.sqrt(a[tid] * a[tid]) * b[tid]\n"), "excluded:non-finite"),
     "constant": (_kernel("constant", "out[tid] = 2.0\n"), "not-differentiable"),
     "int_output": (_kernel("int_output", "out[tid] = wp.int32(a[tid])\n", (A, array("out", "int32", "output"))),
@@ -111,8 +116,10 @@ def _values(name: str) -> dict:
     values = make_inputs(k.params, k.dim, 7)
     if name == "kink":  # a tie of max in the first thread
         values["b"][0] = values["a"][0]
-    if name == "infinite":
+    if name in ("infinite", "norm_l1_kink"):
         values["a"][3] = 0.0
+    if name == "norm_l1":
+        values["a"][np.abs(values["a"]) < 0.1] = 0.5
     if name == "tie":  # every thread stores a[0] < 0 (the initial minimum)
         values["a"][0] = -1.0
     if name == "branch":

@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 
 import hypothesis.strategies as st
+import pytest
 from hypothesis import given
 
 from harness.pipeline import Options, verify_batch
@@ -19,6 +20,7 @@ BATCH = 16
 _rounds = itertools.count()
 
 
+@pytest.mark.generated
 @given(batch=st.lists(kernels(), min_size=1, max_size=BATCH))
 def test_generated_kernels_verify(batch, corpus_sink, session_workdir):
     result = verify_batch(batch, session_workdir / f"round{next(_rounds)}", Options())
