@@ -184,14 +184,15 @@ class Hunt:
     def opts(self, batch_index: int, nvrtc: bool | None = None, kind: str = "") -> Options:
         """The pipeline options of a batch: NVRTC on one batch in ``--nvrtc-every``, and the differential
         oracles (harness.differential: the batch is also built in one variant configuration, chosen by
-        content); shrinking a ``differential-<variant>`` failure keeps that variant."""
+        content); shrinking a ``differential-<variant>`` failure keeps that variant. Hunting batches drop
+        input-independent kernels before Warp is called (they test nothing); shrinking keeps every kernel."""
         if nvrtc is None:
             nvrtc = not self.args.no_nvrtc and batch_index % self.args.nvrtc_every == 0
         differential = () if self.args.no_differential else FUZZ_DIFFERENTIAL
         if kind.startswith("differential-"):
             differential = (kind.removeprefix("differential-"),)
         return Options(optimization_level=self.args.opt_level, nvrtc=nvrtc, seed=self.seed, policy=self.args.policy,
-                       differential=differential)
+                       differential=differential, skip_input_independent=not kind)
 
     def say(self, line: str) -> None:
         print(line, flush=True)

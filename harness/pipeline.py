@@ -22,7 +22,9 @@ for users who do not need verified kernels.
 Verdicts: ``accepted`` (everything passed; a corpus record is attached), ``warp-bug`` (compile error,
 NVRTC error, mismatch; a :class:`harness.report.Failure` is attached), ``screened`` (ill-conditioned),
 ``generator-error`` (the reference found undefined behaviour or could not evaluate the kernel: a bug of
-ours, never reported against Warp).
+ours, never reported against Warp), ``input-independent`` (with ``Options(skip_input_independent=True)``,
+which the fuzz hunt sets: the reference outputs are identical for two input draws, so the kernel tests
+nothing; checked in the reference before Warp is called, never a failure).
 """
 
 from __future__ import annotations
@@ -82,6 +84,10 @@ class Options:
     # build the kernels that are not gradient candidates (gradient.needs_backward) in a second, forward-only CPU
     # module; records are unchanged (the code generation for the extraction keeps enable_backward on)
     backward_split: bool = False
+    # drop, before Warp is called, kernels whose reference outputs are identical for two input draws (verdict
+    # input-independent: nothing they compute depends on the data, harness.liveness); costs one reference run
+    # per kernel (the first draw's run is the one the comparison uses)
+    skip_input_independent: bool = False
 
 
 @dataclass
@@ -194,6 +200,25 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
         _unverified_stage(ks, workdir, opts, ids, results, timings)
         return _finish(named, results, timings, skipped)
 
+    # 0. kernels whose outputs do not depend on their inputs test nothing: dropped before Warp is called
+    first_runs: dict[str, tuple] = {}
+    if opts.skip_input_independent:
+        t = time.perf_counter()
+        kept = []
+        for k in ks:
+            first = _first_run(k, ids[k.name])
+            if first is not None and first[1] is False:
+                results[k.name] = KernelResult(k, "input-independent", "reference outputs identical for two input "
+                                               "draws (nothing reaches an output from the data)")
+                continue
+            if first is not None:
+                first_runs[k.name] = first[0]
+            kept.append(k)
+        ks = kept
+        timings["input_dependence"] += time.perf_counter() - t
+        if not ks:
+            return _finish(named, results, timings, skipped)
+
     # 1-2. render + CPU compile (bisecting compile failures)
     t = time.perf_counter()
     groups = [(ks, opts)]
@@ -220,7 +245,7 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
     if builds:
         t = time.perf_counter()
         for k, module in [(k, b.module) for b in builds for k in b.kernels]:
-            outcome = _check_kernel(k, module, ids[k.name], opts)
+            outcome = _check_kernel(k, module, ids[k.name], opts, first_runs.get(k.name))
             if isinstance(outcome, KernelResult):
                 results[k.name] = outcome
             else:
@@ -259,15 +284,35 @@ def _finish(named, results, timings, skipped: int = 0) -> BatchResult:
     return BatchResult(ordered, dict(timings), skipped)
 
 
-def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options):
-    """Run one compiled kernel against the references; a KernelResult, or (comparison, seed, attempts)."""
+def _first_run(k: GeneratedKernel, cid: str):
+    """((inputs, float32 reference run) of the first input attempt, whether the outputs depend on the inputs),
+    or None when the reference cannot evaluate the kernel (then :func:`_check_kernel` reports it as always)."""
+    from .liveness import is_input_dependent
+
+    seed = int(cid[:8], 16)
+    values = make_inputs(k.params, k.dim, seed, profile_for_attempt(0, seed, INPUT_ATTEMPTS))
+    try:
+        r32 = run_reference(k.kernel_source, k.params, values, k.dim)
+    except Exception:
+        return None
+    dependent = is_input_dependent(k, seed, r32.outputs)
+    return None if dependent is None else ((values, r32), dependent)
+
+
+def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options, first: tuple | None = None):
+    """Run one compiled kernel against the references; a KernelResult, or (comparison, seed, attempts).
+    ``first``: the inputs and float32 reference run of the first attempt, when already made."""
     last: Comparison | None = None
     base_seed = int(cid[:8], 16)
     for attempt in range(INPUT_ATTEMPTS):
         seed = base_seed + attempt
-        values = make_inputs(k.params, k.dim, seed, profile_for_attempt(attempt, seed, INPUT_ATTEMPTS))
+        if attempt == 0 and first is not None:
+            values, r32 = first
+        else:
+            values = make_inputs(k.params, k.dim, seed, profile_for_attempt(attempt, seed, INPUT_ATTEMPTS))
         try:
-            r32 = run_reference(k.kernel_source, k.params, values, k.dim)
+            if attempt != 0 or first is None:
+                r32 = run_reference(k.kernel_source, k.params, values, k.dim)
         except UndefinedBehaviour as error:
             return KernelResult(k, "generator-error", f"reference found undefined behaviour: {error}")
         except Exception as error:  # the reference cannot evaluate what we generated: our bug

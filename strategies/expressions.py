@@ -235,8 +235,17 @@ def nonliteral_leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr | None:
     if not options:
         return None
     if choose(draw, options) == "var":
-        return var_expr(choose(draw, sc.of_type(t)))
+        return var_expr(choose(draw, _data_vars(sc, t)))
     return load(draw, sc, t, depth)
+
+
+def _data_vars(sc: Scope, t: ValueType) -> list:
+    """The variables of type ``t``; in live mode those that are not a thread or loop index when there are
+    some (an index is data, but the same for every input draw)."""
+    vs = sc.of_type(t)
+    if sc.live:
+        return [v for v in vs if v.kind not in ("tid", "loop")] or vs
+    return vs
 
 
 class live:
@@ -257,17 +266,28 @@ class live:
 
 def converted_leaf(draw, sc: Scope, t: ValueType) -> Expr | None:
     """An expression of type ``t`` built from the kernel's data when no variable or load of ``t`` exists:
-    a cast of a float32/int32 data leaf (``wp.float16(a0[tid])``), or the simplest constructor of ``t``
-    with its first component from the data and literals for the rest. None when the table has no such
-    route (at most two conversions deep)."""
-    if sc.converting >= 2 or t == BOOL or getattr(t, "kind", None) == "struct":
+    a component of a composite variable or load (``a0[tid].y``), a cast of a data leaf of another scalar
+    type (float32 first: ``wp.float16(a0[tid])``), or the simplest constructor of ``t`` with its first
+    component from the data and each further one from the data with odds 1 : 1 (else a literal). None
+    when the table has no such route (at most three conversions deep)."""
+    if sc.converting >= 3 or t == BOOL or getattr(t, "kind", None) == "struct":
         return None
     sc.converting += 1
     try:
-        if isinstance(t, Scalar):  # from float32 data when there is some, else from an int32 (tid always is)
-            sources = [s for s in (FLOAT32, INT32) if s != t and (s == INT32 or sc.of_type(s)
-                                                                  or any(a.dtype == s for a in sc.inputs))]
-            for source in sources:
+        if isinstance(t, Scalar):
+            # a component of a composite variable or load (``a0[tid].y``), else a conversion from float32
+            # data, from any other scalar with data, from an int32 (tid always is)
+            parts = [(op, s) for op, s in _component_rows(t) if _has_data(sc, s.args[0])]
+            if parts:
+                op, s = choose(draw, parts)
+                with live(sc):
+                    return apply_op(draw, sc, op, s, 1)
+            held = [v.type for v in sc.vars] + [a.dtype for a in sc.inputs]
+            scalars = sorted({x for x in held} | {getattr(x, "scalar", None) for x in held},
+                             key=lambda x: getattr(x, "name", ""))
+            sources = [x for x in (FLOAT32, *scalars, INT32) if isinstance(x, Scalar) and x not in (t, BOOL) and (
+                x == INT32 or _has_data(sc, x) or any(_has_data(sc, s.args[0]) for _, s in _component_rows(x)))]
+            for source in dict.fromkeys(sources):
                 row = _conversion_row(t, source)
                 if row is not None:
                     with live(sc):
@@ -281,10 +301,28 @@ def converted_leaf(draw, sc: Scope, t: ValueType) -> Expr | None:
             first = nonliteral_leaf(draw, sc, sig.args[0], 0) or converted_leaf(draw, sc, sig.args[0])
         if first is None:
             return None
-        parts = [first.node] + [literal(draw, sc, a).node for a in sig.args[1:]]
+        parts = [first.node]
+        for a in sig.args[1:]:  # each further component from the data with odds 1 : 1 (shrinks to a literal)
+            data = None
+            if draw(st.booleans()):
+                with live(sc):
+                    data = nonliteral_leaf(draw, sc, a, 0) or converted_leaf(draw, sc, a)
+            parts.append((data or literal(draw, sc, a)).node)
         return Expr(B.call(op.spelling, *parts), t)
     finally:
         sc.converting -= 1
+
+
+def _has_data(sc: Scope, t: ValueType) -> bool:
+    """A variable or an input array of type ``t`` exists."""
+    return bool(sc.of_type(t)) or any(a.dtype == t for a in sc.inputs)
+
+
+@lru_cache(maxsize=None)
+def _component_rows(t: ValueType) -> tuple[tuple[Op, Signature], ...]:
+    """The component rows (``v[k]``) whose result is the scalar ``t``."""
+    return tuple((op, s) for op in OPS.OPS if op.syntax == "index" for s in op.signatures
+                 if s.result == t and isinstance(s.args[0], Composite))
 
 
 def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
@@ -306,14 +344,16 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
         options.append("static")
         weights.append(1)
     data = [o for o in options if o not in ("literal", "static")]
-    if sc.live and not data:
+    if not data and (sc.live or t not in (INT32, FLOAT32, BOOL) and draw(st.integers(0, 3))):
+        # no variable or load of t: a conversion or constructor over the data (always in live mode, else
+        # with odds 3 : 1 against a literal, which stays the simplest choice)
         converted = converted_leaf(draw, sc, t)
         if converted is not None:
             return converted
     if data and sc.live:
         options, weights = data, [4] * len(data)
-    elif data:  # literals stay the simplest choice (shrinking goes there) but data leaves dominate
-        weights[0] = 2
+    elif data:  # literals stay the simplest choice (shrinking goes there) but data leaves dominate; a
+        weights[0] = 1 if isinstance(t, Composite) else 2  # composite literal is all constants: rarer
     kind = choose(draw, options, weights)
     if kind == "static":
         from .static import static_leaf
@@ -323,7 +363,7 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     if kind == "literal":
         return literal(draw, sc, t)
     if kind == "var":
-        return var_expr(choose(draw, sc.of_type(t)))
+        return var_expr(choose(draw, _data_vars(sc, t)))
     if kind == "load":
         return load(draw, sc, t, depth)
     if kind == "field":
@@ -333,10 +373,31 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     ct = choose(draw, [FLOAT32, INT32])
     op_name = choose(draw, ["<", "<=", ">", ">="])
     left = nonliteral_leaf(draw, sc, ct, 0) or leaf(draw, sc, ct, 0)
-    right = leaf(draw, sc, ct, 0)
+    right = (draw(st.integers(0, 2)) and nonliteral_leaf(draw, sc, ct, 0)) or leaf(draw, sc, ct, 0)
     if right.node.deep_equals(left.node):  # `x < x` is a constant
         right = literal(draw, sc, ct)
     return Expr(B.compare(left.node, op_name, right.node), BOOL)
+
+
+def branch_test(draw, sc: Scope, depth: int) -> Expr:
+    """The test of an ``if``/``elif`` or of a guarded jump. A test that (almost) always holds or fails leaves
+    a branch dead (``wp.isfinite(x)``, ``x < 10.0`` for inputs in [-4, 4]), so with odds 3 : 1 it compares
+    two data expressions of the same type, which holds for about half of the inputs; otherwise any bool
+    expression over the data. Shrinks toward the comparison of two leaves."""
+    with live(sc):
+        if not draw(st.integers(0, 3)):
+            return expression(draw, sc, BOOL, depth)
+        ct = choose(draw, [FLOAT32, INT32])
+        left = expression(draw, sc, ct, min(depth, 1))
+        right = expression(draw, sc, ct, min(depth, 1))
+        for _ in range(2):  # `x < x` is a constant
+            if not right.node.deep_equals(left.node):
+                break
+            right = nonliteral_leaf(draw, sc, ct, 0) or literal(draw, sc, ct)
+    args = [left, right]
+    if tracks_interval(ct):
+        args = fit_int_operands(OPS.BY_NAME["lt"], args, sc.policy, ct)
+    return Expr(B.compare(args[0].node, choose(draw, ["<", "<=", ">", ">="]), args[1].node), BOOL)
 
 
 # ---- operators ----------------------------------------------------------------------------------------------

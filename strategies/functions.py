@@ -1,7 +1,9 @@
 """User ``@wp.func`` helpers: generated before the kernel, called from its expressions and statements.
 
 What is generated: functions ``f0``, ``f1``... with 1-3 annotated parameters of the kernel's types, a short
-body of statements (no stores, atomics or bare returns) and a final ``return e`` or ``return e1, e2``.
+body of statements (no stores, atomics or bare returns) and a final ``return x`` or ``return x1, x2`` of
+the body's top-level locals that nothing in the body reads (so what the body computes reaches the caller;
+the return types follow from the body), or of expressions over the parameters when the body has no local.
 A single-result function is an operator of its return type for the kernel's expressions; a two-result
 function is used by the ``a, b = f(...)`` statement.
 
@@ -12,13 +14,14 @@ interval is the body's, so callers keep tracking. Shrinking: toward no helper fu
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 
 import hypothesis.strategies as st
 import libcst as cst
 
 from . import _cst as B
-from .expressions import Expr, choose, expression, live, tracks_interval
+from .expressions import Expr, choose, expression, live, tracks_interval, var_expr
 from .scope import Scope, Var
 
 
@@ -70,14 +73,14 @@ def call_statement(draw, sc: Scope, f: FuncSig) -> cst.BaseStatement:
 
 
 def helper_function(draw, sc: Scope, index: int, types: list) -> tuple[cst.FunctionDef, FuncSig]:
-    """One ``@wp.func``; ``sc`` is the kernel's scope (its palette, policy and earlier helpers)."""
-    from .statements import block
+    """One ``@wp.func``; ``sc`` is the kernel's scope (its palette, policy and earlier helpers).
 
+    The body is drawn first; the results are then the body's locals that nothing in it reads (at most two,
+    the latest first), so every value the body computes at its top level reaches the caller. A body without
+    locals returns expressions over the parameters (their types drawn from ``types``)."""
     p = sc.policy
     n_params = draw(st.integers(1, 3))
     params = [choose(draw, types) for _ in range(n_params)]
-    n_returns = choose(draw, [1, 2], [3, 1])
-    returns = [choose(draw, types) for _ in range(n_returns)]
     fs = Scope(p, [], [], [], palette=sc.palette, funcs=list(sc.funcs), in_func=True, focus=sc.focus,
                structs=[s for s in sc.structs if not s.has_array])
     names = []
@@ -86,10 +89,10 @@ def helper_function(draw, sc: Scope, index: int, types: list) -> tuple[cst.Funct
         bound = p.int_var_bound
         fs.declare(Var(name, t, "param", -bound, bound) if tracks_interval(t) else Var(name, t, "param"))
         names.append(name)
-    body = block(draw, fs, 3, min_stmts=0)
-    with live(fs):  # the result carries the parameters and the body's locals, not only literals
-        results = [expression(draw, fs, t, draw(st.integers(0, p.max_expr_depth))) for t in returns]
-    value = results[0].node if n_returns == 1 else cst.Tuple(tuple(
+    body = _body(draw, fs, types)
+    results = _results(draw, fs, body, types)
+    fs.pop()
+    value = results[0].node if len(results) == 1 else cst.Tuple(tuple(
         cst.Element(r.node, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if i == 0
                     else cst.MaybeSentinel.DEFAULT) for i, r in enumerate(results)), lpar=(), rpar=())
     body.append(cst.SimpleStatementLine((cst.Return(value),)))
@@ -103,4 +106,38 @@ def helper_function(draw, sc: Scope, index: int, types: list) -> tuple[cst.Funct
         decorators=(cst.Decorator(B.dotted("wp.func")),),
     )
     intervals = tuple((r.lo, r.hi) if tracks_interval(r.type) else (0, 0) for r in results)
-    return func, FuncSig(name, tuple(params), tuple(returns), intervals)
+    return func, FuncSig(name, tuple(params), tuple(r.type for r in results), intervals)
+
+
+def _body(draw, fs: Scope, types: list) -> list[cst.BaseStatement]:
+    """0-3 statements in a scope left open (its locals are the candidate results); shrinks toward none."""
+    from .statements import statement
+
+    fs.push()
+    out: list[cst.BaseStatement] = []
+    for _ in range(draw(st.integers(0, 3))):
+        s = statement(draw, fs)
+        out.extend(s if isinstance(s, list) else [s])
+    return out
+
+
+def _results(draw, fs: Scope, body: list, types: list) -> list[Expr]:
+    """The returned values: the top-level locals nothing reads (latest first), else the latest local, else
+    live expressions over the parameters (one or two, of types drawn from ``types``)."""
+    candidates = [v for v in fs.block_locals() if v.type in types]
+    if candidates:
+        source = B.render(B.module(body)) if body else ""
+        unread = [v for v in candidates if _reads(source, v.name) == 0]
+        n_returns = choose(draw, [1, 2], [1, 3] if len(unread) > 1 else [3, 1])
+        chosen = list(reversed(unread or candidates[-1:]))[:n_returns]
+        return [var_expr(v) for v in chosen]
+    returns = [choose(draw, types) for _ in range(choose(draw, [1, 2], [3, 1]))]
+    with live(fs):  # the result carries the parameters, not only literals
+        return [expression(draw, fs, t, draw(st.integers(0, fs.policy.max_expr_depth))) for t in returns]
+
+
+def _reads(source: str, name: str) -> int:
+    """How often ``name`` is read in ``source`` (occurrences not on the left of ``=``/``+=``...)."""
+    uses = len(re.findall(rf"\b{name}\b", source))
+    writes = len(re.findall(rf"^\s*{name}\s*[-+*/%&|^]?=(?!=)", source, re.M))
+    return uses - writes

@@ -31,8 +31,8 @@ import libcst as cst
 from grammar.types import BOOL, FLOAT32, INT32, Composite, Scalar
 
 from . import _cst as B
-from .expressions import (Expr, by_name, choose, expression, literal_types, live, render_op, spread_choice,
-                          tracks_interval, typed_float, typed_int, wrap)
+from .expressions import (Expr, branch_test, by_name, choose, expression, literal_types, live, render_op,
+                          spread_choice, tracks_interval, typed_float, typed_int, wrap)
 from .scope import Scope, Var
 from .static import static_bool, static_int
 
@@ -281,15 +281,13 @@ def atomic(draw, sc: Scope) -> cst.BaseStatement:
 def if_stmt(draw, sc: Scope) -> cst.BaseStatement:
     """if/elif/else; one test in eight is ``wp.static(...)`` (Warp drops the dead branch at codegen)."""
     static = choose(draw, [False, True], [7, 1])
-    with live(sc):  # a test over literals only leaves a branch dead
-        test = static_bool(draw) if static else expression(draw, sc, BOOL, _depth(draw, sc))
+    test = static_bool(draw) if static else branch_test(draw, sc, _depth(draw, sc))
     body = block(draw, sc, 3)
     n_elif = draw(st.integers(0, 2))
     has_else = draw(st.booleans())
     orelse: cst.If | cst.Else | None = B.else_(block(draw, sc, 3)) if has_else else None
     for _ in range(n_elif):
-        with live(sc):
-            cond = expression(draw, sc, BOOL, _depth(draw, sc))
+        cond = branch_test(draw, sc, _depth(draw, sc))
         orelse = B.if_(cond.node, block(draw, sc, 3), orelse)
     return B.if_(test.node, body, orelse)
 
@@ -345,8 +343,7 @@ def while_stmt(draw, sc: Scope) -> list[cst.BaseStatement]:
 
 
 def _guarded_jump(draw, sc: Scope, jump: cst.BaseSmallStatement) -> cst.BaseStatement:
-    with live(sc):
-        test = expression(draw, sc, BOOL, _depth(draw, sc))
+    test = branch_test(draw, sc, _depth(draw, sc))
     return B.if_(test.node, [cst.SimpleStatementLine((jump,))])
 
 

@@ -61,3 +61,24 @@ def test_the_census_counts_uses_and_the_table_names_rows():
     s = c.summary()
     assert s["rows"]["sin"]["uses"] == 2 and s["rows"]["sin"]["live"] == 1
     assert "sin" in L.format_table(s)
+
+
+def test_the_pipeline_drops_input_independent_kernels_before_warp(tmp_path, monkeypatch):
+    import libcst as cst
+
+    from harness import pipeline
+    from strategies import GeneratedKernel
+
+    def kernel(name, body):
+        src = (f"@wp.kernel\ndef {name}(a: wp.array(dtype=float), out: wp.array(dtype=float)):\n"
+               f"    tid = wp.tid()\n    {body}\n")
+        return GeneratedKernel(name, cst.parse_statement(src), (IN, OUT), (), 16)
+
+    def no_warp(*args, **kwargs):
+        raise AssertionError("Warp was called")
+
+    monkeypatch.setattr(pipeline.W, "import_kernel_module", no_warp)
+    constant = kernel("kc", "out[tid] = wp.sin(wp.float32(tid))")
+    result = pipeline.verify_batch([constant], tmp_path, pipeline.Options(skip_input_independent=True))
+    assert [r.verdict for r in result.results] == ["input-independent"] and "input_dependence" in result.timings
+    assert pipeline._first_run(kernel("kd", "out[tid] = a[tid] * 2.0"), "0" * 12)[1] is True
