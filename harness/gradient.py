@@ -16,7 +16,8 @@ For a kernel that passed the forward check, :func:`check_gradient`
    where the function is smooth over the step, so every evaluation records its **decisions** -- the value of
    every bool and int result (comparisons, casts, ``floor``...), which operand every exact selection
    (``min``/``max``/``clamp``/``abs``/``where``...) returned, each atomic ``min``/``max`` replacement, the
-   path length of the discontinuity trace -- and the six perturbed evaluations must agree on all of them;
+   path length of the discontinuity trace -- and the unperturbed and the six perturbed evaluations must agree on all
+   of them;
    otherwise the kernel is excluded as ``non-smooth`` (a branch boundary or tie lies within the step; a
    second attempt uses a 100x smaller step);
 5. compares, by the dot-product test, ``v·(J u)`` (reference) with ``u·(Jᵀv)`` (Warp): they must agree
@@ -257,12 +258,13 @@ def directional_derivative(k, values, inputs, outputs, u, step) -> tuple[dict, f
     steps = (step, step / 2, step / 4)
     evals = {}
     try:
-        for h in steps:
-            for sign in (1, -1):
-                evals[sign * h] = _evaluate(k, values, inputs, u, sign * h, outputs)
+        # the unperturbed point too: a decision that holds only at x itself (`if a and b` with a == 0 exactly,
+        # a removable point where the kernel takes another path) leaves Warp's adjoint that of another branch
+        for t in (0.0, *[sign * h for h in steps for sign in (1, -1)]):
+            evals[t] = _evaluate(k, values, inputs, u, t, outputs)
     except UndefinedBehaviour as error:
         raise _Excluded("non-smooth", f"the reference is undefined within the step: {error}") from None
-    first = evals[step]
+    first = evals[0.0]
     for key in EXCLUDED_FLAGS:
         seen = [e.watched.get(key, []) for e in evals.values()]
         if any(w != seen[0] for w in seen):
@@ -270,7 +272,7 @@ def directional_derivative(k, values, inputs, outputs, u, step) -> tuple[dict, f
     for t, e in evals.items():
         if e.trace_len != first.trace_len or e.decisions != first.decisions:
             which = _first_difference(first.decisions, e.decisions)
-            raise _Excluded("non-smooth", f"decision {which} changes between x+{step:g}u and x{t:+g}u")
+            raise _Excluded("non-smooth", f"decision {which} changes between x and x{t:+g}u")
     ju, err = {}, {}
     for p in outputs:
         with np.errstate(invalid="ignore", over="ignore"):  # inf - inf: caught as non-finite just below

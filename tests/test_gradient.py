@@ -103,6 +103,10 @@ CASES = {
     # symmetric difference 0; away from 0 the row is checked
     "norm_l1_kink": (_kernel("norm_l1_kink", "out[tid] = wp.norm_l1(wp.vec2(a[tid], 0.0)) * b[tid]\n"),
                      "excluded:non-smooth"),
+    # a decision that holds at x alone: a[3] == 0 makes `a and b` false, so thread 3 goes on where every
+    # x ± h·u returns (Warp's adjoint is that of the path x takes; the differences see the other one)
+    "point_branch": (_kernel("point_branch", "if a[tid] and b[tid]:\n    return\nout[tid] = a[tid] * b[tid] + b[tid]\n"),
+                     "excluded:non-smooth"),
     "norm_l1": (_kernel("norm_l1", "out[tid] = wp.norm_l1(wp.vec2(a[tid], 0.0)) * b[tid]\n"), "checked"),
     "infinite": (_kernel("infinite", "out[tid] = wp.sqrt(a[tid] * a[tid]) * b[tid]\n"), "excluded:non-finite"),
     "constant": (_kernel("constant", "out[tid] = 2.0\n"), "not-differentiable"),
@@ -116,7 +120,7 @@ def _values(name: str) -> dict:
     values = make_inputs(k.params, k.dim, 7)
     if name == "kink":  # a tie of max in the first thread
         values["b"][0] = values["a"][0]
-    if name in ("infinite", "norm_l1_kink"):
+    if name in ("infinite", "norm_l1_kink", "point_branch"):
         values["a"][3] = 0.0
     if name == "norm_l1":
         values["a"][np.abs(values["a"]) < 0.1] = 0.5
