@@ -5,7 +5,8 @@ it, :mod:`harness.generate`, so a report names the seed and batch that found it)
 processes (:mod:`harness.pool`, :mod:`harness.fuzz_worker`; ``--workers``, default all cores, each with its
 own Warp kernel cache). The parent keeps the canonical ids of every kernel verified so far and passes them
 to the workers, so no kernel is verified twice (Hypothesis starts every batch with the same simplest
-kernels); those are counted as ``skipped``. NVRTC runs on one batch in ``--nvrtc-every``.
+kernels); those are counted as ``skipped``. NVRTC runs on one batch in ``--nvrtc-every``, a variant build of the
+batch (:mod:`harness.differential`) on one in ``--differential-every``.
 
 * A Warp failure of any ``Failure.kind`` (mismatch, compile error, NVRTC error, gradient mismatch, and
   whatever kinds the pipeline adds) is announced at once as ``[fuzz] found <kind> after <t> s: <message>``
@@ -113,8 +114,11 @@ def parse_args(argv):
     p.add_argument("--policy", choices=sorted(POLICIES), default="default", help="generator policy (default: default)")
     p.add_argument("--opt-level", type=int, default=0, choices=range(4), help="CPU optimization level (default 0)")
     p.add_argument("--nvrtc-every", type=int, default=8, help="compile with NVRTC one batch in N (default 8)")
+    p.add_argument("--differential-every", type=int, default=4,
+                   help="build one batch in N also in a variant configuration and compare (harness.differential; "
+                   "default 4: a variant build costs about as much as the batch's own build)")
     p.add_argument("--no-differential", action="store_true",
-                   help="do not build each batch in a variant configuration (harness.differential)")
+                   help="never build a batch in a variant configuration")
     p.add_argument("--no-nvrtc", action="store_true", help="never compile the CUDA code with NVRTC")
     p.add_argument("--progress-s", type=float, default=10.0, help="seconds between progress lines (default 10)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
@@ -134,6 +138,8 @@ def parse_args(argv):
         p.error("--batch-timeout must be > 0")
     if args.nvrtc_every < 1:
         p.error("--nvrtc-every must be >= 1")
+    if args.differential_every < 1:
+        p.error("--differential-every must be >= 1")
     if not args.progress_s > 0:
         p.error("--progress-s must be > 0")
     if args.seed is not None and args.seed < 0:
@@ -183,12 +189,13 @@ class Hunt:
 
     def opts(self, batch_index: int, nvrtc: bool | None = None, kind: str = "") -> Options:
         """The pipeline options of a batch: NVRTC on one batch in ``--nvrtc-every``, and the differential
-        oracles (harness.differential: the batch is also built in one variant configuration, chosen by
-        content); shrinking a ``differential-<variant>`` failure keeps that variant. Hunting batches drop
+        oracles on one batch in ``--differential-every`` (harness.differential: the batch is also built in
+        one variant configuration, chosen by content); shrinking a ``differential-<variant>`` failure keeps that variant. Hunting batches drop
         input-independent kernels before Warp is called (they test nothing); shrinking keeps every kernel."""
         if nvrtc is None:
             nvrtc = not self.args.no_nvrtc and batch_index % self.args.nvrtc_every == 0
-        differential = () if self.args.no_differential else FUZZ_DIFFERENTIAL
+        on = not self.args.no_differential and batch_index % self.args.differential_every == 1 % self.args.differential_every
+        differential = FUZZ_DIFFERENTIAL if on else ()
         if kind.startswith("differential-"):
             differential = (kind.removeprefix("differential-"),)
         return Options(optimization_level=self.args.opt_level, nvrtc=nvrtc, seed=self.seed, policy=self.args.policy,

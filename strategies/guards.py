@@ -108,8 +108,9 @@ _FLOAT_GUARDS = {
 
 
 def nonzero_int(draw, sc, t: Scalar, depth: int) -> Expr:
-    """A non-zero int: a literal, or for interval-tracked types ``(wp.abs(e) + 1)`` / ``(wp.abs(e) % m + 1)``,
-    for wrapping types ``wp.max(e, 1)``."""
+    """A non-zero int: a literal, or for interval-tracked types ``(wp.abs(e) + 1)`` / ``(wp.abs(e) % m + 1)``
+    (negated half the time for signed types, so divisions and remainders meet negative divisors), for
+    wrapping types ``wp.max(e, 1)``."""
     kind = draw(st.integers(0, 2))
     if sc.live and kind == 0:
         kind = 2
@@ -126,6 +127,10 @@ def nonzero_int(draw, sc, t: Scalar, depth: int) -> Expr:
         return e
     one = typed_int(1, t).node
     if kind == 1 and e.mag < 2**29:
-        return Expr(B.binop(B.call("wp.abs", e.node), "+", one), t, 1, e.mag + 1)
-    m = draw(st.integers(2, 9))
-    return Expr(B.binop(B.binop(B.call("wp.abs", e.node), "%", typed_int(m, t).node), "+", one), t, 1, m)
+        g = Expr(B.binop(B.call("wp.abs", e.node), "+", one), t, 1, e.mag + 1)
+    else:
+        m = draw(st.integers(2, 9))
+        g = Expr(B.binop(B.binop(B.call("wp.abs", e.node), "%", typed_int(m, t).node), "+", one), t, 1, m)
+    if t.is_signed and _has("neg", t) and draw(st.booleans()):  # negative divisors: C's truncation meets both signs
+        return Expr(B.unop("-", g.node), t, -g.hi, -g.lo)
+    return g
