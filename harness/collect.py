@@ -129,20 +129,32 @@ def _check_verify_mode(out: Path, verify: str) -> None:
 
 
 class Progress:
-    """A tqdm bar in MB with live counts; silent when disabled."""
+    """A tqdm bar in MB with live counts; silent when disabled. The bar moves when a batch is stored (in
+    batch order); :meth:`tick` refreshes it in between (elapsed time, batches in flight), so a long first
+    batch does not look like a hang."""
 
     def __init__(self, target_bytes: int, start_bytes: int, enabled: bool):
         self.bar = None
+        self.postfix: dict = {}
+        self.last_tick = time.monotonic()
         if enabled:
             from tqdm import tqdm
 
-            self.bar = tqdm(total=round(target_bytes / 1e6, 2), initial=round(start_bytes / 1e6, 2),
+            total = round(target_bytes / 1e6, 2)
+            self.bar = tqdm(total=total, initial=min(round(start_bytes / 1e6, 2), total),
                             unit="MB", dynamic_ncols=True, bar_format="{l_bar}{bar}| {n:.2f}/{total:.2f} MB [{elapsed}<{remaining}{postfix}]")
 
     def update(self, total_bytes: int, **postfix) -> None:
         if self.bar is not None:
             self.bar.n = min(round(total_bytes / 1e6, 2), self.bar.total)
+            self.postfix = postfix
             self.bar.set_postfix(postfix, refresh=True)
+
+    def tick(self, **extra) -> None:
+        """Refresh the bar (at most once a second) with ``extra`` counts after the last update's."""
+        if self.bar is not None and time.monotonic() - self.last_tick >= 1.0:
+            self.last_tick = time.monotonic()
+            self.bar.set_postfix({**self.postfix, **extra}, refresh=True)
 
     def write(self, line: str) -> None:
         if self.bar is not None:
@@ -279,7 +291,10 @@ def collect(args: argparse.Namespace) -> dict:
     # records are validated in the workers (validate_record parses every source: too slow for one process)
     with CorpusWriter(args.out, meta=meta, validate=False) as corpus:
         next_batch = _read_state(args.out, key)
-        progress = Progress(target, corpus.total_bytes, not args.no_progress)
+        if corpus.total_bytes >= target:
+            print(f"collect: {args.out} already holds {corpus.total_bytes / 1e6:.2f} MB >= --target-mb "
+                  f"{args.target_mb:g}: nothing to collect (raise --target-mb to add records)", file=sys.stderr)
+        progress = Progress(target, corpus.total_bytes, not args.no_progress and corpus.total_bytes < target)
         batches: dict[int, _Batch] = {}
         queue: deque[Task] = deque()  # parts of bisected batches, run before new batches
         submitted = next_batch
@@ -318,6 +333,8 @@ def collect(args: argparse.Namespace) -> dict:
                         progress.write(f"collect: batch {entry['batch']} kernel {entry['position']} "
                                        f"({entry.get('kernel_name', '?')}): {done.status}, {entry['detail']}; "
                                        f"skipped; source in {entry.get('source', '?')}")
+                progress.tick(verifying=f"{sum(b.running for b in batches.values())} batch(es) of "
+                                        f"{args.batch_size}")
                 # consume in batch order so the same seed gives the same records
                 while next_batch in batches and batches[next_batch].running == 0 and corpus.total_bytes < target:
                     parts = batches.pop(next_batch).parts
