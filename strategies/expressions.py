@@ -442,7 +442,11 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
         if by_name(base, k) and draw(st.booleans()):  # v.y
             return Expr(B.attribute(vec.node, "xyzw"[k]), signature.result)
         return Expr(B.subscript(vec.node, B.int_lit(k)), signature.result)
-    args = [guarded(draw, sc, a, op.domain(i), depth - 1) for i, a in enumerate(signature.args)]
+    if _edge_sensitive(op) and depth > 1 and draw(st.integers(0, 1)):  # the input's corner value itself
+        with live(sc):
+            args = [guarded(draw, sc, a, op.domain(i), 0) for i, a in enumerate(signature.args)]
+    else:
+        args = [guarded(draw, sc, a, op.domain(i), depth - 1) for i, a in enumerate(signature.args)]
     enliven(draw, sc, op, signature.args, args, depth)
     if op.syntax in ("compare", "binop") and len(args) == 2 and args[0].node.deep_equals(args[1].node):
         args[1] = guarded(draw, sc, signature.args[1], op.domain(1), depth - 1)  # `x - x`, `x < x`: constants
@@ -458,6 +462,14 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
     if max(abs(lo), abs(hi)) > int_limit(result, sc.policy):  # a conversion from a wider/unsigned type
         e = wrap(e, sc.policy.int_wrap_modulus)
     return e
+
+
+def _edge_sensitive(op: Op) -> bool:
+    """Rows whose result jumps at particular argument values (floor/round/rint/trunc/ceil at integers and halves,
+    sign/step/nonzero at zero, ``//``, comparisons at ties): half of their uses take data leaves as arguments,
+    so the corner inputs (exact halves, signed zeros, ties shared across arrays) reach them unchanged instead of
+    through arithmetic that moves them off the corner."""
+    return op.syntax == "compare" or (not op.differentiable and op.family not in ("atomic", "cast"))
 
 
 def enliven(draw, sc: Scope, op: Op, types, args: list[Expr], depth: int) -> None:
