@@ -223,7 +223,9 @@ def _pattern(result, args):
         ra = np.asarray(r)
         for a in args:
             aa = np.asarray(a) if isinstance(a, (np.ndarray, np.floating, float)) else None
-            if aa is not None and aa.dtype.kind == "f" and (aa.shape == ra.shape or aa.shape == ()):
+            # elementwise selections (shapes agree, or a scalar operand) and reductions to a scalar (the max of
+            # a vector: which components equal it; tied components are where its adjoint picks one)
+            if aa is not None and aa.dtype.kind == "f" and (aa.shape == ra.shape or aa.shape == () or ra.shape == ()):
                 out.append(tuple(np.equal(ra, aa).reshape(-1).tolist()))
     return tuple(out)
 

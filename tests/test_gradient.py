@@ -107,6 +107,10 @@ CASES = {
     # x ± h·u returns (Warp's adjoint is that of the path x takes; the differences see the other one)
     "point_branch": (_kernel("point_branch", "if a[tid] and b[tid]:\n    return\nout[tid] = a[tid] * b[tid] + b[tid]\n"),
                      "excluded:non-smooth"),
+    # the max of a vector with two tied components: Warp's adjoint goes to the first, the differences split it
+    "vector_max_tie": (_kernel("vector_max_tie", "out[tid] = wp.max(v[tid]) * b[tid]\n", (A, B, V, OUT)),
+                       "excluded:non-smooth"),
+    "vector_max": (_kernel("vector_max", "out[tid] = wp.max(v[tid]) * b[tid]\n", (A, B, V, OUT)), "checked"),
     "norm_l1": (_kernel("norm_l1", "out[tid] = wp.norm_l1(wp.vec2(a[tid], 0.0)) * b[tid]\n"), "checked"),
     "infinite": (_kernel("infinite", "out[tid] = wp.sqrt(a[tid] * a[tid]) * b[tid]\n"), "excluded:non-finite"),
     "constant": (_kernel("constant", "out[tid] = 2.0\n"), "not-differentiable"),
@@ -122,6 +126,8 @@ def _values(name: str) -> dict:
         values["b"][0] = values["a"][0]
     if name in ("infinite", "norm_l1_kink", "point_branch"):
         values["a"][3] = 0.0
+    if name == "vector_max_tie":
+        values["v"][2][2] = values["v"][2][0] = np.max(values["v"][2]) + 0.5
     if name == "norm_l1":
         values["a"][np.abs(values["a"]) < 0.1] = 0.5
     if name == "tie":  # every thread stores a[0] < 0 (the initial minimum)
