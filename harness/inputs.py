@@ -26,6 +26,11 @@ high-precision references start from identical values. Profiles (:data:`PROFILES
   guard assumes a float range (casts clamp to +-1000, ``exp`` clamps its argument...), so this stays
   UB-free; it may overflow to inf in both Warp and the reference (a match) or be screened as ill-conditioned.
 
+* ``"smooth"`` -- the gradient check's inputs: floats uniform in the spec's range, off the 1/64 grid (rounded
+  to the dtype), so no two values tie and none sits on a literal of the kernel; ints as ``"grid"``. A
+  derivative is only defined away from the kinks that the corner profiles aim at: checked there, an adjoint
+  is either excluded as non-smooth or compared with a one-sided choice of Warp's.
+
 Never generated: inf, NaN (a NaN reaching ``clamp`` and then a float->int cast is undefined in C++).
 :func:`profile_for_attempt` is the profile of the pipeline's ``n``-th input attempt (a fraction of kernels
 start with ``"wide"``, the rest with ``"corner"``; the last attempt is ``"grid"``, today's mild inputs).
@@ -38,7 +43,7 @@ import numpy as np
 from grammar.types import BY_NAME, Array, Composite
 
 GRID = 64.0
-PROFILES = ("grid", "corner", "wide")
+PROFILES = ("grid", "corner", "wide", "smooth")
 WIDE_EXP = 40  # wide magnitudes are up to 2**40 (~1e12) and down to 2**-40 (float16: its own range)
 WIDE_SHARE = 3  # one kernel in WIDE_SHARE starts with the "wide" profile (:func:`profile_for_attempt`)
 _HALVES = (0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 3.5, -3.5)
@@ -76,6 +81,8 @@ class _Draws:
     # -- floats --------------------------------------------------------------------------------------------
     def floats(self, low: float, high: float, shape, dtype) -> np.ndarray:
         r = self.rng
+        if self.profile == "smooth":  # off every grid: no ties with each other or with the kernel's literals
+            return r.uniform(low, high, size=shape).astype(dtype)
         base = np.round(r.uniform(low, high, size=shape) * GRID) / GRID
         if self.profile == "grid":
             return base.astype(dtype)
@@ -110,11 +117,11 @@ class _Draws:
     # -- ints ----------------------------------------------------------------------------------------------
     def ints(self, low: int, high: int, scalar, shape, *, whole_type: bool = False) -> np.ndarray:
         r = self.rng
-        if self.profile != "grid" and whole_type:
+        if self.profile not in ("grid", "smooth") and whole_type:
             low, high = scalar.min, scalar.max
         lo, hi = max(int(low), scalar.min), min(int(high), scalar.max)
         base = r.integers(lo, hi, size=shape, endpoint=True, dtype=np.int64 if hi < 2**63 else np.uint64)
-        if self.profile == "grid":
+        if self.profile in ("grid", "smooth"):
             return base.astype(scalar.numpy_dtype)
         corners = {lo, hi, 0, 1, -1, *self.int_pool}
         if whole_type:

@@ -448,6 +448,7 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
     else:
         args = [guarded(draw, sc, a, op.domain(i), depth - 1) for i, a in enumerate(signature.args)]
     enliven(draw, sc, op, signature.args, args, depth)
+    _unpin_constant_arguments(sc, op, args)
     if op.syntax in ("compare", "binop") and len(args) == 2 and args[0].node.deep_equals(args[1].node):
         args[1] = guarded(draw, sc, signature.args[1], op.domain(1), depth - 1)  # `x - x`, `x < x`: constants
     result = signature.result
@@ -462,6 +463,22 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
     if max(abs(lo), abs(hi)) > int_limit(result, sc.policy):  # a conversion from a wider/unsigned type
         e = wrap(e, sc.policy.int_wrap_modulus)
     return e
+
+
+#: Warp 1.19 retypes a compile-time constant variable passed alone to one of these constructors (codegen
+#: ``add_call``, "constant precision preservation"): an unrolled loop's variable ``j`` becomes a float64 for the
+#: rest of the function after ``wp.float64(j)``, and ``j & j`` then fails to compile (tests/test_known_warp_bugs.py)
+_RETYPING_CONSTRUCTORS = ("wp.float64", "wp.int64", "wp.uint64")
+
+
+def _unpin_constant_arguments(sc: Scope, op: Op, args: list[Expr]) -> None:
+    """Steer around the Warp bug above: a loop variable (constant when the loop is unrolled) passed alone to a
+    64-bit constructor is passed as ``(+j)``, a new non-constant value, instead."""
+    if op.spelling not in _RETYPING_CONSTRUCTORS or len(args) != 1 or not isinstance(args[0].node, cst.Name):
+        return
+    name = args[0].node.value
+    if any(v.name == name and v.kind == "loop" for v in sc.vars):
+        args[0] = Expr(B.unop("+", args[0].node), args[0].type, args[0].lo, args[0].hi)
 
 
 def _edge_sensitive(op: Op) -> bool:

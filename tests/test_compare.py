@@ -364,10 +364,10 @@ def test_identical_output_skips_the_conditioning_runs_and_is_accepted(warp_cache
 
 
 def test_the_shortcut_does_not_change_which_input_the_gradient_check_gets(tmp_path):
-    """An exact tie at a discontinuity (``a % 0.5`` with ``a = 1.5``) matches exactly, but the gradient check
-    finds it non-smooth; without the shortcut such an input is screened and the next one tried. The shortcut
-    then runs the conditioning after all and decides the same way, so both paths check the same input (here
-    one where Warp's float ``%`` adjoint bug shows when its exclusion is switched off)."""
+    """An exact tie at a discontinuity (``a % 0.5`` with ``a = 1.5``) matches exactly with the shortcut; without
+    it such an input is screened and the next one tried. The gradient check draws its own smooth inputs from
+    the kernel's base seed, so both paths check the same input (here one where Warp's float ``%`` adjoint bug
+    shows when its exclusion is switched off)."""
     import libcst as cst
 
     from harness import gradient as G
