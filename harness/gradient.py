@@ -45,7 +45,9 @@ from .reference import Runtime, run_reference
 
 STEP = 1e-5  # central-difference step along u (|u| ~ 1 per element), first attempt
 SMALL_STEP = 1e-7  # second attempt when a decision changes within the first step
-RTOL32 = 2e-4  # relative tolerance of the dot-product test when the derivative path computes in float32
+RTOL32 = 2e-5  # relative tolerance of the dot-product test when the derivative path computes in float32
+#: (measured: |v·Ju - u·Jᵀv| / scale over 111 checked float32-path kernels, max 5.5e-8, p99 2.7e-8; 2e-4 let a
+#: 1e-3 relative adjoint fault through unless its term was a fifth of the scale)
 RTOL16 = 3e-2  # ... when float16 lies on it
 RTOL64 = 1e-7  # ... when it is float64 throughout (the reference holds float64 values as long double)
 RTOLS = {16: RTOL16, 32: RTOL32, 64: RTOL64}

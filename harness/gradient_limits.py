@@ -384,6 +384,10 @@ class _Scan(cst.CSTVisitor):
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         self._assigned(node.target, node, node.value)
         self._store(node.target)
+        t = node.target
+        if isinstance(t, cst.Name) and isinstance(self.env.get(t.value), Composite) and _floaty(self.env[t.value]):
+            if any(_floaty(self.env.get(n)) for n in _names(node.value)):  # `w -= v`: w now holds v's values
+                self.whole_from_variables.add(t.value)
         if _component_of(node.target) is not None and _component_of(node.target)[2]:
             self._write(node.target, node)  # out[i].y += x: a component write of the element
         if isinstance(node.operator, (cst.MultiplyAssign, cst.DivideAssign)) and _floaty(self._type(node.target)):
@@ -397,8 +401,10 @@ class _Scan(cst.CSTVisitor):
             self._component(args[0].value, "*", node)
         elif func in _OUTPUT_CALLS:
             n = _OUTPUT_CALLS[func]
+            inputs = cst.Tuple([cst.Element(x) for x in args[:-n]])
             for a in args[-n:]:
-                self._assigned(a, node, cst.Tuple([cst.Element(x) for x in args[:-n]]))
+                self._assigned(a, node, inputs)
+                self._write(a, inputs)  # wp.svd3(A, U, s, V): U, s, V hold values computed from A
         elif func in _ATOMIC_CALLS and len(args) >= 2 and isinstance(args[0], cst.Name):
             if args[0].value in self.outputs:
                 self.stores.append(args[0].value)

@@ -78,6 +78,10 @@ CASES = {
     "inplace_mul": (_kernel("inplace_mul", "x = a[tid]\nx *= b[tid]\nout[tid] = x\n"), "excluded:inplace-mul-div"),
     "component_overwrite": (_kernel("component_overwrite", "w = v[tid]\nw[1] = a[tid]\nout[tid] = wp.length(w)\n",
                                     (A, B, V, OUT)), "excluded:component-overwrite"),
+    # the local holds the input's values through an augmented assignment (or a builtin's output argument)
+    "component_after_augassign": (_kernel("component_after_augassign", "w = wp.vec3(0.0, 0.0, 0.0)\nw -= v[tid]\n"
+                                          "w[0] = a[tid]\nout[tid] = wp.dot(w, w)\n", (A, B, V, OUT)),
+                                  "excluded:component-overwrite"),
     "component_twice": (_kernel("component_twice", "w = wp.vec3(0.0, 0.0, 0.0)\nw[0] = a[tid]\nw[0] = a[tid] * b[tid]\n"
                                 "out[tid] = w[0]\n"), "excluded:component-reassignment"),
     "loop_product": (_kernel("loop_product", "p = float(1.0)\nfor i in range(n):\n    p = p * a[tid]\nout[tid] = p\n",
