@@ -210,11 +210,10 @@ def literal(t: Scalar, v) -> str:
 
     Float constants must be exact in float16 (and so in float32): ``wp.float64(c)`` of a literal is folded
     from the literal's exact value, while the reference rounds it to float32 first."""
-    if t.is_float:
-        text = repr(float(v))
-        return text if t == FLOAT32 else f"{t.warp_name}({text})"
-    text = str(int(v))
-    return text if t == INT32 else f"{t.warp_name}({text})"
+    text = repr(float(v)) if t.is_float else str(int(v))
+    if text.startswith("-"):  # a negation: parenthesised like every operator the builder writes
+        text = f"({text})"
+    return text if t in (FLOAT32, INT32) else f"{t.warp_name}({text})"
 
 
 def _clamp_guard(lo: float, hi: float) -> Callable[[ValueType, str], str]:
