@@ -79,18 +79,6 @@ class StandaloneRun:
         shutil.rmtree(self.cache, ignore_errors=True)
 
 
-def reproduces_standalone(report_dir: Path, timeout: float = 300) -> bool | None:
-    """Run repro.py in a fresh process with an empty kernel cache; True if it still fails, None on timeout."""
-    run = StandaloneRun(report_dir)
-    end = time.monotonic() + timeout
-    while not run.poll():
-        if time.monotonic() > end:
-            run.stop()
-            return None
-        time.sleep(0.1)
-    return run.result
-
-
 def allowances(budget: float) -> dict[str, float]:
     """Seconds after the budget: ``grace`` for batches in flight, ``post`` for everything (shrinks that
     run past the budget and the standalone re-runs included); ``repro`` of ``post`` is kept for re-runs."""
@@ -190,11 +178,13 @@ class Hunt:
     def opts(self, batch_index: int, nvrtc: bool | None = None, kind: str = "") -> Options:
         """The pipeline options of a batch: NVRTC on one batch in ``--nvrtc-every``, and the differential
         oracles on one batch in ``--differential-every`` (harness.differential: the batch is also built in
-        one variant configuration, chosen by content); shrinking a ``differential-<variant>`` failure keeps that variant. Hunting batches drop
-        input-independent kernels before Warp is called (they test nothing); shrinking keeps every kernel."""
+        one variant configuration, chosen by content); shrinking a ``differential-<variant>`` failure keeps
+        that variant. Hunting batches drop input-independent kernels before Warp is called (they test
+        nothing); shrinking keeps every kernel."""
         if nvrtc is None:
             nvrtc = not self.args.no_nvrtc and batch_index % self.args.nvrtc_every == 0
-        on = not self.args.no_differential and batch_index % self.args.differential_every == 1 % self.args.differential_every
+        # batches 1, 1 + N, 1 + 2N...: off the NVRTC batches 0, 8, 16...
+        on = not self.args.no_differential and (batch_index - 1) % self.args.differential_every == 0
         differential = FUZZ_DIFFERENTIAL if on else ()
         if kind.startswith("differential-"):
             differential = (kind.removeprefix("differential-"),)
