@@ -115,6 +115,11 @@ CASES = {
     "vector_max_tie": (_kernel("vector_max_tie", "out[tid] = wp.max(v[tid]) * b[tid]\n", (A, B, V, OUT)),
                        "excluded:non-smooth"),
     "vector_max": (_kernel("vector_max", "out[tid] = wp.max(v[tid]) * b[tid]\n", (A, B, V, OUT)), "checked"),
+    # svd3 of a matrix with repeated singular values (a multiple of the identity): the derivative is undefined
+    "svd_repeated": (_kernel("svd_repeated", "U = wp.matrix(shape=(3, 3), dtype=wp.float32)\n"
+                             "s = wp.vector(length=3, dtype=wp.float32)\nV = wp.matrix(shape=(3, 3), dtype=wp.float32)\n"
+                             "wp.svd3(wp.identity(n=3, dtype=wp.float32) * a[tid], U, s, V)\nout[tid] = s[0] * b[tid]\n"),
+                     "excluded:non-smooth"),
     "norm_l1": (_kernel("norm_l1", "out[tid] = wp.norm_l1(wp.vec2(a[tid], 0.0)) * b[tid]\n"), "checked"),
     "infinite": (_kernel("infinite", "out[tid] = wp.sqrt(a[tid] * a[tid]) * b[tid]\n"), "excluded:non-finite"),
     "constant": (_kernel("constant", "out[tid] = 2.0\n"), "not-differentiable"),
