@@ -77,7 +77,11 @@ def compare_outputs(
     perturbed: list[dict[str, np.ndarray]],
     *,
     fragile: bool = False,
+    element_ndim: dict[str, int] | None = None,
 ) -> Comparison:
+    """``element_ndim``: output name -> how many trailing axes are one element's components (1 for a vector
+    array, 2 for a matrix array; default 0): a component's conditioning is judged against its element's
+    largest component, as Warp's rounding of it is (see ``harness.reference.Runtime._perturb``)."""
     if fragile:
         return Comparison("ill-conditioned", reason="a discontinuity was evaluated within rounding distance")
     result = Comparison("match")
@@ -98,7 +102,7 @@ def compare_outputs(
             tol = np.zeros(w.shape)
             expected, actual = np.array(exact, dtype=object), np.array(got, dtype=object)
         else:
-            tol, ill = float_tolerance(e32, e64, ps, w.dtype.type)
+            tol, ill = float_tolerance(e32, e64, ps, w.dtype.type, (element_ndim or {}).get(name, 0))
             if ill.any():  # those elements are not compared; the well-conditioned ones still are
                 i = int(np.flatnonzero(ill.reshape(-1))[0])
                 ill_reason = ill_reason or f"{name}[{i}] is ill-conditioned"
@@ -129,8 +133,10 @@ def compare_outputs(
 
 
 def float_tolerance(e32: np.ndarray, e64: np.ndarray, perturbed: list[np.ndarray],
-                    dtype=np.float32) -> tuple[np.ndarray, np.ndarray]:
-    """(allowed |w - r32| per element, ill-conditioned mask), for outputs of float type ``dtype``."""
+                    dtype=np.float32, element_ndim: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """(allowed |w - r32| per element, ill-conditioned mask), for outputs of float type ``dtype``; with
+    ``element_ndim`` > 0 the last axes are one composite's components, and a component is ill-conditioned
+    relative to the composite's largest component."""
     x32, x64 = e32.astype(np.float64), e64.astype(np.longdouble)
     finite = np.isfinite(x32) & np.isfinite(x64)
     special_agree = (np.isnan(x32) & np.isnan(x64)) | (np.isinf(x32) & (x32 == x64))
@@ -143,7 +149,11 @@ def float_tolerance(e32: np.ndarray, e64: np.ndarray, perturbed: list[np.ndarray
             differs = ~((np.isnan(p64) & np.isnan(x32)) | (p64 == x32))
             ill |= differs & ~(np.isfinite(p64) & np.isfinite(x32))
             spread = np.maximum(spread, np.where(np.isfinite(p64) & np.isfinite(x32), np.abs(p64 - x32), 0.0))
-        scale = np.maximum(np.abs(np.where(finite, x64, 0.0)).astype(np.float64), 1e-30)
+        scale = np.abs(np.where(finite, x64, 0.0)).astype(np.float64)
+        if 0 < element_ndim < scale.ndim:
+            axes = tuple(range(scale.ndim - element_ndim, scale.ndim))
+            scale = np.broadcast_to(np.max(scale, axis=axes, keepdims=True), scale.shape)
+        scale = np.maximum(scale, 1e-30)
         rel = max(ILL_REL, ILL_EPS * float(np.finfo(dtype).eps))
         ill |= finite & ((cond > rel * scale) | (spread > rel * scale))
         tol = SENSITIVITY * (cond + spread) + ULPS * ulp(x32, dtype)

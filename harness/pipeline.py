@@ -330,7 +330,8 @@ def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options, first: tu
                 return KernelResult(k, "generator-error", f"reference found undefined behaviour: {error}")
             except Exception as error:
                 return KernelResult(k, "generator-error", f"reference failed: {type(error).__name__}: {error}")
-            return compare_outputs(actual, r32.outputs, c.r64, c.perturbed, fragile=c.fragile)
+            return compare_outputs(actual, r32.outputs, c.r64, c.perturbed, fragile=c.fragile,
+                                   element_ndim=element_ndim(k))
 
         # Shortcut: output identical to the float32 reference, and no discontinuity within rounding distance in
         # its run -> a match whatever the conditioning, so the conditioning runs are skipped (compare.exact_match).
@@ -421,7 +422,19 @@ def _fails_reference(k, values, actual, seed) -> bool:
     """True when ``actual`` is a mismatch under the conditioned reference comparison (screened is not)."""
     r32 = run_reference(k.kernel_source, k.params, values, k.dim)
     c = _conditioning(k, values, r32, seed)
-    return compare_outputs(actual, r32.outputs, c.r64, c.perturbed, fragile=c.fragile).status == "mismatch"
+    return compare_outputs(actual, r32.outputs, c.r64, c.perturbed, fragile=c.fragile,
+                           element_ndim=element_ndim(k)).status == "mismatch"
+
+
+def element_ndim(k: GeneratedKernel) -> dict[str, int]:
+    """Array parameter name -> number of component axes of its element type (vec: 1, mat: 2, scalar: 0)."""
+    from grammar.types import BY_NAME, Composite
+
+    out = {}
+    for p in k.params:
+        t = BY_NAME.get(p.dtype)
+        out[p.name] = len(t.shape) if isinstance(t, Composite) else 0
+    return out
 
 
 @dataclass

@@ -193,11 +193,17 @@ class Runtime:
         return self.f[_CALL_INDEX[(op.name, sig)]](*args)
 
     def _perturb(self, value, eps, t):
+        """A scalar moves by one relative ulp; each component of a composite by one ulp of the composite's
+        largest component (Warp computes a component as sums of products of the operands, so its rounding
+        error follows their magnitude, not the component's: a component that cancels to an exact 0.0 in
+        the reference comes out as +-1e-9 from Warp's fused multiply-adds)."""
         scale = (1.0 - eps, 1.0, 1.0 + eps)[int(self._rng.integers(0, 3))]
         if isinstance(value, np.ndarray):
-            if not np.isfinite(value).all():
+            if not np.isfinite(value).all() or value.dtype.kind != "f":
                 return value
-            return (value * value.dtype.type(scale)).astype(value.dtype)
+            step = eps * float(np.max(np.abs(value), initial=0.0))
+            signs = 2 * self._rng.integers(0, 2, size=value.shape) - 1
+            return (value * value.dtype.type(scale) + signs * step).astype(value.dtype)
         return value if not math.isfinite(float(value)) else type(value)(value * type(value)(scale))
 
     # ---- memory -----------------------------------------------------------------------------------------------
