@@ -3,7 +3,8 @@
 A kernel whose computation cannot reach an output tests nothing: a fault in Warp there is invisible. This
 measures it in the numpy reference alone (Warp is not called), per *use*:
 
-* **rows** - for every table row (builtin, operator, constructor, atomic) a kernel uses, the kernel is run
+* **rows** - for every table row (builtin, operator, constructor, atomic) a kernel uses, and the pseudo-rows
+  ``wp.func`` (every result of a call of a helper) and ``wp.static`` (the embedded constant), the kernel is run
   again with every result of that row perturbed: floats by a relative ``1e-3`` (an exact zero by ``+1e-3``),
   ints by ``+1``, bools negated. The use is *live* when some output changes. It is *varying* when the
   row's results also differ between two input draws (a row fed only literals is live but constant-folded
@@ -44,6 +45,8 @@ REL = 1e-3
 
 def nudge(value):
     """``value`` perturbed: floats by a relative 1e-3 (zero by +1e-3), ints +1, bools negated."""
+    if isinstance(value, tuple):  # the results of a helper with several return values
+        return tuple(nudge(v) for v in value)
     if isinstance(value, (bool, np.bool_)):
         return not value
     if isinstance(value, np.ndarray):
@@ -83,6 +86,12 @@ class _PerturbRow(Runtime):
             return nudge(value)
 
         return perturbed
+
+    def result(self, row, value):
+        if row != self.row:
+            return value
+        self.hits += 1
+        return nudge(value)
 
     def atomic(self, name, arr, index, *operands):
         old = super().atomic(name, arr, index, *operands)
@@ -125,6 +134,10 @@ class _RecordRows(Runtime):
             return value
 
         return recorded
+
+    def result(self, row, value):
+        self.results[row].append(_digest(value))
+        return value
 
     def atomic(self, name, arr, index, *operands):
         old = super().atomic(name, arr, index, *operands)

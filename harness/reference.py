@@ -130,6 +130,11 @@ class Runtime:
         """An assigned value in a tapped reference (:func:`tapped`); unchanged here (see harness.liveness)."""
         return value
 
+    def result(self, row: str, value):
+        """The value of a use of a pseudo-row that is not a table row (``"wp.func"``: a helper call's
+        result(s), ``"wp.static"``: the embedded constant); unchanged here (harness.liveness perturbs it)."""
+        return value
+
     # ---- calls ----------------------------------------------------------------------------------------------
 
     def _bind(self, op, sig):
@@ -552,7 +557,7 @@ class _ToReference(cst.CSTTransformer):
             if got != params:
                 raise ReferenceTypeError(f"{func} takes {params}, called with {got}")
             self.used.add("wp.func")
-            return self.typed(updated, result)
+            return self.typed(_rcall("result", cst.SimpleString('"wp.func"'), updated), result)
         if func in _ATOMICS:
             self.used.add(_ATOMICS[func])
             n_operands = len(OPS.BY_NAME[_ATOMICS[func]].signatures[0].args)
@@ -588,18 +593,22 @@ class _ToReference(cst.CSTTransformer):
         except Exception as e:
             raise ReferenceTypeError(f"wp.static({text}) is not a constant expression over literals: {e}") from None
         self.used.add("wp.static")
+
+        def static(node):
+            return _rcall("result", cst.SimpleString('"wp.static"'), node)
+
         if isinstance(value, bool):
-            return self.typed(cst.Name(str(value)), BOOL)
+            return self.typed(static(cst.Name(str(value))), BOOL)
         if isinstance(value, int):
             if not -(2**31) <= value < 2**31:
                 raise ReferenceTypeError(f"wp.static({text}) = {value} does not fit int32")
             node = cst.Integer(str(value)) if value >= 0 else cst.UnaryOperation(cst.Minus(), cst.Integer(str(-value)))
-            return self.typed(node, INT32)
+            return self.typed(static(node), INT32)
         if isinstance(value, float):
             node = cst.Float(repr(abs(value)))
             if math.copysign(1.0, value) < 0:
                 node = cst.UnaryOperation(cst.Minus(), node)
-            return self.typed(_rcall("lit", node), FLOAT32)
+            return self.typed(static(_rcall("lit", node)), FLOAT32)
         raise ReferenceTypeError(f"wp.static({text}) has type {type(value).__name__}")
 
     def leave_Expr(self, original, updated):

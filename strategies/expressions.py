@@ -276,7 +276,8 @@ def converted_leaf(draw, sc: Scope, t: ValueType) -> Expr | None:
     try:
         if isinstance(t, Scalar):
             # a component of a composite variable or load (``a0[tid].y``), else a conversion from float32
-            # data, from any other scalar with data, from an int32 (tid always is)
+            # data, from any other scalar with data, else a component of a matrix's row (``m[1][2]``), else a
+            # conversion from an int32 (tid always is one; in a helper it may be a literal)
             parts = [(op, s) for op, s in _component_rows(t) if _has_data(sc, s.args[0])]
             if parts:
                 op, s = choose(draw, parts)
@@ -286,12 +287,13 @@ def converted_leaf(draw, sc: Scope, t: ValueType) -> Expr | None:
             scalars = sorted({x for x in held} | {getattr(x, "scalar", None) for x in held},
                              key=lambda x: getattr(x, "name", ""))
             sources = [x for x in (FLOAT32, *scalars, INT32) if isinstance(x, Scalar) and x not in (t, BOOL) and (
-                x == INT32 or _has_data(sc, x) or any(_has_data(sc, s.args[0]) for _, s in _component_rows(x)))]
-            for source in dict.fromkeys(sources):
-                row = _conversion_row(t, source)
-                if row is not None:
-                    with live(sc):
-                        return apply_op(draw, sc, row[0], row[1], 1)
+                _has_data(sc, x) or any(_has_data(sc, s.args[0]) for _, s in _component_rows(x)))]
+            rows = [r for r in (_conversion_row(t, x) for x in dict.fromkeys(sources)) if r is not None]
+            rows = rows or _row_components(sc, t) or [r for r in [_conversion_row(t, INT32)] if r is not None]
+            if rows:
+                op, s = rows[0] if rows[0][0].syntax != "index" else choose(draw, rows)
+                with live(sc):
+                    return apply_op(draw, sc, op, s, 1)
             return None
         row = _constructor(t) if isinstance(t, Composite) else None
         if row is None or not row[1].args:
@@ -300,7 +302,12 @@ def converted_leaf(draw, sc: Scope, t: ValueType) -> Expr | None:
         with live(sc):
             first = nonliteral_leaf(draw, sc, sig.args[0], 0) or converted_leaf(draw, sc, sig.args[0])
         if first is None:
-            return None
+            rows = _row_components(sc, t) or [(op, s) for op, s in _component_rows(t) if _has_data(sc, s.args[0])]
+            if not rows:  # a matrix's row (``m[1]``): a vector from the data
+                return None
+            op, s = choose(draw, rows)
+            with live(sc):
+                return apply_op(draw, sc, op, s, 1)
         parts = [first.node]
         for a in sig.args[1:]:  # each further component from the data with odds 1 : 1 (shrinks to a literal)
             data = None
@@ -318,9 +325,16 @@ def _has_data(sc: Scope, t: ValueType) -> bool:
     return bool(sc.of_type(t)) or any(a.dtype == t for a in sc.inputs)
 
 
+def _row_components(sc: Scope, t: ValueType) -> list[tuple[Op, Signature]]:
+    """The component rows giving ``t`` from a composite that is itself a component of data the kernel holds
+    (a matrix ``m`` gives the row ``m[i]``, whose component is ``t``)."""
+    return [(op, s) for op, s in _component_rows(t)
+            if any(_has_data(sc, s2.args[0]) for _, s2 in _component_rows(s.args[0]))]
+
+
 @lru_cache(maxsize=None)
 def _component_rows(t: ValueType) -> tuple[tuple[Op, Signature], ...]:
-    """The component rows (``v[k]``) whose result is the scalar ``t``."""
+    """The component rows (``v[k]``, ``m[i]``) whose result is ``t``."""
     return tuple((op, s) for op in OPS.OPS if op.syntax == "index" for s in op.signatures
                  if s.result == t and isinstance(s.args[0], Composite))
 

@@ -1,11 +1,14 @@
 """User ``@wp.func`` helpers: generated before the kernel, called from its expressions and statements.
 
 What is generated: functions ``f0``, ``f1``... with 1-3 annotated parameters of the kernel's types, a short
-body of statements (no stores, atomics or bare returns) and a final ``return x`` or ``return x1, x2`` of
-the body's top-level locals that nothing in the body reads (so what the body computes reaches the caller;
-the return types follow from the body), or of expressions over the parameters when the body has no local.
-A single-result function is an operator of its return type for the kernel's expressions; a two-result
-function is used by the ``a, b = f(...)`` statement.
+body of statements (no stores, atomics or bare returns) and a final ``return x`` or ``return x1, x2, ...``
+(at most ``MAX_RESULTS``) of the body's *carries* and of its top-level locals that nothing in the body reads,
+so what the body computes reaches the caller; the return types follow from the body. A local of a nested
+block (an ``if``/``for``/``while`` body) is folded into the carry of its type at the end of its block
+(:func:`strategies.sinks.carry_statements`); each carry is declared with a literal at the top of the body.
+A body without locals returns expressions over the parameters. A single-result function is an operator of
+its return type for the kernel's expressions; a several-result function is used by the
+``a, b = f(...)`` statement.
 
 Guarantees: int parameters of interval-tracked types are declared in ``+-policy.int_var_bound`` and every
 call site clamps its argument into that range, so the body's intervals hold for every call; the return
@@ -21,8 +24,11 @@ import hypothesis.strategies as st
 import libcst as cst
 
 from . import _cst as B
-from .expressions import Expr, choose, expression, live, tracks_interval, var_expr
+from .expressions import Expr, choose, expression, literal, live, tracks_interval, var_expr
 from .scope import Scope, Var
+
+#: the most values a helper returns (its carries first, then its unread top-level locals, latest first)
+MAX_RESULTS = 4
 
 
 @dataclass(frozen=True)
@@ -90,8 +96,10 @@ def helper_function(draw, sc: Scope, index: int, types: list) -> tuple[cst.Funct
         fs.declare(Var(name, t, "param", -bound, bound) if tracks_interval(t) else Var(name, t, "param"))
         names.append(name)
     body = _body(draw, fs, types)
+    declarations = _carry_declarations(draw, fs)
     results = _results(draw, fs, body, types)
     fs.pop()
+    body[:0] = declarations
     value = results[0].node if len(results) == 1 else cst.Tuple(tuple(
         cst.Element(r.node, comma=cst.Comma(whitespace_after=cst.SimpleWhitespace(" ")) if i == 0
                     else cst.MaybeSentinel.DEFAULT) for i, r in enumerate(results)), lpar=(), rpar=())
@@ -121,16 +129,32 @@ def _body(draw, fs: Scope, types: list) -> list[cst.BaseStatement]:
     return out
 
 
+def _carry_declarations(draw, fs: Scope) -> list[cst.BaseStatement]:
+    """``k3 = wp.float32(<literal>)`` for each carry the body folded a nested local into (declared before any
+    use)."""
+    from .statements import dynamic
+
+    out = []
+    for t, (name, _, _) in fs.carries.items():
+        init = literal(draw, fs, t)
+        if tracks_interval(t):
+            entry = fs.carries[t]
+            entry[1], entry[2] = min(entry[1], init.lo), max(entry[2], init.hi)
+        out.append(B.assign(B.name(name), dynamic(init).node))  # a variable, not a constant: loops fold into it
+    return out
+
+
 def _results(draw, fs: Scope, body: list, types: list) -> list[Expr]:
-    """The returned values: the top-level locals nothing reads (latest first), else the latest local, else
-    live expressions over the parameters (one or two, of types drawn from ``types``)."""
+    """The returned values: the carries, then the top-level locals nothing reads (latest first; at most
+    ``MAX_RESULTS`` in all), else the latest local, else live expressions over the parameters (one or two, of
+    types drawn from ``types``)."""
+    carries = [Expr(B.name(name), t, lo, hi) for t, (name, lo, hi) in fs.carries.items()]
     candidates = [v for v in fs.block_locals() if v.type in types]
-    if candidates:
+    if carries or candidates:
         source = B.render(B.module(body)) if body else ""
         unread = [v for v in candidates if _reads(source, v.name) == 0]
-        n_returns = choose(draw, [1, 2], [1, 3] if len(unread) > 1 else [3, 1])
-        chosen = list(reversed(unread or candidates[-1:]))[:n_returns]
-        return [var_expr(v) for v in chosen]
+        chosen = carries + [var_expr(v) for v in reversed(unread or ([] if carries else candidates[-1:]))]
+        return chosen[:MAX_RESULTS]
     returns = [choose(draw, types) for _ in range(choose(draw, [1, 2], [3, 1]))]
     with live(fs):  # the result carries the parameters, not only literals
         return [expression(draw, fs, t, draw(st.integers(0, fs.policy.max_expr_depth))) for t in returns]

@@ -67,6 +67,9 @@ class Scope:
     # liveness (strategies.sinks): value type -> [sink array name, slots used]; while ``live`` > 0 leaves and
     # guards prefer variables and loads over literals (an operand that must carry the kernel's data)
     sinks: dict = field(default_factory=dict)
+    # liveness in @wp.func helpers (strategies.sinks): value type -> [carry local name, lo, hi]; a nested block's
+    # locals are folded into the carry of their type, which the helper returns
+    carries: dict = field(default_factory=dict)
     live: int = 0
     converting: int = 0  # nesting of expressions.converted_leaf (bounded)
     _counter: int = 0
@@ -103,6 +106,15 @@ class Scope:
         entry = self.sinks.setdefault(t, [f"sink{len(self.sinks)}", 0])
         entry[1] += 1
         return entry[0], entry[1] - 1
+
+    def carry(self, t: ValueType, lo: int = 0, hi: int = 0) -> tuple[str, bool]:
+        """The helper's carry local of type ``t`` (widening its interval to ``[lo, hi]``): (name, is new)."""
+        entry = self.carries.get(t)
+        if entry is None:
+            self.carries[t] = [self.fresh("k"), lo, hi]
+            return self.carries[t][0], True
+        entry[1], entry[2] = min(entry[1], lo), max(entry[2], hi)
+        return entry[0], False
 
     def tid(self, k: int = 0) -> Var:
         """The thread index variable of launch dimension ``k``."""

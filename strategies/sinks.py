@@ -10,8 +10,11 @@ once, inside a loop the value is accumulated (``sink0[tid + k * n] += x``, Warp'
 whose adjoint is right on every iteration) where the type has ``+`` and no overflow can happen (floats,
 composites, wrapping unsigned ints), otherwise the last iteration's value is stored.
 
-Struct locals are not sunk (their fields are read through expressions), nor locals of ``@wp.func`` helpers
-(whose values reach the kernel only through their results).
+Struct locals are not sunk (their fields are read through expressions). A ``@wp.func`` helper has no
+arrays to store into: a local of one of its nested blocks is folded into the helper's *carry* local of its
+type instead (``k3 += x`` where the type has ``+`` and no overflow can happen, else ``k3 = x``), declared
+at the top of the helper with a literal and returned with the helper's results
+(:mod:`strategies.functions`); its top-level locals are returned directly.
 
 Shrinking: sink statements are derived from the locals, not drawn, so they shrink with them.
 """
@@ -44,7 +47,7 @@ def sink_index(sc: Scope, k: int) -> list[cst.BaseExpression]:
 def sink_statements(sc: Scope, variables: list[Var]) -> list[cst.BaseStatement]:
     """One sink store per local in ``variables`` (see the module docstring)."""
     if sc.in_func:
-        return []
+        return carry_statements(sc, variables)
     out = []
     for v in variables:
         if v.kind != "local" or isinstance(v.type, Struct):
@@ -55,6 +58,22 @@ def sink_statements(sc: Scope, variables: list[Var]) -> list[cst.BaseStatement]:
             out.append(B.aug_assign(target, "+", B.name(v.name)))
         else:
             out.append(B.assign(target, B.name(v.name)))
+    return out
+
+
+def carry_statements(sc: Scope, variables: list[Var]) -> list[cst.BaseStatement]:
+    """In a helper: one fold of each local of ``variables`` into the carry of its type (see the module
+    docstring); the carries are declared and returned by :func:`strategies.functions.helper_function`."""
+    out = []
+    for v in variables:
+        if v.kind != "local" or isinstance(v.type, Struct):
+            continue
+        lo, hi = v.interval if tracks_interval(v.type) else (0, 0)
+        name, _ = sc.carry(v.type, lo, hi)
+        if _accumulates(v.type):
+            out.append(B.aug_assign(B.name(name), "+", B.name(v.name)))
+        else:
+            out.append(B.assign(B.name(name), B.name(v.name)))
     return out
 
 
