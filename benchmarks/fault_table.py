@@ -115,13 +115,14 @@ fwd(k, v, n=len(v))
 '''
 
 
-def _grad(expr: str, values: str = "[0.3, -0.7, 1.9]") -> str:
-    """A probe printing d(expr)/dx at each of ``values``."""
+def _grad(expr: str, values: str = "[0.3, -0.7, 1.9]", setup: str = "") -> str:
+    """A probe printing d(expr)/dx at each of ``values`` (``setup``: statements after ``x = a[tid]``)."""
     return f'''
 @wp.kernel
 def k(out: wp.array(dtype=float), a: wp.array(dtype=float)):
     tid = wp.tid()
     x = a[tid]
+    {setup}
     out[tid] = {expr}
 
 grad(k, {values})
@@ -392,7 +393,8 @@ fwd(k, v, 3, n=2)
           "    adj_b.c[2] += a.c[2] * adj_ret;",
           "    adj_b.c[2] = a.c[2] * adj_ret;",
           "adjoint", "adjoint of a vec3 dot overwrites the second operand's z adjoint",
-          _grad("wp.dot(wp.vec3(1.0, 2.0, x), wp.vec3(0.5, x, x)) + x")),
+          # one variable as both operands: the overwrite drops the first operand's share of its adjoint
+          _grad("wp.dot(v, v) + x", setup="v = wp.vec3(0.5, x, x)")),
 )
 
 FAULTS_BY_ID = {f.id: f for f in FAULTS}
