@@ -176,7 +176,10 @@ class DecisionRuntime(Runtime):
             mode = None
         if op.name in DEGENERATE_AT_TIES:
             def singular(*args):  # the derivative of an SVD is undefined where singular values coincide
-                sv = np.linalg.svd(np.asarray(args[0], dtype=np.float64), compute_uv=False)
+                m = np.asarray(args[0], dtype=np.float64)
+                if not np.all(np.isfinite(m)):  # no SVD of NaN/inf (numpy raises): the check excludes it later
+                    return inner(*args)
+                sv = np.linalg.svd(m, compute_uv=False)
                 gaps = np.abs(np.subtract.outer(sv, sv))[np.triu_indices(len(sv), 1)]
                 if np.any(gaps <= 1e-3 * max(float(sv.max()), 1e-30)):
                     raise UndefinedBehaviour(f"{op.name} of a matrix with repeated singular values {sv.tolist()}: "
