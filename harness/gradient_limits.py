@@ -103,10 +103,14 @@ LIMITS: dict[str, Limit] = {
         Limit(
             "component-overwrite", "known-bug",
             "a component of a local vector/matrix/quaternion/transform written (v[k] = x, v.y = x, "
-            "wp.transform_set_rotation...) after the local was assigned a whole value computed from variables",
+            "wp.transform_set_rotation...) after the local was assigned a whole value computed from variables, "
+            "or after the local was read (an output argument counts as read)",
             "Warp 1.19, found by this oracle: the overwritten component keeps receiving the adjoint, so its "
-            "previous value gets a gradient it does not have (known_bugs/component_overwrite_adjoint.py); a "
-            "local built from constants and then assigned component by component is right, and is checked",
+            "previous value gets a gradient it does not have (known_bugs/component_overwrite_adjoint.py); and "
+            "the write is done in place, so the adjoint of an earlier use reads the new value "
+            "(known_bugs/component_write_after_use_adjoint.py; with the outputs of a multi-output call such as "
+            "eig3 this spoils what the other outputs reach too); a local built from constants and then assigned "
+            "component by component before any read is right, and is checked",
         ),
         Limit(
             "missing-adjoint", "known-bug",
@@ -276,6 +280,10 @@ class _Scan(cst.CSTVisitor):
         self.component_writes: dict[str, list[str]] = {}  # variable -> index texts ("*" for every component)
         self.whole_from_variables: set[str] = set()  # composite locals last assigned a whole non-constant value
         self.written: set[str] = set()  # output arrays stored so far (in source order)
+        self.read: set[str] = set()  # names read so far (in source order; output arguments count as read)
+
+    def visit_Name(self, node: cst.Name) -> None:
+        self.read.add(node.value)
 
     def _type(self, target):
         if isinstance(target, cst.Name):
@@ -309,7 +317,9 @@ class _Scan(cst.CSTVisitor):
         as ``var[]``; a whole-element store counts as every component)."""
         if not _floaty(self.env.get(var)):
             return
-        if not element and var in self.whole_from_variables:
+        if not element and (var in self.whole_from_variables or var in self.read):
+            # read before: Warp writes the component in place and the earlier use's adjoint reads the new value
+            # (known_bugs/component_write_after_use_adjoint.py)
             self._note("component-overwrite", node, var)
         previous = self.component_writes.setdefault(var + "[]" if element else var, [])
         if self.loops or "*" in previous or index in previous or (index == "*" and previous):
@@ -534,8 +544,12 @@ class _DefUse(cst.CSTVisitor):
         elif func in _OUTPUT_CALLS:
             n = _OUTPUT_CALLS[func]
             reads = set().union(*(self._reads(a) for a in args[:-n])) if args[:-n] else set()
+            outs = {_target_name(a) for a in args[-n:]} - {None}
             for a in args[-n:]:
-                self._edge(_target_name(a), reads, node)
+                # each output also "reads" its siblings: the call's adjoint reads every output's primal value
+                # (eig3's eigenvector adjoint divides by eigenvalue gaps), so a later component write on one
+                # output (`d.z = 0.25`, done in place) spoils the gradient through the others too
+                self._edge(_target_name(a), reads | (outs - {_target_name(a)}), node)
         elif func in _ATOMIC_CALLS and len(args) >= 2:
             name = _target_name(args[0])
             self._edge(name, self._reads(args[-1]) | ({name} if name else set()), node)
@@ -689,6 +703,15 @@ def analyse(kernel_source: str, params) -> Analysis:
                     reached = _closure(defuse.edges, {target}, forward=True) & sinks
                     feeding = _closure(defuse.edges, {target}, forward=False) & real_sources
                     offences.append(Offence(key, text, frozenset(reached), frozenset(feeding)))
+                else:
+                    unsafe.setdefault(name, (key, text))
+            elif key == "component-overwrite" and _closure(defuse.edges, {target}, forward=True) & tainted & live:
+                # a constant local written after a read: the reader's adjoint (d dot(w, v) / d v = w) reads the
+                # new value, so what the readers reach is spoiled whatever the local holds; only the outputs
+                # can be left out (the inputs it spoils are the readers' other operands)
+                if is_kernel:
+                    reached = _closure(defuse.edges, {target}, forward=True) & sinks
+                    offences.append(Offence(key, text, frozenset(reached), None))
                 else:
                     unsafe.setdefault(name, (key, text))
         if is_kernel:

@@ -120,6 +120,21 @@ CASES = {
                              "s = wp.vector(length=3, dtype=wp.float32)\nV = wp.matrix(shape=(3, 3), dtype=wp.float32)\n"
                              "wp.svd3(wp.identity(n=3, dtype=wp.float32) * a[tid], U, s, V)\nout[tid] = s[0] * b[tid]\n"),
                      "excluded:non-smooth"),
+    # a component of one output argument overwritten after the call: Warp writes it in place, and the call's
+    # adjoint then reads the new value (eig3's eigenvector adjoint uses the eigenvalues): the outputs the
+    # other output arguments reach are left out too (a fuzz report), the unrelated output is still checked
+    "overwritten_output_argument": (_kernel(
+        "overwritten_output_argument",
+        "Q = wp.matrix(shape=(3, 3), dtype=wp.float32)\ne = wp.vector(length=3, dtype=wp.float32)\n"
+        "wp.eig3(wp.mat33(a[tid] + 6.0, 0.5 * b[tid], 0.25, 0.5 * b[tid], 0.5, 0.75, 0.25, 0.75, b[tid] - 6.0), Q, e)\n"
+        "e.z = 0.25\nout[tid] = Q[0, 0] + Q[1, 2] * 2.0 + Q[2, 1]\nout2[tid] = wp.sin(a[tid]) * b[tid]\n",
+        (A, B, OUT, array("out2", role="output"))), "checked"),
+    # a constant local written after it was read: the reader's adjoint reads the new value (d dot(w, v) / d v
+    # = w); out is left out, out2 (unrelated) is checked
+    "write_after_use_constant": (_kernel(
+        "write_after_use_constant",
+        "w = wp.vec3(1.0, 2.0, 3.0)\ny = wp.dot(w, v[tid])\nw.z = 0.25\nout[tid] = y * a[tid]\n"
+        "out2[tid] = wp.sin(a[tid]) * b[tid]\n", (A, B, V, OUT, array("out2", role="output"))), "checked"),
     "norm_l1": (_kernel("norm_l1", "out[tid] = wp.norm_l1(wp.vec2(a[tid], 0.0)) * b[tid]\n"), "checked"),
     "infinite": (_kernel("infinite", "out[tid] = wp.sqrt(a[tid] * a[tid]) * b[tid]\n"), "excluded:non-finite"),
     "constant": (_kernel("constant", "out[tid] = 2.0\n"), "not-differentiable"),
