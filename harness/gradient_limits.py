@@ -281,6 +281,8 @@ class _Scan(cst.CSTVisitor):
         self.whole_from_variables: set[str] = set()  # composite locals last assigned a whole non-constant value
         self.written: set[str] = set()  # output arrays stored so far (in source order)
         self.read: set[str] = set()  # names read so far (in source order; output arguments count as read)
+        self.defined: set[str] = set()  # locals assigned so far (in source order)
+        self.carried: list[set[str]] = []  # per enclosing dynamic loop: the names that existed before it
 
     def visit_Name(self, node: cst.Name) -> None:
         self.read.add(node.value)
@@ -334,12 +336,14 @@ class _Scan(cst.CSTVisitor):
         if dynamic:
             outer = self.variant[-1] if self.variant else set()
             self.variant.append(outer | {n for n in _assigned_names(node.body) if _floaty(self.env.get(n))})
+            self.carried.append(self.defined | self.read)
 
     def _leave(self, node) -> None:
         self.whiles -= isinstance(node, cst.While)
         self.loop_starts.pop()
         if self.loops.pop():
             self.variant.pop()
+            self.carried.pop()
 
     def visit_For(self, node) -> None:
         self._enter(node, loop_is_dynamic(node))
@@ -360,8 +364,17 @@ class _Scan(cst.CSTVisitor):
             elements = [e.value for e in target.elements] if isinstance(target, cst.Tuple) else [target]
             for e in elements:
                 self._assigned(e, node, node.value)
+                if isinstance(e, cst.Name) and self.carried and e.value in self.carried[-1] and _floaty(
+                        self.env.get(e.value)):
+                    # a float local that existed before the dynamic loop overwritten inside it (even with a
+                    # constant): the backward pass does not replay the loop, and the value it had before the
+                    # loop still receives the adjoint (a 30-minute fuzz report: `x = f(a[tid])` then
+                    # `x = -2.0` in a while loop gave `a` a gradient)
+                    self._note("dynamic-loop", node, e.value)
                 self._write(e, node)
                 self._store(e)
+                if isinstance(e, cst.Name):
+                    self.defined.add(e.value)
 
     def _store(self, target) -> None:
         name = _target_name(target)
@@ -702,7 +715,10 @@ def analyse(kernel_source: str, params) -> Analysis:
                 if is_kernel:
                     reached = _closure(defuse.edges, {target}, forward=True) & sinks
                     feeding = _closure(defuse.edges, {target}, forward=False) & real_sources
-                    offences.append(Offence(key, text, frozenset(reached), frozenset(feeding)))
+                    # a dynamic loop's value is wrong in the backward pass's replay (the loop is not replayed),
+                    # so every adjoint downstream reads it: d(x * b)/db too; only the outputs can be left out
+                    offences.append(Offence(key, text, frozenset(reached),
+                                            None if key == "dynamic-loop" else frozenset(feeding)))
                 else:
                     unsafe.setdefault(name, (key, text))
             elif key == "component-overwrite" and _closure(defuse.edges, {target}, forward=True) & tainted & live:

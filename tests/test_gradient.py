@@ -135,6 +135,12 @@ CASES = {
         "write_after_use_constant",
         "w = wp.vec3(1.0, 2.0, 3.0)\ny = wp.dot(w, v[tid])\nw.z = 0.25\nout[tid] = y * a[tid]\n"
         "out2[tid] = wp.sin(a[tid]) * b[tid]\n", (A, B, V, OUT, array("out2", role="output"))), "checked"),
+    # a float local overwritten with a constant inside a while loop: Warp's backward does not replay the loop
+    # and its value before the loop still gets the adjoint (a 30-minute fuzz report)
+    "loop_overwrite_constant": (_kernel(
+        "loop_overwrite_constant",
+        "x = wp.sin(a[tid])\nw = wp.int32(0)\nwhile w < 2:\n    w = w + 1\n    x = wp.float32(-2.0)\n"
+        "out[tid] = x * b[tid]\n"), "excluded:dynamic-loop"),
     "norm_l1": (_kernel("norm_l1", "out[tid] = wp.norm_l1(wp.vec2(a[tid], 0.0)) * b[tid]\n"), "checked"),
     "infinite": (_kernel("infinite", "out[tid] = wp.sqrt(a[tid] * a[tid]) * b[tid]\n"), "excluded:non-finite"),
     "constant": (_kernel("constant", "out[tid] = 2.0\n"), "not-differentiable"),
