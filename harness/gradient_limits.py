@@ -61,7 +61,10 @@ LIMITS: dict[str, Limit] = {
         Limit(
             "dynamic-loop", "documented",
             "a float value or a float array element assigned inside a dynamic loop (a while loop, or a for "
-            "loop Warp does not unroll: non-literal bounds, more than max_unroll=16 trips, or a break)",
+            "loop Warp does not unroll: non-literal bounds, more than max_unroll=16 trips, or a break) from a "
+            "value the loop changes, a float local that existed before the loop overwritten in it, or any float "
+            "assignment in a loop holding a break (Warp 1.19 drops the adjoint of the iteration that broke, of "
+            "every iteration in a for loop: known_bugs/break_in_dynamic_loop_adjoint.py)",
             f"{_GUIDE}#dynamic-loops: 'dynamic loops are not replayed or unrolled in the backward pass, meaning "
             "intermediate values that are meant to be computed in the loop ... are not updated'",
         ),
@@ -283,6 +286,7 @@ class _Scan(cst.CSTVisitor):
         self.read: set[str] = set()  # names read so far (in source order; output arguments count as read)
         self.defined: set[str] = set()  # locals assigned so far (in source order)
         self.carried: list[set[str]] = []  # per enclosing dynamic loop: the names that existed before it
+        self.breaking: list[bool] = []  # per enclosing loop: its body holds a break
 
     def visit_Name(self, node: cst.Name) -> None:
         self.read.add(node.value)
@@ -311,7 +315,9 @@ class _Scan(cst.CSTVisitor):
         if not self.variant or not _floaty(self._type(target)):
             return
         reads = _names(value if value is not None else node)
-        if reads & self.variant[-1]:
+        if reads & self.variant[-1] or any(self.breaking):
+            # a loop with a break: Warp 1.19 drops the adjoint of the iteration that broke (a for loop: of every
+            # iteration; known_bugs/break_in_dynamic_loop_adjoint.py)
             self._note("dynamic-loop", node, _target_name(target))
 
     def _component(self, var: str, index: str, node, element: bool = False) -> None:
@@ -332,6 +338,7 @@ class _Scan(cst.CSTVisitor):
     def _enter(self, node, dynamic: bool) -> None:
         self.loop_starts.append(len(self.stores))  # an unrolled outer loop repeats what its body stored first
         self.loops.append(dynamic)
+        self.breaking.append(_has_break(node.body))
         self.whiles += isinstance(node, cst.While)
         if dynamic:
             outer = self.variant[-1] if self.variant else set()
@@ -341,6 +348,7 @@ class _Scan(cst.CSTVisitor):
     def _leave(self, node) -> None:
         self.whiles -= isinstance(node, cst.While)
         self.loop_starts.pop()
+        self.breaking.pop()
         if self.loops.pop():
             self.variant.pop()
             self.carried.pop()
@@ -431,7 +439,8 @@ class _Scan(cst.CSTVisitor):
         elif func in _ATOMIC_CALLS and len(args) >= 2 and isinstance(args[0], cst.Name):
             if args[0].value in self.outputs:
                 self.stores.append(args[0].value)
-            if self.variant and _floaty(self.env.get(args[0].value)) and _names(args[-1]) & self.variant[-1]:
+            if self.variant and _floaty(self.env.get(args[0].value)) and (
+                    _names(args[-1]) & self.variant[-1] or any(self.breaking)):
                 self._note("dynamic-loop", node, args[0].value)
             if func in _NON_DIFFERENTIABLE_ATOMICS and _floaty(self.env.get(args[0].value)):
                 self._note("non-differentiable-atomic", node, args[0].value)

@@ -141,6 +141,9 @@ CASES = {
         "loop_overwrite_constant",
         "x = wp.sin(a[tid])\nw = wp.int32(0)\nwhile w < 2:\n    w = w + 1\n    x = wp.float32(-2.0)\n"
         "out[tid] = x * b[tid]\n"), "excluded:dynamic-loop"),
+    # a break in a loop: Warp drops the adjoint of the iteration that broke (of every iteration in a for loop)
+    "break_in_loop": (_kernel("break_in_loop", "for j in range(4):\n    out[tid] += a[tid] * b[tid]\n"
+                              "    if b[tid] > 0.0:\n        break\n"), "excluded:dynamic-loop"),
     "norm_l1": (_kernel("norm_l1", "out[tid] = wp.norm_l1(wp.vec2(a[tid], 0.0)) * b[tid]\n"), "checked"),
     "infinite": (_kernel("infinite", "out[tid] = wp.sqrt(a[tid] * a[tid]) * b[tid]\n"), "excluded:non-finite"),
     "constant": (_kernel("constant", "out[tid] = 2.0\n"), "not-differentiable"),
