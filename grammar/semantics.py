@@ -173,7 +173,9 @@ def mod(ctx, a, b):
 def neg(ctx, a):
     if is_int(a):
         return _int(ctx, -a)
-    return (np.zeros_like(a) if is_vec(a) else ctx.float_t(0)) - a  # Warp computes 0 - x: -(+0.0) is +0.0
+    if is_vec(a):  # vec.h negates each component: -(+0.0) is -0.0 (measured: 1.0 / -wp.vec3(0.0) is -inf)
+        return -a
+    return ctx.float_t(0) - a  # a float: Warp's result is 0 - x, -(+0.0) is +0.0 (measured: 1.0 / -(x - x) is +inf)
 
 
 def pos(ctx, a):
