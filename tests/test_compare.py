@@ -402,6 +402,17 @@ def test_a_mismatch_is_reported_even_when_another_output_is_ill_conditioned():
     assert compare_outputs(right, r32, r64, perturbed).status == "ill-conditioned"
 
 
+def run_on_warp(tmp_path, source: str, params, values: dict) -> dict:
+    """Warp's CPU outputs of a one-kernel ``source`` launched over ``DIM`` threads on ``values``."""
+    path = tmp_path / "warp_kernel.py"
+    path.write_text("import warp as wp\n\n" + source)
+    W.init()
+    module = W.import_kernel_module(path)
+    args = [W.to_warp(values[p.name], p.dtype) for p in params]
+    W.launch_cpu(module.kernel, DIM, args)
+    return {p.name: W.to_numpy(a) for p, a in zip(params, args) if p.role == "output"}
+
+
 # ---- composite results: a component's rounding error follows the composite's magnitude -------------------------
 
 EULER = """\
@@ -422,13 +433,7 @@ def test_a_component_that_cancels_to_zero_in_the_reference_is_not_a_false_alarm(
     a0, a1 = rng.integers(-32, 32, DIM) / 8, rng.integers(-32, 32, DIM) / 8
     a0[:2], a1[:2] = (1.0, 1.25), (-1.875, 1.875)  # found by a scan: Warp's z is about 4e-9 there
     values = {"a0": a0.astype(np.float32), "a1": a1.astype(np.float32), "out0": np.zeros((DIM, 4), np.float32)}
-    path = tmp_path / "euler_kernel.py"
-    path.write_text("import warp as wp\n\n" + EULER)
-    W.init()
-    module = W.import_kernel_module(path)
-    args = [W.to_warp(values[p.name], p.dtype) for p in EULER_PARAMS]
-    W.launch_cpu(module.kernel, DIM, args)
-    warp = {"out0": W.to_numpy(args[2])}
+    warp = run_on_warp(tmp_path, EULER, EULER_PARAMS, values)
     refs = references(EULER, EULER_PARAMS, values)
     assert np.any((refs[0]["out0"][:, 2] == 0.0) & (warp["out0"][:, 2] != 0.0)), "exact zeros where Warp rounds"
     r32, r64, ps, fragile = refs
@@ -455,13 +460,7 @@ def test_the_sign_of_a_negated_zero_follows_warp(tmp_path):
     # 0 - x (+0.0): dividing by the negated zero shows the sign (a fuzz false alarm: -inf against Warp's +inf)
     values = {"a0": np.linspace(-2.0, 2.0, DIM).astype(np.float32), "a1": np.ones((DIM, 3), np.float32),
               "out0": np.zeros((DIM, 3), np.float32), "out1": np.zeros(DIM, np.float32)}
-    path = tmp_path / "neg_zero_kernel.py"
-    path.write_text("import warp as wp\n\n" + NEG_ZERO)
-    W.init()
-    module = W.import_kernel_module(path)
-    args = [W.to_warp(values[p.name], p.dtype) for p in NEG_ZERO_PARAMS]
-    W.launch_cpu(module.kernel, DIM, args)
-    warp = {"out0": W.to_numpy(args[2]), "out1": W.to_numpy(args[3])}
+    warp = run_on_warp(tmp_path, NEG_ZERO, NEG_ZERO_PARAMS, values)
     assert warp["out0"][0, 0] == np.inf and warp["out1"][0] == -np.inf  # a0[0] = -2: -2 / -0.0 and -2 / +0.0
     refs = references(NEG_ZERO, NEG_ZERO_PARAMS, values)
     result = check(warp, refs)
