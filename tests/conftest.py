@@ -81,3 +81,15 @@ def session_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     root = tmp_path_factory.mktemp("warpsmith")
     warp_adapter.init(cache_dir=str(root / "kernel-cache"))
     return root
+
+
+@pytest.fixture(scope="session", autouse=True)
+def _no_hypothesis_constant_pool():
+    """Draw without Hypothesis's pool of constants collected from the project's modules, as the harness's own
+    draws do (``harness.generate``): the pool grows with every module a test imports, so with it a derandomized
+    search finds a different first example depending on which tests ran before (a shrink test took 19 s alone
+    and 300 s after the collect and coverage tests)."""
+    from harness.generate import _no_local_constants
+
+    with _no_local_constants():
+        yield
