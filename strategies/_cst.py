@@ -34,32 +34,94 @@ def look(visitor: cst.CSTVisitor, node: cst.CSTNode) -> None:
     libcst's ``visit`` (and its ``children`` property) does even for a read-only visitor (several times
     cheaper). Children are visited in field order, which is source order except where Python's syntax puts
     a later field first (``x if c else y`` visits ``c`` first); attribute hooks (``visit_<Node>_<field>``)
-    are not called."""
-    kind = type(node).__name__
-    visit = getattr(visitor, "visit_" + kind, None)
-    if visit is None or visit(node) is not False:
+    are not called, nor are the hooks of whitespace, punctuation and operator-token nodes (read
+    ``node.operator`` from the parent instead)."""
+    vc = type(visitor)
+    hooks = vc.__dict__.get("_look_hooks")
+    if hooks is None:  # per visitor class (kept on the class, so classes made per call do not pile up)
+        hooks = {}
+        setattr(vc, "_look_hooks", hooks)  # node type -> (visit hook, leave hook), unbound, None if absent
+    _look(visitor, node, hooks)
+
+
+def _look(visitor, node, hooks) -> None:
+    kind = type(node)
+    pair = hooks.get(kind)
+    if pair is None:
+        vc = type(visitor)
+        pair = hooks[kind] = (getattr(vc, "visit_" + kind.__name__, None), getattr(vc, "leave_" + kind.__name__, None))
+    visit, leave = pair
+    if visit is None or visit(visitor, node) is not False:
         for child in _children(node):
-            look(visitor, child)
-    leave = getattr(visitor, "leave_" + kind, None)
+            _look(visitor, child, hooks)
     if leave is not None:
-        leave(node)
+        leave(visitor, node)
+
+
+def names_in(*nodes: cst.CSTNode) -> set[str]:
+    """Every identifier (``Name``) in the trees, attribute names included: what a tree refers to, without
+    rendering it."""
+    found: set[str] = set()
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if type(node) is cst.Name:
+            found.add(node.value)
+        else:
+            stack.extend(_children(node))
+    return found
+
+
+def called_names(*nodes: cst.CSTNode) -> set[str]:
+    """The plain names called in the trees (``f0(x)``; not ``wp.sin(x)``)."""
+    found: set[str] = set()
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if type(node) is cst.Call and type(node.func) is cst.Name:
+            found.add(node.func.value)
+        stack.extend(_children(node))
+    return found
+
+
+def dotted_text(node: cst.CSTNode) -> str:
+    """The source of a ``Name`` or dotted ``Attribute`` chain (``wp.sin``) without rendering; other nodes are
+    rendered."""
+    parts = []
+    while type(node) is cst.Attribute:
+        parts.append(node.attr.value)
+        node = node.value
+    if type(node) is not cst.Name:
+        return render(node)
+    parts.append(node.value)
+    return ".".join(reversed(parts))
 
 
 _FIELDS: dict[type, tuple[str, ...]] = {}
 
+#: fields that hold only whitespace, punctuation or operator tokens: the walks above never descend into them
+#: (no reader of the tree visits those nodes; skipping them makes a walk several times cheaper)
+_TOKEN_FIELDS = frozenset({
+    "lpar", "rpar", "comma", "semicolon", "leading_lines", "lines_after_decorators", "header", "footer",
+    "trailing_whitespace", "equal", "star", "colon", "operator", "asynchronous", "dot", "newline",
+    "lbracket", "rbracket", "lbrace", "rbrace", "walrus", "arrow", "indent",
+})
 
-def _children(node: cst.CSTNode):
+
+def _children(node: cst.CSTNode) -> list:
     fields = _FIELDS.get(type(node))
     if fields is None:
-        fields = _FIELDS[type(node)] = tuple(f.name for f in dataclasses.fields(node))
+        fields = _FIELDS[type(node)] = tuple(
+            f.name for f in dataclasses.fields(node)
+            if f.name not in _TOKEN_FIELDS and not f.name.startswith("whitespace"))
+    out = []
     for f in fields:
         value = getattr(node, f)
         if isinstance(value, cst.CSTNode):
-            yield value
-        elif isinstance(value, (tuple, list)):
-            for item in value:
-                if isinstance(item, cst.CSTNode):
-                    yield item
+            out.append(value)
+        elif type(value) in (tuple, list):
+            out.extend(item for item in value if isinstance(item, cst.CSTNode))
+    return out
 
 
 def name(ident: str) -> cst.Name:

@@ -34,7 +34,7 @@ class _Census(cst.CSTVisitor):
         self.found.add("arithmetic")
 
     def visit_Call(self, node) -> None:
-        func = cst.Module(body=()).code_for_node(node.func)
+        func = B.dotted_text(node.func)
         if func.startswith("wp.atomic_"):
             self.found.add("atomic")
         elif func in _MATH_CALLS:
@@ -43,10 +43,11 @@ class _Census(cst.CSTVisitor):
             self.found.add("vector")
 
     def visit_Annotation(self, node) -> None:
-        text = cst.Module(body=()).code_for_node(node.annotation)
-        if "vec3" in text:
+        ann = node.annotation
+        names = B.names_in(ann)
+        if any("vec3" in n for n in names):
             self.found.add("vector")
-        elif not text.startswith("wp.array"):
+        elif not (type(ann) is cst.Call and B.dotted_text(ann.func) == "wp.array"):
             self.found.add("scalar_param")
 
     def visit_If(self, node: cst.If) -> None:

@@ -14,7 +14,6 @@ Shrinking: toward one input, one output, no scalar parameters, no struct types, 
 
 from __future__ import annotations
 
-import re
 from dataclasses import dataclass, replace
 from functools import cached_property, lru_cache
 
@@ -264,9 +263,9 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
 
     from .sinks import sink_shapes, sink_statements
 
-    called = " ".join(B.render(d) for d in (*helpers, B.kernel_def(name, [], body)))
+    called = B.called_names(*helpers, *body)
     for fsig in sc.funcs:  # a helper nothing calls would be dead code: call it once
-        if not re.search(rf"(?<!def )\b{fsig.name}\(", called):
+        if fsig.name not in called:
             body.append(helper_call(draw, sc, fsig))
     body += sink_statements(sc, [v for v in sc.vars if v.kind == "local"])  # locals outside the main block
     for sname, t, sshape in sink_shapes(sc):
@@ -274,6 +273,6 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     params = [B.param(p.name, _annotation(p)) for p in specs]
     func = B.kernel_def(name, params, body)
     dim = shape[0] if rank == 1 else shape
-    used = " ".join(B.render(d) for d in (*helpers, func))  # a struct type nothing uses is not rendered
+    used = B.names_in(*helpers, func)  # a struct type nothing uses is not rendered
     return GeneratedKernel(name, func, tuple(specs), categories_of(func), dim, tuple(helpers),
-                           tuple(struct_def(s) for s in structs if re.search(rf"\b{s.name}\b", used)))
+                           tuple(struct_def(s) for s in structs if s.name in used))
