@@ -38,6 +38,9 @@ class Signature:
     # compile-time keyword arguments spelled after the positional ones, e.g. (("n", "3"), ("dtype", "wp.float32"))
     # for wp.identity(n=3, dtype=wp.float32); part of the overload's identity
     keywords: tuple[tuple[str, str], ...] = ()
+    # per-argument domains of this overload where they differ from the row's (``uint16 * uint16`` needs one
+    # factor below 2**15, other ``*`` overloads do not); empty means the row's domains
+    domains: tuple[str, ...] = field(default=(), compare=False, hash=False)
 
 
 @dataclass(frozen=True)
@@ -70,8 +73,10 @@ class Op:
     # semantics returns the argument's new value; ``result`` is None
     inplace: bool = False
 
-    def domain(self, i: int) -> str:
-        return self.domains[i] if i < len(self.domains) else "any"
+    def domain(self, i: int, signature: Signature | None = None) -> str:
+        """The domain of argument ``i`` (of ``signature`` when given: an overload may narrow it)."""
+        domains = signature.domains if signature is not None and signature.domains else self.domains
+        return domains[i] if i < len(domains) else "any"
 
 
 def sig(result: ValueType, *args: ValueType) -> Signature:

@@ -157,7 +157,8 @@ _FLOAT_LIBM = (FLOAT16, FLOAT64)  # float32 is a core signature
 EXTEND: dict[str, tuple[Signature, ...]] = {
     "add": _same(NUMERIC, 2),
     "sub": _same(NUMERIC, 2),
-    "mul": _same(FLOATS, 2) + _same(INTS, 2, Q.mul_int),
+    "mul": _same(FLOATS, 2) + _same(tuple(t for t in INTS if t != UINT16), 2, Q.mul_int)
+    + (Signature((UINT16, UINT16), UINT16, Q.mul_int, domains=("any", "promoted_factor")),),
     "div": _same(NUMERIC, 2),
     "floordiv": _same(NUMERIC, 2),
     "mod": _same(NUMERIC, 2),
@@ -196,6 +197,8 @@ DOMAINS: dict[str, str] = {
     "lshift_count": "a left-shift count: [0, 15] for int32, [0, 31] for int64, [0, bits) otherwise",
     "lshift_value": "a left-shift operand whose shift by an lshift_count is defined in C++17: [0, 65535] for "
                     "int32, [0, 2**31 - 1] for int64, non-negative for int8/int16, any unsigned value",
+    "promoted_factor": "a uint16 factor in [0, 32767]: uint16 operands are multiplied in int, so one factor "
+                       "below 2**15 keeps the product below 2**31",
     "cast_int8": "a float whose truncation fits int8: [-128, 127] (any int)",
     "cast_uint8": "a float whose truncation fits uint8: [-0.5, 255] (any int)",
     "cast_uint": f"a float whose truncation fits uint16/32/64: [-0.5, {DEFAULT_POLICY.float_cast_bound:g}] (any int)",
@@ -255,6 +258,7 @@ GUARDS: dict[str, Callable[[ValueType, str], str]] = {
     "shift_count": _mask_guard(lambda t: t.bits - 1),
     "lshift_count": _mask_guard(_lshift_count_max),
     "lshift_value": _mask_guard(_lshift_value_mask),
+    "promoted_factor": _mask_guard(lambda t: 2**15 - 1 if t == UINT16 else None),
     "cast_int8": _clamp_guard(-128.0, 127.0),
     "cast_uint8": _clamp_guard(-0.5, 255.0),
     "cast_uint": _clamp_guard(-0.5, DEFAULT_POLICY.float_cast_bound),

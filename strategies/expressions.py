@@ -458,13 +458,13 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
         return Expr(B.subscript(vec.node, B.int_lit(k)), signature.result)
     if _edge_sensitive(op) and depth > 1 and draw(st.integers(0, 1)):  # the input's corner value itself
         with live(sc):
-            args = [guarded(draw, sc, a, op.domain(i), 0) for i, a in enumerate(signature.args)]
+            args = [guarded(draw, sc, a, op.domain(i, signature), 0) for i, a in enumerate(signature.args)]
     else:
-        args = [guarded(draw, sc, a, op.domain(i), depth - 1) for i, a in enumerate(signature.args)]
+        args = [guarded(draw, sc, a, op.domain(i, signature), depth - 1) for i, a in enumerate(signature.args)]
     enliven(draw, sc, op, signature.args, args, depth)
     _unpin_constant_arguments(sc, op, args)
     if op.syntax in ("compare", "binop") and len(args) == 2 and args[0].node.deep_equals(args[1].node):
-        args[1] = guarded(draw, sc, signature.args[1], op.domain(1), depth - 1)  # `x - x`, `x < x`: constants
+        args[1] = guarded(draw, sc, signature.args[1], op.domain(1, signature), depth - 1)  # `x - x`, `x < x`: constants
     result = signature.result
     cast = _is_cast(op, result)
     if not cast and (tracks_interval(result) or (op.syntax == "compare" and tracks_interval(signature.args[0]))):

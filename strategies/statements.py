@@ -442,10 +442,10 @@ def call_statement(draw, sc: Scope, op, sig) -> list[cst.BaseStatement]:
             out.append(B.assign(B.name(target), expression(draw, sc, t, depth).node))
             sc.declare(Var(target, t, "local"))
         with live(sc):
-            rest = [guarded(draw, sc, a, op.domain(i + 1), depth).node for i, a in enumerate(sig.args[1:])]
+            rest = [guarded(draw, sc, a, op.domain(i + 1, sig), depth).node for i, a in enumerate(sig.args[1:])]
         return out + [B.expr_stmt(B.call(op.spelling, B.name(target), *rest))]
     inputs, results = sig.args[: -op.outputs], sig.args[-op.outputs:]
-    arg_exprs = [guarded(draw, sc, a, op.domain(i), depth) for i, a in enumerate(inputs)]
+    arg_exprs = [guarded(draw, sc, a, op.domain(i, sig), depth) for i, a in enumerate(inputs)]
     enliven(draw, sc, op, inputs, arg_exprs, depth)
     args = [e.node for e in arg_exprs]
     names_out = [sc.fresh(_prefix(t)) for t in results]
