@@ -55,6 +55,10 @@ CONVERGENCE = 1e-6  # Richardson error estimate above this (relative to the deri
 #: direction components are multiples of 1/8 in [-2, 2]: exact in float16, so Warp's seeds are exactly v
 DIRECTION_GRID = 8.0
 
+#: a derivative path through a float16 matrix, quaternion, transform or spatial matrix is not checked (the
+#: "float16-composite" limit of harness.gradient_limits)
+HALF_COMPOSITE_KEY = "float16-composite"
+
 #: rows whose Warp 1.19 adjoint is missing although their derivative is not zero (warp/native/builtin.h)
 MISSING_ADJOINTS = ("frac",)
 
@@ -363,6 +367,9 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
         statement = analysis.kernel_wide.get(excluded_key) or next(
             o.statement for o in analysis.offences if o.key == excluded_key)
         return GradientResult(f"excluded:{excluded_key}", f"{LIMITS[excluded_key].summary}: `{statement}`")
+    checked_in, checked_out = {p.name for p in inputs} - drop_in, {p.name for p in outputs} - drop_out
+    if analysis.precision(checked_in, checked_out) == 16 and analysis.half_composite(checked_in, checked_out):
+        return GradientResult(f"excluded:{HALF_COMPOSITE_KEY}", LIMITS[HALF_COMPOSITE_KEY].summary)
     rng = np.random.default_rng(seed)
     u = {p.name: _direction(rng, np.shape(values[p.name])) for p in inputs}
     v = {p.name: _direction(rng, np.shape(values[p.name])) for p in outputs}
@@ -408,7 +415,7 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
     if error > CONVERGENCE * max(scale, 1e-300) and error > 1e-12:
         result.status, result.note = "excluded:non-smooth", f"central differences do not converge (error {error:.3g})"
         return result
-    result.precision = analysis.precision({p.name for p in inputs} - drop_in, {p.name for p in outputs} - drop_out)
+    result.precision = analysis.precision(checked_in, checked_out)
     rtol = RTOLS[result.precision]
     tolerance = 10 * error + rtol * scale
     result.lhs, result.rhs, result.tolerance = lhs, rhs, tolerance

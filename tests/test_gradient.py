@@ -46,12 +46,13 @@ def scalar(name, dtype="int32", low=2, high=5):
 
 A, B, V, OUT, ACC = array("a"), array("b"), array("v", "vec3"), array("out", role="output"), array("acc", role="atomic")
 N = scalar("n")
+H = array("h", "float16")
 FLOAT_IN = (A, B, OUT)
 
 
 def _kernel(name: str, body: str, params=FLOAT_IN) -> GeneratedKernel:
     annotations = {"float32": "wp.array(dtype=wp.float32)", "vec3": "wp.array(dtype=wp.vec3)",
-                   "int32": "wp.array(dtype=wp.int32)"}
+                   "int32": "wp.array(dtype=wp.int32)", "float16": "wp.array(dtype=wp.float16)"}
     sig = ", ".join(f"{p.name}: {annotations[p.dtype] if p.kind == 'array' else 'int'}" for p in params)
     source = f"@wp.kernel\ndef {name}({sig}):\n    tid = wp.tid()\n" + textwrap.indent(textwrap.dedent(body), "    ")
     return GeneratedKernel(name, cst.parse_statement(source), tuple(params), (), DIM)
@@ -144,6 +145,11 @@ CASES = {
     # a break in a loop: Warp drops the adjoint of the iteration that broke (of every iteration in a for loop)
     "break_in_loop": (_kernel("break_in_loop", "for j in range(4):\n    out[tid] += a[tid] * b[tid]\n"
                               "    if b[tid] > 0.0:\n        break\n"), "excluded:dynamic-loop"),
+    # float16 products on the derivative path: a quaternion product is left out, a vector's dot product checked
+    "half_quat": (_kernel("half_quat", "q = wp.quath(h[tid], h[tid], wp.float16(3.0), wp.float16(4.0))\n"
+                          "out[tid] = wp.float32((q * q)[0]) * b[tid]\n", (H, B, OUT)), "excluded:float16-composite"),
+    "half_vector": (_kernel("half_vector", "w = wp.vec3h(h[tid], h[tid], wp.float16(3.0))\n"
+                            "out[tid] = wp.float32(wp.dot(w, w)) * b[tid]\n", (H, B, OUT)), "checked"),
     "norm_l1": (_kernel("norm_l1", "out[tid] = wp.norm_l1(wp.vec2(a[tid], 0.0)) * b[tid]\n"), "checked"),
     "infinite": (_kernel("infinite", "out[tid] = wp.sqrt(a[tid] * a[tid]) * b[tid]\n"), "excluded:non-finite"),
     "constant": (_kernel("constant", "out[tid] = 2.0\n"), "not-differentiable"),
