@@ -27,7 +27,7 @@ from conformance import Case, build_cases, compile_cases, group_rows, run_case
 from grammar import ops as OPS
 from grammar import ops_scalar as M
 from grammar.policy import DEFAULT_POLICY
-from grammar.types import BOOL, FLOAT16, FLOAT32, FLOAT64, INT32, INT64, INTS, Scalar
+from grammar.types import BOOL, FLOAT16, FLOAT32, FLOAT64, INT32, INT64, INTS, UINT16, Scalar
 from harness import warp_adapter as W
 from harness.reference import run_reference
 
@@ -185,6 +185,8 @@ WIDE_CASES = [_renamed(c, "_wide") for c in build_cases(WIDE_ROWS, wide_samples,
 def _guard_types(domain: str) -> tuple[Scalar, ...]:
     if domain in ("shift_count", "lshift_count", "lshift_value"):
         return INTS
+    if domain == "promoted_factor":  # a uint16 factor of uint16 * uint16
+        return (UINT16,)
     if domain.startswith("cast_"):
         return (FLOAT32, FLOAT64, FLOAT16, INT32, INT64)
     return (FLOAT32, FLOAT64, FLOAT16)
@@ -210,6 +212,8 @@ def _domain_check(domain: str, t: Scalar):
         if domain == "lshift_value":
             mask = M._lshift_value_mask(t)
             return lambda v: mask is None or 0 <= v <= mask
+        if domain == "promoted_factor":
+            return lambda v: 0 <= v < 2**15
         return lambda v: True
     lo, hi = DOMAIN_BOUNDS[domain]
     return lambda v: lo <= v <= hi  # False for NaN
