@@ -60,6 +60,9 @@ DIRECTION_GRID = 8.0
 HALF_COMPOSITE_KEY = "float16-composite"
 #: ... and a float16 path whose exact derivative along u is exactly zero while Warp's is not ("float16-stationary")
 HALF_STATIONARY_KEY = "float16-stationary"
+#: ... and a kernel whose forward result in Warp's precision departs from the exact one by more than the
+#: gradient tolerance of that precision ("ill-conditioned")
+ILL_CONDITIONED_KEY = "ill-conditioned"
 
 #: rows whose Warp 1.19 adjoint is missing although their derivative is not zero (warp/native/builtin.h)
 MISSING_ADJOINTS = ("frac",)
@@ -274,6 +277,30 @@ def _evaluate(k, values: dict, inputs, u: dict, t: float, outputs) -> _Evaluatio
     return _Evaluation(outs, R.decisions, len(run.trace), R.watched)
 
 
+def rounding_departure(k, values: dict, outputs) -> tuple[str, float] | None:
+    """The output (name) whose values in Warp's precision (the native reference, which rounds like Warp) depart
+    most from the exact ones (the high-precision reference), and by how much: ``max |native - exact|`` over
+    ``max |exact| + 1e-30``, per output array. None when an evaluation fails."""
+    try:
+        native = run_reference(k.kernel_source, k.params, values, k.dim).outputs
+        exact = run_reference(k.kernel_source, k.params, values, k.dim, runtime=DecisionRuntime()).outputs
+    except Exception:
+        return None
+    worst = None
+    for p in outputs:
+        try:
+            e = np.asarray(exact[p.name], dtype=np.float64)
+            n = np.asarray(native[p.name], dtype=np.float64)
+        except (TypeError, ValueError):  # struct elements: not compared
+            continue
+        if e.shape != n.shape or not (np.all(np.isfinite(e)) and np.all(np.isfinite(n))):
+            continue  # non-finite values: the check's own non-finite exclusion decides
+        departure = float(np.max(np.abs(n - e), initial=0.0)) / (float(np.max(np.abs(e), initial=0.0)) + 1e-30)
+        if worst is None or departure > worst[1]:
+            worst = (p.name, departure)
+    return worst
+
+
 class _Excluded(Exception):
     def __init__(self, key: str, note: str):
         super().__init__(note)
@@ -370,8 +397,14 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
             o.statement for o in analysis.offences if o.key == excluded_key)
         return GradientResult(f"excluded:{excluded_key}", f"{LIMITS[excluded_key].summary}: `{statement}`")
     checked_in, checked_out = {p.name for p in inputs} - drop_in, {p.name for p in outputs} - drop_out
-    if analysis.precision(checked_in, checked_out) == 16 and analysis.half_composite(checked_in, checked_out):
+    precision = analysis.precision(checked_in, checked_out)
+    if precision == 16 and analysis.half_composite(checked_in, checked_out):
         return GradientResult(f"excluded:{HALF_COMPOSITE_KEY}", LIMITS[HALF_COMPOSITE_KEY].summary)
+    worst = rounding_departure(k, values, [p for p in outputs if p.name in checked_out])
+    if worst is not None and worst[1] > RTOLS[precision]:
+        name, departure = worst
+        return GradientResult(f"excluded:{ILL_CONDITIONED_KEY}", f"{LIMITS[ILL_CONDITIONED_KEY].summary} ({name}: "
+                              f"{departure:.3g} of its scale, float{precision} tolerance {RTOLS[precision]:g})")
     rng = np.random.default_rng(seed)
     u = {p.name: _direction(rng, np.shape(values[p.name])) for p in inputs}
     v = {p.name: _direction(rng, np.shape(values[p.name])) for p in outputs}

@@ -154,6 +154,13 @@ CASES = {
     "half_stationary": (_kernel("half_stationary", "e = wp.lerp(h[tid], h[tid], c[tid])\n"
                                 "out[tid] = wp.float32(wp.smoothstep(c[tid] - wp.float16(4.0), h[tid], e))\n",
                                 (H, array("c", "float16"), OUT)), "excluded:float16-stationary"),
+    # float32 cancellation: Warp's (a + 1e8) - 1e8 is a multiple of 8, the exact one is a
+    "cancellation": (_kernel("cancellation", "out[tid] = ((a[tid] + 1.0e8) - 1.0e8) * b[tid]\n"),
+                     "excluded:ill-conditioned"),
+    # float16 underflow: |x| * |x| is 0 in half precision, so Warp normalizes a zero vector (a fuzz report)
+    "half_underflow": (_kernel("half_underflow", "w = wp.vec2h(h[tid] * wp.float16(0.00006103515625), wp.float16(0.0))\n"
+                               "out[tid] = wp.float32(wp.normalize(w)[0]) * b[tid]\n", (H, B, OUT)),
+                       "excluded:ill-conditioned"),
     "norm_l1": (_kernel("norm_l1", "out[tid] = wp.norm_l1(wp.vec2(a[tid], 0.0)) * b[tid]\n"), "checked"),
     "infinite": (_kernel("infinite", "out[tid] = wp.sqrt(a[tid] * a[tid]) * b[tid]\n"), "excluded:non-finite"),
     "constant": (_kernel("constant", "out[tid] = 2.0\n"), "not-differentiable"),
