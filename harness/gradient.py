@@ -277,13 +277,12 @@ def _evaluate(k, values: dict, inputs, u: dict, t: float, outputs) -> _Evaluatio
     return _Evaluation(outs, R.decisions, len(run.trace), R.watched)
 
 
-def rounding_departure(k, values: dict, outputs) -> tuple[str, float] | None:
+def rounding_departure(k, values: dict, outputs, exact: dict) -> tuple[str, float] | None:
     """The output (name) whose values in Warp's precision (the native reference, which rounds like Warp) depart
-    most from the exact ones (the high-precision reference), and by how much: ``max |native - exact|`` over
-    ``max |exact| + 1e-30``, per output array. None when an evaluation fails."""
+    most from the ``exact`` ones (the high-precision reference's outputs), and by how much:
+    ``max |native - exact|`` over ``max |exact| + 1e-30``, per output array. None when the native run fails."""
     try:
         native = run_reference(k.kernel_source, k.params, values, k.dim).outputs
-        exact = run_reference(k.kernel_source, k.params, values, k.dim, runtime=DecisionRuntime()).outputs
     except Exception:
         return None
     worst = None
@@ -307,16 +306,17 @@ class _Excluded(Exception):
         self.key, self.note = key, note
 
 
-def directional_derivative(k, values, inputs, outputs, u, step) -> tuple[dict, float]:
+def directional_derivative(k, values, inputs, outputs, u, step, base: _Evaluation | None = None) -> tuple[dict, float]:
     """({output name: J u per element}, error estimate per element max) by Richardson-extrapolated central
-    differences of the high-precision reference; raises _Excluded when that is not sound."""
+    differences of the high-precision reference; raises _Excluded when that is not sound. ``base`` is the
+    evaluation at x when the caller has it."""
     steps = (step, step / 2, step / 4)
     evals = {}
     try:
         # the unperturbed point too: a decision that holds only at x itself (`if a and b` with a == 0 exactly,
         # a removable point where the kernel takes another path) leaves Warp's adjoint that of another branch
         for t in (0.0, *[sign * h for h in steps for sign in (1, -1)]):
-            evals[t] = _evaluate(k, values, inputs, u, t, outputs)
+            evals[t] = base if t == 0.0 and base is not None else _evaluate(k, values, inputs, u, t, outputs)
     except UndefinedBehaviour as error:
         raise _Excluded("non-smooth", f"the reference is undefined within the step: {error}") from None
     first = evals[0.0]
@@ -400,7 +400,12 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
     precision = analysis.precision(checked_in, checked_out)
     if precision == 16 and analysis.half_composite(checked_in, checked_out):
         return GradientResult(f"excluded:{HALF_COMPOSITE_KEY}", LIMITS[HALF_COMPOSITE_KEY].summary)
-    worst = rounding_departure(k, values, [p for p in outputs if p.name in checked_out])
+    try:  # the exact evaluation at x (no direction needed): reused by the derivative below
+        base = _evaluate(k, values, inputs, {p.name: 0.0 for p in inputs}, 0.0, outputs)
+    except Exception:
+        base = None  # the derivative below meets the same failure and says what it is
+    worst = None if base is None else rounding_departure(
+        k, values, [p for p in outputs if p.name in checked_out], base.outputs)
     if worst is not None and worst[1] > RTOLS[precision]:
         name, departure = worst
         return GradientResult(f"excluded:{ILL_CONDITIONED_KEY}", f"{LIMITS[ILL_CONDITIONED_KEY].summary} ({name}: "
@@ -419,12 +424,12 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
     result.narrowed = narrowed
     try:
         try:
-            ju, err = directional_derivative(k, values, inputs, outputs, u, STEP)
+            ju, err = directional_derivative(k, values, inputs, outputs, u, STEP, base)
         except _Excluded as first:
             if first.key != "non-smooth":
                 raise
             result.step = SMALL_STEP
-            ju, err = directional_derivative(k, values, inputs, outputs, u, SMALL_STEP)
+            ju, err = directional_derivative(k, values, inputs, outputs, u, SMALL_STEP, base)
     except _Excluded as excluded:
         result.status, result.note = f"excluded:{excluded.key}", excluded.note
         return result
