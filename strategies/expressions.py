@@ -408,6 +408,8 @@ def branch_test(draw, sc: Scope, depth: int) -> Expr:
             if not right.node.deep_equals(left.node):
                 break
             right = nonliteral_leaf(draw, sc, ct, 0) or literal(draw, sc, ct)
+        if right.node.deep_equals(left.node):  # the only data leaf of that type: compare with a constant
+            right = literal(draw, sc, ct)
     args = [left, right]
     if tracks_interval(ct):
         args = fit_int_operands(OPS.BY_NAME["lt"], args, sc.policy, ct)
@@ -465,6 +467,9 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
     _unpin_constant_arguments(sc, op, args)
     if op.syntax in ("compare", "binop") and len(args) == 2 and args[0].node.deep_equals(args[1].node):
         args[1] = guarded(draw, sc, signature.args[1], op.domain(1, signature), depth - 1)  # `x - x`, `x < x`: constants
+        if args[0].node.deep_equals(args[1].node) and op.domain(1, signature) == "any" and (
+                signature.args[1] in literal_types()):  # the only leaf of that type: a constant operand
+            args[1] = literal(draw, sc, signature.args[1])
     result = signature.result
     cast = _is_cast(op, result)
     if not cast and (tracks_interval(result) or (op.syntax == "compare" and tracks_interval(signature.args[0]))):

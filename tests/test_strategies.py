@@ -30,7 +30,7 @@ from harness.inputs import make_inputs
 from harness.reference import run_reference
 from strategies import CATEGORIES, GeneratedKernel, ParamSpec, kernels
 from strategies import _cst as B
-from strategies.expressions import apply_op
+from strategies.expressions import apply_op, branch_test
 from strategies.scope import ArrayParam, Scope, Var
 from strategies.statements import for_stmt
 
@@ -300,6 +300,26 @@ def test_int_expressions_stay_within_the_policy_int_limit():
     except NoSuchExample:
         return
     raise AssertionError(f"interval [{e.lo}, {e.hi}] of {B.render(e.node)} exceeds Policy.int_limit = 2**20")
+
+
+@st.composite
+def branch_tests_with_one_float_leaf(draw: st.DrawFn) -> str:
+    """An ``if`` test drawn where the only float32 data is the scalar parameter ``s0`` (no input array)."""
+    sc = Scope(DEFAULT_POLICY, [], [], [])
+    sc.declare(Var("s0", FLOAT32, "param"))
+    return B.render(branch_test(draw, sc, 1).node)
+
+
+def test_branch_tests_never_compare_a_value_with_itself():
+    """``if (s0 >= s0):`` always holds: its elif/else bodies are dead code (measured: 0 % of the statements of
+    such chains executed). With one data leaf of the type, the other side is a constant."""
+    search = settings(SEARCH, max_examples=200)
+    try:
+        t = find(branch_tests_with_one_float_leaf(), lambda t: re.fullmatch(r"\(s0 [<>]=? s0\)", t) is not None,
+                 settings=search)
+    except NoSuchExample:
+        return
+    raise AssertionError(f"a test that cannot vary: {t}")
 
 
 @st.composite
