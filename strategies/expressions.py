@@ -390,7 +390,18 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     right = (draw(st.integers(0, 2)) and nonliteral_leaf(draw, sc, ct, 0)) or leaf(draw, sc, ct, 0)
     if right.node.deep_equals(left.node):  # `x < x` is a constant
         right = literal(draw, sc, ct)
+    right = splitting(draw, left, right)
     return Expr(B.compare(left.node, op_name, right.node), BOOL)
+
+
+def splitting(draw, left: Expr, right: Expr) -> Expr:
+    """``right``, or when it is an int constant outside the interval of ``left`` (``tid < 0`` never holds, so
+    a branch on it is dead), a constant inside that interval instead; shrinks toward its low end."""
+    t = left.type
+    if right.is_literal and right.type == t and tracks_interval(t) and left.lo < left.hi and not (
+            left.lo < right.lo <= left.hi):
+        return typed_int(draw(st.integers(left.lo + 1, left.hi)), t)
+    return right
 
 
 def branch_test(draw, sc: Scope, depth: int) -> Expr:
@@ -410,6 +421,7 @@ def branch_test(draw, sc: Scope, depth: int) -> Expr:
             right = nonliteral_leaf(draw, sc, ct, 0) or literal(draw, sc, ct)
         if right.node.deep_equals(left.node):  # the only data leaf of that type: compare with a constant
             right = literal(draw, sc, ct)
+        right = splitting(draw, left, right)
     args = [left, right]
     if tracks_interval(ct):
         args = fit_int_operands(OPS.BY_NAME["lt"], args, sc.policy, ct)
@@ -470,6 +482,8 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
         if args[0].node.deep_equals(args[1].node) and op.domain(1, signature) == "any" and (
                 signature.args[1] in literal_types()):  # the only leaf of that type: a constant operand
             args[1] = literal(draw, sc, signature.args[1])
+    if op.syntax == "compare" and len(args) == 2:
+        args[1] = splitting(draw, args[0], args[1])
     result = signature.result
     cast = _is_cast(op, result)
     if not cast and (tracks_interval(result) or (op.syntax == "compare" and tracks_interval(signature.args[0]))):

@@ -323,6 +323,29 @@ def test_branch_tests_never_compare_a_value_with_itself():
 
 
 @st.composite
+def branch_tests_over_tid(draw: st.DrawFn) -> str:
+    """An ``if`` test drawn where the only data is the thread index ``tid`` in [0, 15]."""
+    sc = Scope(DEFAULT_POLICY, [], [], [])
+    sc.declare(Var("tid", INT32, "tid", 0, 15))
+    return B.render(branch_test(draw, sc, 1).node)
+
+
+def test_int_branch_tests_against_a_constant_split_the_interval():
+    """``tid < 0`` never holds: a constant compared with an int expression lies inside its interval."""
+    search = settings(SEARCH, max_examples=200)
+
+    def constant_test(t: str) -> bool:
+        m = re.fullmatch(r"\(tid [<>]=? \(?(-?\d+)\)?\)", t)
+        return m is not None and not 0 < int(m.group(1)) <= 15
+
+    try:
+        t = find(branch_tests_over_tid(), constant_test, settings=search)
+    except NoSuchExample:
+        return
+    raise AssertionError(f"a test that cannot vary: {t}")
+
+
+@st.composite
 def uint16_products(draw: st.DrawFn) -> str:
     """``a * b`` over two uint16 locals: uint16 operands are multiplied in C++ ``int``."""
     sc = Scope(DEFAULT_POLICY, [], [], [])
