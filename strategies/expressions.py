@@ -396,11 +396,13 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
 
 def splitting(draw, left: Expr, right: Expr) -> Expr:
     """``right``, or when it is an int constant outside the interval of ``left`` (``tid < 0`` never holds, so
-    a branch on it is dead), a constant inside that interval instead; shrinks toward its low end."""
+    a branch on it is dead), a constant in the middle half of that interval instead (the ends of a sound
+    interval are rarely reached); shrinks toward the middle."""
     t = left.type
     if right.is_literal and right.type == t and tracks_interval(t) and left.lo < left.hi and not (
             left.lo < right.lo <= left.hi):
-        return typed_int(draw(st.integers(left.lo + 1, left.hi)), t)
+        mid, quarter = (left.lo + left.hi + 1) // 2, (left.hi - left.lo) // 4
+        return typed_int(min(max(mid + draw(st.integers(-quarter, quarter)), left.lo + 1), left.hi), t)
     return right
 
 
