@@ -51,6 +51,11 @@ RTOL32 = 2e-5  # relative tolerance of the dot-product test when the derivative 
 RTOL16 = 3e-2  # ... when float16 lies on it
 RTOL64 = 1e-7  # ... when it is float64 throughout (the reference holds float64 values as long double)
 RTOLS = {16: RTOL16, 32: RTOL32, 64: RTOL64}
+#: the largest departure of Warp-precision outputs from the exact ones (relative to the output's largest value)
+#: at which the gradient is still checked: float16 about 4 units in the last place (a 2 % departure of
+#: normalize(vec2h(9e-4, 0)) came with a gradient 19x off: the adjoint divides by the rounded length); float32
+#: and float64 their dot-product tolerance
+DEPARTURES = {16: 4e-3, 32: RTOL32, 64: RTOL64}
 CONVERGENCE = 1e-6  # Richardson error estimate above this (relative to the derivative's scale): non-smooth
 #: direction components are multiples of 1/8 in [-2, 2]: exact in float16, so Warp's seeds are exactly v
 DIRECTION_GRID = 8.0
@@ -406,10 +411,10 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
         base = None  # the derivative below meets the same failure and says what it is
     worst = None if base is None else rounding_departure(
         k, values, [p for p in outputs if p.name in checked_out], base.outputs)
-    if worst is not None and worst[1] > RTOLS[precision]:
+    if worst is not None and worst[1] > DEPARTURES[precision]:
         name, departure = worst
         return GradientResult(f"excluded:{ILL_CONDITIONED_KEY}", f"{LIMITS[ILL_CONDITIONED_KEY].summary} ({name}: "
-                              f"{departure:.3g} of its scale, float{precision} tolerance {RTOLS[precision]:g})")
+                              f"{departure:.3g} of its scale, float{precision} bound {DEPARTURES[precision]:g})")
     rng = np.random.default_rng(seed)
     u = {p.name: _direction(rng, np.shape(values[p.name])) for p in inputs}
     v = {p.name: _direction(rng, np.shape(values[p.name])) for p in outputs}

@@ -149,9 +149,9 @@ LIMITS: dict[str, Limit] = {
         Limit(
             "ill-conditioned", "mathematical",
             "the kernel's checked outputs computed in Warp's precision (the native reference, rounding like Warp) "
-            "depart from the exact ones by more than the dot-product tolerance of that precision (relative to "
-            "each output's largest value): cancellation, underflow or overflow changed the function, so the "
-            "exact derivative is not that of Warp's computation",
+            "depart from the exact ones by more than a bound of that precision (relative to each output's "
+            "largest value; float16 4e-3, float32 2e-5, float64 1e-7): cancellation, underflow or overflow changed "
+            "the function, so the exact derivative is not that of Warp's computation",
             "fuzz reports: normalize(vec2h(x, 0)) with x*x underflowing in float16 (Warp's vector is 0, the exact "
             "one (+-1, 0)); a float32 quotient by a cancelled vector component (deviation 0.009 of the scale)",
         ),
