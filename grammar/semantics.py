@@ -166,7 +166,8 @@ def mod(ctx, a, b):
         return r if a >= 0 else -r
     if math.isfinite(a) and math.isfinite(b) and b != 0:
         q = float(a) / float(b)
-        ctx.near_discontinuity(q - round(q), max(abs(q), 1.0))
+        if math.isfinite(q):  # 3e38 % 1e-30: the quotient overflows (fmod itself is exact)
+            ctx.near_discontinuity(q - round(q), max(abs(q), 1.0))
     return ctx.float_t(np.fmod(a, b))
 
 

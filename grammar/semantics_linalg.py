@@ -293,7 +293,7 @@ def mod(ctx, a, b):
     """Component-wise ``fmod`` (float16: ``fmodf`` of the floats, exact)."""
     for x, y in zip(a.ravel(), b.ravel()):
         x, y = float(x), float(y)
-        if math.isfinite(x) and math.isfinite(y) and y != 0:
+        if math.isfinite(x) and math.isfinite(y) and y != 0 and math.isfinite(x / y):  # x / y may overflow
             q = x / y
             ctx.near_discontinuity(abs(q - round(q)) / max(abs(q), 1.0), 1.0)
     return np.fmod(a, b)
