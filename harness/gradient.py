@@ -65,8 +65,8 @@ DIRECTION_GRID = 8.0
 HALF_COMPOSITE_KEY = "float16-composite"
 #: ... and a float16 path whose exact derivative along u is exactly zero while Warp's is not ("float16-stationary")
 HALF_STATIONARY_KEY = "float16-stationary"
-#: ... and a kernel whose forward result in Warp's precision departs from the exact one by more than the
-#: gradient tolerance of that precision ("ill-conditioned")
+#: ... and a kernel whose forward result in Warp's precision departs from the exact one by more than
+#: DEPARTURES of that precision ("ill-conditioned")
 ILL_CONDITIONED_KEY = "ill-conditioned"
 
 #: rows whose Warp 1.19 adjoint is missing although their derivative is not zero (warp/native/builtin.h)
@@ -460,7 +460,7 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
     if error > CONVERGENCE * max(scale, 1e-300) and error > 1e-12:
         result.status, result.note = "excluded:non-smooth", f"central differences do not converge (error {error:.3g})"
         return result
-    result.precision = analysis.precision(checked_in, checked_out)
+    result.precision = precision
     if result.precision == 16 and reference_zero and rhs != 0.0:
         result.status = f"excluded:{HALF_STATIONARY_KEY}"
         result.note = f"{LIMITS[HALF_STATIONARY_KEY].summary} (Warp: u·(Jᵀv) = {rhs!r}){narrowed}"

@@ -297,56 +297,44 @@ def int_products_under_a_small_int_limit(draw: st.DrawFn):
     return apply_op(draw, sc, mul, next(s for s in mul.signatures if s.result == INT32), 1)
 
 
-def test_int_expressions_stay_within_the_policy_int_limit():
-    search = settings(SEARCH, max_examples=300)
+def _example(strategy, condition, max_examples: int):
+    """A (shrunk) example of ``strategy`` meeting ``condition`` within ``max_examples`` draws, else None."""
     try:
-        e = find(int_products_under_a_small_int_limit(), lambda e: max(abs(e.lo), abs(e.hi)) > 2**20, settings=search)
+        return find(strategy, condition, settings=settings(SEARCH, max_examples=max_examples))
     except NoSuchExample:
-        return
-    raise AssertionError(f"interval [{e.lo}, {e.hi}] of {B.render(e.node)} exceeds Policy.int_limit = 2**20")
+        return None
+
+
+def test_int_expressions_stay_within_the_policy_int_limit():
+    e = _example(int_products_under_a_small_int_limit(), lambda e: max(abs(e.lo), abs(e.hi)) > 2**20, 300)
+    assert e is None, f"interval [{e.lo}, {e.hi}] of {B.render(e.node)} exceeds Policy.int_limit = 2**20"
 
 
 @st.composite
-def branch_tests_with_one_float_leaf(draw: st.DrawFn) -> str:
-    """An ``if`` test drawn where the only float32 data is the scalar parameter ``s0`` (no input array)."""
+def branch_tests_over(draw: st.DrawFn, var: Var) -> str:
+    """An ``if`` test drawn where ``var`` is the only data in scope."""
     sc = Scope(DEFAULT_POLICY, [], [], [])
-    sc.declare(Var("s0", FLOAT32, "param"))
+    sc.declare(var)
     return B.render(branch_test(draw, sc, 1).node)
 
 
 def test_branch_tests_never_compare_a_value_with_itself():
     """``if (s0 >= s0):`` always holds: its elif/else bodies are dead code (measured: 0 % of the statements of
     such chains executed). With one data leaf of the type, the other side is a constant."""
-    search = settings(SEARCH, max_examples=200)
-    try:
-        t = find(branch_tests_with_one_float_leaf(), lambda t: re.fullmatch(r"\(s0 [<>]=? s0\)", t) is not None,
-                 settings=search)
-    except NoSuchExample:
-        return
-    raise AssertionError(f"a test that cannot vary: {t}")
-
-
-@st.composite
-def branch_tests_over_tid(draw: st.DrawFn) -> str:
-    """An ``if`` test drawn where the only data is the thread index ``tid`` in [0, 15]."""
-    sc = Scope(DEFAULT_POLICY, [], [], [])
-    sc.declare(Var("tid", INT32, "tid", 0, 15))
-    return B.render(branch_test(draw, sc, 1).node)
+    t = _example(branch_tests_over(Var("s0", FLOAT32, "param")),
+                 lambda t: re.fullmatch(r"\(s0 [<>]=? s0\)", t) is not None, 200)
+    assert t is None, f"a test that cannot vary: {t}"
 
 
 def test_int_branch_tests_against_a_constant_split_the_interval():
     """``tid < 0`` never holds: a constant compared with an int expression lies inside its interval."""
-    search = settings(SEARCH, max_examples=200)
 
     def constant_test(t: str) -> bool:
         m = re.fullmatch(r"\(tid [<>]=? \(?(-?\d+)\)?\)", t)
         return m is not None and not 0 < int(m.group(1)) <= 15
 
-    try:
-        t = find(branch_tests_over_tid(), constant_test, settings=search)
-    except NoSuchExample:
-        return
-    raise AssertionError(f"a test that cannot vary: {t}")
+    t = _example(branch_tests_over(Var("tid", INT32, "tid", 0, 15)), constant_test, 200)
+    assert t is None, f"a test that cannot vary: {t}"
 
 
 @st.composite
@@ -362,12 +350,8 @@ def uint16_products(draw: st.DrawFn) -> str:
 def test_uint16_products_cannot_overflow_int():
     """65535 * 65535 overflows int (undefined): one factor is masked below 2**15 (a 25-minute fuzz found the
     generator emitting such products; the reference caught them as undefined behaviour)."""
-    search = settings(SEARCH, max_examples=100)
-    try:
-        e = find(uint16_products(), lambda e: not e.endswith("& wp.uint16(32767)))"), settings=search)
-    except NoSuchExample:
-        return
-    raise AssertionError(f"unbounded uint16 product: {e}")
+    e = _example(uint16_products(), lambda e: not e.endswith("& wp.uint16(32767)))"), 100)
+    assert e is None, f"unbounded uint16 product: {e}"
 
 
 def test_falsifying_kernels_print_as_their_source():
