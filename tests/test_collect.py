@@ -180,15 +180,16 @@ def test_collect_resumes_after_kill_9_with_the_records_of_an_uninterrupted_run(t
     import signal
     import time
 
-    # records are some 60 kB each: a target of 5 MB keeps every run busy for several seconds
-    args = ["--target-mb", "5.0", "--workers", "2", "--batch-size", "4", "--verify", "none", "--seed", "11"]
+    # records are some 100 kB each and --verify none makes about 1 MB/s: a target of 12 MB keeps every run busy
+    # for several seconds (at 5 MB a run that started up fast could reach the target before its kill)
+    args = ["--target-mb", "12.0", "--workers", "2", "--batch-size", "4", "--verify", "none", "--seed", "11"]
     reference = tmp_path / "reference"
     _summary(collect(reference, *args, timeout=300))
     expected = _assert_strictly_valid(reference)
 
     out = tmp_path / "killed"
     # first a smaller target: its last batch is cut short, and the larger target must store the rest of it
-    _summary(collect(out, *[a if a != "5.0" else "1.0" for a in args], timeout=300))
+    _summary(collect(out, *[a if a != "12.0" else "1.0" for a in args], timeout=300))
     assert [r["id"] for r in read_records(out)] == expected[: len(list(read_records(out)))]
     rng = random.Random(0)
     cmd = [sys.executable, "-m", "harness.collect", "--out", str(out), "--no-progress", *args]
