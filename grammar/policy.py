@@ -19,6 +19,9 @@ class Policy:
     max_outputs: int = 2  # own-slot output arrays (each thread writes out[tid])
     max_scalar_params: int = 2
     max_funcs: int = 2  # user @wp.func helpers per kernel
+    # gradient reach: a kernel whose input arrays are all ints, bools or structs has no derivative to check;
+    # with odds float_input_odds : 1 its first input is then redrawn among the float element types
+    float_input_odds: int = 3
     max_extra_types: int = 3  # types beyond float32/int32/bool/vec3 a kernel may use (swarm testing)
     # user @wp.struct types: a kernel declares 0..max_structs of them with odds struct_odds (per count 0, 1,
     # 2...; shrinks to none), each with 1..max_struct_fields fields (an optional 1-D array field with odds

@@ -406,17 +406,46 @@ def splitting(draw, left: Expr, right: Expr) -> Expr:
     return right
 
 
+def lane_uniform(sc: Scope, *exprs: Expr) -> bool:
+    """Whether the expressions take one value in every thread of a launch: in a kernel body, they refer to no
+    thread index, loop counter or local other than a :attr:`~strategies.scope.Var.uniform` one (scalar and
+    struct parameters, literals and loads at constant indices are the same for every thread). A branch on such a test runs in all threads or in none, so one of its
+    bodies is dead for a whole launch. False in a helper (its parameters may vary)."""
+    if sc.in_func:
+        return False
+    varying = {v.name for v in sc.vars if v.kind in ("tid", "loop") or v.kind == "local" and not v.uniform}
+    return not (varying & B.names_in(*(e.node for e in exprs)))
+
+
+def lane_leaf(draw, sc: Scope, t: ValueType) -> Expr | None:
+    """A leaf of type ``t`` that differs between threads: this thread's element of an input array
+    (``a0[tid]``), else a thread index or loop counter; None when there is neither."""
+    arrays = [a for a in sc.inputs if a.dtype == t]
+    if arrays:
+        a = choose(draw, arrays)
+        lo, hi = (sc.policy.int_input_range if tracks_interval(t) else (0, 0))
+        return Expr(B.subscript(B.name(a.name), *sc.own_slot()), t, lo, hi)
+    indices = [v for v in sc.of_type(t) if v.kind in ("tid", "loop")]
+    return var_expr(choose(draw, indices)) if indices else None
+
+
 def branch_test(draw, sc: Scope, depth: int) -> Expr:
     """The test of an ``if``/``elif`` or of a guarded jump. A test that (almost) always holds or fails leaves
     a branch dead (``wp.isfinite(x)``, ``x < 10.0`` for inputs in [-4, 4]), so with odds 3 : 1 it compares
     two data expressions of the same type, which holds for about half of the inputs; otherwise any bool
-    expression over the data. Shrinks toward the comparison of two leaves."""
+    expression over the data. A test that is the same in every thread (:func:`lane_uniform`: ``s0 > 2``)
+    compares this thread's data instead when the kernel has some (:func:`lane_leaf`). Shrinks toward the
+    comparison of two leaves."""
     with live(sc):
         if not draw(st.integers(0, 3)):
-            return expression(draw, sc, BOOL, depth)
+            test = expression(draw, sc, BOOL, depth)
+            if not lane_uniform(sc, test):
+                return test
         ct = choose(draw, [FLOAT32, INT32])
         left = expression(draw, sc, ct, min(depth, 1))
         right = expression(draw, sc, ct, min(depth, 1))
+        if lane_uniform(sc, left, right):
+            left = lane_leaf(draw, sc, ct) or left
         for _ in range(2):  # `x < x` is a constant
             if not right.node.deep_equals(left.node):
                 break

@@ -24,7 +24,8 @@ import hypothesis.strategies as st
 import libcst as cst
 
 from . import _cst as B
-from .expressions import Expr, choose, expression, literal, live, tracks_interval, var_expr
+from .expressions import (Expr, choose, expression, lane_leaf, lane_uniform, literal, live, tracks_interval,
+                          var_expr)
 from .scope import Scope, Var
 
 #: the most values a helper returns (its carries first, then its unread top-level locals, latest first)
@@ -40,12 +41,22 @@ class FuncSig:
 
 
 def call_args(draw, sc: Scope, f: FuncSig, depth: int) -> list[cst.BaseExpression]:
+    """The arguments of a call of ``f``. A helper's branches test its parameters, so arguments that are the
+    same in every thread (:func:`~strategies.expressions.lane_uniform`: literals, scalar parameters) would
+    take one branch in the whole launch: in a kernel body the first argument that can be this thread's data
+    (:func:`~strategies.expressions.lane_leaf`) then is."""
     from .statements import clamp_into
 
     bound = sc.policy.int_var_bound
+    exprs = [expression(draw, sc, t, max(depth - 1, 0)) for t in f.params]
+    if lane_uniform(sc, *exprs):
+        for i, t in enumerate(f.params):
+            lane = lane_leaf(draw, sc, t)
+            if lane is not None:
+                exprs[i] = lane
+                break
     args = []
-    for t in f.params:
-        e = expression(draw, sc, t, max(depth - 1, 0))
+    for t, e in zip(f.params, exprs):
         if tracks_interval(t):
             e = clamp_into(e, -bound, bound)
         args.append(e.node)

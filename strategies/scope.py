@@ -29,6 +29,9 @@ class Var:
     hi: int = 0
     slack: int = 0  # ints: total growth augmented assignments may add
     slack_used: int = 0
+    #: a kernel-body local that holds one value in every thread (declared from parameters and constants only,
+    #: never assigned since); False when unknown (see strategies.expressions.lane_uniform)
+    uniform: bool = False
 
     @property
     def assignable(self) -> bool:

@@ -31,8 +31,8 @@ import libcst as cst
 from grammar.types import BOOL, FLOAT32, INT32, Composite, Scalar
 
 from . import _cst as B
-from .expressions import (Expr, branch_test, by_name, choose, expression, literal_types, live, render_op,
-                          spread_choice, tracks_interval, typed_float, typed_int, wrap)
+from .expressions import (Expr, branch_test, by_name, choose, expression, lane_uniform, literal_types, live,
+                          render_op, spread_choice, tracks_interval, typed_float, typed_int, wrap)
 from .scope import Scope, Var
 from .static import static_bool, static_int
 
@@ -147,9 +147,10 @@ def declare_value(draw, sc: Scope, e: Expr) -> cst.BaseStatement:
         if e.mag > sc.policy.int_var_bound:
             e = wrap(e, sc.policy.int_wrap_modulus)
         slack = sc.policy.int_aug_slack if draw(st.booleans()) else 0
-        sc.declare(Var(name, t, "local", e.lo, e.hi, slack))
+        var = sc.declare(Var(name, t, "local", e.lo, e.hi, slack))
     else:
-        sc.declare(Var(name, t, "local"))
+        var = sc.declare(Var(name, t, "local"))
+    var.uniform = lane_uniform(sc, e)
     return B.assign(B.name(name), e.node)
 
 
@@ -205,6 +206,7 @@ def assign(draw, sc: Scope) -> cst.BaseStatement | None:
     if not targets:
         return None
     v = choose(draw, targets)
+    v.uniform = False  # the new value, or the branch it is assigned in, may differ between threads
     e = expression(draw, sc, v.type, _depth(draw, sc))
     if tracks_interval(v.type):
         e = clamp_into(e, v.lo, v.hi)
@@ -230,6 +232,7 @@ def aug_assign(draw, sc: Scope) -> cst.BaseStatement | None:
     if not ops:
         return None
     op = choose(draw, ops)
+    v.uniform = False
     e = expression(draw, sc, v.type, _depth(draw, sc))
     if tracks_interval(v.type):
         cost = e.mag * sc.trip
@@ -245,6 +248,7 @@ def component_write(draw, sc: Scope) -> cst.BaseStatement | None:
     if not targets:
         return None
     v = choose(draw, targets)
+    v.uniform = False
     return B.assign(_component(draw, B.name(v.name), v.type),
                     expression(draw, sc, v.type.scalar, _depth(draw, sc)).node)
 
@@ -279,10 +283,14 @@ def atomic(draw, sc: Scope) -> cst.BaseStatement:
 
 
 def if_stmt(draw, sc: Scope) -> cst.BaseStatement:
-    """if/elif/else; one test in eight is ``wp.static(...)`` (Warp drops the dead branch at codegen)."""
+    """if/elif/else; one test in eight is ``wp.static(...)``. Warp drops the branch such a test does not take
+    at code generation, so that branch is empty: a true one has no ``elif``/``else``, a false one the body
+    ``pass`` (then its ``elif``/``else`` chain as usual)."""
     static = choose(draw, [False, True], [7, 1])
     test = static_bool(draw) if static else branch_test(draw, sc, _depth(draw, sc))
-    body = block(draw, sc, 3)
+    if static and test.lo:
+        return B.if_(test.node, block(draw, sc, 3))
+    body = [] if static else block(draw, sc, 3)
     n_elif = draw(st.integers(0, 2))
     has_else = draw(st.booleans())
     orelse: cst.If | cst.Else | None = B.else_(block(draw, sc, 3)) if has_else else None
@@ -436,7 +444,9 @@ def call_statement(draw, sc: Scope, op, sig) -> list[cst.BaseStatement]:
         t = sig.args[0]
         targets = sc.of_type(t, assignable=True)
         if targets and draw(st.booleans()):
-            target = choose(draw, targets).name
+            chosen = choose(draw, targets)
+            chosen.uniform = False
+            target = chosen.name
         else:
             target = sc.fresh(_prefix(t))
             out.append(B.assign(B.name(target), expression(draw, sc, t, depth).node))

@@ -69,11 +69,12 @@ def static_float(draw) -> Expr:
 
 
 def static_bool(draw) -> Expr:
-    """A bool compile-time constant ``wp.static(((a OP b) CMP c))``."""
-    pair, _ = _int_pair(draw)
+    """A bool compile-time constant ``wp.static(((a OP b) CMP c))``; its value is the Expr's ``lo`` (= ``hi``)."""
+    pair, w = _int_pair(draw)
     cmp = choose(draw, list(COMPARES))
     c = draw(st.integers(-OPERAND, OPERAND))
-    return Expr(static(B.compare(pair, cmp, B.int_lit(c))), BOOL, is_literal=True)
+    value = int(COMPARES[cmp](w, c))
+    return Expr(static(B.compare(pair, cmp, B.int_lit(c))), BOOL, value, value, is_literal=True)
 
 
 def static_leaf(draw, t, lo: int = -OPERAND, hi: int = OPERAND) -> Expr | None:

@@ -32,7 +32,8 @@ from strategies import CATEGORIES, GeneratedKernel, ParamSpec, kernels
 from strategies import _cst as B
 from strategies.expressions import apply_op, branch_test
 from strategies.scope import ArrayParam, Scope, Var
-from strategies.statements import for_stmt
+from strategies.functions import FuncSig, call_args
+from strategies.statements import for_stmt, if_stmt
 
 
 #: how long a reachability search may look before the target counts as unreachable
@@ -335,6 +336,74 @@ def test_int_branch_tests_against_a_constant_split_the_interval():
 
     t = _example(branch_tests_over(Var("tid", INT32, "tid", 0, 15)), constant_test, 200)
     assert t is None, f"a test that cannot vary: {t}"
+
+
+def _thread_scope(*extra: Var) -> Scope:
+    """A kernel-body scope with one float32 input array, a thread index and ``extra`` variables."""
+    sc = Scope(DEFAULT_POLICY, [ArrayParam("a0", FLOAT32, "input")], [], [])
+    sc.declare(Var("tid", INT32, "tid", 0, 15))
+    for v in extra:
+        sc.declare(v)
+    return sc
+
+
+@st.composite
+def draws_beside_thread_invariant_data(draw: st.DrawFn) -> str:
+    """An ``if`` test, or the arguments of a helper call, drawn in a kernel body whose data are a float and an
+    int parameter, a local computed from them, this thread's input element and the thread index."""
+    local = Var("x1", FLOAT32, "local")
+    local.uniform = True  # x1 = s0 * 2.0, say
+    sc = _thread_scope(Var("s0", FLOAT32, "param"), Var("s1", INT32, "param", 0, 8), local)
+    if draw(st.booleans()):
+        return B.render(branch_test(draw, sc, 2).node)
+    f = FuncSig("f0", (FLOAT32, INT32), (FLOAT32,), ((0, 0),))
+    return B.render(B.call("f0", *call_args(draw, sc, f, 2)))
+
+
+def test_tests_and_helper_arguments_differ_between_threads():
+    """A test on parameters and constants only (``s0 > 2``, ``wp.isinf(x1)`` with x1 computed from them) takes
+    the same branch in every thread, so one body is dead for the whole launch (measured: 29 % of the
+    statements in if bodies executed); likewise a helper called with such arguments. Such a test or call uses
+    this thread's data instead."""
+    t = _example(draws_beside_thread_invariant_data(), lambda t: not re.search(r"\btid\b", t), 300)
+    assert t is None, f"the same in every thread: {t}"
+
+
+@st.composite
+def static_ifs(draw: st.DrawFn) -> str:
+    sc = _thread_scope(Var("s0", FLOAT32, "param"))
+    sc.push()
+    return B.render(if_stmt(draw, sc))
+
+
+def test_static_ifs_leave_the_branch_warp_drops_empty():
+    """Warp drops the branch a ``wp.static`` test does not take at code generation: generating statements there
+    would be dead code. A true test has no elif/else; a false one has the body ``pass``."""
+
+    def dead_code(src: str) -> bool:
+        m = re.match(r"if wp\.static\((.*)\):\n", src)
+        if m is None:
+            return False
+        taken = eval(m.group(1))  # Python semantics, as Warp's code generation
+        body = src[m.end():].split("\n")
+        has_orelse = any(line.startswith(("elif", "else")) for line in body)
+        return has_orelse if taken else body[0].strip() != "pass"
+
+    src = _example(static_ifs(), dead_code, 300)
+    assert src is None, f"dead code in a static if:\n{src}"
+    assert _example(static_ifs(), lambda src: src.startswith("if wp.static(") and "else:" in src, 300), \
+        "a false static test keeps its else branch"
+
+
+def test_kernels_mostly_have_a_float_input():
+    """Without a float input array there is no derivative to check: the first input is redrawn as a float
+    array with odds Policy.float_input_odds : 1 (before: 36 of 247 accepted kernels had none)."""
+    from harness.generate import draw_kernels
+    from harness.gradient import candidates
+
+    ks = draw_kernels(3, 100)
+    share = sum(bool(candidates(k.params)[0]) for k in ks) / len(ks)
+    assert share >= 0.9, share
 
 
 @st.composite
