@@ -142,6 +142,11 @@ CASES = {
         "loop_overwrite_constant",
         "x = wp.sin(a[tid])\nw = wp.int32(0)\nwhile w < 2:\n    w = w + 1\n    x = wp.float32(-2.0)\n"
         "out[tid] = x * b[tid]\n"), "excluded:dynamic-loop"),
+    # a local computed before a dynamic loop and accumulated in it: Warp updates it in place, so the adjoint of
+    # sqrt reads the value after the loop (a fuzz report); the same accumulator from a constant is checked
+    "loop_accumulate_computed": (_kernel("loop_accumulate_computed", "x = wp.sqrt(wp.abs(a[tid]) + 0.25)\n"
+                                         "for i in range(n):\n    x += a[tid] * b[tid]\nout[tid] = x\n",
+                                         (A, B, OUT, N)), "excluded:dynamic-loop"),
     # a break in a loop: Warp drops the adjoint of the iteration that broke (of every iteration in a for loop)
     "break_in_loop": (_kernel("break_in_loop", "for j in range(4):\n    out[tid] += a[tid] * b[tid]\n"
                               "    if b[tid] > 0.0:\n        break\n"), "excluded:dynamic-loop"),
