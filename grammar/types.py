@@ -190,6 +190,12 @@ SPATIAL_VECTOR, SPATIAL_MATRIX = COMPOSITES["spatial_vector"], COMPOSITES["spati
 ValueType = Scalar | Composite
 
 
+def float_valued(t) -> bool:
+    """A float scalar or a composite of floats (a struct or an array is not): what a derivative flows through."""
+    scalar = t.scalar if isinstance(t, Composite) else t
+    return isinstance(scalar, Scalar) and scalar.is_float
+
+
 def composite(kind: str, scalar: Scalar, n: int = 0) -> Composite:
     """The composite of ``kind`` over ``scalar`` (``n`` = vector length / matrix size where relevant)."""
     sfx = _SUFFIX[scalar]

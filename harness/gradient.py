@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from grammar.semantics import UndefinedBehaviour
-from grammar.types import BY_NAME, Composite
+from grammar.types import BY_NAME, Composite, float_valued
 
 from . import warp_adapter as W
 from .gradient_limits import LIMITS, Analysis, analyse
@@ -108,14 +108,9 @@ class GradientResult:
         return self.status in (CHECKED, "mismatch")
 
 
-def _scalar(dtype: str):
-    t = BY_NAME[dtype]
-    return t.scalar if isinstance(t, Composite) else t
-
-
 def is_float(dtype: str) -> bool:
     """A float scalar or composite of floats (a struct type is not: see :func:`candidates`)."""
-    return dtype in BY_NAME and _scalar(dtype).is_float
+    return dtype in BY_NAME and float_valued(BY_NAME[dtype])
 
 
 def candidates(params) -> tuple[list, list]:

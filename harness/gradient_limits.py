@@ -446,16 +446,15 @@ class _Scan(cst.CSTVisitor):
         self._component(name, index, node, element)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        self._assigned(node.target, node, node.value)
         t = node.target
+        self._assigned(t, node, node.value)
         if isinstance(t, cst.Name) and self.carried and t.value in self.carried[-1] and t.value in self.computed and (
                 _floaty(self.env.get(t.value))):
             # `x = wp.sqrt(a[tid])` then `x += e` in a dynamic loop: Warp updates x in place, and the adjoint of
             # sqrt reads its result x after the loop (a 300 s fuzz report: the gradient 4.09 instead of 4.33).
             # An accumulator that starts from a constant (the user guide's `sum += x[i]`) is fine.
             self._note("dynamic-loop", node, t.value)
-        self._store(node.target)
-        t = node.target
+        self._store(t)
         if isinstance(t, cst.Name) and isinstance(self.env.get(t.value), Composite) and _floaty(self.env[t.value]):
             if any(_floaty(self.env.get(n)) for n in _names(node.value)):  # `w -= v`: w now holds v's values
                 self.whole_from_variables.add(t.value)

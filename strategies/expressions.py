@@ -409,8 +409,9 @@ def splitting(draw, left: Expr, right: Expr) -> Expr:
 def lane_uniform(sc: Scope, *exprs: Expr) -> bool:
     """Whether the expressions take one value in every thread of a launch: in a kernel body, they refer to no
     thread index, loop counter or local other than a :attr:`~strategies.scope.Var.uniform` one (scalar and
-    struct parameters, literals and loads at constant indices are the same for every thread). A branch on such a test runs in all threads or in none, so one of its
-    bodies is dead for a whole launch. False in a helper (its parameters may vary)."""
+    struct parameters, literals and loads at constant indices are the same for every thread). A branch on such
+    a test runs in all threads or in none, so one of its bodies is dead for a whole launch. False in a helper
+    (its parameters may vary)."""
     if sc.in_func:
         return False
     varying = {v.name for v in sc.vars if v.kind in ("tid", "loop") or v.kind == "local" and not v.uniform}

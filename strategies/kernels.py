@@ -22,7 +22,8 @@ import libcst as cst
 
 from grammar import ops as OPS
 from grammar.policy import DEFAULT_POLICY, Policy
-from grammar.types import ARRAY_ELEMENT_TYPES, BOOL, FLOAT32, INT32, VEC3, Array, Scalar, Struct, ValueType
+from grammar.types import (ARRAY_ELEMENT_TYPES, BOOL, FLOAT32, INT32, VEC3, Array, Scalar, Struct, ValueType,
+                           float_valued)
 
 from . import _cst as B
 from .categories import categories_of
@@ -190,12 +191,6 @@ def _helper(draw: st.DrawFn, sc: Scope, index: int, local: list):
     return helper_function(draw, sc, index, local)
 
 
-def _is_float(t) -> bool:
-    """A float scalar or a composite of floats (what the gradient check differentiates)."""
-    scalar = getattr(t, "scalar", t)
-    return isinstance(scalar, Scalar) and scalar.is_float
-
-
 @st.composite
 def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kernel") -> GeneratedKernel:
     """Generate one verified-by-construction Warp kernel (see the module docstring).
@@ -221,8 +216,8 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     n_atomic = draw(st.integers(0, 1))
     n_scalar = draw(st.integers(0, policy.max_scalar_params))
     inputs = [ArrayParam(f"a{i}", choose(draw, element_types), "input") for i in range(n_in)]
-    floats = [t for t in element_types if _is_float(t)]
-    if not any(_is_float(a.dtype) for a in inputs) and floats and choose(
+    floats = [t for t in element_types if float_valued(t)]
+    if not any(float_valued(a.dtype) for a in inputs) and floats and choose(
             draw, [False, True], [1, policy.float_input_odds]):
         inputs[0] = ArrayParam("a0", choose(draw, floats), "input")  # a derivative for the gradient check
     outputs = [ArrayParam(f"out{i}", choose(draw, element_types), "output") for i in range(n_out)]
