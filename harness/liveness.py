@@ -38,7 +38,7 @@ from grammar.types import Composite
 
 from .cli import OneLineParser
 from .inputs import make_inputs
-from .reference import Runtime, run_reference, rows_used, tapped
+from .reference import RefArray, Runtime, StructValue, run_reference, rows_used, tapped
 
 REL = 1e-3
 
@@ -62,7 +62,10 @@ def nudge(value):
     if isinstance(value, (float, np.floating)):
         t = type(value)
         return t(REL) if value == 0 else t(value * t(1 + REL))
-    return value  # structs, arrays: not perturbed
+    if isinstance(value, StructValue):  # every value field (a zero-initialised S(): 0 -> 1e-3, 0 -> 1, False -> True)
+        return StructValue(value.type, {f: v if v is None or isinstance(v, RefArray) else nudge(v)
+                                        for f, v in value.values.items()})
+    return value  # arrays: not perturbed
 
 
 class _PerturbRow(Runtime):

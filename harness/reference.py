@@ -526,6 +526,10 @@ class _ToReference(cst.CSTTransformer):
         operand = updated.expression
         if spelling == "-" and isinstance(operand, cst.Integer):
             return self.typed(updated, INT32)  # a negative int literal stays an exact Python int
+        if spelling == "-" and isinstance(original.expression, cst.Float):
+            # a negative float literal: Warp's codegen folds `-c` into the constant (no wp::neg call), so it
+            # is a literal here too, not a use of the `neg` row
+            return self.typed(_rcall("lit", updated.with_changes(expression=original.expression)), FLOAT32)
         i, t = _resolve_into(self.used, _UNOP_TABLE, spelling, (self.type_of(operand),))
         return self.typed(_fcall(i, [operand]), t)
 
@@ -556,7 +560,8 @@ class _ToReference(cst.CSTTransformer):
             return updated
         if func in self.structs and not args:  # S0(): a zero-initialised struct value
             self.used.add("struct")
-            return self.typed(_rcall("snew", cst.SimpleString(repr(func))), self.structs[func])
+            return self.typed(_rcall("result", cst.SimpleString('"struct"'), _rcall("snew", cst.SimpleString(repr(func)))),
+                              self.structs[func])
         if func in self.funcs:  # a user @wp.func: Python call of its transpiled twin
             params, result = self.funcs[func]
             got = tuple(self.type_of(a.value) for a in updated.args)
