@@ -27,6 +27,7 @@ import numpy as np  # noqa: E402
 from harness import inputs as I  # noqa: E402
 from harness import pipeline as P  # noqa: E402
 from harness.generate import draw_kernels  # noqa: E402
+from harness.input_choice import first_inputs  # noqa: E402
 from harness.reference import run_reference  # noqa: E402
 
 
@@ -35,7 +36,7 @@ def _input_stats(kernels, profile_of) -> Counter:
     for k in kernels:
         cid = P.name_kernels([k])[0][0]
         seed = int(cid[:8], 16)
-        values = I.make_inputs(k.params, k.dim, seed, profile_of(0, seed, P.INPUT_ATTEMPTS))
+        seed, values = first_inputs(k, seed, profile_of(0, seed, P.INPUT_ATTEMPTS))  # as the pipeline chooses
         for p in k.params:
             if p.role not in ("input", "param") or getattr(p, "struct", None) is not None:
                 continue

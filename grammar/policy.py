@@ -22,6 +22,10 @@ class Policy:
     # gradient reach: a kernel whose input arrays are all ints, bools or structs has no derivative to check;
     # with odds float_input_odds : 1 its first input is then redrawn among the float element types
     float_input_odds: int = 3
+    # liveness of branch tests: a test's computed operand reaches an output only through the branch it picks
+    # (a fault in it is seen when it flips the test); with odds hoist_test_odds : 1 an `if`/guarded jump's
+    # non-leaf operand is first held in a local (`x4 = wp.length(v); if x4 < s0:`), which is sunk like any
+    hoist_test_odds: int = 3
     max_extra_types: int = 3  # types beyond float32/int32/bool/vec3 a kernel may use (swarm testing)
     # user @wp.struct types: a kernel declares 0..max_structs of them with odds struct_odds (per count 0, 1,
     # 2...; shrinks to none), each with 1..max_struct_fields fields (an optional 1-D array field with odds

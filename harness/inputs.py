@@ -46,10 +46,11 @@ GRID = 64.0
 PROFILES = ("grid", "corner", "wide", "smooth")
 WIDE_EXP = 40  # wide magnitudes are up to 2**40 (~1e12) and down to 2**-40 (float16: its own range)
 WIDE_SHARE = 3  # one kernel in WIDE_SHARE starts with the "wide" profile (:func:`profile_for_attempt`)
+INPUT_ATTEMPTS = 3  # input draws the pipeline tries before it screens a kernel as ill-conditioned
 _HALVES = (0.5, -0.5, 1.5, -1.5, 2.5, -2.5, 3.5, -3.5)
 
 
-def profile_for_attempt(attempt: int, seed: int, attempts: int = 3) -> str:
+def profile_for_attempt(attempt: int, seed: int, attempts: int = INPUT_ATTEMPTS) -> str:
     """The input profile of input attempt ``attempt`` (of ``attempts``) whose seed is ``seed``: attempt 0 is
     ``"wide"`` for one seed in :data:`WIDE_SHARE`, else ``"corner"``; later attempts get milder, and the last
     one (when there are at least two) is ``"grid"``, so an input screened as ill-conditioned because of a

@@ -37,7 +37,8 @@ from grammar.semantics import UndefinedBehaviour
 from grammar.types import Composite
 
 from .cli import OneLineParser
-from .inputs import make_inputs
+from .input_choice import CANDIDATES, first_inputs
+from .inputs import INPUT_ATTEMPTS, PROFILES, make_inputs, profile_for_attempt
 from .reference import RefArray, Runtime, StructValue, run_reference, rows_used, tapped
 
 REL = 1e-3
@@ -190,15 +191,20 @@ class KernelLiveness:
     statements: list[tuple[str, tuple, bool, bool]] = field(default_factory=list)  # (kind, blocks, executed, live)
 
 
-def kernel_liveness(k, seed: int = 0) -> KernelLiveness | None:
-    """The liveness of every row use and assigned value of one kernel (None: the reference fails on it)."""
+def kernel_liveness(k, seed: int = 0, profile: str = "attempt", candidates: int = CANDIDATES) -> KernelLiveness | None:
+    """The liveness of every row use and assigned value of one kernel (None: the reference fails on it), on
+    the inputs the pipeline's first attempt takes for base seed ``seed``: ``profile`` ``"attempt"`` (the
+    first attempt's profile, :func:`harness.inputs.profile_for_attempt`) or a named one, the best of
+    ``candidates`` draws (:func:`harness.input_choice.first_inputs`; 1: a single draw)."""
     source = k.kernel_source
-    values = make_inputs(k.params, k.dim, seed)
+    if profile == "attempt":
+        profile = profile_for_attempt(0, seed, INPUT_ATTEMPTS)
+    seed, values = first_inputs(k, seed, profile, candidates)
     try:
         base = run_reference(source, k.params, values, k.dim).outputs
         rec_a, rec_b = _RecordRows(), _RecordRows()
         run_reference(source, k.params, values, k.dim, runtime=rec_a)
-        run_reference(source, k.params, make_inputs(k.params, k.dim, seed + 1), k.dim, runtime=rec_b)
+        run_reference(source, k.params, make_inputs(k.params, k.dim, seed + 1, profile), k.dim, runtime=rec_b)
         _, taps = tapped(source)
     except Exception:
         return None
@@ -280,10 +286,10 @@ def _share_kinds(statements: dict) -> float:
     return sum(c["live"] for c in own.values()) / uses if uses else 0.0
 
 
-def census(kernels, seed: int = 0, progress=None) -> Census:
+def census(kernels, seed: int = 0, progress=None, profile: str = "attempt", candidates: int = CANDIDATES) -> Census:
     c = Census()
     for i, k in enumerate(kernels):
-        c.add(kernel_liveness(k, seed + i))
+        c.add(kernel_liveness(k, seed + i, profile, candidates))
         if progress:
             progress(i + 1)
     return c
@@ -322,9 +328,16 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--policy", choices=sorted(POLICIES), default="default")
     p.add_argument("--json", action="store_true", help="print the figures as one JSON object")
+    p.add_argument("--profile", choices=("attempt", *PROFILES), default="attempt",
+                   help="input profile (default: the pipeline's first attempt's)")
+    p.add_argument("--candidates", type=int, default=CANDIDATES,
+                   help=f"input draws per kernel, the most covering one measured, as the pipeline does "
+                        f"(default {CANDIDATES}; 1: a single draw)")
     args = p.parse_args(argv)
     if args.samples < 1:
         p.error("--samples must be >= 1")
+    if args.candidates < 1:
+        p.error("--candidates must be >= 1")
     t0 = time.monotonic()
     kernels = []
     while len(kernels) < args.samples:  # batches of 50, as collect draws them
@@ -337,7 +350,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"\r[liveness] {n}/{len(kernels)} kernels, {time.monotonic() - t0:.0f} s", end="", file=sys.stderr,
                   flush=True)
 
-    s = census(kernels, args.seed, progress).summary()
+    s = census(kernels, args.seed, progress, args.profile, args.candidates).summary()
     if not args.json:
         print(file=sys.stderr)
     print(json.dumps(s, indent=1) if args.json else format_table(s))

@@ -50,12 +50,12 @@ from .compare import Comparison, compare_outputs, exact_match
 from .corpus import utc_timestamp
 from .extract import extract_all, normalise
 from .gradient import GradientResult, LazyGradients, check_gradient, needs_backward
-from .inputs import make_inputs, profile_for_attempt
+from .input_choice import first_inputs
+from .inputs import INPUT_ATTEMPTS, make_inputs, profile_for_attempt
 from .reference import run_reference
 from .report import Failure, KernelArg
 
 NVRTC_ARCH = 90
-INPUT_ATTEMPTS = 3
 PERTURBED_RUNS = 2
 VERIFY_MODES = ("full", "none")
 _batch_counter = itertools.count()
@@ -289,25 +289,28 @@ def _first_run(k: GeneratedKernel, cid: str):
     or None when the reference cannot evaluate the kernel (then :func:`_check_kernel` reports it as always)."""
     from .liveness import is_input_dependent
 
-    seed = int(cid[:8], 16)
-    values = make_inputs(k.params, k.dim, seed, profile_for_attempt(0, seed, INPUT_ATTEMPTS))
+    base_seed = int(cid[:8], 16)
+    seed, values = first_inputs(k, base_seed, profile_for_attempt(0, base_seed, INPUT_ATTEMPTS))
     try:
         r32 = run_reference(k.kernel_source, k.params, values, k.dim)
     except Exception:
         return None
     dependent = is_input_dependent(k, seed, r32.outputs)
-    return None if dependent is None else ((values, r32), dependent)
+    return None if dependent is None else ((seed, values, r32), dependent)
 
 
 def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options, first: tuple | None = None):
     """Run one compiled kernel against the references; a KernelResult, or (comparison, seed, attempts).
-    ``first``: the inputs and float32 reference run of the first attempt, when already made."""
+    ``first``: the seed, inputs and float32 reference run of the first attempt, when already made. The first
+    attempt's inputs are chosen for coverage (:func:`harness.input_choice.first_inputs`)."""
     last: Comparison | None = None
     base_seed = int(cid[:8], 16)
     for attempt in range(INPUT_ATTEMPTS):
         seed = base_seed + attempt
         if attempt == 0 and first is not None:
-            values, r32 = first
+            seed, values, r32 = first
+        elif attempt == 0:
+            seed, values = first_inputs(k, base_seed, profile_for_attempt(0, base_seed, INPUT_ATTEMPTS))
         else:
             values = make_inputs(k.params, k.dim, seed, profile_for_attempt(attempt, seed, INPUT_ATTEMPTS))
         try:

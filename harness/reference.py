@@ -810,6 +810,7 @@ def _transpile(source: str) -> tuple[str, "_ToReference"]:
 
 
 @lru_cache(maxsize=256)
+@lru_cache(maxsize=256)
 def tapped(kernel_source: str):
     """The reference function with every assigned value routed through ``R.tap(k, value)`` (liveness
     measurement), and the statement kinds of the taps: ``(function, [(kind, enclosing blocks), ...])``."""

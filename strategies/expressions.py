@@ -42,6 +42,7 @@ class Expr:
     lo: int = 0  # int interval (int types only)
     hi: int = 0
     is_literal: bool = False
+    operands: tuple = ()  # a comparison's two operand Exprs (branch_test: what hoisting may hold in locals)
 
     @property
     def mag(self) -> int:
@@ -420,14 +421,39 @@ def lane_uniform(sc: Scope, *exprs: Expr) -> bool:
 
 def lane_leaf(draw, sc: Scope, t: ValueType) -> Expr | None:
     """A leaf of type ``t`` that differs between threads: this thread's element of an input array
-    (``a0[tid]``), else a thread index or loop counter; None when there is neither."""
+    (``a0[tid]``), else a thread index or loop counter, else a component of this thread's element of a
+    composite input (``a1[tid][2]``), else a float scalar converted from a thread index (``wp.float32(tid)``),
+    else a composite built from such a scalar and literals (``wp.vec3(a0[tid], 0.5, 1.0)``); None when there
+    is none of these. Shrinks toward the first kind the kernel has."""
     arrays = [a for a in sc.inputs if a.dtype == t]
     if arrays:
         a = choose(draw, arrays)
         lo, hi = (sc.policy.int_input_range if tracks_interval(t) else (0, 0))
         return Expr(B.subscript(B.name(a.name), *sc.own_slot()), t, lo, hi)
     indices = [v for v in sc.of_type(t) if v.kind in ("tid", "loop")]
-    return var_expr(choose(draw, indices)) if indices else None
+    if indices:
+        return var_expr(choose(draw, indices))
+    if isinstance(t, Scalar) and t.is_float:
+        holders = [a for a in sc.inputs if isinstance(a.dtype, Composite) and a.dtype.scalar == t
+                   and a.dtype.is_vector_like]
+        if holders:
+            a = choose(draw, holders)
+            k = draw(st.integers(0, a.dtype.length - 1))
+            return Expr(B.subscript(B.subscript(B.name(a.name), *sc.own_slot()), B.int_lit(k)), t)
+        row = _conversion_row(t, INT32)
+        counters = [v for v in sc.of_type(INT32) if v.kind in ("tid", "loop")]
+        if row is not None and counters:
+            return Expr(B.call(row[0].spelling, B.name(choose(draw, counters).name)), t)
+        return None
+    if isinstance(t, Composite):
+        row = _constructor(t)
+        if row is None or not row[1].args or not all(isinstance(a, Scalar) for a in row[1].args):
+            return None
+        first = lane_leaf(draw, sc, row[1].args[0])
+        if first is None:
+            return None
+        return Expr(B.call(row[0].spelling, first.node, *(literal(draw, sc, a).node for a in row[1].args[1:])), t)
+    return None
 
 
 def branch_test(draw, sc: Scope, depth: int) -> Expr:
@@ -457,7 +483,8 @@ def branch_test(draw, sc: Scope, depth: int) -> Expr:
     args = [left, right]
     if tracks_interval(ct):
         args = fit_int_operands(OPS.BY_NAME["lt"], args, sc.policy, ct)
-    return Expr(B.compare(args[0].node, choose(draw, ["<", "<=", ">", ">="]), args[1].node), BOOL)
+    return Expr(B.compare(args[0].node, choose(draw, ["<", "<=", ">", ">="]), args[1].node), BOOL,
+                operands=(args[0], args[1]))
 
 
 # ---- operators ----------------------------------------------------------------------------------------------

@@ -27,6 +27,7 @@ from . import _cst as B
 from .expressions import (Expr, choose, expression, lane_leaf, lane_uniform, literal, live, tracks_interval,
                           var_expr)
 from .scope import Scope, Var
+from .sinks import xor_closure, xor_folds
 
 #: the most values a helper returns (its carries first, then its unread top-level locals, latest first)
 MAX_RESULTS = 4
@@ -151,6 +152,8 @@ def _carry_declarations(draw, fs: Scope) -> list[cst.BaseStatement]:
         if tracks_interval(t):
             entry = fs.carries[t]
             entry[1], entry[2] = min(entry[1], init.lo), max(entry[2], init.hi)
+            if xor_folds(t):
+                entry[1], entry[2] = xor_closure(entry[1], entry[2])
         out.append(B.assign(B.name(name), dynamic(init).node))  # a variable, not a constant: loops fold into it
     return out
 

@@ -12,7 +12,8 @@ composites, wrapping unsigned ints), otherwise the last iteration's value is sto
 
 Struct locals are not sunk (their fields are read through expressions). A ``@wp.func`` helper has no
 arrays to store into: a local of one of its nested blocks is folded into the helper's *carry* local of its
-type instead (``k3 += x`` where the type has ``+`` and no overflow can happen, else ``k3 = x``), declared
+type instead (``k3 += x`` where the type has ``+`` and no overflow can happen, ``k3 = k3 ^ x`` for int32/int64,
+else ``k3 = x``), declared
 at the top of the helper with a literal and returned with the helper's results
 (:mod:`strategies.functions`); its top-level locals are returned directly.
 
@@ -72,9 +73,25 @@ def carry_statements(sc: Scope, variables: list[Var]) -> list[cst.BaseStatement]
         name, _ = sc.carry(v.type, lo, hi)
         if _accumulates(v.type):
             out.append(B.aug_assign(B.name(name), "+", B.name(v.name)))
+        elif xor_folds(v.type):  # every folded value reaches the result (`k = x` kept only the last one)
+            out.append(B.assign(B.name(name), B.binop(B.name(name), "^", B.name(v.name))))
         else:
             out.append(B.assign(B.name(name), B.name(v.name)))
     return out
+
+
+def xor_folds(t) -> bool:
+    """An int carry of a tracked type is folded with ``^`` (no overflow; see :func:`xor_closure`)."""
+    from .statements import _has_binop
+
+    return tracks_interval(t) and _has_binop("^", t)
+
+
+def xor_closure(lo: int, hi: int) -> tuple[int, int]:
+    """The smallest ``[-2**m, 2**m - 1]`` holding ``[lo, hi]``: closed under ``^``, so a carry folded with
+    ``^`` from values in it (its literal start included) stays in it."""
+    m = max(abs(lo), abs(hi)).bit_length()
+    return -(2 ** m), 2 ** m - 1
 
 
 def sink_shapes(sc: Scope) -> list[tuple[str, object, tuple[int, ...]]]:

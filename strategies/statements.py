@@ -234,6 +234,8 @@ def aug_assign(draw, sc: Scope) -> cst.BaseStatement | None:
     op = choose(draw, ops)
     v.uniform = False
     e = expression(draw, sc, v.type, _depth(draw, sc))
+    if op == "-" and e.node.deep_equals(B.name(v.name)):
+        op = "+"  # `x -= x` is zero whatever x held: the value it had would reach no output
     if tracks_interval(v.type):
         cost = e.mag * sc.trip
         if cost > v.slack - v.slack_used:
@@ -282,14 +284,16 @@ def atomic(draw, sc: Scope) -> cst.BaseStatement:
     return B.expr_stmt(B.call(fn, B.name(arr.name), *[i.node for i in idx], e.node))
 
 
-def if_stmt(draw, sc: Scope) -> cst.BaseStatement:
-    """if/elif/else; one test in eight is ``wp.static(...)``. Warp drops the branch such a test does not take
-    at code generation, so that branch is empty: a true one has no ``elif``/``else``, a false one the body
-    ``pass`` (then its ``elif``/``else`` chain as usual)."""
+def if_stmt(draw, sc: Scope) -> list[cst.BaseStatement]:
+    """if/elif/else, preceded by the locals that hold its test's computed operands (:func:`hoist_test`); one
+    test in eight is ``wp.static(...)``. Warp drops the branch such a test does not take at code generation,
+    so that branch is empty: a true one has no ``elif``/``else``, a false one the body ``pass`` (then its
+    ``elif``/``else`` chain as usual)."""
     static = choose(draw, [False, True], [7, 1])
-    test = static_bool(draw) if static else branch_test(draw, sc, _depth(draw, sc))
+    hoisted: list[cst.BaseStatement] = []
+    test = static_bool(draw) if static else hoist_test(draw, sc, branch_test(draw, sc, _depth(draw, sc)), hoisted)
     if static and test.lo:
-        return B.if_(test.node, block(draw, sc, 3))
+        return [B.if_(test.node, block(draw, sc, 3))]
     body = [] if static else block(draw, sc, 3)
     n_elif = draw(st.integers(0, 2))
     has_else = draw(st.booleans())
@@ -297,7 +301,47 @@ def if_stmt(draw, sc: Scope) -> cst.BaseStatement:
     for _ in range(n_elif):
         cond = branch_test(draw, sc, _depth(draw, sc))
         orelse = B.if_(cond.node, block(draw, sc, 3), orelse)
-    return B.if_(test.node, body, orelse)
+    return [*hoisted, B.if_(test.node, body, orelse)]
+
+
+def _is_leaf(node: cst.BaseExpression) -> bool:
+    """A name, a literal, or a load/component at constant or plain-name indices (``a0[tid]``, ``v.x``)."""
+    while isinstance(node, (cst.Subscript, cst.Attribute)):
+        if isinstance(node, cst.Subscript) and not all(
+                isinstance(e.slice.value, (cst.Name, cst.Integer)) for e in node.slice):
+            return False
+        node = node.value
+    return isinstance(node, (cst.Name, cst.Integer, cst.Float)) or (
+        isinstance(node, cst.UnaryOperation) and isinstance(node.expression, (cst.Integer, cst.Float)))
+
+
+def hoist_test(draw, sc: Scope, test: Expr, hoisted: list) -> Expr:
+    """``test`` with, with odds ``policy.hoist_test_odds`` : 1, each computed operand of its comparison (or
+    the whole test when it is not a comparison) first held in a fresh local, whose declaration is appended
+    to ``hoisted``: the local is sunk when it goes out of scope (in a helper's nested block: folded into a
+    carry), so the operand's computation reaches an output whichever way the test goes. Leaves stay inline;
+    nothing is hoisted at a helper's top level (it returns only the top-level locals nothing reads).
+    Shrinks toward no hoisting."""
+    if not sc.policy.hoist_test_odds or sc.in_func and sc.block_depth < 2 or not choose(
+            draw, [False, True], [1, sc.policy.hoist_test_odds]):
+        return test  # a helper returns only the top-level locals nothing reads: a hoisted one would be lost
+    node = test.node
+    if test.operands:  # a comparison of two operands: each computed one held in a local
+        sides = []
+        for e in test.operands:
+            if _is_leaf(e.node):
+                sides.append(e.node)
+                continue
+            stmt = declare_value(draw, sc, e)
+            hoisted.append(stmt)
+            sides.append(stmt.body[0].targets[0].target)
+        return Expr(node.with_changes(left=sides[0], comparisons=[node.comparisons[0].with_changes(
+            comparator=sides[1])]), BOOL)
+    if _is_leaf(node):
+        return test
+    stmt = declare_value(draw, sc, test)
+    hoisted.append(stmt)
+    return Expr(stmt.body[0].targets[0].target, BOOL)
 
 
 def _loop_body(draw, sc: Scope, var: Var, trip: int, prefix: list | None = None) -> list:
@@ -350,9 +394,10 @@ def while_stmt(draw, sc: Scope) -> list[cst.BaseStatement]:
     return [B.assign(B.name(name), B.call("wp.int32", B.int_lit(0))), loop]
 
 
-def _guarded_jump(draw, sc: Scope, jump: cst.BaseSmallStatement) -> cst.BaseStatement:
-    test = branch_test(draw, sc, _depth(draw, sc))
-    return B.if_(test.node, [cst.SimpleStatementLine((jump,))])
+def _guarded_jump(draw, sc: Scope, jump: cst.BaseSmallStatement) -> list[cst.BaseStatement]:
+    hoisted: list[cst.BaseStatement] = []
+    test = hoist_test(draw, sc, branch_test(draw, sc, _depth(draw, sc)), hoisted)
+    return [*hoisted, B.if_(test.node, [cst.SimpleStatementLine((jump,))])]
 
 
 def break_stmt(draw, sc: Scope) -> cst.BaseStatement:

@@ -82,3 +82,41 @@ def test_the_pipeline_drops_input_independent_kernels_before_warp(tmp_path, monk
     result = pipeline.verify_batch([constant], tmp_path, pipeline.Options(skip_input_independent=True))
     assert [r.verdict for r in result.results] == ["input-independent"] and "input_dependence" in result.timings
     assert pipeline._first_run(kernel("kd", "out[tid] = a[tid] * 2.0"), "0" * 12)[1] is True
+
+
+def test_a_negative_float_literal_is_a_literal_and_a_zero_struct_is_perturbed():
+    from harness.reference import rows_used
+
+    # Warp folds `-c` into the constant (codegen emit_UnaryOp): no wp::neg, so no use of the neg row
+    assert "neg" not in rows_used(_kernel("out[tid] = a[tid] * (-2.0)").kernel_source)
+    assert "neg" in rows_used(_kernel("out[tid] = (-a[tid])").kernel_source)
+    src = ("@wp.struct\nclass S0:\n    m0: float\n\n\n"
+           "@wp.kernel\ndef k(a: wp.array(dtype=float), out: wp.array(dtype=float)):\n    tid = wp.tid()\n"
+           "    s = S0()\n    out[tid] = a[tid] + s.m0\n")
+    read = L.kernel_liveness(SimpleNamespace(kernel_source=src, params=(IN, OUT), dim=16))
+    assert read.rows["struct"][:2] == (True, True)  # the zero fields are read: a wrong zero-init is seen
+    overwritten = L.kernel_liveness(SimpleNamespace(
+        kernel_source=src.replace("    out[tid] = a[tid] + s.m0\n", "    s.m0 = a[tid]\n    out[tid] = s.m0\n"),
+        params=(IN, OUT), dim=16))
+    assert overwritten.rows["struct"][:2] == (True, False)
+
+
+def test_the_first_attempt_inputs_are_chosen_to_execute_more_of_the_kernel():
+    from harness.input_choice import executed, first_inputs
+    from harness.inputs import make_inputs
+
+    # the branch runs only when the one element a[3] is above 2.5: a single draw often misses it
+    k = _kernel("if a[3] > 2.5:\n    out[tid] = wp.sin(a[tid])")
+    single = chosen = 0
+    for base in range(40):
+        once = executed(k, make_inputs(k.params, k.dim, base, "corner"))
+        seed, values = first_inputs(k, base, "corner")
+        best = executed(k, values)
+        assert len(best) >= len(once)  # never worse than the base draw (a candidate itself)
+        assert values.keys() == make_inputs(k.params, k.dim, seed, "corner").keys()
+        assert all((values[n] == v).all() for n, v in make_inputs(k.params, k.dim, seed, "corner").items())
+        single += "sin" in once
+        chosen += "sin" in best
+    assert chosen > 2 * single and chosen >= 15, (single, chosen)  # measured: 5 and 19 of 40
+    # one candidate: the base draw, as before the choice
+    assert first_inputs(k, 7, "corner", candidates=1)[0] == 7

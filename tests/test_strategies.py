@@ -373,7 +373,7 @@ def test_tests_and_helper_arguments_differ_between_threads():
 def static_ifs(draw: st.DrawFn) -> str:
     sc = _thread_scope(Var("s0", FLOAT32, "param"))
     sc.push()
-    return B.render(if_stmt(draw, sc))
+    return "".join(B.render(s) for s in if_stmt(draw, sc))  # hoisted test operands, then the if
 
 
 def test_static_ifs_leave_the_branch_warp_drops_empty():
