@@ -125,6 +125,13 @@ LIMITS: dict[str, Limit] = {
             "(known_bugs/frac_adjoint.py)",
         ),
         Limit(
+            "atomic-result", "known-bug",
+            "the value an atomic returns used in the kernel (assigned, compared, computed with): the backward "
+            "pass does not recompute it",
+            "warp/_src/builtins.py (1.19) registers every atomic with skip_replay=True: the adjoint's replay "
+            "comments the call out and reads the result uninitialised (known_bugs/atomic_result_replay.py)",
+        ),
+        Limit(
             "non-differentiable-atomic", "declared",
             "wp.atomic_exch or wp.atomic_cas on a float array whose values carry a derivative from the inputs",
             "warp/_src/builtins.py (1.19) registers atomic_exch and atomic_cas with is_differentiable=False: no "
@@ -311,6 +318,9 @@ class _Scan(cst.CSTVisitor):
         self.component_writes: dict[str, list[str]] = {}  # variable -> index texts ("*" for every component)
         self.whole_from_variables: set[str] = set()  # composite locals last assigned a whole non-constant value
         self.written: set[str] = set()  # output arrays stored so far (in source order)
+        self.bare_calls: set[int] = set()  # ids of calls that are whole expression statements (result unused)
+        self.atomic_targets: dict[int, str] = {}  # id of an atomic call assigned whole to a name -> the name
+        self.atomic_results: dict[str, cst.Call] = {}  # names holding an atomic's result -> the call
         self.read: set[str] = set()  # names read so far (in source order; output arguments count as read)
         self.defined: set[str] = set()  # locals assigned so far (in source order)
         self.carried: list[set[str]] = []  # per enclosing dynamic loop: the names that existed before it
@@ -319,6 +329,9 @@ class _Scan(cst.CSTVisitor):
 
     def visit_Name(self, node: cst.Name) -> None:
         self.read.add(node.value)
+        call = self.atomic_results.pop(node.value, None)
+        if call is not None:  # read after the atomic assigned it
+            self._note("atomic-result", call)
 
     def _type(self, target):
         if isinstance(target, cst.Name):
@@ -483,6 +496,18 @@ class _Scan(cst.CSTVisitor):
                 self._note("dynamic-loop", node, args[0].value)
             if func in _NON_DIFFERENTIABLE_ATOMICS and _floaty(self.env.get(args[0].value)):
                 self._note("non-differentiable-atomic", node, args[0].value)
+            # the value an atomic returns is not recomputed by the backward pass's replay (skip_replay): it is
+            # read uninitialised there; kernel-wide when it is used, since it may steer any branch
+            # (known_bugs/atomic_result_replay.py: a fuzz report). `x = wp.atomic_...(...)` with x never read
+            # again is fine.
+            if id(node) in self.atomic_targets:
+                self.atomic_results[self.atomic_targets[id(node)]] = node
+            elif id(node) not in self.bare_calls:
+                self._note("atomic-result", node)
+
+    def visit_Expr(self, node: cst.Expr) -> None:
+        if isinstance(node.value, cst.Call):
+            self.bare_calls.add(id(node.value))
 
     def visit_Return(self, node: cst.Return) -> None:
         if any(self.loops):
@@ -820,6 +845,9 @@ def _scan_statement(statement, scan: _Scan) -> None:
                 for s in small.target.slice:
                     look(scan, s)
             elif isinstance(small, cst.Assign):
+                if (isinstance(small.value, cst.Call) and _code(small.value.func) in _ATOMIC_CALLS
+                        and len(small.targets) == 1 and isinstance(small.targets[0].target, cst.Name)):
+                    scan.atomic_targets[id(small.value)] = small.targets[0].target.value  # x = wp.atomic_...()
                 look(scan, small.value)
                 for t in small.targets:  # index expressions of the targets are reads
                     if isinstance(t.target, cst.Subscript):
