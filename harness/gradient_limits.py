@@ -318,6 +318,7 @@ class _Scan(cst.CSTVisitor):
         self.component_writes: dict[str, list[str]] = {}  # variable -> index texts ("*" for every component)
         self.whole_from_variables: set[str] = set()  # composite locals last assigned a whole non-constant value
         self.written: set[str] = set()  # output arrays stored so far (in source order)
+        self.conditional = 0  # depth of enclosing if/elif/else bodies
         self.bare_calls: set[int] = set()  # ids of calls that are whole expression statements (result unused)
         self.atomic_targets: dict[int, str] = {}  # id of an atomic call assigned whole to a name -> the name
         self.atomic_results: dict[str, cst.Call] = {}  # names holding an atomic's result -> the call
@@ -440,7 +441,10 @@ class _Scan(cst.CSTVisitor):
             value = node.value if isinstance(node, cst.Assign) else node
             if any(_floaty(self.env.get(n)) for n in _names(value)):
                 self.whole_from_variables.add(e.value)  # its components may leak adjoint to that value
-            else:
+            elif not self.conditional and not self.loops:
+                # a constant whole value replaces the old one on every path; inside a branch or a loop the old
+                # value may survive (a 10-minute fuzz: `v1 = quat_to_matrix(f(a0))`, `v1 = wp.mat33d(<consts>)`
+                # in one elif, then `v1[0, 1] = x` after the chain was wrongly checked)
                 self.whole_from_variables.discard(e.value)
             return
         component = _component_of(e)
@@ -875,13 +879,17 @@ def _scan_statement(statement, scan: _Scan) -> None:
         return
     if isinstance(statement, cst.If):
         look(scan, statement.test)
-        for s in statement.body.body:
-            _scan_statement(s, scan)
-        orelse = statement.orelse
-        if isinstance(orelse, cst.If):
-            _scan_statement(orelse, scan)
-        elif orelse is not None:
-            for s in orelse.body.body:
+        scan.conditional += 1
+        try:
+            for s in statement.body.body:
                 _scan_statement(s, scan)
+            orelse = statement.orelse
+            if isinstance(orelse, cst.If):
+                _scan_statement(orelse, scan)
+            elif orelse is not None:
+                for s in orelse.body.body:
+                    _scan_statement(s, scan)
+        finally:
+            scan.conditional -= 1
         return
     look(scan, statement)

@@ -150,6 +150,12 @@ CASES = {
     "loop_accumulate_computed": (_kernel("loop_accumulate_computed", "x = wp.sqrt(wp.abs(a[tid]) + 0.25)\n"
                                          "for i in range(n):\n    x += a[tid] * b[tid]\nout[tid] = x\n",
                                          (A, B, OUT, N)), "excluded:dynamic-loop"),
+    # a local from variables, a constant whole value in one branch only, then a component write: on the paths that
+    # skip the branch the overwritten component still leaks its adjoint (a 10-minute fuzz report)
+    "component_after_branch": (_kernel("component_after_branch", "v = wp.vec3(a[tid], b[tid], 1.0)\n"
+                                       "if b[tid] > 0.0:\n    v = wp.vec3(1.0, 2.0, 3.0)\n"
+                                       "v[0] = b[tid] * 2.0\nout[tid] = v[0] + v[1] * v[2]\n"),
+                               "excluded:component-overwrite"),
     # the value an atomic returns steers a branch: Warp's backward replay does not recompute it and reads it
     # uninitialised (known_bugs/atomic_result_replay.py; what it holds depends on the build, so this harness
     # build happens to match: the exclusion is static)
