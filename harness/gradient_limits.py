@@ -319,6 +319,7 @@ class _Scan(cst.CSTVisitor):
         self.whole_from_variables: set[str] = set()  # composite locals last assigned a whole non-constant value
         self.written: set[str] = set()  # output arrays stored so far (in source order)
         self.conditional = 0  # depth of enclosing if/elif/else bodies
+        self.tested: set[str] = set()  # names read by if/elif/while tests and loop bounds (branch decisions)
         self.bare_calls: set[int] = set()  # ids of calls that are whole expression statements (result unused)
         self.atomic_targets: dict[int, str] = {}  # id of an atomic call assigned whole to a name -> the name
         self.atomic_results: dict[str, cst.Call] = {}  # names holding an atomic's result -> the call
@@ -806,6 +807,11 @@ def analyse(kernel_source: str, params) -> Analysis:
                     kernel_wide.setdefault(key, text)
                 else:
                     unsafe.setdefault(name, (key, text))
+            elif is_kernel and key == "dynamic-loop" and _closure(defuse.edges, {target}, forward=True) & scan.tested:
+                # the value is stale in the backward pass's replay: a branch on it (or on what it feeds) may go the
+                # other way there, so whatever the branch guards is spoiled too, derivative or not (a 20-minute
+                # fuzz: `if x1 <= x4:` after `x1 -= a0[tid]` in a loop with a break)
+                kernel_wide.setdefault(key, text)
             elif target in tainted and target in live:
                 if is_kernel:
                     reached = _closure(defuse.edges, {target}, forward=True) & sinks
@@ -863,6 +869,7 @@ def _scan_statement(statement, scan: _Scan) -> None:
         return
     if isinstance(statement, (cst.For, cst.While)):
         look(scan, statement.iter if isinstance(statement, cst.For) else statement.test)
+        scan.tested |= _names(statement.iter if isinstance(statement, cst.For) else statement.test)
         if isinstance(statement, cst.For):
             scan.visit_For(statement)
         else:
@@ -879,6 +886,7 @@ def _scan_statement(statement, scan: _Scan) -> None:
         return
     if isinstance(statement, cst.If):
         look(scan, statement.test)
+        scan.tested |= _names(statement.test)
         scan.conditional += 1
         try:
             for s in statement.body.body:

@@ -10,7 +10,8 @@ once, inside a loop the value is accumulated (``sink0[tid + k * n] += x``, Warp'
 whose adjoint is right on every iteration) where the type has ``+`` and no overflow can happen (floats,
 composites, wrapping unsigned ints), otherwise the last iteration's value is stored.
 
-Struct locals are not sunk (their fields are read through expressions). A ``@wp.func`` helper has no
+A struct local is sunk field by field (``sink2[tid] = r3.m0``; array fields, views of inputs, are not). A
+``@wp.func`` helper (whose struct locals are not folded) has no
 arrays to store into: a local of one of its nested blocks is folded into the helper's *carry* local of its
 type instead (``k3 += x`` where the type has ``+`` and no overflow can happen, ``k3 = k3 ^ x`` for int32/int64,
 else ``k3 = x``), declared
@@ -24,7 +25,7 @@ from __future__ import annotations
 
 import libcst as cst
 
-from grammar.types import Struct
+from grammar.types import Composite, Scalar, Struct
 
 from . import _cst as B
 from .expressions import tracks_interval
@@ -51,14 +52,19 @@ def sink_statements(sc: Scope, variables: list[Var]) -> list[cst.BaseStatement]:
         return carry_statements(sc, variables)
     out = []
     for v in variables:
-        if v.kind != "local" or isinstance(v.type, Struct):
+        if v.kind != "local":
             continue
-        name, k = sc.sink_slot(v.type)
-        target = B.subscript(B.name(name), *sink_index(sc, k))
-        if sc.loop_depth > 0 and _accumulates(v.type):
-            out.append(B.aug_assign(target, "+", B.name(v.name)))
-        else:
-            out.append(B.assign(target, B.name(v.name)))
+        values = [(B.name(v.name), v.type)]
+        if isinstance(v.type, Struct):  # each value field (array fields are views of inputs)
+            values = [(B.attribute(B.name(v.name), f), ft) for f, ft in v.type.fields
+                      if isinstance(ft, (Scalar, Composite))]
+        for value, t in values:
+            name, k = sc.sink_slot(t)
+            target = B.subscript(B.name(name), *sink_index(sc, k))
+            if sc.loop_depth > 0 and _accumulates(t):
+                out.append(B.aug_assign(target, "+", value))
+            else:
+                out.append(B.assign(target, value))
     return out
 
 

@@ -334,14 +334,15 @@ def hoist_test(draw, sc: Scope, test: Expr, hoisted: list) -> Expr:
             if _is_leaf(e.node):
                 sides.append(e.node)
                 continue
-            stmt = declare_value(draw, sc, e)
+            # dynamic(): `i8 = len(v)` is a Warp constant, which a dynamic loop may not assign (a fuzz report)
+            stmt = declare_value(draw, sc, dynamic(e))
             hoisted.append(stmt)
             sides.append(stmt.body[0].targets[0].target)
         return Expr(node.with_changes(left=sides[0], comparisons=[node.comparisons[0].with_changes(
             comparator=sides[1])]), BOOL)
     if _is_leaf(node):
         return test
-    stmt = declare_value(draw, sc, test)
+    stmt = declare_value(draw, sc, dynamic(test))
     hoisted.append(stmt)
     return Expr(stmt.body[0].targets[0].target, BOOL)
 

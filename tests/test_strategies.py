@@ -25,7 +25,7 @@ from hypothesis.vendor.pretty import pretty
 
 from grammar.ops import CORE_OPS, ATOMICS, BY_NAME, OPS
 from grammar.policy import DEFAULT_POLICY, POLICIES, Policy
-from grammar.types import FLOAT32, INT32, UINT16
+from grammar.types import BOOL, FLOAT32, INT32, UINT16, VEC3
 from harness.inputs import make_inputs
 from harness.reference import run_reference
 from strategies import CATEGORIES, GeneratedKernel, ParamSpec, kernels
@@ -558,3 +558,30 @@ def test_rounding_rows_meet_the_inputs_unchanged():
     draw_some()
     bare = sum(re.fullmatch(r"wp\.round\(a0\[[^()]*\]\)", s) is not None for s in seen)
     assert bare >= 0.4 * len(seen), f"{bare} of {len(seen)}"
+
+
+@st.composite
+def hoisted_tests(draw: st.DrawFn) -> tuple[str, str]:
+    """A test of two computed operands (one a compile-time constant, ``len(v)``) run through hoist_test."""
+    from strategies.expressions import Expr as E
+    from strategies.statements import hoist_test
+
+    sc = _thread_scope(Var("v", VEC3, "local"))
+    sc.push()
+    left = E(B.binop(B.name("tid"), "+", B.int_lit(1)), INT32, 1, 16)
+    right = E(B.call("len", B.name("v")), INT32, 3, 3)
+    test = E(B.compare(left.node, "<", right.node), BOOL, operands=(left, right))
+    hoisted: list = []
+    new = hoist_test(draw, sc, test, hoisted)
+    return "".join(B.render(s) for s in hoisted), B.render(new.node)
+
+
+def test_hoisted_test_operands_are_locals_and_never_constants():
+    """A computed operand of a branch test is held in a local that is sunk (its computation reaches an output
+    whichever way the test goes); a constant one (``len(v)``) is declared through its type's constructor, since
+    Warp refuses to assign a constant to a local inside a dynamic loop (a 20-minute fuzz report)."""
+    found = _example(hoisted_tests(), lambda r: r[0] != "", 200)
+    assert found is not None, "no test operand was ever hoisted"
+    decls, test = found
+    assert "wp.int32(len(v))" in decls and "len(v)" not in test and "(tid + 1)" in decls, (decls, test)
+    assert _example(hoisted_tests(), lambda r: r[0] == "" and "len(v)" in r[1], 200) is not None  # odds 3 : 1
