@@ -13,6 +13,7 @@ it in 2000 examples does not happen in practice, and a target that becomes rare 
 
 from __future__ import annotations
 
+import dataclasses
 import re
 
 import libcst as cst
@@ -567,6 +568,7 @@ def hoisted_tests(draw: st.DrawFn) -> tuple[str, str]:
     from strategies.statements import hoist_test
 
     sc = _thread_scope(Var("v", VEC3, "local"))
+    sc.policy = dataclasses.replace(sc.policy, hoist_test_odds=3)  # off in the default policy
     sc.push()
     left = E(B.binop(B.name("tid"), "+", B.int_lit(1)), INT32, 1, 16)
     right = E(B.call("len", B.name("v")), INT32, 3, 3)
