@@ -14,6 +14,10 @@ measures it in the numpy reference alone (Warp is not called), per *use*:
   (``in if``, ``in for``, ``in while``).
 * **kernels** - a kernel is *input-independent* when its outputs are identical for two input draws.
 
+The inputs are those of the pipeline's first attempt: its profile (:func:`harness.inputs.profile_for_attempt`)
+and its coverage-guided choice among several draws (:func:`harness.input_choice.first_inputs`), so the figures
+are those of the hunt; ``--profile`` and ``--candidates`` measure other choices.
+
 The same test (:func:`is_input_dependent`) is what :mod:`harness.pipeline` uses to drop dead kernels
 before Warp is called.
 
