@@ -65,8 +65,9 @@ LIMITS: dict[str, Limit] = {
             "loop Warp does not unroll: non-literal bounds, more than max_unroll=16 trips, or a break) from a "
             "value the loop changes, a float local that existed before the loop overwritten in it (or, computed from "
             "variables, updated in place by +=/-=), or any float "
-            "assignment in a loop holding a break (Warp 1.19 drops the adjoint of the iteration that broke, of "
-            "every iteration in a for loop: known_bugs/break_in_dynamic_loop_adjoint.py)",
+            "assignment in a loop holding a break or a continue (Warp 1.19 drops the adjoint of the iteration that "
+            "broke, of every iteration in a for loop: known_bugs/break_in_dynamic_loop_adjoint.py; a thread that "
+            "continued gets none: known_bugs/continue_in_while_adjoint.py)",
             f"{_GUIDE}#dynamic-loops: 'dynamic loops are not replayed or unrolled in the backward pass, meaning "
             "intermediate values that are meant to be computed in the loop ... are not updated'",
         ),
@@ -219,6 +220,17 @@ def _has_break(body: cst.CSTNode) -> bool:
     return bool(found)
 
 
+def _has_continue(body: cst.CSTNode) -> bool:
+    found = []
+
+    class _Find(cst.CSTVisitor):
+        def visit_Continue(self, node) -> None:
+            found.append(node)
+
+    look(_Find(), body)
+    return bool(found)
+
+
 def loop_is_dynamic(node: cst.CSTNode) -> bool:
     """Whether Warp 1.19 keeps a loop dynamic (codegen ``get_unroll_range``): every ``while``; a ``for`` over
     ``range`` with a non-literal bound, more than ``max_unroll`` trips, or a ``break`` in its body."""
@@ -327,7 +339,7 @@ class _Scan(cst.CSTVisitor):
         self.defined: set[str] = set()  # locals assigned so far (in source order)
         self.carried: list[set[str]] = []  # per enclosing dynamic loop: the names that existed before it
         self.computed: set[str] = set()  # locals whose latest assignment read a variable (not a constant)
-        self.breaking: list[bool] = []  # per enclosing loop: its body holds a break
+        self.breaking: list[bool] = []  # per enclosing loop: its body holds a break or a continue
 
     def visit_Name(self, node: cst.Name) -> None:
         self.read.add(node.value)
@@ -382,7 +394,9 @@ class _Scan(cst.CSTVisitor):
     def _enter(self, node, dynamic: bool) -> None:
         self.loop_starts.append(len(self.stores))  # an unrolled outer loop repeats what its body stored first
         self.loops.append(dynamic)
-        self.breaking.append(_has_break(node.body))
+        # a continue loses adjoints in a dynamic loop too: a thread whose iteration continued gets no gradient
+        # from the loop (known_bugs/continue_in_while_adjoint.py, a 10-minute fuzz; upstream NVIDIA/warp#1552)
+        self.breaking.append(_has_break(node.body) or _has_continue(node.body))
         self.whiles += isinstance(node, cst.While)
         if dynamic:
             outer = self.variant[-1] if self.variant else set()

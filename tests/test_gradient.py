@@ -168,6 +168,10 @@ CASES = {
     "stale_branch": (_kernel("stale_branch", "x = wp.sqrt(wp.abs(a[tid]) + 0.25)\nfor j in range(3):\n"
                              "    x -= a[tid]\n    if b[tid] > 1.5:\n        break\n"
                              "if x <= b[tid]:\n    out[tid] = wp.sin(b[tid]) * a[tid]\n"), "excluded:dynamic-loop"),
+    # a continue in a while loop: a thread that continued gets no gradient from the loop (a 10-minute fuzz report)
+    "continue_in_while": (_kernel("continue_in_while", "x = wp.cos(a[tid])\nw = wp.int32(0)\nwhile w < 3:\n"
+                                  "    w = w + 1\n    out[tid] += wp.atan2(x, 0.75) * b[tid]\n"
+                                  "    if b[tid] < x:\n        continue\n"), "excluded:dynamic-loop"),
     # a break in a loop: Warp drops the adjoint of the iteration that broke (of every iteration in a for loop)
     "break_in_loop": (_kernel("break_in_loop", "for j in range(4):\n    out[tid] += a[tid] * b[tid]\n"
                               "    if b[tid] > 0.0:\n        break\n"), "excluded:dynamic-loop"),
