@@ -209,26 +209,25 @@ def _literal_int(node: cst.BaseExpression) -> int | None:
     return None
 
 
-def _has_break(body: cst.CSTNode) -> bool:
+def _contains(body: cst.CSTNode, *kinds: type) -> bool:
+    """Whether ``body`` holds a node of one of ``kinds`` (``cst.Break``, ``cst.Continue``), nested loops included."""
     found = []
 
     class _Find(cst.CSTVisitor):
         def visit_Break(self, node) -> None:
-            found.append(node)
+            if cst.Break in kinds:
+                found.append(node)
 
-    look(_Find(), body)
-    return bool(found)
-
-
-def _has_continue(body: cst.CSTNode) -> bool:
-    found = []
-
-    class _Find(cst.CSTVisitor):
         def visit_Continue(self, node) -> None:
-            found.append(node)
+            if cst.Continue in kinds:
+                found.append(node)
 
     look(_Find(), body)
     return bool(found)
+
+
+def _has_break(body: cst.CSTNode) -> bool:
+    return _contains(body, cst.Break)
 
 
 def loop_is_dynamic(node: cst.CSTNode) -> bool:
@@ -396,7 +395,7 @@ class _Scan(cst.CSTVisitor):
         self.loops.append(dynamic)
         # a continue loses adjoints in a dynamic loop too: a thread whose iteration continued gets no gradient
         # from the loop (known_bugs/continue_in_while_adjoint.py, a 10-minute fuzz; upstream NVIDIA/warp#1552)
-        self.breaking.append(_has_break(node.body) or _has_continue(node.body))
+        self.breaking.append(_contains(node.body, cst.Break, cst.Continue))
         self.whiles += isinstance(node, cst.While)
         if dynamic:
             outer = self.variant[-1] if self.variant else set()
