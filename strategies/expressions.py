@@ -199,6 +199,7 @@ def literal(draw, sc: Scope, t: ValueType) -> Expr:
 
 
 def var_expr(v) -> Expr:
+    v.unread = False
     lo, hi = v.interval if tracks_interval(v.type) else (0, 0)
     return Expr(B.name(v.name), v.type, lo, hi)
 

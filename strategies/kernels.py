@@ -30,7 +30,7 @@ from .categories import categories_of
 from .expressions import choose, expression, literal_types, live, spread_choice, usable_ops
 from .functions import call_statement as helper_call, helper_function
 from .scope import ArrayParam, Scope, Var
-from .statements import block, call_statement
+from .statements import accumulates, block, call_statement
 from .structs import field_interval, field_store, struct_def, struct_types, value_fields
 
 
@@ -261,7 +261,10 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
         with live(sc):  # the final value of an output carries data
             e = expression(draw, sc, out.dtype, draw(st.integers(0, policy.max_expr_depth)))
         slot = B.subscript(B.name(out.name), *sc.own_slot())
-        body.append(B.assign(slot, e.node))
+        if out.name in sc.written and accumulates(out.dtype):  # what the body stored stays in the output
+            body.append(B.aug_assign(slot, "+", e.node))
+        else:
+            body.append(B.assign(slot, e.node))
         if isinstance(out.dtype, Struct):  # then some of its fields: out0[tid].m0 = e
             for _ in range(draw(st.integers(0, len(value_fields(out.dtype))))):
                 body.append(field_store(draw, sc, slot, out.dtype, draw(st.integers(0, policy.max_expr_depth))))

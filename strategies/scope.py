@@ -32,6 +32,9 @@ class Var:
     #: a kernel-body local that holds one value in every thread (declared from parameters and constants only,
     #: never assigned since); False when unknown (see strategies.expressions.lane_uniform)
     uniform: bool = False
+    #: a local whose current value nothing has read yet (set by a declaration or a plain assignment, cleared by
+    #: a read): a plain assignment then sinks the value first, or it would reach no output (strategies.sinks)
+    unread: bool = False
 
     @property
     def assignable(self) -> bool:
@@ -74,6 +77,11 @@ class Scope:
     # locals are folded into the carry of their type, which the helper returns
     carries: dict = field(default_factory=dict)
     live: int = 0
+    dynamic_loops: int = 0  # enclosing loops Warp does not unroll (while, for over a parameter)
+    loop_marks: list = field(default_factory=list)  # len(vars) where each enclosing loop's body began
+    #: own-slot outputs some statement has stored to: a later plain store would overwrite what it stored, so
+    #: it accumulates instead where the type allows (strategies.statements.store)
+    written: set = field(default_factory=set)
     converting: int = 0  # nesting of expressions.converted_leaf (bounded)
     _counter: int = 0
     _marks: list[tuple[int, bool]] = field(default_factory=list)
@@ -84,6 +92,7 @@ class Scope:
 
     def declare(self, var: Var) -> Var:
         self.vars.append(var)
+        var.unread = var.kind == "local"
         return var
 
     def of_type(self, t: ValueType, *, assignable: bool = False) -> list[Var]:

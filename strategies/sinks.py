@@ -10,6 +10,13 @@ once, inside a loop the value is accumulated (``sink0[tid + k * n] += x``, Warp'
 whose adjoint is right on every iteration) where the type has ``+`` and no overflow can happen (floats,
 composites, wrapping unsigned ints), otherwise the last iteration's value is stored.
 
+A value can also leave before its block ends, and is then sunk where it leaves (only when nothing has read
+it: :attr:`strategies.scope.Var.unread`): before a plain assignment or a component write overwrites it
+(``sink0[tid + 32] = x3; x3 = e``), and before a ``return`` (every local in scope) or a ``break``/``continue``
+(the locals of the loop's body) that would skip the block's own sinks, inside the jump's ``if``. An output
+stored to twice keeps the first value the same way: the later store accumulates (``out0[tid] += e``) where
+the type allows (:func:`strategies.statements.accumulates`).
+
 A struct local is sunk field by field (``sink2[tid] = r3.m0``; array fields, views of inputs, are not). A
 ``@wp.func`` helper (whose struct locals are not folded) has no
 arrays to store into: a local of one of its nested blocks is folded into the helper's *carry* local of its
@@ -33,9 +40,9 @@ from .scope import Scope, Var
 
 
 def _accumulates(t) -> bool:
-    from .statements import _has_binop
+    from .statements import accumulates
 
-    return not tracks_interval(t) and getattr(t, "kind", None) != "bool" and _has_binop("+", t)
+    return accumulates(t)
 
 
 def sink_index(sc: Scope, k: int) -> list[cst.BaseExpression]:

@@ -165,8 +165,12 @@ def store(draw, sc: Scope) -> cst.BaseStatement | None:
         return field_store(draw, sc, target, out.dtype, _depth(draw, sc))  # out[tid].m0 = e
     e = expression(draw, sc, out.dtype, _depth(draw, sc))
     form = choose(draw, ["store", "update", "exchange", "component"], [8, 3, 2, 2])
-    if form == "update" and _has_binop("+", out.dtype) and not tracks_interval(out.dtype):
-        return B.aug_assign(target, "+", e.node)  # in-place update of the own element
+    overwrites = out.name in sc.written
+    sc.written.add(out.name)
+    if form in ("store", "update") and accumulates(out.dtype) and (form == "update" or overwrites):
+        # in-place update of the own element; a plain store after an earlier one would overwrite the value
+        # that one stored (no statement reads an output back), so it accumulates too
+        return B.aug_assign(target, "+", e.node)
     if form == "component" and isinstance(out.dtype, Composite):  # out[tid].y = x, out[tid][1] += x
         part = _component(draw, target, out.dtype)
         x = expression(draw, sc, out.dtype.scalar, _depth(draw, sc))
@@ -201,7 +205,25 @@ def clamp_into(e: Expr, lo: int, hi: int) -> Expr:
     return Expr(B.call("wp.clamp", e.node, typed_int(lo, t).node, typed_int(hi, t).node), t, lo, hi)
 
 
-def assign(draw, sc: Scope) -> cst.BaseStatement | None:
+def accumulates(t) -> bool:
+    """Whether a value of type ``t`` can be summed into a slot with ``+=`` without overflow (floats,
+    composites, wrapping unsigned ints; not the interval-tracked ints, not bool)."""
+    return not tracks_interval(t) and getattr(t, "kind", None) != "bool" and _has_binop("+", t)
+
+
+def keep_unread(sc: Scope, v: Var) -> list[cst.BaseStatement]:
+    """Before ``v`` is overwritten: a sink store of its value when nothing has read it (else it would reach
+    no output), nothing otherwise (:mod:`strategies.sinks`)."""
+    if not v.unread:
+        return []
+    from .sinks import sink_statements
+
+    return sink_statements(sc, [v])
+
+
+def assign(draw, sc: Scope) -> list[cst.BaseStatement] | None:
+    """``x = e`` on a local, preceded by a sink store of the value it overwrites when nothing read that
+    value (:func:`keep_unread`); ``e`` reading ``x`` reads it."""
     targets = [v for v in sc.vars if v.assignable]
     if not targets:
         return None
@@ -210,8 +232,10 @@ def assign(draw, sc: Scope) -> cst.BaseStatement | None:
     e = expression(draw, sc, v.type, _depth(draw, sc))
     if tracks_interval(v.type):
         e = clamp_into(e, v.lo, v.hi)
+    kept = keep_unread(sc, v)
+    v.unread = True
     # `x = 10.0` would make x a constant again, and a later dynamic loop could not mutate it (a fuzz report)
-    return B.assign(B.name(v.name), dynamic(e).node)
+    return [*kept, B.assign(B.name(v.name), dynamic(e).node)]
 
 
 def _has_binop(spelling: str, t) -> bool:
@@ -251,8 +275,11 @@ def component_write(draw, sc: Scope) -> cst.BaseStatement | None:
         return None
     v = choose(draw, targets)
     v.uniform = False
-    return B.assign(_component(draw, B.name(v.name), v.type),
-                    expression(draw, sc, v.type.scalar, _depth(draw, sc)).node)
+    part = _component(draw, B.name(v.name), v.type)
+    x = expression(draw, sc, v.type.scalar, _depth(draw, sc))
+    kept = keep_unread(sc, v)  # the component it overwrites
+    v.unread = True
+    return [*kept, B.assign(part, x.node)]
 
 
 def _component(draw, base: cst.BaseExpression, t: Composite) -> cst.BaseAssignTargetExpression:
@@ -285,7 +312,7 @@ def atomic(draw, sc: Scope) -> cst.BaseStatement:
 
 
 def if_stmt(draw, sc: Scope) -> list[cst.BaseStatement]:
-    """if/elif/else, preceded by the locals that hold its test's computed operands (:func:`hoist_test`); one
+    """if/elif/else, preceded by the locals that hold its tests' computed operands (:func:`hoist_test`); one
     test in eight is ``wp.static(...)``. Warp drops the branch such a test does not take at code generation,
     so that branch is empty: a true one has no ``elif``/``else``, a false one the body ``pass`` (then its
     ``elif``/``else`` chain as usual)."""
@@ -299,7 +326,9 @@ def if_stmt(draw, sc: Scope) -> list[cst.BaseStatement]:
     has_else = draw(st.booleans())
     orelse: cst.If | cst.Else | None = B.else_(block(draw, sc, 3)) if has_else else None
     for _ in range(n_elif):
-        cond = branch_test(draw, sc, _depth(draw, sc))
+        # hoisted before the whole `if`: an elif test runs only when the tests before it failed, and then no
+        # branch body has run, so its operands hold the same values there
+        cond = hoist_test(draw, sc, branch_test(draw, sc, _depth(draw, sc)), hoisted)
         orelse = B.if_(cond.node, block(draw, sc, 3), orelse)
     return [*hoisted, B.if_(test.node, body, orelse)]
 
@@ -320,9 +349,11 @@ def hoist_test(draw, sc: Scope, test: Expr, hoisted: list) -> Expr:
     the whole test when it is not a comparison) first held in a fresh local, whose declaration is appended
     to ``hoisted``: the local is sunk when it goes out of scope (in a helper's nested block: folded into a
     carry), so the operand's computation reaches an output whichever way the test goes. Leaves stay inline;
-    nothing is hoisted at a helper's top level (it returns only the top-level locals nothing reads).
-    Shrinks toward no hoisting."""
-    if not sc.policy.hoist_test_odds or sc.in_func and sc.block_depth < 2 or not choose(
+    nothing is hoisted at a helper's top level (it returns only the top-level locals nothing reads), nor in a
+    loop Warp does not unroll (a ``while`` loop, a ``for`` loop over a parameter): a float local assigned
+    there from what the loop changes is left out of the gradient check, and a branch on it leaves out the
+    whole kernel (:mod:`harness.gradient_limits`). Shrinks toward no hoisting."""
+    if not sc.policy.hoist_test_odds or sc.in_func and sc.block_depth < 2 or sc.dynamic_loops or not choose(
             draw, [False, True], [1, sc.policy.hoist_test_odds]):
         return test  # a helper returns only the top-level locals nothing reads: a hoisted one would be lost
     node = test.node
@@ -345,15 +376,26 @@ def hoist_test(draw, sc: Scope, test: Expr, hoisted: list) -> Expr:
     return Expr(stmt.body[0].targets[0].target, BOOL)
 
 
-def _loop_body(draw, sc: Scope, var: Var, trip: int, prefix: list | None = None) -> list:
+def _loop_body(draw, sc: Scope, var: Var, trip: int, prefix: list | None = None, dynamic_loop: bool = False) -> list:
+    """The body of a loop over ``var`` (``dynamic_loop``: one Warp does not unroll, see :func:`hoist_test`)."""
+    sc.dynamic_loops += dynamic_loop
+    try:
+        return _loop_block(draw, sc, var, trip, prefix)
+    finally:
+        sc.dynamic_loops -= dynamic_loop
+
+
+def _loop_block(draw, sc: Scope, var: Var, trip: int, prefix: list | None) -> list:
     sc.push(nests=False)
     sc.declare(var)
     saved_trip = sc.trip
     sc.trip *= max(trip, 1)
     sc.loop_depth += 1
+    sc.loop_marks.append(len(sc.vars))
     try:
         return (prefix or []) + block(draw, sc, 3)
     finally:
+        sc.loop_marks.pop()
         sc.loop_depth -= 1
         sc.trip = saved_trip
         sc.pop()
@@ -379,7 +421,7 @@ def for_stmt(draw, sc: Scope) -> cst.BaseStatement:
         n = choose(draw, int_params)
         bounds, lo, hi, trip = [B.name(n.name)], 0, max(n.hi - 1, 0), max(n.hi, 0)
     name = sc.fresh("j")
-    body = _loop_body(draw, sc, Var(name, INT32, "loop", lo, hi), trip)
+    body = _loop_body(draw, sc, Var(name, INT32, "loop", lo, hi), trip, dynamic_loop=kind == "param")
     return B.for_range(name, bounds, body)
 
 
@@ -390,15 +432,23 @@ def while_stmt(draw, sc: Scope) -> list[cst.BaseStatement]:
     k = draw(st.integers(1, room))
     name = sc.fresh("w")
     bump = B.assign(B.name(name), B.binop(B.name(name), "+", B.int_lit(1)))
-    body = _loop_body(draw, sc, Var(name, INT32, "loop", 1, k), k, [bump])
+    body = _loop_body(draw, sc, Var(name, INT32, "loop", 1, k), k, [bump], dynamic_loop=True)
     loop = cst.While(test=B.compare(B.name(name), "<", B.int_lit(k)), body=B.block(body))
     return [B.assign(B.name(name), B.call("wp.int32", B.int_lit(0))), loop]
 
 
 def _guarded_jump(draw, sc: Scope, jump: cst.BaseSmallStatement) -> list[cst.BaseStatement]:
+    """``if test: <jump>``, the jump preceded by a sink store of each local that the jump leaves
+    before its block's own sinks and that nothing has read (:func:`keep_unread`): every local in scope for
+    a ``return``, those of the innermost loop's body for ``break``/``continue``. A thread that jumps would
+    otherwise take their values nowhere."""
+    from .sinks import sink_statements
+
     hoisted: list[cst.BaseStatement] = []
     test = hoist_test(draw, sc, branch_test(draw, sc, _depth(draw, sc)), hoisted)
-    return [*hoisted, B.if_(test.node, [cst.SimpleStatementLine((jump,))])]
+    start = 0 if isinstance(jump, cst.Return) else sc.loop_marks[-1]
+    kept = sink_statements(sc, [v for v in sc.vars[start:] if v.kind == "local" and v.unread])
+    return [*hoisted, B.if_(test.node, [*kept, cst.SimpleStatementLine((jump,))])]
 
 
 def break_stmt(draw, sc: Scope) -> cst.BaseStatement:

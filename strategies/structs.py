@@ -72,7 +72,9 @@ def struct_expr(draw, sc: Scope, s: Struct, depth: int) -> Expr:
         options.append("call")
     kind = choose(draw, options)
     if kind == "var":
-        return Expr(B.name(choose(draw, sc.of_type(s)).name), s)
+        v = choose(draw, sc.of_type(s))
+        v.unread = False
+        return Expr(B.name(v.name), s)
     if kind == "load":
         a = choose(draw, [a for a in sc.inputs if a.dtype == s])
         idx = sc.element_index(draw, depth)
@@ -117,6 +119,7 @@ def field_read(draw, sc: Scope, t, depth: int) -> Expr | None:
         node = B.subscript(B.attribute(B.name(src.name), f), i.node)
     else:
         node = B.attribute(B.name(src.name), f)
+        src.unread = False
     lo, hi = field_interval(sc, t) if tracks_interval(t) else (0, 0)
     return Expr(node, t, lo, hi)
 

@@ -510,8 +510,10 @@ def test_warp_rejects_a_constant_reassigned_before_a_dynamic_loop(tmp_path):
     @st.composite
     def assignment(draw):
         sc = Scope(DEFAULT_POLICY, [], [], [])
-        sc.declare(Var("x1", FLOAT32, "local"))
-        return B.render(assign(draw, sc))
+        sc.declare(Var("x1", FLOAT32, "local")).unread = False  # read since: no sink store before the assignment
+        *kept, stmt = assign(draw, sc)
+        assert not kept
+        return B.render(stmt)
 
     simplest = find(assignment(), lambda s: True, settings=settings(SEARCH, max_examples=1))  # a literal
     assert simplest.strip() == "x1 = wp.float32(0.0)", simplest
@@ -587,3 +589,45 @@ def test_hoisted_test_operands_are_locals_and_never_constants():
     decls, test = found
     assert "wp.int32(len(v))" in decls and "len(v)" not in test and "(tid + 1)" in decls, (decls, test)
     assert _example(hoisted_tests(), lambda r: r[0] == "" and "len(v)" in r[1], 200) is not None  # odds 3 : 1
+
+
+# ---- liveness of overwritten values ---------------------------------------------------------------------------
+
+
+def test_a_value_overwritten_before_anything_read_it_is_sunk_first():
+    """``x1 = e`` on a local nothing has read since it got its value would take that value nowhere: a sink store
+    of it comes first (strategies.sinks); once read, the assignment stands alone."""
+    from strategies.statements import assign
+
+    @st.composite
+    def assignment(draw, read: bool):
+        sc = _thread_scope()
+        sc.push()
+        sc.declare(Var("x1", FLOAT32, "local")).unread = not read
+        return "".join(B.render(s) for s in assign(draw, sc))
+
+    unread = find(assignment(False), lambda s: True, settings=settings(SEARCH, max_examples=1))
+    assert unread.splitlines()[0] == "sink0[tid] = x1" and unread.splitlines()[1].startswith("x1 = "), unread
+    read = find(assignment(True), lambda s: True, settings=settings(SEARCH, max_examples=1))
+    assert read.startswith("x1 = ") and "sink" not in read, read
+
+
+def test_a_second_store_to_an_output_accumulates():
+    """No store overwrites what an earlier one stored in a float or composite output (``out0[tid] += e``): nothing
+    reads an output back, so the first value would reach nothing."""
+    from harness.generate import draw_kernels
+    from strategies.statements import accumulates
+    from grammar.types import BY_NAME as TYPES
+
+    stores = 0
+    for k in draw_kernels(3, 40):
+        outs = {p.name for p in k.params if p.role == "output" and not p.name.startswith("sink")
+                and p.dtype in TYPES and accumulates(TYPES[p.dtype])}
+        seen: set = set()
+        for line in k.kernel_source.splitlines():
+            m = re.match(r"\s*(out\d+)\[[^\]]*\]\s*(\+?=)", line)
+            if m and m.group(1) in outs:
+                assert not (m.group(1) in seen and m.group(2) == "="), f"{line.strip()} overwrites:\n{k.kernel_source}"
+                stores += m.group(1) in seen
+                seen.add(m.group(1))
+    assert stores > 10  # the property was exercised
