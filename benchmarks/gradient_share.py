@@ -11,6 +11,7 @@ NVRTC is skipped unless ``--nvrtc`` is given (it does not change the gradient ch
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 import tempfile
@@ -22,6 +23,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
+from grammar.policy import DEFAULT_POLICY  # noqa: E402
 from harness.generate import draw_kernels  # noqa: E402
 from harness.pipeline import Options, verify_batch  # noqa: E402
 from strategies.categories import CATEGORIES  # noqa: E402
@@ -33,7 +35,13 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=25)
     parser.add_argument("--nvrtc", action="store_true")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=INT",
+                        help="override an int field of the default policy (A/B runs), e.g. --set hoist_test_odds=3")
     args = parser.parse_args(argv)
+    try:
+        policy = dataclasses.replace(DEFAULT_POLICY, **{k: int(v) for k, v in (s.split("=", 1) for s in args.set)})
+    except (TypeError, ValueError) as e:
+        parser.error(f"--set: {e}")
 
     verdicts, statuses, notes = Counter(), Counter(), Counter()
     deviations: dict[str, list[float]] = defaultdict(list)  # float path -> relative deviations of checked kernels
@@ -42,7 +50,7 @@ def main(argv=None) -> int:
     with tempfile.TemporaryDirectory() as work:
         while drawn < args.kernels:
             n = min(args.batch_size, args.kernels - drawn)
-            kernels = draw_kernels(args.seed * 100_003 + batch, n)
+            kernels = draw_kernels(args.seed * 100_003 + batch, n, policy)
             drawn += n
             result = verify_batch(kernels, Path(work) / f"b{batch}", Options(nvrtc=args.nvrtc, seed=args.seed))
             batch += 1

@@ -6,7 +6,11 @@ For a kernel that passed the forward check, :func:`check_gradient`
    float width) and float output arrays ``y`` (own-slot and atomic). By-value scalar parameters are held
    fixed: Warp computes no ``.grad`` for them. Without a float input and a float output the kernel is not a
    gradient candidate;
-2. leaves out what :mod:`harness.gradient_limits` lists (documented Warp limitations, found statically);
+2. leaves out what :mod:`harness.gradient_limits` lists (documented Warp limitations, found statically),
+   where it can by a zero seed on the output *units* the offending value reaches (an array, or one slot of a
+   sink array: ``sink0[16]``) or a zero direction on the inputs it depends on; likewise the units a float16
+   matrix/quaternion/transform reaches ("float16-composite"); the kernel is left out only when nothing
+   would be left;
 3. draws random directions ``u`` (over every float input element) and ``v`` (over every float output
    element), runs the kernel under ``wp.Tape`` with ``v`` seeded into the outputs' adjoints and reads
    ``Jᵀv`` from the inputs' ``.grad``;
@@ -40,7 +44,7 @@ from grammar.semantics import UndefinedBehaviour
 from grammar.types import BY_NAME, Composite, float_valued
 
 from . import warp_adapter as W
-from .gradient_limits import LIMITS, Analysis, analyse
+from .gradient_limits import LIMITS, Analysis, analyse, unit_base, unit_slot
 from .reference import Runtime, run_reference
 
 STEP = 1e-5  # central-difference step along u (|u| ~ 1 per element), first attempt
@@ -123,12 +127,13 @@ def candidates(params) -> tuple[list, list]:
 
 
 def narrow(analysis: Analysis, inputs, outputs) -> tuple[set[str], set[str], str | None]:
-    """(inputs to leave out of ``u``, outputs to leave out of ``v``, the limit key when nothing is left).
+    """(inputs to leave out of ``u``, output units to leave out of ``v``, the limit key when nothing is left).
+    An output unit is an array or one slot of a sink array (:meth:`~harness.gradient_limits.Analysis.units`).
 
     Every :class:`~harness.gradient_limits.Offence` is left out by zeroing the seeds of the outputs it
     reaches; when that would leave no output, the offences that allow it are left out by zeroing the
     directions of the inputs they depend on instead. Kernel-wide limits leave nothing."""
-    names_in, names_out = {p.name for p in inputs}, {p.name for p in outputs}
+    names_in, names_out = {p.name for p in inputs}, analysis.units(p.name for p in outputs)
     if analysis.kernel_wide:
         return names_in, names_out, next(iter(analysis.kernel_wide))
     if not analysis.offences:
@@ -142,6 +147,18 @@ def narrow(analysis: Analysis, inputs, outputs) -> tuple[set[str], set[str], str
     if drop_out != names_out and drop_in != names_in:
         return drop_in, drop_out, None
     return names_in, names_out, first
+
+
+def _leave_out(v: dict, unit: str, dim) -> None:
+    """Zero the seed of one output unit in ``v``: a whole array, or the slot ``sink0[16]`` (this launch's
+    last-dimension extent of elements from offset 16 along the last axis, :mod:`strategies.sinks`)."""
+    name, offset = unit_base(unit), unit_slot(unit)
+    if offset is None:
+        v[name] = np.zeros_like(v[name])
+        return
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    v[name] = np.array(v[name], copy=True)  # launch axes first, then an element's components
+    v[name][(slice(None),) * (len(dims) - 1) + (slice(offset, offset + dims[-1]),)] = 0
 
 
 def needs_backward(k) -> bool:
@@ -277,27 +294,37 @@ def _evaluate(k, values: dict, inputs, u: dict, t: float, outputs) -> _Evaluatio
     return _Evaluation(outs, R.decisions, len(run.trace), R.watched)
 
 
-def rounding_departure(k, values: dict, outputs, exact: dict) -> tuple[str, float] | None:
-    """The output (name) whose values in Warp's precision (the native reference, which rounds like Warp) depart
-    most from the ``exact`` ones (the high-precision reference's outputs), and by how much:
-    ``max |native - exact|`` over ``max |exact| + 1e-30``, per output array. None when the native run fails."""
+def _unit_values(array, unit: str, dim) -> np.ndarray:
+    """The elements of one output unit (:func:`_leave_out`): the whole array, or one sink slot."""
+    offset = unit_slot(unit)
+    if offset is None:
+        return array
+    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
+    return array[(slice(None),) * (len(dims) - 1) + (slice(offset, offset + dims[-1]),)]
+
+
+def rounding_departures(k, values: dict, units, exact: dict) -> dict[str, float] | None:
+    """Per output unit (:meth:`~harness.gradient_limits.Analysis.units`), how far its values in Warp's precision
+    (the native reference, which rounds like Warp) depart from the ``exact`` ones (the high-precision
+    reference's outputs): ``max |native - exact|`` over ``max |exact| + 1e-30``. None when the native run
+    fails; units of struct arrays and units with non-finite values are left out (the check's own non-finite
+    exclusion decides)."""
     try:
         native = run_reference(k.kernel_source, k.params, values, k.dim).outputs
     except Exception:
         return None
-    worst = None
-    for p in outputs:
+    out = {}
+    for unit in units:
+        name = unit_base(unit)
         try:
-            e = np.asarray(exact[p.name], dtype=np.float64)
-            n = np.asarray(native[p.name], dtype=np.float64)
-        except (TypeError, ValueError):  # struct elements: not compared
+            e = _unit_values(np.asarray(exact[name], dtype=np.float64), unit, k.dim)
+            n = _unit_values(np.asarray(native[name], dtype=np.float64), unit, k.dim)
+        except (TypeError, ValueError, KeyError):  # struct elements: not compared
             continue
         if e.shape != n.shape or not (np.all(np.isfinite(e)) and np.all(np.isfinite(n))):
-            continue  # non-finite values: the check's own non-finite exclusion decides
-        departure = float(np.max(np.abs(n - e), initial=0.0)) / (float(np.max(np.abs(e), initial=0.0)) + 1e-30)
-        if worst is None or departure > worst[1]:
-            worst = (p.name, departure)
-    return worst
+            continue
+        out[unit] = float(np.max(np.abs(n - e), initial=0.0)) / (float(np.max(np.abs(e), initial=0.0)) + 1e-30)
+    return out
 
 
 class _Excluded(Exception):
@@ -396,29 +423,44 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
         statement = analysis.kernel_wide.get(excluded_key) or next(
             o.statement for o in analysis.offences if o.key == excluded_key)
         return GradientResult(f"excluded:{excluded_key}", f"{LIMITS[excluded_key].summary}: `{statement}`")
-    checked_in, checked_out = {p.name for p in inputs} - drop_in, {p.name for p in outputs} - drop_out
+    checked_in, checked_out = {p.name for p in inputs} - drop_in, analysis.units(p.name for p in outputs) - drop_out
     precision = analysis.precision(checked_in, checked_out)
+    half = set()
     if precision == 16 and analysis.half_composite(checked_in, checked_out):
-        return GradientResult(f"excluded:{HALF_COMPOSITE_KEY}", LIMITS[HALF_COMPOSITE_KEY].summary)
+        # only the outputs a float16 product reaches: a zero seed there makes its adjoint exactly zero
+        half = {u for u in checked_out if analysis.half_composite(checked_in, {u})}
+        if half == checked_out:
+            return GradientResult(f"excluded:{HALF_COMPOSITE_KEY}", LIMITS[HALF_COMPOSITE_KEY].summary)
+        drop_out, checked_out = drop_out | half, checked_out - half
+        precision = analysis.precision(checked_in, checked_out)
     try:  # the exact evaluation at x (no direction needed): reused by the derivative below
         base = _evaluate(k, values, inputs, {p.name: 0.0 for p in inputs}, 0.0, outputs)
     except Exception:
         base = None  # the derivative below meets the same failure and says what it is
-    worst = None if base is None else rounding_departure(
-        k, values, [p for p in outputs if p.name in checked_out], base.outputs)
-    if worst is not None and worst[1] > DEPARTURES[precision]:
-        name, departure = worst
-        return GradientResult(f"excluded:{ILL_CONDITIONED_KEY}", f"{LIMITS[ILL_CONDITIONED_KEY].summary} ({name}: "
-                              f"{departure:.3g} of its scale, float{precision} bound {DEPARTURES[precision]:g})")
+    departures = None if base is None else rounding_departures(k, values, checked_out, base.outputs)
+    ill = set()
+    while departures:  # the units rounding moved too far are left out; the bound follows what is left
+        over = {u for u in checked_out if departures.get(u, 0.0) > DEPARTURES[precision]}
+        if not over:
+            break
+        if over == checked_out:
+            name = max(over, key=departures.get)
+            return GradientResult(f"excluded:{ILL_CONDITIONED_KEY}", f"{LIMITS[ILL_CONDITIONED_KEY].summary} ({name}: "
+                                  f"{departures[name]:.3g} of its scale, float{precision} bound "
+                                  f"{DEPARTURES[precision]:g})")
+        ill |= over
+        drop_out, checked_out = drop_out | over, checked_out - over
+        precision = analysis.precision(checked_in, checked_out)
     rng = np.random.default_rng(seed)
     u = {p.name: _direction(rng, np.shape(values[p.name])) for p in inputs}
     v = {p.name: _direction(rng, np.shape(values[p.name])) for p in outputs}
     for name in drop_in:
         u[name] = np.zeros_like(u[name])
-    for name in drop_out:
-        v[name] = np.zeros_like(v[name])
+    for unit in drop_out:
+        _leave_out(v, unit, k.dim)
     narrowed = "" if not (drop_in or drop_out) else "; left out by " + ", ".join(sorted(
-        {o.key for o in analysis.offences})) + ": " + ", ".join(
+        {o.key for o in analysis.offences} | ({HALF_COMPOSITE_KEY} if half else set())
+        | ({ILL_CONDITIONED_KEY} if ill else set()))) + ": " + ", ".join(
         [f"{n} (input)" for n in sorted(drop_in)] + [f"{n} (output)" for n in sorted(drop_out)])
     result = GradientResult(CHECKED, u=u, v=v)
     result.narrowed = narrowed
@@ -433,7 +475,9 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
     except _Excluded as excluded:
         result.status, result.note = f"excluded:{excluded.key}", excluded.note
         return result
-    reference_zero = all(not np.any(ju[p.name]) and not np.any(err[p.name]) for p in outputs)
+    # zero where seeded: an output unit left out (a zero seed) may have any derivative
+    reference_zero = all(not np.any(np.asarray(v[p.name]) * ju[p.name]) and not np.any(np.asarray(v[p.name]) * err[p.name])
+                         for p in outputs)
     grads = warp_gradients(kernel, k, values, outputs, v, module)
     result.warp_grads = grads
     g = {p.name: np.asarray(grads[p.name], dtype=np.float64) for p in inputs}
@@ -447,7 +491,7 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
     error = float(sum(np.sum(np.abs(v[p.name]) * err[p.name]) for p in outputs))
     if reference_zero and rhs == 0.0 and scale == 0.0:
         if narrowed:  # what is left is constant; the derivative lies in what the limit left out
-            key = analysis.offences[0].key
+            key = analysis.offences[0].key if analysis.offences else HALF_COMPOSITE_KEY if half else ILL_CONDITIONED_KEY
             result.status, result.note = f"excluded:{key}", f"{LIMITS[key].summary}{narrowed}"
         else:
             result.status, result.note = NOT_DIFFERENTIABLE, "the float outputs do not depend on the float inputs"

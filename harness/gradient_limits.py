@@ -151,7 +151,8 @@ LIMITS: dict[str, Limit] = {
             "float16-composite", "mathematical",
             "a float16 matrix, quaternion, transform or spatial matrix on the derivative path: Warp sums its "
             "adjoint in half precision (4-16 products per component), whose rounding the dot-product test's "
-            "scale does not bound; found statically (forward results are still checked)",
+            "scale does not bound; found statically, the outputs it reaches left out (forward results are "
+            "still checked)",
             "measured: three such kernels of a 1500 s fuzz deviated by 0.11, 0.20 and 1.0 of the scale (float16 "
             "rtol 0.03), the float32 twins agreeing; float16 arithmetic has 11 significant bits",
         ),
@@ -160,7 +161,8 @@ LIMITS: dict[str, Limit] = {
             "the kernel's checked outputs computed in Warp's precision (the native reference, rounding like Warp) "
             "depart from the exact ones by more than a bound of that precision (relative to each output's "
             "largest value; float16 4e-3, float32 2e-5, float64 1e-7): cancellation, underflow or overflow changed "
-            "the function, so the exact derivative is not that of Warp's computation",
+            "the function, so the exact derivative is not that of Warp's computation; the outputs (sink slots) "
+            "that depart are left out, the kernel when all do",
             "fuzz reports: normalize(vec2h(x, 0)) with x*x underflowing in float16 (Warp's vector is 0, the exact "
             "one (+-1, 0)); a float32 quotient by a cancelled vector component (deviation 0.009 of the scale)",
         ),
@@ -272,6 +274,50 @@ def _component_of(target) -> tuple[str, str, bool] | None:
     return None
 
 
+#: arrays whose elements are told apart slot by slot (strategies.sinks: every sink statement owns one slot
+#: per thread, ``sink0[(tid + 16)]``): a write to a slot is a write to the *unit* ``sink0[16]``
+SLOTTED_PREFIX = "sink"
+
+
+def _slot_offset(index: cst.BaseExpression) -> int | None:
+    """The literal offset of a slot index ``tid`` (0) or ``(tid + 16)`` (16), else None."""
+    if isinstance(index, cst.Name):
+        return 0
+    if isinstance(index, cst.BinaryOperation) and isinstance(index.operator, cst.Add) and isinstance(
+            index.left, cst.Name) and isinstance(index.right, cst.Integer):
+        return int(index.right.value)
+    return None
+
+
+def unit_of(target) -> str | None:
+    """The output *unit* a store target writes: ``sink0[16]`` for a sink slot (see :data:`SLOTTED_PREFIX`),
+    else the written variable (:func:`_target_name`)."""
+    name = _target_name(target)
+    while isinstance(target, cst.Attribute) or isinstance(target, cst.Subscript) and not isinstance(
+            target.value, cst.Name):
+        target = target.value
+    if name and name.startswith(SLOTTED_PREFIX) and isinstance(target, cst.Subscript):
+        offset = _slot_offset(target.slice[-1].slice.value)
+        if offset is not None:
+            return f"{name}[{offset}]"
+    return name
+
+
+def unit_base(unit: str) -> str:
+    """The array a unit belongs to: ``sink0[16]`` -> ``sink0``."""
+    return unit.split("[", 1)[0]
+
+
+def unit_slot(unit: str) -> int | None:
+    """The slot offset of a unit (``sink0[16]`` -> 16), None for a whole array."""
+    return int(unit[unit.index("[") + 1:-1]) if "[" in unit else None
+
+
+def _element_of(target) -> cst.Subscript:
+    """The array element ``out[i]`` of a component target ``out[i][k]`` / ``out[i].y``."""
+    return target.value
+
+
 def _names(node) -> set[str]:
     found: set[str] = set()
 
@@ -339,6 +385,9 @@ class _Scan(cst.CSTVisitor):
         self.carried: list[set[str]] = []  # per enclosing dynamic loop: the names that existed before it
         self.computed: set[str] = set()  # locals whose latest assignment read a variable (not a constant)
         self.breaking: list[bool] = []  # per enclosing loop: its body holds a break or a continue
+        # int and bool locals a dynamic loop changed, read after it: stale in the backward pass's replay, which
+        # does not run the loop again (an index picks the wrong element for the adjoint, a test the wrong branch)
+        self.stale: set[str] = set()
 
     def visit_Name(self, node: cst.Name) -> None:
         self.read.add(node.value)
@@ -373,20 +422,23 @@ class _Scan(cst.CSTVisitor):
         if reads & self.variant[-1] or any(self.breaking):
             # a loop with a break: Warp 1.19 drops the adjoint of the iteration that broke (a for loop: of every
             # iteration; known_bugs/break_in_dynamic_loop_adjoint.py)
-            self._note("dynamic-loop", node, _target_name(target))
+            self._note("dynamic-loop", node, unit_of(target))
 
-    def _component(self, var: str, index: str, node, element: bool = False) -> None:
-        """A write of component ``index`` of local ``var`` (``element``: of array ``var``'s element, tracked
-        as ``var[]``; a whole-element store counts as every component)."""
+    def _component(self, var: str, index: str, node, element: bool = False, slot: str = "",
+                   unit: str | None = None) -> None:
+        """A write of component ``index`` of local ``var`` (``element``: of the element ``slot`` of array
+        ``var``, tracked as ``var[slot]``; a whole-element store counts as every component). Elements are told
+        apart by the text of their index: kernels store only to this thread's own element (``out[tid]``) and
+        to its sink slots (``sink0[(tid + 16)]``), so distinct texts are distinct elements."""
         if not _floaty(self.env.get(var)):
             return
         if not element and (var in self.whole_from_variables or var in self.read):
             # read before: Warp writes the component in place and the earlier use's adjoint reads the new value
             # (known_bugs/component_write_after_use_adjoint.py)
-            self._note("component-overwrite", node, var)
-        previous = self.component_writes.setdefault(var + "[]" if element else var, [])
+            self._note("component-overwrite", node, unit or var)
+        previous = self.component_writes.setdefault(f"{var}[{slot}]" if element else var, [])
         if self.loops or "*" in previous or index in previous or (index == "*" and previous):
-            self._note("component-reassignment", node, var)
+            self._note("component-reassignment", node, unit or var)
         previous.append(index)
 
     # loops
@@ -406,6 +458,9 @@ class _Scan(cst.CSTVisitor):
         self.whiles -= isinstance(node, cst.While)
         self.loop_starts.pop()
         self.breaking.pop()
+        if self.loops[-1]:
+            self.stale |= {n for n in _assigned_names(node.body) if n in self.env and not _floaty(self.env[n])
+                           and not isinstance(self.env[n], (Array, Struct))}
         if self.loops.pop():
             self.variant.pop()
             self.carried.pop()
@@ -438,17 +493,60 @@ class _Scan(cst.CSTVisitor):
                     self._note("dynamic-loop", node, e.value)
                 self._write(e, node)
                 self._store(e)
-                if isinstance(e, cst.Name):
-                    self.defined.add(e.value)
-                    if _names(node.value) & set(self.env):
-                        self.computed.add(e.value)
-                    else:
-                        self.computed.discard(e.value)
+                self._defines(e, node.value)
+
+    def _defines(self, target, value) -> None:
+        """Local ``target`` now holds ``value``: computed from variables, or a constant (see ``computed``). An
+        output argument counts too (``wp.quat_to_axis_angle(q, v, x)``: x computed from q; then ``x -= 0.125``
+        in a while loop left norm_huber's adjoint reading the value before the loop, a gradient-share run)."""
+        if isinstance(target, cst.Name):
+            self.defined.add(target.value)
+            if _names(value) & set(self.env):
+                self.computed.add(target.value)
+            else:
+                self.computed.discard(target.value)
+
+    def stale_reads(self, small, targets: list) -> None:
+        """The dynamic-loop limit for ints and bools: a float array element read at an index computed from a
+        value a dynamic loop changed (:attr:`stale`), after that loop, spoils what ``small`` writes
+        (``targets``; none known: the whole kernel); an int/bool local assigned from a stale value is stale."""
+        if not self.stale:
+            return
+        scan = self
+
+        class _Loads(cst.CSTVisitor):
+            found = False
+
+            def visit_Subscript(self, n: cst.Subscript) -> None:
+                t = scan._type(n.value)
+                if isinstance(t, Array) and _floaty(t.dtype) and set().union(
+                        *(_names(e.slice.value) for e in n.slice)) & scan.stale:
+                    self.found = True
+
+        v = _Loads()
+        look(v, small)
+        if v.found:
+            for target in targets or [None]:
+                self._note("dynamic-loop", small, target)
+        if isinstance(small, (cst.Assign, cst.AugAssign)):
+            names = [t.target for t in small.targets] if isinstance(small, cst.Assign) else [small.target]
+            for t in names:
+                if isinstance(t, cst.Name) and t.value in self.env and not _floaty(self.env[t.value]):
+                    if _names(small.value) & self.stale or isinstance(small, cst.AugAssign) and t.value in self.stale:
+                        self.stale.add(t.value)
+                    elif not any(self.loops):  # recomputed by the replay
+                        self.stale.discard(t.value)
+
+    def stale_test(self, test) -> None:
+        """A branch on a stale value (see :meth:`stale_reads`) may go the other way in the replay: whatever it
+        guards is spoiled, so the whole kernel is left out."""
+        if _names(test) & self.stale:
+            self._note("dynamic-loop", test)
 
     def _store(self, target) -> None:
         name = _target_name(target)
         if name in self.outputs and not isinstance(target, cst.Name):
-            self.stores.append(name)
+            self.stores.append(unit_of(target))
 
     def _write(self, e, node) -> None:
         if isinstance(e, cst.Name) and isinstance(self.env.get(e.value), Composite) and _floaty(self.env[e.value]):
@@ -469,12 +567,14 @@ class _Scan(cst.CSTVisitor):
             if name in self.outputs:
                 self.written.add(name)
                 if isinstance(self.env[name].dtype, Composite):
-                    self._component(name, "*", node, element=True)
+                    self._component(name, "*", node, element=True, slot=index, unit=unit_of(e))
             return
+        slot = ""
         if element:  # out[i].y = x, out[i][k] += x: a component of an array element
             if name in self.outputs:
                 self.written.add(name)
-        self._component(name, index, node, element)
+            slot = ",".join(_code(s.slice.value) for s in _element_of(e).slice)
+        self._component(name, index, node, element, slot, unit_of(e) if element else None)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         t = node.target
@@ -492,7 +592,7 @@ class _Scan(cst.CSTVisitor):
         if _component_of(node.target) is not None and _component_of(node.target)[2]:
             self._write(node.target, node)  # out[i].y += x: a component write of the element
         if isinstance(node.operator, (cst.MultiplyAssign, cst.DivideAssign)) and _floaty(self._type(node.target)):
-            self._note("inplace-mul-div", node, _target_name(node.target))
+            self._note("inplace-mul-div", node, unit_of(node.target))
 
     def visit_Call(self, node: cst.Call) -> None:
         func = _code(node.func)
@@ -506,6 +606,7 @@ class _Scan(cst.CSTVisitor):
             for a in args[-n:]:
                 self._assigned(a, node, inputs)
                 self._write(a, inputs)  # wp.svd3(A, U, s, V): U, s, V hold values computed from A
+                self._defines(a, inputs)
         elif func in _ATOMIC_CALLS and len(args) >= 2 and isinstance(args[0], cst.Name):
             if args[0].value in self.outputs:
                 self.stores.append(args[0].value)
@@ -629,7 +730,7 @@ class _DefUse(cst.CSTVisitor):
         return found
 
     def _edge(self, target: str | None, reads: set[str], node=None) -> None:
-        if target is not None and (target == RETURN or _floaty(self.env.get(target))):
+        if target is not None and (target == RETURN or _floaty(self.env.get(unit_base(target)))):
             self.edges.setdefault(target, set()).update(reads)
             if node is not None:
                 self.bits.setdefault(target, set()).update(self._bits(node))
@@ -639,11 +740,11 @@ class _DefUse(cst.CSTVisitor):
         for t in node.targets:
             elements = [e.value for e in t.target.elements] if isinstance(t.target, cst.Tuple) else [t.target]
             for e in elements:
-                name = _target_name(e)
+                name = unit_of(e)
                 self._edge(name, reads | ({name} if isinstance(e, cst.Subscript) and name else set()), node)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
-        name = _target_name(node.target)
+        name = unit_of(node.target)
         self._edge(name, self._reads(node.value) | ({name} if name else set()), node)
 
     def visit_Return(self, node: cst.Return) -> None:
@@ -713,6 +814,14 @@ class Analysis:
     bits: dict[str, set[int]]
     sources: set[str]
     sinks: set[str]
+
+    def units(self, outputs) -> set[str]:
+        """The output units of the arrays named ``outputs``: a sink array's slots (``sink0[16]``, see
+        :func:`unit_of`), any other array itself."""
+        out = set()
+        for name in outputs:
+            out |= {u for u in self.sinks if unit_base(u) == name} or {name}
+        return out
 
     def precision(self, inputs=None, outputs=None) -> int:
         """The narrowest float width (16, 32 or 64) that the derivatives of ``outputs`` with respect to
@@ -794,7 +903,11 @@ def analyse(kernel_source: str, params) -> Analysis:
                 *(b for h, b in helper_bits.items() if f"<call:{h}>" in set().union(*defuse.edges.values(), set())))
         if is_kernel:
             sources = {p.name for p in params if p.kind == "array" and p.role == "input" and _floaty(env.get(p.name))}
-            sinks = {p.name for p in params if p.name in outputs and _floaty(env.get(p.name))}
+            sinks = set()
+            for p in params:
+                if p.name in outputs and _floaty(env.get(p.name)):  # a sink array: its slots, one unit each
+                    slots = {u for u in defuse.edges if unit_base(u) == p.name and u != p.name}
+                    sinks |= slots or {p.name}
         else:
             sources = {p.name.value for p in definition.params.params if _floaty(env.get(p.name.value))}
             sinks = {RETURN}
@@ -814,7 +927,11 @@ def analyse(kernel_source: str, params) -> Analysis:
                 offences.append(Offence(key_return, where, frozenset(scan.stores[start:]), None))
             else:  # the helper's adjoint applies the adjoint of the return after the loop too
                 unsafe.setdefault(name, (key_return, where))
-        for key, target, text in scan.offences:
+        expanded = []
+        for key, target, text in scan.offences:  # an offence on a whole sink array spoils each of its slots
+            units = [u for u in defuse.edges if target and u != target and unit_base(u) == target]
+            expanded += [(key, u, text) for u in units] if target not in defuse.edges and units else [(key, target, text)]
+        for key, target, text in expanded:
             if target is None:
                 if is_kernel:
                     kernel_wide.setdefault(key, text)
@@ -858,10 +975,30 @@ def static_exclusions(kernel_source: str, params) -> dict[str, str]:
     return found
 
 
+def _written_units(small) -> list[str]:
+    """The units a small statement writes (:func:`unit_of`): assignment targets, a builtin's output arguments,
+    an atomic's array; [] when unknown."""
+    if isinstance(small, cst.Assign):
+        return [u for t in small.targets for e in (
+            [x.value for x in t.target.elements] if isinstance(t.target, cst.Tuple) else [t.target])
+                for u in [unit_of(e)] if u]
+    if isinstance(small, cst.AugAssign):
+        return [u for u in [unit_of(small.target)] if u]
+    if isinstance(small, cst.Expr) and isinstance(small.value, cst.Call):
+        func = _code(small.value.func)
+        args = [a.value for a in small.value.args if a.keyword is None]
+        if func in _OUTPUT_CALLS:
+            return [u for a in args[-_OUTPUT_CALLS[func]:] for u in [unit_of(a)] if u]
+        if (func in _ATOMIC_CALLS or func in _INPLACE_CALLS) and args and isinstance(args[0], cst.Name):
+            return [args[0].value]
+    return []
+
+
 def _scan_statement(statement, scan: _Scan) -> None:
     """Visit statements in source order; an augmented store ``out[i] += x`` reads ``out`` legitimately."""
     if isinstance(statement, cst.SimpleStatementLine):
         for small in statement.body:
+            scan.stale_reads(small, _written_units(small))
             if isinstance(small, cst.AugAssign) and isinstance(small.target, cst.Subscript):
                 scan.visit_AugAssign(small)
                 look(scan, small.value)
@@ -881,6 +1018,7 @@ def _scan_statement(statement, scan: _Scan) -> None:
                 look(scan, small)
         return
     if isinstance(statement, (cst.For, cst.While)):
+        scan.stale_test(statement.iter if isinstance(statement, cst.For) else statement.test)
         look(scan, statement.iter if isinstance(statement, cst.For) else statement.test)
         scan.tested |= _names(statement.iter if isinstance(statement, cst.For) else statement.test)
         if isinstance(statement, cst.For):
@@ -898,6 +1036,7 @@ def _scan_statement(statement, scan: _Scan) -> None:
                 _scan_statement(s, scan)
         return
     if isinstance(statement, cst.If):
+        scan.stale_test(statement.test)
         look(scan, statement.test)
         scan.tested |= _names(statement.test)
         scan.conditional += 1

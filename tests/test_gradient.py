@@ -150,6 +150,21 @@ CASES = {
     "loop_accumulate_computed": (_kernel("loop_accumulate_computed", "x = wp.sqrt(wp.abs(a[tid]) + 0.25)\n"
                                          "for i in range(n):\n    x += a[tid] * b[tid]\nout[tid] = x\n",
                                          (A, B, OUT, N)), "excluded:dynamic-loop"),
+    # the same with the local written by a builtin's output argument (a gradient-share run: norm_huber's adjoint
+    # read the angle from before the loop)
+    "loop_accumulate_output_argument": (_kernel(
+        "loop_accumulate_output_argument", "d = wp.vector(length=3, dtype=wp.float32)\nx = wp.float32(0.0)\n"
+        "wp.quat_to_axis_angle(wp.normalize(wp.quat(0.3 + 0.05 * b[tid], -0.2, 0.5, 0.7)), d, x)\nw = wp.int32(0)\n"
+        "while w < 3:\n    w = w + 1\n    x -= 0.125\nout[tid] = wp.norm_huber(wp.vec3(2.0, 1.0, a[tid]), wp.abs(x) + 0.25)\n"),
+        "excluded:dynamic-loop"),
+    # an int a while loop changed, read after it as an index: the backward pass's replay does not run the loop
+    # again, so the adjoint goes to the element of the index before the loop (a gradient-share run); as a test,
+    # the replay may take the other branch
+    "loop_stale_index": (_kernel("loop_stale_index", "i = tid\nw = wp.int32(0)\nwhile w < 3:\n    w = w + 1\n"
+                                 "    i += 3\nout[tid] = wp.atan(a[wp.abs(i) % 8]) * b[tid]\n"), "excluded:dynamic-loop"),
+    "loop_stale_test": (_kernel("loop_stale_test", "i = tid\nw = wp.int32(0)\nwhile w < 3:\n    w = w + 1\n"
+                                "    i += 3\nif i > 10:\n    out[tid] = a[tid] * 2.0\nelse:\n    out[tid] = a[tid] * 5.0\n"),
+                        "excluded:dynamic-loop"),
     # a local from variables, a constant whole value in one branch only, then a component write: on the paths that
     # skip the branch the overwritten component still leaks its adjoint (a 10-minute fuzz report)
     "component_after_branch": (_kernel("component_after_branch", "v = wp.vec3(a[tid], b[tid], 1.0)\n"
@@ -178,6 +193,10 @@ CASES = {
     # float16 products on the derivative path: a quaternion product is left out, a vector's dot product checked
     "half_quat": (_kernel("half_quat", "q = wp.quath(h[tid], h[tid], wp.float16(3.0), wp.float16(4.0))\n"
                           "out[tid] = wp.float32((q * q)[0]) * b[tid]\n", (H, B, OUT)), "excluded:float16-composite"),
+    # the same product beside an output it does not reach: only out is left out, out2 is checked
+    "half_quat_beside": (_kernel("half_quat_beside", "q = wp.quath(h[tid], h[tid], wp.float16(3.0), wp.float16(4.0))\n"
+                                 "out[tid] = wp.float32((q * q)[0]) * b[tid]\nout2[tid] = wp.sin(b[tid]) * b[tid]\n",
+                                 (H, B, OUT, array("out2", role="output"))), "checked"),
     "half_vector": (_kernel("half_vector", "w = wp.vec3h(h[tid], h[tid], wp.float16(3.0))\n"
                             "out[tid] = wp.float32(wp.dot(w, w)) * b[tid]\n", (H, B, OUT)), "checked"),
     # the exact ratio of smoothstep is 1 (a zero derivative); float16 rounding of lerp moves Warp's off it
@@ -187,12 +206,26 @@ CASES = {
     # float32 cancellation: Warp's (a + 1e8) - 1e8 is a multiple of 8, the exact one is a
     "cancellation": (_kernel("cancellation", "out[tid] = ((a[tid] + 1.0e8) - 1.0e8) * b[tid]\n"),
                      "excluded:ill-conditioned"),
+    # ... beside an output computed well: only out is left out, out2 is checked
+    "cancellation_beside": (_kernel("cancellation_beside", "out[tid] = ((a[tid] + 1.0e8) - 1.0e8) * b[tid]\n"
+                                    "out2[tid] = wp.sin(a[tid]) * b[tid]\n", (A, B, OUT, array("out2", role="output"))),
+                            "checked"),
     # float16 underflow: |x| * |x| is 0 in half precision, so Warp normalizes a zero vector (a fuzz report)
     "half_underflow": (_kernel("half_underflow", "w = wp.vec2h(h[tid] * wp.float16(0.00006103515625), wp.float16(0.0))\n"
                                "out[tid] = wp.float32(wp.normalize(w)[0]) * b[tid]\n", (H, B, OUT)),
                        "excluded:ill-conditioned"),
     "norm_l1": (_kernel("norm_l1", "out[tid] = wp.norm_l1(wp.vec2(a[tid], 0.0)) * b[tid]\n"), "checked"),
     "infinite": (_kernel("infinite", "out[tid] = wp.sqrt(a[tid] * a[tid]) * b[tid]\n"), "excluded:non-finite"),
+    # a sink array (strategies.sinks) holds one slot per sink statement: the dynamic-loop product spoils the
+    # slot it is stored in, sink0[0]; the other slot, sink0[8], is still checked
+    "sink_slots": (_kernel("sink_slots", "p = float(1.0)\nfor i in range(n):\n    p = p * a[tid]\nsink0[tid] = p\n"
+                           "sink0[(tid + 8)] = wp.sin(a[tid]) * b[tid]\n",
+                           (A, B, ParamSpec("sink0", "array", "float32", "output", 0, 0, (2 * DIM,)), N)), "checked"),
+    # ... and when the slot left is constant, nothing is checked: the kernel is left out (not "checked" with 0 <= 0)
+    "sink_slots_constant_rest": (_kernel("sink_slots_constant_rest", "p = float(1.0)\nfor i in range(n):\n"
+                                         "    p = p * a[tid]\nsink0[tid] = p\nsink0[(tid + 8)] = 2.0\n",
+                                         (A, B, ParamSpec("sink0", "array", "float32", "output", 0, 0, (2 * DIM,)), N)),
+                                 "excluded:dynamic-loop"),
     "constant": (_kernel("constant", "out[tid] = 2.0\n"), "not-differentiable"),
     "int_output": (_kernel("int_output", "out[tid] = wp.int32(a[tid])\n", (A, array("out", "int32", "output"))),
                    "not-differentiable"),
@@ -264,6 +297,18 @@ def test_the_atomics_excluded_as_non_differentiable_are_those_warp_declares():
     assert {f"wp.{name}" for name in declared} == _NON_DIFFERENTIABLE_ATOMICS
 
 
+def test_an_offence_leaves_out_only_the_sink_slots_it_reaches():
+    from harness.gradient_limits import analyse
+
+    k = CASES["sink_slots"][0]
+    inputs, outputs = G.candidates(k.params)
+    drop_in, drop_out, key = G.narrow(analyse(k.kernel_source, k.params), inputs, outputs)
+    assert (drop_in, drop_out, key) == (set(), {"sink0[0]"}, None)
+    v = {"sink0": np.ones(2 * DIM)}
+    G._leave_out(v, "sink0[0]", DIM)
+    assert v["sink0"].tolist() == [0.0] * DIM + [1.0] * DIM
+
+
 def test_exclusions_follow_the_data_flow():
     """A documented construct counts only where its value can carry a derivative from an input to an output."""
     body = "x = a[tid]\nx *= b[tid]\ny = float(1.0)\ny *= 2.0\nout[tid] = {}\n"
@@ -291,7 +336,8 @@ def _one_element(g):
 
 
 @pytest.mark.parametrize("fault", [_one_element, np.negative], ids=["one-element", "sign"])
-@pytest.mark.parametrize("name", ["smooth", "branch", "atomic", "loop_sum", "component_once"])
+@pytest.mark.parametrize("name", ["smooth", "branch", "atomic", "loop_sum", "component_once", "sink_slots",
+                                  "half_quat_beside", "cancellation_beside"])
 def test_an_injected_adjoint_fault_is_caught(built, monkeypatch, name, fault):
     assert _check(built, name).status == "checked"
     _faulty(monkeypatch, fault)
