@@ -8,7 +8,9 @@ measures it in the numpy reference alone (Warp is not called), per *use*:
   again with every result of that row perturbed: floats by a relative ``1e-3`` (an exact zero by ``+1e-3``),
   ints by ``+1``, bools negated. The use is *live* when some output changes. It is *varying* when the
   row's results also differ between two input draws (a row fed only literals is live but constant-folded
-  by any compiler: a fault in it is seen only for that one argument).
+  by any compiler: a fault in it is seen only for that one argument). A row whose every call is an
+  output-argument placeholder (:func:`placeholder_rows`: overwritten by the builtin it is passed to,
+  whatever it holds) is not counted.
 * **statement kinds** - every assignment, store, augmented assignment and component write is perturbed the
   same way (the reference's ``R.tap`` hook), and counted under its kind and under each enclosing block kind
   (``in if``, ``in for``, ``in while``).
@@ -188,6 +190,47 @@ def is_input_dependent(k, seed: int, base: dict | None = None) -> bool | None:
     return not same_outputs(base, other)
 
 
+def placeholder_rows(source: str) -> set[str]:
+    """Rows every call of which in ``source`` is an output-argument placeholder: the value assigned to a
+    local just before a builtin that writes its results into its last arguments (``v4 =
+    wp.matrix(shape=(3, 3), dtype=wp.float32)`` before ``wp.svd3(A, v4, v5, v6)``). The builtin overwrites
+    it whatever it holds, so no perturbation of it can reach an output: such a row is not counted as used."""
+    import libcst as cst
+
+    outputs = {op.spelling: op.outputs for op in OPS.OPS if op.outputs}
+    names = {}  # spelling -> row names
+    for op in OPS.OPS:
+        names.setdefault(op.spelling, set()).add(op.name)
+    code = cst.Module(body=()).code_for_node
+    calls, held = Counter(), Counter()
+
+    class _Visit(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            calls[code(node.func)] += 1
+
+        def _block(self, body) -> None:
+            for i, line in enumerate(body):
+                if not (isinstance(line, cst.SimpleStatementLine) and isinstance(line.body[0], cst.Expr)
+                        and isinstance(line.body[0].value, cst.Call)):
+                    continue
+                call = line.body[0].value
+                n = outputs.get(code(call.func), 0)
+                out_args = {a.value.value for a in call.args[len(call.args) - n:] if isinstance(a.value, cst.Name)}
+                for prev in reversed(body[:i]):
+                    stmt = prev.body[0] if isinstance(prev, cst.SimpleStatementLine) else None
+                    if not (isinstance(stmt, cst.Assign) and isinstance(stmt.targets[0].target, cst.Name)
+                            and stmt.targets[0].target.value in out_args and isinstance(stmt.value, cst.Call)):
+                        break
+                    held[code(stmt.value.func)] += 1
+
+        def visit_IndentedBlock(self, node: cst.IndentedBlock) -> None:
+            self._block(node.body)
+
+    parsed_module = cst.parse_module(source)
+    parsed_module.visit(_Visit())
+    return {row for spelling, n in held.items() if n == calls[spelling] for row in names.get(spelling, ())}
+
+
 @dataclass
 class KernelLiveness:
     input_dependent: bool
@@ -213,7 +256,7 @@ def kernel_liveness(k, seed: int = 0, profile: str = "attempt", candidates: int 
     except Exception:
         return None
     out = KernelLiveness(is_input_dependent(k, seed, base) or False)
-    for row in sorted(rows_used(source)):
+    for row in sorted(rows_used(source) - placeholder_rows(source)):
         runtime = _PerturbRow(row)
         live = _changes(source, k, values, runtime, base)
         varying = rec_a.results.get(row) != rec_b.results.get(row)
