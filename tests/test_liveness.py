@@ -120,3 +120,16 @@ def test_the_first_attempt_inputs_are_chosen_to_execute_more_of_the_kernel():
     assert chosen > 2 * single and chosen >= 15, (single, chosen)  # measured: 5 and 19 of 40
     # one candidate: the base draw, as before the choice
     assert first_inputs(k, 7, "corner", candidates=1)[0] == 7
+
+
+def test_an_output_argument_placeholder_is_not_a_use_of_its_row():
+    """``U = wp.matrix(shape=(3, 3), ...)`` before ``wp.svd3(A, U, s, V)`` is overwritten whatever it holds: when
+    every call of a row is such a placeholder the row is not counted; one other call and it is."""
+    body = ("U = wp.matrix(shape=(3, 3), dtype=wp.float32)\ns = wp.vector(length=3, dtype=wp.float32)\n"
+            "V = wp.matrix(shape=(3, 3), dtype=wp.float32)\n"
+            "wp.svd3(wp.mat33(a[tid], 1.0, 0.0, 0.0, 2.0, 0.0, 0.0, 0.0, 3.0), U, s, V)\n"
+            "w = wp.vector(length=3, dtype=wp.float32)\nout[tid] = s[0] + U[0, 0] + V[1, 1] + w[0]")
+    k = _kernel(body)
+    assert L.placeholder_rows(k.kernel_source) == {"matrix"}
+    kl = L.kernel_liveness(k)
+    assert "matrix" not in kl.rows and "vector" in kl.rows and kl.rows["svd3"][1]
