@@ -27,7 +27,7 @@ class Policy:
     # non-leaf operand is first held in a local (`x4 = wp.length(v); if x4 < s0:`), which is sunk like any (elif
     # tests too; not in loops Warp does not unroll). Off by default: at odds 3 it gives 77.4 % live row uses
     # instead of 73.5 % (python -m harness.liveness --samples 600 --batch 10 --seed 5) but cuts the
-    # gradient-checked share from 55.3 % to 49.9 % of accepted kernels (benchmarks/gradient_share.py
+    # gradient-checked share from 53.0 % to 47.3 % of accepted kernels (benchmarks/gradient_share.py
     # --kernels 400 --batch-size 10 --seed 1 [--set hoist_test_odds=3])
     hoist_test_odds: int = 0
     max_extra_types: int = 3  # types beyond float32/int32/bool/vec3 a kernel may use (swarm testing)

@@ -161,8 +161,7 @@ LIMITS: dict[str, Limit] = {
             "the kernel's checked outputs computed in Warp's precision (the native reference, rounding like Warp) "
             "depart from the exact ones by more than a bound of that precision (relative to each output's "
             "largest value; float16 4e-3, float32 2e-5, float64 1e-7): cancellation, underflow or overflow changed "
-            "the function, so the exact derivative is not that of Warp's computation; the outputs (sink slots) "
-            "that depart are left out, the kernel when all do",
+            "the function, so the exact derivative is not that of Warp's computation",
             "fuzz reports: normalize(vec2h(x, 0)) with x*x underflowing in float16 (Warp's vector is 0, the exact "
             "one (+-1, 0)); a float32 quotient by a cancelled vector component (deviation 0.009 of the scale)",
         ),
@@ -952,7 +951,11 @@ def analyse(kernel_source: str, params) -> Analysis:
                                             None if key == "dynamic-loop" else frozenset(feeding)))
                 else:
                     unsafe.setdefault(name, (key, text))
-            elif key == "component-overwrite" and _closure(defuse.edges, {target}, forward=True) & tainted & live:
+            elif key in ("component-overwrite", "dynamic-loop") and _closure(
+                    defuse.edges, {target}, forward=True) & tainted & live:
+                # (dynamic-loop: a value that does not depend on the inputs, stale after the loop in the replay, read
+                # by the adjoint of an operation on a derivative path: `w += w` in a loop with a break, then
+                # quat_twist_angle(w, q) of an input q; a 30-minute fuzz)
                 # a constant local written after a read: the reader's adjoint (d dot(w, v) / d v = w) reads the
                 # new value, so what the readers reach is spoiled whatever the local holds; only the outputs
                 # can be left out (the inputs it spoils are the readers' other operands)
