@@ -156,13 +156,23 @@ def narrow(analysis: Analysis, inputs, outputs) -> tuple[set[str], set[str], str
 def _leave_out(v: dict, unit: str, dim) -> None:
     """Zero the seed of one output unit in ``v``: a whole array, or the slot ``sink0[16]`` (this launch's
     last-dimension extent of elements from offset 16 along the last axis, :mod:`strategies.sinks`)."""
-    name, offset = unit_base(unit), unit_slot(unit)
-    if offset is None:
+    name, index = unit_base(unit), _unit_index(unit, dim)
+    if index is None:
         v[name] = np.zeros_like(v[name])
         return
+    v[name] = np.array(v[name], copy=True)
+    v[name][index] = 0
+
+
+def _unit_index(unit: str, dim) -> tuple | None:
+    """The index of a sink slot's elements in its array (launch axes first, then an element's components):
+    the launch's last-dimension extent from the slot's offset along the last launch axis; None for a whole
+    array."""
+    offset = unit_slot(unit)
+    if offset is None:
+        return None
     dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
-    v[name] = np.array(v[name], copy=True)  # launch axes first, then an element's components
-    v[name][(slice(None),) * (len(dims) - 1) + (slice(offset, offset + dims[-1]),)] = 0
+    return (slice(None),) * (len(dims) - 1) + (slice(offset, offset + dims[-1]),)
 
 
 def needs_backward(k) -> bool:
@@ -304,11 +314,8 @@ def _evaluate(k, values: dict, inputs, u: dict, t: float, outputs) -> _Evaluatio
 
 def _unit_values(array, unit: str, dim) -> np.ndarray:
     """The elements of one output unit (:func:`_leave_out`): the whole array, or one sink slot."""
-    offset = unit_slot(unit)
-    if offset is None:
-        return array
-    dims = tuple(dim) if isinstance(dim, (tuple, list)) else (dim,)
-    return array[(slice(None),) * (len(dims) - 1) + (slice(offset, offset + dims[-1]),)]
+    index = _unit_index(unit, dim)
+    return array if index is None else array[index]
 
 
 def rounding_departures(k, values: dict, units, exact: dict) -> dict[str, float] | None:
@@ -453,7 +460,6 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
     except Exception:
         base = None  # the derivative below meets the same failure and says what it is
     departures = None if base is None else rounding_departures(k, values, checked_out, base.outputs)
-    ill = set()  # (kept for the note: leaving out only the units that depart let false alarms through)
     over = {u for u in checked_out if (departures or {}).get(u, 0.0) > DEPARTURES[precision]}
     if over:
         # the whole kernel: a 30-minute fuzz found a unit below the bound whose gradient the departing units'
@@ -470,8 +476,7 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
     for unit in drop_out:
         _leave_out(v, unit, k.dim)
     narrowed = "" if not (drop_in or drop_out) else "; left out by " + ", ".join(sorted(
-        {o.key for o in analysis.offences} | ({HALF_COMPOSITE_KEY} if half else set())
-        | ({ILL_CONDITIONED_KEY} if ill else set()))) + ": " + ", ".join(
+        {o.key for o in analysis.offences} | ({HALF_COMPOSITE_KEY} if half else set()))) + ": " + ", ".join(
         [f"{n} (input)" for n in sorted(drop_in)] + [f"{n} (output)" for n in sorted(drop_out)])
     result = GradientResult(CHECKED, u=u, v=v)
     result.narrowed = narrowed
@@ -502,7 +507,7 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
     error = float(sum(np.sum(np.abs(v[p.name]) * err[p.name]) for p in outputs))
     if reference_zero and rhs == 0.0 and scale == 0.0:
         if narrowed:  # what is left is constant; the derivative lies in what the limit left out
-            key = analysis.offences[0].key if analysis.offences else HALF_COMPOSITE_KEY if half else ILL_CONDITIONED_KEY
+            key = analysis.offences[0].key if analysis.offences else HALF_COMPOSITE_KEY
             result.status, result.note = f"excluded:{key}", f"{LIMITS[key].summary}{narrowed}"
         else:
             result.status, result.note = NOT_DIFFERENTIABLE, "the float outputs do not depend on the float inputs"
