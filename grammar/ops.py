@@ -72,6 +72,9 @@ class Op:
     # builtins that update their *first* argument in place (``wp.transform_set_translation(t, p)``): the
     # semantics returns the argument's new value; ``result`` is None
     inplace: bool = False
+    # a predicate with one result for every finite argument (isnan, isinf: False; isfinite: True). Inputs are
+    # finite (harness.inputs), so an `if` on it never takes one of its branches: branch tests avoid it
+    fixed_on_finite: bool = False
 
     def domain(self, i: int, signature: Signature | None = None) -> str:
         """The domain of argument ``i`` (of ``signature`` when given: an overload may narrow it)."""

@@ -25,9 +25,9 @@ class Policy:
     # liveness of branch tests: a test's computed operand reaches an output only through the branch it picks
     # (a fault in it is seen when it flips the test); with odds hoist_test_odds : 1 an `if`/guarded jump's
     # non-leaf operand is first held in a local (`x4 = wp.length(v); if x4 < s0:`), which is sunk like any (elif
-    # tests too; not in loops Warp does not unroll). Off by default: at odds 3 it gives 77.4 % live row uses
-    # instead of 73.5 % (python -m harness.liveness --samples 600 --batch 10 --seed 5) but cuts the
-    # gradient-checked share from 53.0 % to 47.3 % of accepted kernels (benchmarks/gradient_share.py
+    # tests too; not in loops Warp does not unroll). Off by default: at odds 3 it gives 78.7 % live row uses
+    # instead of 75.6 % (python -m harness.liveness --samples 600 --batch 10 --seed 5) but cuts the
+    # gradient-checked share from 51.4 % to 48.7 % of accepted kernels (benchmarks/gradient_share.py
     # --kernels 400 --batch-size 10 --seed 1 [--set hoist_test_odds=3])
     hoist_test_odds: int = 0
     max_extra_types: int = 3  # types beyond float32/int32/bool/vec3 a kernel may use (swarm testing)

@@ -58,6 +58,54 @@ def _look(visitor, node, hooks) -> None:
         leave(visitor, node)
 
 
+_COMPONENTS = {"x": "0", "y": "1", "z": "2", "w": "3"}
+
+
+def data_paths(*nodes: cst.CSTNode) -> set[tuple[str, ...]]:
+    """The data the trees read, as access paths from a variable: ``a0[tid][1]`` -> ``("a0", "[tid]", "[1]")``,
+    ``v.y`` -> ``("v", "[1]")`` (a component attribute is its index), ``sp0.m1`` -> ``("sp0", ".m1")``, ``x1``
+    -> ``("x1",)``. Called functions (``wp.sin``, ``f0``) and ``wp.`` type names are not data; an index
+    expression is one step of its path (``a0[i2]`` does not read ``i2`` as a path of its own)."""
+    found: set[tuple[str, ...]] = set()
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        path = _path(node)
+        if path is not None:
+            if path[0] != "wp":
+                found.add(path)
+            continue
+        if isinstance(node, cst.Call):
+            stack.extend(a.value for a in node.args)
+        else:
+            stack.extend(_children(node))
+    return found
+
+
+def _path(node: cst.CSTNode) -> tuple[str, ...] | None:
+    steps: list[str] = []
+    while True:
+        if type(node) is cst.Name:
+            return (node.value, *reversed(steps))
+        if isinstance(node, cst.Attribute):
+            steps.append(f"[{_COMPONENTS[node.attr.value]}]" if node.attr.value in _COMPONENTS else "." + node.attr.value)
+            node = node.value
+        elif isinstance(node, cst.Subscript) and not node.lpar:
+            code = cst.Module(body=()).code_for_node
+            steps.append("[" + ", ".join(code(e.slice.value) for e in node.slice) + "]")
+            node = node.value
+        else:
+            return None
+
+
+def shares_data(a: cst.CSTNode, b: cst.CSTNode) -> bool:
+    """Whether ``a`` and ``b`` read a common piece of data (one access path a prefix of the other: ``v`` and
+    ``v.y``, ``p2[1]`` and ``p2.y``): a comparison of two such expressions is a fixed relation of one value
+    (``x / (abs(x) + 0.5) >= x``, ``tid > +tid``), which mostly holds always or never."""
+    pa, pb = data_paths(a), data_paths(b)
+    return any(p[:len(q)] == q or q[:len(p)] == p for p in pa for q in pb)
+
+
 def names_in(*nodes: cst.CSTNode) -> set[str]:
     """Every identifier (``Name``) in the trees, attribute names included: what a tree refers to, without
     rendering it."""
@@ -80,6 +128,18 @@ def called_names(*nodes: cst.CSTNode) -> set[str]:
         node = stack.pop()
         if type(node) is cst.Call and type(node.func) is cst.Name:
             found.add(node.func.value)
+        stack.extend(_children(node))
+    return found
+
+
+def called_spellings(*nodes: cst.CSTNode) -> set[str]:
+    """The functions called in the trees, as spelled (``wp.sin``, ``f0``)."""
+    found: set[str] = set()
+    stack = list(nodes)
+    while stack:
+        node = stack.pop()
+        if type(node) is cst.Call:
+            found.add(dotted_text(node.func))
         stack.extend(_children(node))
     return found
 

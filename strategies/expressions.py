@@ -390,22 +390,84 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     op_name = choose(draw, ["<", "<=", ">", ">="])
     left = nonliteral_leaf(draw, sc, ct, 0) or leaf(draw, sc, ct, 0)
     right = (draw(st.integers(0, 2)) and nonliteral_leaf(draw, sc, ct, 0)) or leaf(draw, sc, ct, 0)
-    if right.node.deep_equals(left.node):  # `x < x` is a constant
-        right = literal(draw, sc, ct)
-    right = splitting(draw, left, right)
+    right = splitting(draw, left, independent(draw, sc, ct, left, right))
     return Expr(B.compare(left.node, op_name, right.node), BOOL)
 
 
 def splitting(draw, left: Expr, right: Expr) -> Expr:
-    """``right``, or when it is an int constant outside the interval of ``left`` (``tid < 0`` never holds, so
-    a branch on it is dead), a constant in the middle half of that interval instead (the ends of a sound
-    interval are rarely reached); shrinks toward the middle."""
+    """``right`` as the second operand of a comparison with ``left``, or a literal that splits the values of
+    ``left`` better, since a comparison that always holds or always fails leaves a branch (or a ``wp.where``
+    arm) dead:
+
+    * an int constant outside the interval of ``left`` (``tid < 0`` never holds) becomes a constant in the
+      middle half of that interval (the ends of a sound interval are rarely reached);
+    * an int constant beyond +-3 compared with a value of a wide interval (wider than 64: a float converted
+      to int, an int input) becomes one in [-3, 3]: such values cluster around zero (floats come in [-4, 4]);
+    * a float constant beyond +-2 (``x > 10.0``) becomes one of 0, 0.5, -0.5, 1, -1 (float inputs are in
+      [-4, 4], float parameters in [-2, 2]).
+
+    Shrinks toward the middle of the interval, toward zero."""
     t = left.type
-    if right.is_literal and right.type == t and tracks_interval(t) and left.lo < left.hi and not (
-            left.lo < right.lo <= left.hi):
-        mid, quarter = (left.lo + left.hi + 1) // 2, (left.hi - left.lo) // 4
-        return typed_int(min(max(mid + draw(st.integers(-quarter, quarter)), left.lo + 1), left.hi), t)
+    if not right.is_literal or right.type != t or not isinstance(t, Scalar):
+        return right
+    if tracks_interval(t):
+        if left.lo < left.hi and not (left.lo < right.lo <= left.hi):
+            mid, quarter = (left.lo + left.hi + 1) // 2, (left.hi - left.lo) // 4
+            return typed_int(min(max(mid + draw(st.integers(-quarter, quarter)), left.lo + 1), left.hi), t)
+        if left.hi - left.lo > 64 and abs(right.lo) > 3:
+            lo, hi = max(-3, left.lo + 1, t.min), min(3, left.hi, t.max)
+            if lo <= hi:
+                return typed_int(draw(st.integers(lo, hi)), t)
+        return right
+    if t.is_float and abs(_float_value(right.node)) > 2.0:
+        return typed_float(draw(st.sampled_from(SPLITTING_FLOATS)), t)
     return right
+
+
+#: the float constants a comparison with a data value gets (:func:`splitting`)
+SPLITTING_FLOATS = (0.0, 0.5, -0.5, 1.0, -1.0)
+
+
+def _float_value(node: cst.BaseExpression) -> float:
+    """The value of a float literal node (``2.0``, ``(-3.5)``, ``wp.float16(4.0)``); 0.0 when not one."""
+    sign = 1.0
+    while True:
+        if isinstance(node, cst.Call) and len(node.args) == 1:
+            node = node.args[0].value
+        elif isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
+            sign, node = -sign, node.expression
+        elif isinstance(node, (cst.Float, cst.Integer)):
+            return sign * float(node.value)
+        else:
+            return 0.0
+
+
+def independent(draw, sc: Scope, t: ValueType, left: Expr, right: Expr) -> Expr:
+    """``right`` as the second operand of a comparison with ``left``, or, when the two read a common piece of
+    data (:func:`strategies._cst.shares_data`: ``x / (abs(x) + 0.5) >= x``, ``tid > +tid``, ``p2[1] <= p2.y``)
+    or are the same constant, another leaf of type ``t`` (a variable or load reading other data, else a
+    literal): a relation of one value with itself mostly holds always or never, leaving a branch dead.
+    Shrinks toward a literal."""
+    for _ in range(2):
+        if not _related(left, right):
+            return right
+        right = nonliteral_leaf(draw, sc, t, 0) or literal(draw, sc, t)
+    return literal(draw, sc, t) if _related(left, right) else right
+
+
+def _related(left: Expr, right: Expr) -> bool:
+    return right.node.deep_equals(left.node) or B.shares_data(left.node, right.node)
+
+
+#: spellings of the predicates with one result on finite data (Op.fixed_on_finite: ``wp.isnan(x)``); a test
+#: calling one is drawn again as a comparison of data
+_FIXED_ON_FINITE = frozenset(op.spelling for op in OPS.OPS if op.fixed_on_finite)
+
+
+def _fixed_relation(node: cst.BaseExpression) -> bool:
+    """A comparison whose operands read common data (see :func:`independent`)."""
+    return (isinstance(node, cst.Comparison) and len(node.comparisons) == 1
+            and B.shares_data(node.left, node.comparisons[0].comparator))
 
 
 def lane_uniform(sc: Scope, *exprs: Expr) -> bool:
@@ -424,7 +486,7 @@ def lane_leaf(draw, sc: Scope, t: ValueType) -> Expr | None:
     """A leaf of type ``t`` that differs between threads: this thread's element of an input array
     (``a0[tid]``), else a thread index or loop counter, else a component of this thread's element of a
     composite input (``a1[tid][2]``), else a float scalar converted from a thread index (``wp.float32(tid)``),
-    else a composite built from such a scalar and literals (``wp.vec3(a0[tid], 0.5, 1.0)``); None when there
+    else a composite built from such scalars and literals (``wp.vec3(a0[tid], 0.5, a2[tid])``); None when there
     is none of these. Shrinks toward the first kind the kernel has."""
     arrays = [a for a in sc.inputs if a.dtype == t]
     if arrays:
@@ -444,7 +506,10 @@ def lane_leaf(draw, sc: Scope, t: ValueType) -> Expr | None:
         row = _conversion_row(t, INT32)
         counters = [v for v in sc.of_type(INT32) if v.kind in ("tid", "loop")]
         if row is not None and counters:
-            return Expr(B.call(row[0].spelling, B.name(choose(draw, counters).name)), t)
+            counter = Expr(B.name(choose(draw, counters).name), INT32)
+            args = [counter]
+            _unpin_constant_arguments(sc, row[0], args)  # `wp.float64(j)` retypes an unrolled loop's j
+            return Expr(B.call(row[0].spelling, args[0].node), t)
         return None
     if isinstance(t, Composite):
         row = _constructor(t)
@@ -453,7 +518,8 @@ def lane_leaf(draw, sc: Scope, t: ValueType) -> Expr | None:
         first = lane_leaf(draw, sc, row[1].args[0])
         if first is None:
             return None
-        return Expr(B.call(row[0].spelling, first.node, *(literal(draw, sc, a).node for a in row[1].args[1:])), t)
+        rest = [(draw(st.booleans()) and lane_leaf(draw, sc, a)) or literal(draw, sc, a) for a in row[1].args[1:]]
+        return Expr(B.call(row[0].spelling, first.node, *(e.node for e in rest)), t)
     return None
 
 
@@ -467,20 +533,15 @@ def branch_test(draw, sc: Scope, depth: int) -> Expr:
     with live(sc):
         if not draw(st.integers(0, 3)):
             test = expression(draw, sc, BOOL, depth)
-            if not lane_uniform(sc, test):
+            if not lane_uniform(sc, test) and not _fixed_relation(test.node) and not (
+                    _FIXED_ON_FINITE & B.called_spellings(test.node)):
                 return test
         ct = choose(draw, [FLOAT32, INT32])
         left = expression(draw, sc, ct, min(depth, 1))
         right = expression(draw, sc, ct, min(depth, 1))
         if lane_uniform(sc, left, right):
             left = lane_leaf(draw, sc, ct) or left
-        for _ in range(2):  # `x < x` is a constant
-            if not right.node.deep_equals(left.node):
-                break
-            right = nonliteral_leaf(draw, sc, ct, 0) or literal(draw, sc, ct)
-        if right.node.deep_equals(left.node):  # the only data leaf of that type: compare with a constant
-            right = literal(draw, sc, ct)
-        right = splitting(draw, left, right)
+        right = splitting(draw, left, independent(draw, sc, ct, left, right))
     args = [left, right]
     if tracks_interval(ct):
         args = fit_int_operands(OPS.BY_NAME["lt"], args, sc.policy, ct)
@@ -543,6 +604,9 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
                 signature.args[1] in literal_types()):  # the only leaf of that type: a constant operand
             args[1] = literal(draw, sc, signature.args[1])
     if op.syntax == "compare" and len(args) == 2:
+        t = signature.args[1]
+        if isinstance(t, Scalar) and op.domain(1, signature) == "any" and t in literal_types():
+            args[1] = independent(draw, sc, t, args[0], args[1])
         args[1] = splitting(draw, args[0], args[1])
     result = signature.result
     cast = _is_cast(op, result)

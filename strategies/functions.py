@@ -44,18 +44,15 @@ class FuncSig:
 def call_args(draw, sc: Scope, f: FuncSig, depth: int) -> list[cst.BaseExpression]:
     """The arguments of a call of ``f``. A helper's branches test its parameters, so arguments that are the
     same in every thread (:func:`~strategies.expressions.lane_uniform`: literals, scalar parameters) would
-    take one branch in the whole launch: in a kernel body the first argument that can be this thread's data
+    take one branch in the whole launch: in a kernel body every such argument that can be this thread's data
     (:func:`~strategies.expressions.lane_leaf`) then is."""
     from .statements import clamp_into
 
     bound = sc.policy.int_var_bound
     exprs = [expression(draw, sc, t, max(depth - 1, 0)) for t in f.params]
-    if lane_uniform(sc, *exprs):
-        for i, t in enumerate(f.params):
-            lane = lane_leaf(draw, sc, t)
-            if lane is not None:
-                exprs[i] = lane
-                break
+    for i, t in enumerate(f.params):
+        if lane_uniform(sc, exprs[i]):
+            exprs[i] = lane_leaf(draw, sc, t) or exprs[i]
     args = []
     for t, e in zip(f.params, exprs):
         if tracks_interval(t):

@@ -26,7 +26,7 @@ from hypothesis.vendor.pretty import pretty
 
 from grammar.ops import CORE_OPS, ATOMICS, BY_NAME, OPS
 from grammar.policy import DEFAULT_POLICY, POLICIES, Policy
-from grammar.types import BOOL, FLOAT32, INT32, UINT16, VEC3
+from grammar.types import BOOL, FLOAT32, FLOAT64, INT32, UINT16, VEC3
 from harness.inputs import make_inputs
 from harness.reference import run_reference
 from strategies import CATEGORIES, GeneratedKernel, ParamSpec, kernels
@@ -337,6 +337,94 @@ def test_int_branch_tests_against_a_constant_split_the_interval():
 
     t = _example(branch_tests_over(Var("tid", INT32, "tid", 0, 15)), constant_test, 200)
     assert t is None, f"a test that cannot vary: {t}"
+
+
+@st.composite
+def comparisons_in_a_kernel(draw: st.DrawFn) -> cst.Comparison:
+    """An ``if`` test, or a float or int comparison operator of any expression, drawn in a kernel body whose
+    data are this thread's float input, the thread index, a float local and a float parameter."""
+    sc = _thread_scope(Var("x1", FLOAT32, "local"), Var("s0", FLOAT32, "param"))
+    if draw(st.booleans()):
+        node = branch_test(draw, sc, 2).node
+    else:
+        op, sig = draw(st.sampled_from([(o, s) for o in CORE_OPS if o.syntax == "compare" for s in o.signatures
+                                        if s.args[0] in (FLOAT32, INT32)]))
+        node = apply_op(draw, sc, op, sig, 2).node
+    return node
+
+
+def _relates_a_value_to_itself(node) -> bool:
+    return isinstance(node, cst.Comparison) and B.shares_data(node.left, node.comparisons[0].comparator)
+
+
+def test_comparisons_never_relate_a_value_to_itself():
+    """``x1 / (abs(x1) + 0.5) >= x1``, ``tid > +tid``, ``p2[1] <= p2.y`` are fixed relations of one value: they
+    hold always or never (measured: 63 of 162 reached `if` bodies of kernels never ran, most behind such
+    tests). The second operand then reads other data, or is a constant."""
+    t = _example(comparisons_in_a_kernel(), _relates_a_value_to_itself, 300)
+    assert t is None, f"a comparison of a value with itself: {B.render(t)}"
+
+
+def test_shared_data_is_read_through_components_and_prefixes():
+    e = cst.parse_expression
+    assert B.shares_data(e("p2[1]"), e("p2.y"))
+    assert B.shares_data(e("(x1 / (wp.abs(x1) + 0.5))"), e("x1"))
+    assert B.shares_data(e("wp.vec3(a0[tid][0], 1.0, 2.0)"), e("a0[tid]"))
+    assert not B.shares_data(e("a0[tid].x"), e("a0[tid].y"))
+    assert not B.shares_data(e("a0[tid]"), e("a0[3]"))
+    assert not B.shares_data(e("wp.sin(x1)"), e("wp.sin(x2)"))  # function names are not data
+
+
+def test_comparison_constants_split_the_inputs():
+    """Float inputs lie in [-4, 4] and float parameters in [-2, 2]: ``x > 10.0`` never holds. A float constant
+    compared with data is within +-2."""
+    def far_constant(node) -> bool:
+        return isinstance(node, cst.Comparison) and any(
+            m is not None and abs(float(m.group(1))) > 2.0
+            for m in [re.fullmatch(r"\(?(-?\d+\.\d*)\)?", B.render(node.comparisons[0].comparator))])
+
+    t = _example(comparisons_in_a_kernel(), far_constant, 300)
+    assert t is None, f"a comparison with a constant beyond the inputs: {B.render(t)}"
+    # with one float datum in scope the other operand is always a constant
+    t = _example(branch_tests_over(Var("s0", FLOAT32, "param")),
+                 lambda t: far_constant(cst.parse_expression(t)), 200)
+    assert t is None, f"a comparison with a constant beyond the inputs: {t}"
+
+
+@st.composite
+def branch_tests_favouring_float_predicates(draw: st.DrawFn) -> str:
+    """An ``if`` test drawn in a kernel body with this thread's float and vec3 inputs, in a kernel that
+    favours isnan/isinf/isfinite (swarm focus)."""
+    sc = Scope(DEFAULT_POLICY, [ArrayParam("a0", FLOAT32, "input"), ArrayParam("a1", VEC3, "input")], [], [],
+               focus=frozenset({"isnan", "isinf", "isfinite"}))
+    sc.declare(Var("tid", INT32, "tid", 0, 15))
+    return B.render(branch_test(draw, sc, 2).node)
+
+
+def test_branch_tests_avoid_predicates_fixed_on_finite_data():
+    """Inputs are finite, so ``if wp.isnan(a0[tid]):`` never runs its body (Op.fixed_on_finite)."""
+    t = _example(branch_tests_favouring_float_predicates(), lambda t: re.search(r"wp\.is(nan|inf|finite)\b", t), 300)
+    assert t is None, f"a test fixed on finite data: {t}"
+
+
+@st.composite
+def float64_arguments_beside_a_loop_counter(draw: st.DrawFn) -> str:
+    """The arguments of a helper taking a float64, drawn in an unrolled loop's body where the only data that
+    differs between threads or iterations is the loop counter ``j1``."""
+    sc = Scope(DEFAULT_POLICY, [], [], [])
+    sc.declare(Var("j1", INT32, "loop", 0, 4))
+    f = FuncSig("f0", (FLOAT64,), (FLOAT64,), ((0, 0),))
+    return B.render(B.call("f0", *call_args(draw, sc, f, 1)))
+
+
+def test_a_loop_counter_is_converted_to_64_bits_through_a_new_value():
+    """Warp 1.19 retypes a compile-time constant passed alone to wp.float64/int64/uint64: after
+    ``wp.float64(j1)`` in an unrolled loop, ``a1[j1]`` fails to build ("Expected to call `address()` instead
+    of `view()`", found by a 30-minute fuzz). The helper-argument path that makes a thread-varying value
+    from the counter passes ``(+j1)`` instead."""
+    bare = _example(float64_arguments_beside_a_loop_counter(), lambda t: "wp.float64(j1)" in t, 200)
+    assert bare is None, f"a bare loop counter converted to float64: {bare}"
+    assert _example(float64_arguments_beside_a_loop_counter(), lambda t: "wp.float64((+j1))" in t, 200)
 
 
 def _thread_scope(*extra: Var) -> Scope:
