@@ -119,6 +119,14 @@ LIMITS: dict[str, Limit] = {
             "component by component before any read is right, and is checked",
         ),
         Limit(
+            "struct-field-component", "known-bug",
+            "a component written into a vector/matrix field of a struct (r.m1[0] = x, r.m1.y = x, r.m1[0] += x)",
+            "Warp 1.19, found by this oracle: the written value gets no adjoint at all (a.grad 0 where a local "
+            "vector or a whole-field assignment gives the derivative; known_bugs/struct_field_component_write_"
+            "adjoint.py, a gradient-mismatch report of an 8-minute fuzz); the outputs the struct reaches are "
+            "left out",
+        ),
+        Limit(
             "missing-adjoint", "known-bug",
             "wp.frac evaluated on a value that varies with the inputs: its derivative is 1 between integers, "
             "Warp's adjoint adds nothing",
@@ -255,6 +263,22 @@ def _target_name(target) -> str | None:
 
 
 _COMPONENT_NAMES = {"x": "0", "y": "1", "z": "2", "w": "3"}
+
+
+def _field_component_root(target) -> str | None:
+    """``r.m1[k]`` / ``r.m1.y`` / ``out[i].m1[k]`` (a component of a struct's field) -> the root name (``r``,
+    ``out``); anything else -> None."""
+    if isinstance(target, cst.Attribute) and target.attr.value in _COMPONENT_NAMES:
+        base = target.value
+    elif isinstance(target, cst.Subscript):
+        base = target.value
+    else:
+        return None
+    if not (isinstance(base, cst.Attribute) and base.attr.value not in _COMPONENT_NAMES):
+        return None
+    while isinstance(base, (cst.Attribute, cst.Subscript)):
+        base = base.value
+    return base.value if isinstance(base, cst.Name) else None
 
 
 def _component_of(target) -> tuple[str, str, bool] | None:
@@ -558,6 +582,8 @@ class _Scan(cst.CSTVisitor):
                 # in one elif, then `v1[0, 1] = x` after the chain was wrongly checked)
                 self.whole_from_variables.discard(e.value)
             return
+        if self._field_component(e, node):
+            return
         component = _component_of(e)
         if component is None:
             return
@@ -575,8 +601,20 @@ class _Scan(cst.CSTVisitor):
             slot = ",".join(_code(s.slice.value) for s in _element_of(e).slice)
         self._component(name, index, node, element, slot, unit_of(e) if element else None)
 
+    def _field_component(self, target, node) -> bool:
+        """A component write into a struct's field (``r.m1[0] = x``): Warp 1.19 gives the written value no
+        adjoint (known_bugs/struct_field_component_write_adjoint.py). The outputs the struct local reaches are
+        left out; a field of an array's element, the whole kernel. True when ``target`` is one."""
+        root = _field_component_root(target)
+        if root is None:
+            return False
+        if _floaty(self.env.get(root)):
+            self._note("struct-field-component", node, None if isinstance(self.env.get(root), Array) else root)
+        return True
+
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         t = node.target
+        self._field_component(t, node)
         self._assigned(t, node, node.value)
         if isinstance(t, cst.Name) and self.carried and t.value in self.carried[-1] and t.value in self.computed and (
                 _floaty(self.env.get(t.value))):
