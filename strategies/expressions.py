@@ -447,7 +447,7 @@ def independent(draw, sc: Scope, t: ValueType, left: Expr, right: Expr) -> Expr:
     data (:func:`strategies._cst.shares_data`: ``x / (abs(x) + 0.5) >= x``, ``tid > +tid``, ``p2[1] <= p2.y``)
     or are the same constant, another leaf of type ``t`` (a variable or load reading other data, else a
     literal): a relation of one value with itself mostly holds always or never, leaving a branch dead.
-    Shrinks toward a literal."""
+    Shrinks toward the first variable of that type."""
     for _ in range(2):
         if not _related(left, right):
             return right
@@ -527,9 +527,11 @@ def branch_test(draw, sc: Scope, depth: int) -> Expr:
     """The test of an ``if``/``elif`` or of a guarded jump. A test that (almost) always holds or fails leaves
     a branch dead (``wp.isfinite(x)``, ``x < 10.0`` for inputs in [-4, 4]), so with odds 3 : 1 it compares
     two data expressions of the same type, which holds for about half of the inputs; otherwise any bool
-    expression over the data. A test that is the same in every thread (:func:`lane_uniform`: ``s0 > 2``)
-    compares this thread's data instead when the kernel has some (:func:`lane_leaf`). Shrinks toward the
-    comparison of two leaves."""
+    expression over the data, unless it relates a value to itself (:func:`independent`) or calls a predicate
+    with one result on finite data (``Op.fixed_on_finite``: ``wp.isnan(x)``). A test that is the same in every
+    thread (:func:`lane_uniform`: ``s0 > 2``) compares this thread's data instead when the kernel has some
+    (:func:`lane_leaf`); the two operands read different data (:func:`independent`) and a constant operand
+    splits the data (:func:`splitting`). Shrinks toward the comparison of two leaves."""
     with live(sc):
         if not draw(st.integers(0, 3)):
             test = expression(draw, sc, BOOL, depth)
