@@ -1035,6 +1035,23 @@ def _written_units(small) -> list[str]:
     return []
 
 
+def _nested_dynamic_changes(body, env: dict) -> set[str]:
+    """The int and bool locals assigned inside a dynamic loop (a while loop, a for loop Warp does not unroll)
+    nested anywhere in ``body``."""
+    found: set[str] = set()
+    stack = list(body.body)
+    while stack:
+        node = stack.pop()
+        if isinstance(node, (cst.For, cst.While)) and (isinstance(node, cst.While) or loop_is_dynamic(node)):
+            found |= {n for n in _assigned_names(node.body) if n in env and not _floaty(env[n])
+                      and not isinstance(env[n], (Array, Struct))}
+        if isinstance(node, (cst.For, cst.While, cst.If, cst.Else)):
+            stack.extend(node.body.body)
+        if isinstance(node, (cst.For, cst.While, cst.If)) and node.orelse is not None:
+            stack.append(node.orelse)
+    return found
+
+
 def _scan_statement(statement, scan: _Scan) -> None:
     """Visit statements in source order; an augmented store ``out[i] += x`` reads ``out`` legitimately."""
     if isinstance(statement, cst.SimpleStatementLine):
@@ -1059,6 +1076,10 @@ def _scan_statement(statement, scan: _Scan) -> None:
                 look(scan, small)
         return
     if isinstance(statement, (cst.For, cst.While)):
+        # an int/bool a dynamic loop nested in this loop changes is read by the next iteration's statements
+        # before that nested loop too (a 15-minute fuzz: `if c3:` at the top of an unrolled for body, `c3 = ...`
+        # in a while loop further down): stale for the whole body
+        scan.stale |= _nested_dynamic_changes(statement.body, scan.env)
         scan.stale_test(statement.iter if isinstance(statement, cst.For) else statement.test)
         look(scan, statement.iter if isinstance(statement, cst.For) else statement.test)
         scan.tested |= _names(statement.iter if isinstance(statement, cst.For) else statement.test)

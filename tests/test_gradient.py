@@ -258,6 +258,12 @@ CASES = {
     "struct_field_constant_component": (_with_struct(_kernel(
         "struct_field_constant_component", "r = S()\nr.m1 = wp.vec3(a[tid] * b[tid], 0.0, 0.0)\nr.m1[1] = 2.0\n"
         "out[tid] = r.m1[0] + r.m1[1] * a[tid]\n")), "excluded:struct-field-component"),
+    # a bool a while loop changes, tested at the top of the next iteration of the unrolled loop around it (a
+    # 15-minute fuzz): stale in the backward pass's replay
+    "stale_in_next_iteration": (_kernel(
+        "stale_in_next_iteration", "c = a[tid] > 0.0\nfor j in range(3):\n    if c:\n        out[tid] += a[tid] * b[tid]\n"
+        "    else:\n        out[tid] += wp.sin(a[tid])\n    w = int(0)\n    while w < 2:\n        w = w + 1\n"
+        "        c = j != 1\n"), "excluded:dynamic-loop"),
     "constant": (_kernel("constant", "out[tid] = 2.0\n"), "not-differentiable"),
     "int_output": (_kernel("int_output", "out[tid] = wp.int32(a[tid])\n", (A, array("out", "int32", "output"))),
                    "not-differentiable"),
