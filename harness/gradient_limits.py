@@ -30,7 +30,7 @@ import libcst as cst
 
 from grammar import ops as OPS
 from grammar.types import Array, Composite, Scalar, Struct
-from strategies._cst import look
+from strategies._cst import COMPONENT_INDEX, look
 
 _GUIDE = "https://nvidia.github.io/warp/user_guide/differentiability.html"
 
@@ -262,7 +262,7 @@ def _target_name(target) -> str | None:
     return target.value if isinstance(target, cst.Name) else None
 
 
-_COMPONENT_NAMES = {"x": "0", "y": "1", "z": "2", "w": "3"}
+_COMPONENT_NAMES = COMPONENT_INDEX
 
 
 def _field_component_root(target) -> str | None:
@@ -482,8 +482,7 @@ class _Scan(cst.CSTVisitor):
         self.loop_starts.pop()
         self.breaking.pop()
         if self.loops[-1]:
-            self.stale |= {n for n in _assigned_names(node.body) if n in self.env and not _floaty(self.env[n])
-                           and not isinstance(self.env[n], (Array, Struct))}
+            self.stale |= _changed_ints_and_bools(node.body, self.env)
         if self.loops.pop():
             self.variant.pop()
             self.carried.pop()
@@ -1035,6 +1034,12 @@ def _written_units(small) -> list[str]:
     return []
 
 
+def _changed_ints_and_bools(body, env: dict) -> set[str]:
+    """The int and bool locals (not arrays, structs or floats) assigned in ``body``."""
+    return {n for n in _assigned_names(body) if n in env and not _floaty(env[n])
+            and not isinstance(env[n], (Array, Struct))}
+
+
 def _nested_dynamic_changes(body, env: dict) -> set[str]:
     """The int and bool locals assigned inside a dynamic loop (a while loop, a for loop Warp does not unroll)
     nested anywhere in ``body``."""
@@ -1043,8 +1048,7 @@ def _nested_dynamic_changes(body, env: dict) -> set[str]:
     while stack:
         node = stack.pop()
         if isinstance(node, (cst.For, cst.While)) and (isinstance(node, cst.While) or loop_is_dynamic(node)):
-            found |= {n for n in _assigned_names(node.body) if n in env and not _floaty(env[n])
-                      and not isinstance(env[n], (Array, Struct))}
+            found |= _changed_ints_and_bools(node.body, env)
         if isinstance(node, (cst.For, cst.While, cst.If, cst.Else)):
             stack.extend(node.body.body)
         if isinstance(node, (cst.For, cst.While, cst.If)) and node.orelse is not None:

@@ -58,7 +58,8 @@ def _look(visitor, node, hooks) -> None:
         leave(visitor, node)
 
 
-_COMPONENTS = {"x": "0", "y": "1", "z": "2", "w": "3"}
+#: a component attribute (``v.y``) and the index it reads, as text (``"1"``)
+COMPONENT_INDEX = {"x": "0", "y": "1", "z": "2", "w": "3"}
 
 
 def data_paths(*nodes: cst.CSTNode) -> set[tuple[str, ...]]:
@@ -88,11 +89,11 @@ def _path(node: cst.CSTNode) -> tuple[str, ...] | None:
         if type(node) is cst.Name:
             return (node.value, *reversed(steps))
         if isinstance(node, cst.Attribute):
-            steps.append(f"[{_COMPONENTS[node.attr.value]}]" if node.attr.value in _COMPONENTS else "." + node.attr.value)
+            steps.append(f"[{COMPONENT_INDEX[node.attr.value]}]" if node.attr.value in COMPONENT_INDEX
+                         else "." + node.attr.value)
             node = node.value
         elif isinstance(node, cst.Subscript) and not node.lpar:
-            code = cst.Module(body=()).code_for_node
-            steps.append("[" + ", ".join(code(e.slice.value) for e in node.slice) + "]")
+            steps.append("[" + ", ".join(render(e.slice.value) for e in node.slice) + "]")
             node = node.value
         else:
             return None
