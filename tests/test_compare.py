@@ -487,3 +487,39 @@ def test_output_arguments_are_perturbed_like_any_result():
     values = {"a0": (rng.integers(-32, 32, (DIM, 3)) / 8).astype(np.float64), "out0": np.zeros((DIM, 3, 3))}
     r32, _, ps, _ = references(QR_SINGULAR, QR_PARAMS, values)
     assert all(not np.array_equal(p["out0"], r32["out0"]) for p in ps)
+
+
+def test_a_component_s_ulp_floor_follows_its_composite():
+    # seed-93 fuzz, batch 110: sink1 holds svd3's U of 11.5 / v, v being eig3's eigenvectors. Warp's eig3 is a few
+    # ulps off the port (within its measured spread), svd3 amplifies that in U[2, 2] to 2e-7 (Warp's svd3 on
+    # Warp's input equals the port bit for bit), and in both perturbed runs the output perturbation happened to
+    # cancel what the run had propagated: U[2, 2] stayed within 1e-8 of r32. With the floor at 4 ulps of the
+    # component (0.12: 3e-8) that was a mismatch; at 4 ulps of the matrix's largest component (0.98: 2.4e-7),
+    # the step the perturbation itself uses, it is not. The literal values are the run's.
+    f32 = lambda rows: np.array(rows, dtype=np.float32)[None]  # noqa: E731
+    warp = f32([[0.16720852255821228, 0.9270505905151367, -0.3355863690376282],
+                [0.06756086647510529, -0.3503519892692566, -0.9341779947280884],
+                [-0.9836041331291199, 0.13353000581264496, -0.12121417373418808]])
+    r32 = f32([[0.16720880568027496, 0.9270503520965576, -0.33558642864227295],
+               [0.06756093353033066, -0.3503522574901581, -0.9341778755187988],
+               [-0.9836039543151855, 0.13353024423122406, -0.1212143748998642]])
+    r64 = np.array([[[0.16720877611055476, 0.9270505977248524, -0.33558667203809667],
+                     [0.06756090137508745, -0.35035248841243766, -0.9341780657179866],
+                     [-0.9836039598319012, 0.13353023298567027, -0.12121438479733564]]])
+    ps = [f32([[0.1672094315290451, 0.927049994468689, -0.3355869948863983],
+               [0.06756062060594559, -0.35035285353660583, -0.9341775178909302],
+               [-0.983603835105896, 0.13353082537651062, -0.1212143674492836]]),
+          f32([[0.1672084778547287, 0.9270508289337158, -0.3355873227119446],
+               [0.06756090372800827, -0.35035309195518494, -0.9341779351234436],
+               [-0.9836040735244751, 0.13353009521961212, -0.1212143823504448]])]
+
+    def compare(w, element_ndim):
+        return compare_outputs({"sink1": w}, {"sink1": r32}, {"sink1": r64}, [{"sink1": p} for p in ps],
+                               element_ndim={"sink1": element_ndim})
+
+    assert compare(warp, 0).status == "mismatch"  # the floor of a scalar output: 4 ulps of the value itself
+    assert compare(warp, 2).status == "match"
+    wrong = warp.copy()
+    wrong[0, 2, 2] -= np.float32(6e-7)  # 10 ulps of the largest component: still a mismatch
+    result = compare(wrong, 2)
+    assert result.status == "mismatch" and result.reason.startswith("sink1 element 8:"), result.reason
