@@ -605,6 +605,13 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
         if args[0].node.deep_equals(args[1].node) and op.domain(1, signature) == "any" and (
                 signature.args[1] in literal_types()):  # the only leaf of that type: a constant operand
             args[1] = literal(draw, sc, signature.args[1])
+    if op.name in _SHIFTS:
+        for _ in range(2):  # `x >> (x & 31)` is 0 for every x in [1, 2**31): the count reads other data
+            if not B.shares_data(args[0].node, args[1].node):
+                break
+            args[1] = guarded(draw, sc, signature.args[1], op.domain(1, signature), depth - 1)
+        if B.shares_data(args[0].node, args[1].node):  # no other data of that type: a count in every domain
+            args[1] = typed_int(draw(st.integers(0, 3)), signature.args[1])
     if op.syntax == "compare" and len(args) == 2:
         t = signature.args[1]
         if isinstance(t, Scalar) and op.domain(1, signature) == "any" and t in literal_types():
@@ -638,6 +645,10 @@ def _unpin_constant_arguments(sc: Scope, op: Op, args: list[Expr]) -> None:
     name = args[0].node.value
     if any(v.name == name and v.kind == "loop" for v in sc.vars):
         args[0] = Expr(B.unop("+", args[0].node), args[0].type, args[0].lo, args[0].hi)
+
+
+#: the shift rows: their count is drawn to read other data than the shifted value (:func:`apply_op`)
+_SHIFTS = frozenset(("lshift", "rshift"))
 
 
 def _edge_sensitive(op: Op) -> bool:

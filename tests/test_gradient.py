@@ -130,6 +130,21 @@ CASES = {
                              "s = wp.vector(length=3, dtype=wp.float32)\nV = wp.matrix(shape=(3, 3), dtype=wp.float32)\n"
                              "wp.svd3(wp.identity(n=3, dtype=wp.float32) * a[tid], U, s, V)\nout[tid] = s[0] * b[tid]\n"),
                      "excluded:non-smooth"),
+    # svd3 where Warp's 4-sweep Jacobi has not converged (the matrix of a 30-minute fuzz report: rebuilt with an
+    # error of 4e-4 of its largest entry): Warp's adjoint is the exact SVD's derivative formula, not the derivative
+    # of its own forward there (without the exclusion: a mismatch); the same statements on a matrix the sweeps
+    # decompose exactly are checked
+    "svd_unconverged": (_kernel("svd_unconverged", "U = wp.matrix(shape=(3, 3), dtype=wp.float32)\n"
+                                "s = wp.vector(length=3, dtype=wp.float32)\nV = wp.matrix(shape=(3, 3), dtype=wp.float32)\n"
+                                "wp.svd3(wp.mat33(1.0604674 + 0.01 * a[tid], 0.125, 0.0, -1.7614145, 0.5, 1.2585353, "
+                                "-3.5, 1.2585353, 2.0), U, s, V)\n"
+                                "out[tid] = (U[0, 2] + U[1, 2] + U[2, 2] + V[0, 2] + V[1, 2] + V[2, 2]) * b[tid]\n"),
+                        "excluded:non-smooth"),
+    "svd_converged": (_kernel("svd_converged", "U = wp.matrix(shape=(3, 3), dtype=wp.float32)\n"
+                              "s = wp.vector(length=3, dtype=wp.float32)\nV = wp.matrix(shape=(3, 3), dtype=wp.float32)\n"
+                              "wp.svd3(wp.mat33(4.0 + 0.01 * a[tid], 0.5, 0.0, 0.5, 2.0, 0.25, 0.0, 0.25, 1.0), U, s, V)\n"
+                              "out[tid] = (U[0, 2] + U[1, 2] + U[2, 2] + V[0, 2] + V[1, 2] + V[2, 2]) * b[tid]\n"),
+                      "checked"),
     # qr3 of a rank-deficient matrix: Q and R are not unique there (a 30-minute fuzz report)
     "qr_singular": (_kernel("qr_singular", "Q = wp.matrix(shape=(3, 3), dtype=wp.float32)\n"
                             "M = wp.matrix(shape=(3, 3), dtype=wp.float32)\n"
