@@ -92,7 +92,7 @@ def _path(node: cst.CSTNode) -> tuple[str, ...] | None:
             steps.append(f"[{COMPONENT_INDEX[node.attr.value]}]" if node.attr.value in COMPONENT_INDEX
                          else "." + node.attr.value)
             node = node.value
-        elif isinstance(node, cst.Subscript) and not node.lpar:
+        elif isinstance(node, cst.Subscript):  # parenthesised or not: `(a0[tid])` reads a0[tid], not all of a0
             steps.append("[" + ", ".join(render(e.slice.value) for e in node.slice) + "]")
             node = node.value
         else:
