@@ -1,11 +1,17 @@
 """Share of accepted kernels whose gradient the oracle checked, overall and per category.
 
-    python benchmarks/gradient_share.py [--kernels 200] [--seed 0] [--batch-size 25] [--nvrtc]
+    python benchmarks/gradient_share.py [--kernels 200] [--seed 0] [--batch-size 25] [--nvrtc] [--adjoint-reach]
 
 Draws kernels in batches (each batch from its own seed, so the sample is not one Hypothesis run's
 neighbourhood), runs them through the pipeline, and prints for the accepted kernels: how many were
 checked, not gradient candidates, or excluded (with each exclusion reason), overall and per category.
 NVRTC is skipped unless ``--nvrtc`` is given (it does not change the gradient check).
+
+``--adjoint-reach`` also counts, per differentiable table row, the gradient-checked kernels in which that
+row's adjoint is exercised on a live path: on the inputs the gradient check used, perturbing every result of
+the row (the liveness census's method, :mod:`harness.liveness`) changes a float output, and the row's results
+differ between the check's inputs and a second draw of them (they depend on the data). An upper bound in
+one respect: an output the check left out (a limit's narrowing) still counts.
 """
 
 from __future__ import annotations
@@ -24,7 +30,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 import numpy as np  # noqa: E402
 
 from grammar.policy import DEFAULT_POLICY  # noqa: E402
+from grammar import ops as OPS  # noqa: E402
+from harness import liveness as LV  # noqa: E402
 from harness.generate import draw_kernels  # noqa: E402
+from harness.inputs import make_inputs  # noqa: E402
+from harness.reference import rows_used, run_reference  # noqa: E402
 from harness.pipeline import Options, verify_batch  # noqa: E402
 from strategies.categories import CATEGORIES  # noqa: E402
 
@@ -35,6 +45,8 @@ def main(argv=None) -> int:
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--batch-size", type=int, default=25)
     parser.add_argument("--nvrtc", action="store_true")
+    parser.add_argument("--adjoint-reach", action="store_true",
+                        help="count, per differentiable row, the checked kernels that exercise its adjoint on a live path")
     parser.add_argument("--set", action="append", default=[], metavar="FIELD=INT",
                         help="override an int field of the default policy (A/B runs), e.g. --set hoist_test_odds=3")
     args = parser.parse_args(argv)
@@ -46,6 +58,7 @@ def main(argv=None) -> int:
     verdicts, statuses, notes = Counter(), Counter(), Counter()
     deviations: dict[str, list[float]] = defaultdict(list)  # float path -> relative deviations of checked kernels
     per_category: dict[str, Counter] = defaultdict(Counter)
+    reach, used = Counter(), Counter()  # differentiable row -> checked kernels where live / where used
     start, drawn, batch = time.perf_counter(), 0, 0
     with tempfile.TemporaryDirectory() as work:
         while drawn < args.kernels:
@@ -70,6 +83,10 @@ def main(argv=None) -> int:
                     notes[f"{status}: {v['gradient_note'].split(':')[0][:90]}"] += 1
                 for c in ("all", *r.record["categories"]):
                     per_category[c][status] += 1
+                if args.adjoint_reach and status == "checked":
+                    for row, live in adjoint_reach(r.kernel, r.record["id"]).items():
+                        used[row] += 1
+                        reach[row] += live
             print(f"  {drawn} kernels drawn, {sum(statuses.values())} accepted, {statuses['checked']} checked",
                   file=sys.stderr)
     seconds = time.perf_counter() - start
@@ -93,10 +110,55 @@ def main(argv=None) -> int:
     for path, devs in sorted(deviations.items()):
         q = np.quantile(devs, [0.5, 0.9, 0.99, 1.0])
         print(f"  {path}: n={len(devs)}  median {q[0]:.2g}  p90 {q[1]:.2g}  p99 {q[2]:.2g}  max {q[3]:.2g}")
+    if args.adjoint_reach:
+        rows = sorted(DIFFERENTIABLE, key=lambda row: (reach[row], row))
+        print(f"\nadjoint reach: checked kernels exercising each differentiable row's adjoint on a live path "
+              f"({sum(1 for row in rows if reach[row] >= 20)} of {len(rows)} rows >= 20; rows never drawn: "
+              f"{sum(1 for row in rows if not used[row])})")
+        print("  " + ", ".join(f"{row} {reach[row]}/{used[row]}" for row in rows))
     print("\nreasons:")
     for note, count in notes.most_common():
         print(f"  {count:4d}  {note}")
     return 0
+
+
+def _float_valued(t) -> bool:
+    scalar = getattr(t, "scalar", t)
+    return bool(getattr(scalar, "is_float", False))
+
+
+#: the table rows with a derivative: differentiable, with a float (or float vector, matrix...) result
+DIFFERENTIABLE = frozenset(op.name for op in OPS.OPS if op.differentiable and any(
+    _float_valued(s.result) or (op.outputs and any(_float_valued(a) for a in s.args[-op.outputs:]))
+    for s in op.signatures))
+
+
+def adjoint_reach(k, cid: str) -> dict[str, bool]:
+    """Differentiable row -> whether its results reach a float output and vary with the data, on the inputs the
+    pipeline's gradient check draws for ``k`` (``make_inputs(..., base_seed, "smooth")``)."""
+    base_seed = int(cid[:8], 16)
+    values = make_inputs(k.params, k.dim, base_seed, "smooth")
+    other = make_inputs(k.params, k.dim, base_seed + 1, "smooth")
+    source = k.kernel_source
+    floats = {p.name for p in k.params if p.role != "input" and p.kind == "array"
+              and np.asarray(values[p.name]).dtype.kind == "f"}
+    try:
+        base = run_reference(source, k.params, values, k.dim).outputs
+        rec_a, rec_b = LV._RecordRows(), LV._RecordRows()
+        run_reference(source, k.params, values, k.dim, runtime=rec_a)
+        run_reference(source, k.params, other, k.dim, runtime=rec_b)
+    except Exception:
+        return {}
+    out = {}
+    for row in sorted((rows_used(source) - LV.placeholder_rows(source)) & DIFFERENTIABLE):
+        try:
+            perturbed = run_reference(source, k.params, values, k.dim, runtime=LV._PerturbRow(row)).outputs
+        except Exception:
+            out[row] = False
+            continue
+        changed = not LV.same_outputs({n: base[n] for n in floats}, {n: perturbed[n] for n in floats})
+        out[row] = changed and rec_a.results.get(row) != rec_b.results.get(row)
+    return out
 
 
 if __name__ == "__main__":

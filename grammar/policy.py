@@ -25,11 +25,8 @@ class Policy:
     # liveness of branch tests: a test's computed operand reaches an output only through the branch it picks
     # (a fault in it is seen when it flips the test); with odds hoist_test_odds : 1 an `if`/guarded jump's
     # non-leaf operand is first held in a local (`x4 = wp.length(v); if x4 < s0:`), which is sunk like any (elif
-    # tests too; not in loops Warp does not unroll). Off by default: at odds 3 it gives 78.7 % live row uses
-    # instead of 75.6 % (python -m harness.liveness --samples 600 --batch 10 --seed 5) but cuts the
-    # gradient-checked share from 51.4 % to 48.7 % of accepted kernels (benchmarks/gradient_share.py
-    # --kernels 400 --batch-size 10 --seed 1 [--set hoist_test_odds=3])
-    hoist_test_odds: int = 0
+    # tests too; not in loops Warp does not unroll); 0 turns it off. See max_if_nesting for the measurement.
+    hoist_test_odds: int = 1
     max_extra_types: int = 3  # types beyond float32/int32/bool/vec3 a kernel may use (swarm testing)
     # user @wp.struct types: a kernel declares 0..max_structs of them with odds struct_odds (per count 0, 1,
     # 2...; shrinks to none), each with 1..max_struct_fields fields (an optional 1-D array field with odds
@@ -41,6 +38,21 @@ class Policy:
     struct_array_field_odds: int = 3
     max_statements: int = 6  # per block
     max_block_depth: int = 3  # nesting of if/for blocks
+    # an `if` is drawn inside at most this many `if` bodies (ifs still nest through loops and elif chains): a
+    # body runs only when every enclosing test holds, and bodies three ifs deep ran in 46 % (if), 27 % (elif)
+    # of their uses on the chosen inputs. Live row uses (python -m harness.liveness --samples 600 --batch 10
+    # --seed 5): 76.4 % with 3 (no limit), 76.0 % with 2, 78.8 % with 1; with 1, edge_leaf_odds 3 and
+    # hoist_test_odds 1, 80.7 % and one row used >= 10 times below 50 % live (13 before)
+    max_if_nesting: int = 1
+    # a `return` drawn in a loop Warp does not unroll stays one with odds 1 : dynamic_return_odds (else the
+    # statement is a declaration): Warp 1.19's backward of such a kernel hangs (while) or applies adjoints of
+    # code that never ran (for), so the gradient check leaves it out (return-in-dynamic-loop: 42 of 870
+    # accepted kernels, benchmarks/gradient_share.py --kernels 1000 --batch-size 10 --seed 2)
+    dynamic_return_odds: int = 3
+    # float `%` takes a constant divisor with odds float_mod_constant_odds : 1: Warp 1.19's adjoint of a % b
+    # lacks the divisor's term, so with a varying divisor (and |a| >= |b|) the gradient check leaves the kernel
+    # out (float-mod: 46 of 870 accepted kernels, benchmarks/gradient_share.py --kernels 1000 --seed 2)
+    float_mod_constant_odds: int = 3
     max_expr_depth: int = 3
     max_loop_nesting: int = 2
     max_const_trip: int = 6  # constant loop bounds are 1..max_const_trip
@@ -56,6 +68,12 @@ class Policy:
     max_focus_rows: int = 3
     focus_weight: int = 8
     leaf_weight: int = 2  # an expression below max depth is a leaf with odds leaf_weight : operator_weight
+    # liveness of quantized arguments: a row whose result jumps at particular argument values (floor, sign,
+    # nonzero, comparisons...) passes a computed argument's change on only near a jump, so with odds
+    # edge_leaf_odds : 1 its arguments are data leaves (the corner inputs reach them unchanged); arguments
+    # whose truth value alone is read (`x and y` of floats, bool(x)) and those of predicates with one result on
+    # finite data (isnan...) are always leaves
+    edge_leaf_odds: int = 3
     operator_weight: int = 3
     # values
     float_input_range: tuple[float, float] = (-4.0, 4.0)

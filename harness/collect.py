@@ -88,8 +88,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
 
 
 def _run_key(args: argparse.Namespace) -> dict:
-    """What decides which records batch ``i`` yields: resuming is only valid while these stay the same."""
-    return {"seed": args.seed, "batch_size": args.batch_size, "verify": args.verify, "policy": args.policy}
+    """What decides which records batch ``i`` yields: resuming is only valid while these stay the same (a new
+    generator version draws other kernels from the same seeds: batch numbering starts again, the records already
+    collected stay and deduplicate the new ones)."""
+    return {"seed": args.seed, "batch_size": args.batch_size, "verify": args.verify, "policy": args.policy,
+            "generator_version": GENERATOR_VERSION}
 
 
 def _read_state(out: Path, key: dict) -> int:
@@ -101,8 +104,8 @@ def _read_state(out: Path, key: dict) -> int:
         next_batch = int(state["next_batch"])
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise CorpusError(f"{path}: unreadable collect state ({error}); delete it to restart batch numbering")
-    # older state files hold only seed and next_batch (and were written by default-policy runs)
-    older = {"seed": None, "policy": "default"}
+    # older state files hold only seed and next_batch (and were written by default-policy runs of generator 0.1.0)
+    older = {"seed": None, "policy": "default", "generator_version": "0.1.0"}
     same = all(state.get(k, older.get(k, v)) == v for k, v in key.items())
     return next_batch if same else 0
 

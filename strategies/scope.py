@@ -62,6 +62,7 @@ class Scope:
     trip: int = 1  # product of enclosing loop trip counts
     loop_depth: int = 0
     block_depth: int = 0
+    if_depth: int = 0  # enclosing `if` bodies (policy.max_if_nesting)
     n_atomic_stmts: int = 0
     atomic_class: dict = field(default_factory=dict)  # accumulator name -> the commuting atomics it admits
     palette: frozenset = frozenset()  # value types this kernel may use (empty: every type with literals)

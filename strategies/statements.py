@@ -70,7 +70,8 @@ def statement(draw, sc: Scope) -> cst.BaseStatement | list[cst.BaseStatement]:
     if sc.atomics and sc.n_atomic_stmts < sc.policy.max_atomic_stmts:
         kinds.append("atomic")
     if sc.block_depth < sc.policy.max_block_depth:
-        kinds.append("if")
+        if sc.if_depth < sc.policy.max_if_nesting:
+            kinds.append("if")
         if sc.loop_depth < sc.policy.max_loop_nesting and sc.trip < sc.policy.max_trip_product:
             kinds += ["for", "while"]
     if sc.loop_depth > 0:
@@ -83,6 +84,8 @@ def statement(draw, sc: Scope) -> cst.BaseStatement | list[cst.BaseStatement]:
         kinds += ["struct", "field"]
     weights = dict(sc.policy.statement_weights)
     kind = choose(draw, kinds, [weights.get(k, 1) for k in kinds])
+    if kind == "return" and sc.dynamic_loops and choose(draw, [False, True], [1, sc.policy.dynamic_return_odds]):
+        kind = "declare"  # Warp's backward of a return in a dynamic loop is wrong or hangs: see the policy field
     stmt = _STATEMENTS[kind](draw, sc)
     return stmt if stmt is not None else declare(draw, sc)
 
@@ -165,6 +168,9 @@ def store(draw, sc: Scope) -> cst.BaseStatement | None:
         return field_store(draw, sc, target, out.dtype, _depth(draw, sc))  # out[tid].m0 = e
     e = expression(draw, sc, out.dtype, _depth(draw, sc))
     form = choose(draw, ["store", "update", "exchange", "component"], [8, 3, 2, 2])
+    if form == "exchange" and out.dtype not in (FLOAT32, INT32) or form == "component" and not isinstance(
+            out.dtype, Composite):
+        form = "store"  # the form does not apply to the type: a plain store, which may not overwrite either
     overwrites = out.name in sc.written
     sc.written.add(out.name)
     if form in ("store", "update") and accumulates(out.dtype) and (form == "update" or overwrites):
@@ -319,17 +325,21 @@ def if_stmt(draw, sc: Scope) -> list[cst.BaseStatement]:
     static = choose(draw, [False, True], [7, 1])
     hoisted: list[cst.BaseStatement] = []
     test = static_bool(draw) if static else hoist_test(draw, sc, branch_test(draw, sc, _depth(draw, sc)), hoisted)
-    if static and test.lo:
-        return [B.if_(test.node, block(draw, sc, 3))]
-    body = [] if static else block(draw, sc, 3)
-    n_elif = draw(st.integers(0, 2))
-    has_else = draw(st.booleans())
-    orelse: cst.If | cst.Else | None = B.else_(block(draw, sc, 3)) if has_else else None
-    for _ in range(n_elif):
-        # hoisted before the whole `if`: an elif test runs only when the tests before it failed, and then no
-        # branch body has run, so its operands hold the same values there
-        cond = hoist_test(draw, sc, branch_test(draw, sc, _depth(draw, sc)), hoisted)
-        orelse = B.if_(cond.node, block(draw, sc, 3), orelse)
+    sc.if_depth += 1
+    try:
+        if static and test.lo:
+            return [B.if_(test.node, block(draw, sc, 3))]
+        body = [] if static else block(draw, sc, 3)
+        n_elif = draw(st.integers(0, 2))
+        has_else = draw(st.booleans())
+        orelse: cst.If | cst.Else | None = B.else_(block(draw, sc, 3)) if has_else else None
+        for _ in range(n_elif):
+            # hoisted before the whole `if`: an elif test runs only when the tests before it failed, and then no
+            # branch body has run, so its operands hold the same values there
+            cond = hoist_test(draw, sc, branch_test(draw, sc, _depth(draw, sc)), hoisted)
+            orelse = B.if_(cond.node, block(draw, sc, 3), orelse)
+    finally:
+        sc.if_depth -= 1
     return [*hoisted, B.if_(test.node, body, orelse)]
 
 

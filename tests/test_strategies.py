@@ -26,7 +26,7 @@ from hypothesis.vendor.pretty import pretty
 
 from grammar.ops import CORE_OPS, ATOMICS, BY_NAME, OPS
 from grammar.policy import DEFAULT_POLICY, POLICIES, Policy
-from grammar.types import BOOL, FLOAT32, FLOAT64, INT32, UINT16, VEC3
+from grammar.types import BOOL, BY_WARP_NAME, FLOAT32, FLOAT64, INT32, UINT16, VEC3
 from harness.inputs import make_inputs
 from harness.reference import run_reference
 from strategies import CATEGORIES, GeneratedKernel, ParamSpec, kernels
@@ -430,6 +430,33 @@ def test_branch_tests_avoid_predicates_fixed_on_finite_data():
 
 
 @st.composite
+def truth_only_calls(draw: st.DrawFn) -> cst.BaseExpression:
+    """``x and y`` / ``x or y`` of floats, ``bool(x)`` of a float, or ``wp.isnan``-like predicates, drawn at
+    full depth in a kernel body with a float input, the thread index and a float local and parameter."""
+    sc = _thread_scope(Var("x1", FLOAT32, "local"), Var("s0", FLOAT32, "param"))
+    pairs = [(o, g) for o in OPS if (o.syntax == "boolop" or o.name == "bool" or o.fixed_on_finite)
+             for g in o.signatures if g.args[0] == FLOAT32]
+    op, sig = draw(st.sampled_from(pairs))
+    return apply_op(draw, sc, op, sig, 3).node
+
+
+def _computed_arguments(node) -> set[str]:
+    """What the call or boolean operation computes inside its arguments, beyond reading data (conversions and
+    the clamps guarding them are reading, a `wp.static` constant is a literal)."""
+    parts = [node.left, node.right] if isinstance(node, cst.BooleanOperation) else [a.value for a in node.args]
+    return {f for f in B.called_spellings(*parts) if f not in ("wp.clamp", "wp.static", "float", "int", "bool")
+            and f not in BY_WARP_NAME}
+
+
+def test_a_value_read_only_for_its_truth_is_data():
+    """``(wp.exp(x) or s0)`` reads only whether exp(x) is zero: a computed argument of a row that reads its
+    arguments' truth value alone (or a property finite data never changes) reaches nothing (measured: such
+    rows' computed arguments were dead). Their arguments are data leaves."""
+    t = _example(truth_only_calls(), _computed_arguments, 300)
+    assert t is None, f"a computed value read only for its truth: {B.render(t)}"
+
+
+@st.composite
 def float64_arguments_beside_a_loop_counter(draw: st.DrawFn) -> str:
     """The arguments of a helper taking a float64, drawn in an unrolled loop's body where the only data that
     differs between threads or iterations is the loop counter ``j1``."""
@@ -515,6 +542,70 @@ def test_kernels_mostly_have_a_float_input():
     ks = draw_kernels(3, 100)
     share = sum(bool(candidates(k.params)[0]) for k in ks) / len(ks)
     assert share >= 0.9, share
+
+
+def _ifs_in_if_bodies(source: str) -> list[str]:
+    """The tests of ``if`` statements drawn directly in another ``if``'s body or ``else`` block (an ``elif`` is
+    the chain itself, an ``if`` inside a loop inside an ``if`` is a loop's, and a guarded jump - ``if t:
+    <sinks>; return`` - is the ``return``/``break``/``continue`` statement's)."""
+    import ast
+
+    def jump(s) -> bool:
+        return isinstance(s.body[-1], (ast.Return, ast.Break, ast.Continue)) and not s.orelse
+
+    found = []
+    for node in ast.walk(ast.parse(source)):
+        if isinstance(node, ast.If):
+            orelse = [] if len(node.orelse) == 1 and isinstance(node.orelse[0], ast.If) else node.orelse
+            found += [ast.unparse(s.test) for s in node.body + orelse if isinstance(s, ast.If) and not jump(s)]
+    return found
+
+
+def test_ifs_nest_as_deep_as_the_policy_allows():
+    """Bodies three ifs deep ran in 46 % of their uses (an elif there in 27 %): with Policy.max_if_nesting 1
+    no ``if`` is drawn directly in an ``if`` body; with 3, one is."""
+    from harness.generate import draw_kernels
+
+    assert not any(_ifs_in_if_bodies(k.kernel_source) for k in draw_kernels(3, 60))
+    assert any(_ifs_in_if_bodies(k.kernel_source)
+               for k in draw_kernels(3, 60, dataclasses.replace(DEFAULT_POLICY, max_if_nesting=3)))
+
+
+@st.composite
+def float_mods(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY) -> str:
+    """``a % b`` of float32 values drawn in a kernel body with a float input, the thread index and a float
+    parameter, under ``policy``."""
+    sc = _thread_scope(Var("s0", FLOAT32, "param"))
+    sc.policy = policy
+    mod = BY_NAME["mod"]
+    return B.render(apply_op(draw, sc, mod, next(g for g in mod.signatures if g.args[0] == FLOAT32), 2).node)
+
+
+def test_float_mod_divisors_are_mostly_constant():
+    """Warp 1.19's float % adjoint lacks the divisor's term: a varying divisor leaves the kernel out of the
+    gradient check (46 of 870 accepted kernels). A constant divisor is drawn with odds
+    Policy.float_mod_constant_odds : 1; varying ones remain (the forward check of fmod with data divisors)."""
+    from strategies.expressions import FLOAT_MOD_DIVISORS
+
+    literal = tuple(f"% {d})" if d > 0 else f"% ({d}))" for d in FLOAT_MOD_DIVISORS)
+    assert _example(float_mods(), lambda e: e.endswith(literal), 200), "no constant divisor with the default odds"
+    assert _example(float_mods(), lambda e: not e.endswith(literal), 200), "no varying divisor left"
+
+
+def test_a_return_in_a_dynamic_loop_is_rare():
+    """Warp 1.19's backward of a return in a while loop hangs, in a dynamic for loop it applies adjoints of code
+    that never ran: such kernels are left out of the gradient check (42 of 870 accepted). A return drawn in a
+    dynamic loop is kept with odds 1 : Policy.dynamic_return_odds (0: always)."""
+    import ast
+
+    from harness.generate import draw_kernels
+
+    def returns_in_while(policy) -> int:
+        return sum(isinstance(n, ast.Return) for k in draw_kernels(5, 80, policy)
+                   for w in ast.walk(ast.parse(k.kernel_source)) if isinstance(w, ast.While) for n in ast.walk(w))
+
+    kept = returns_in_while(dataclasses.replace(DEFAULT_POLICY, dynamic_return_odds=0))
+    assert kept and returns_in_while(DEFAULT_POLICY) < kept / 2
 
 
 @st.composite
