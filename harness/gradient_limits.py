@@ -724,6 +724,13 @@ class _DefUse(cst.CSTVisitor):
         self.helper_bits = helper_bits or {}
         self.edges: dict[str, set[str]] = {}
         self.bits: dict[str, set[int]] = {}
+        # every local's dependences, ints and bools included (a bool computed from a float steers a branch)
+        self.deps: dict[str, set[str]] = {}
+
+    def _dep(self, target, value) -> None:
+        name = _target_name(target) if target is not None else None
+        if name is not None:
+            self.deps.setdefault(name, set()).update(n for n in _names(value) if n in self.env)
 
     def _reads(self, node) -> set[str]:
         if node is None:
@@ -778,10 +785,12 @@ class _DefUse(cst.CSTVisitor):
             for e in elements:
                 name = unit_of(e)
                 self._edge(name, reads | ({name} if isinstance(e, cst.Subscript) and name else set()), node)
+                self._dep(e, node.value)
 
     def visit_AugAssign(self, node: cst.AugAssign) -> None:
         name = unit_of(node.target)
         self._edge(name, self._reads(node.value) | ({name} if name else set()), node)
+        self._dep(node.target, node.value)
 
     def visit_Return(self, node: cst.Return) -> None:
         self._edge(RETURN, self._reads(node.value), node)
@@ -791,8 +800,11 @@ class _DefUse(cst.CSTVisitor):
         args = [a.value for a in node.args if a.keyword is None]
         if func in _INPLACE_CALLS and args and isinstance(args[0], cst.Name):
             self._edge(args[0].value, set().union(*(self._reads(a) for a in args)), node)
+            self._dep(args[0], node)
         elif func in _OUTPUT_CALLS:
             n = _OUTPUT_CALLS[func]
+            for a in args[-n:]:
+                self._dep(a, cst.Tuple([cst.Element(x) for x in args[:-n]]) if args[:-n] else None)
             reads = set().union(*(self._reads(a) for a in args[:-n])) if args[:-n] else set()
             outs = {_target_name(a) for a in args[-n:]} - {None}
             for a in args[-n:]:
@@ -803,6 +815,13 @@ class _DefUse(cst.CSTVisitor):
         elif func in _ATOMIC_CALLS and len(args) >= 2:
             name = _target_name(args[0])
             self._edge(name, self._reads(args[-1]) | ({name} if name else set()), node)
+
+
+def _steers(reached: set[str], tested: set[str], env: dict) -> bool:
+    """Whether values ``reached`` from a stale one decide a branch (``tested``) or include an int or bool local
+    (which may decide a branch, index an array or scale a derivative)."""
+    return bool(reached & tested) or any(
+        n in env and not _floaty(env[n]) and not isinstance(env[n], (Array, Struct)) for n in reached)
 
 
 def _closure(edges: dict[str, set[str]], start: set[str], forward: bool) -> set[str]:
@@ -973,10 +992,14 @@ def analyse(kernel_source: str, params) -> Analysis:
                     kernel_wide.setdefault(key, text)
                 else:
                     unsafe.setdefault(name, (key, text))
-            elif is_kernel and key == "dynamic-loop" and _closure(defuse.edges, {target}, forward=True) & scan.tested:
+            elif is_kernel and key == "dynamic-loop" and _steers(_closure(defuse.deps, {target}, forward=True),
+                                                                   scan.tested, env):
                 # the value is stale in the backward pass's replay: a branch on it (or on what it feeds) may go the
                 # other way there, so whatever the branch guards is spoiled too, derivative or not (a 20-minute
-                # fuzz: `if x1 <= x4:` after `x1 -= a0[tid]` in a loop with a break)
+                # fuzz: `if x1 <= x4:` after `x1 -= a0[tid]` in a loop with a break). What it feeds includes ints
+                # and bools: `c7 = (x2 <= a1[tid])`, `if c7: return` after `x2 *= ...` in a loop with a break (a
+                # fault-benchmark control run); an int computed from it may index an array or scale a derivative,
+                # so any int or bool it reaches counts as steering.
                 kernel_wide.setdefault(key, text)
             elif target in tainted and target in live:
                 if is_kernel:

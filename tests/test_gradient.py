@@ -214,6 +214,12 @@ CASES = {
     "stale_branch": (_kernel("stale_branch", "x = wp.sqrt(wp.abs(a[tid]) + 0.25)\nfor j in range(3):\n"
                              "    x -= a[tid]\n    if b[tid] > 1.5:\n        break\n"
                              "if x <= b[tid]:\n    out[tid] = wp.sin(b[tid]) * a[tid]\n"), "excluded:dynamic-loop"),
+    # the same through a bool: `c = (x <= a[tid])` decides a return; the replay's stale x (the value before the
+    # loop) sends threads that returned on to the store, and Warp gave `a` a gradient of 1 there (a fault-benchmark
+    # control run on unmutated Warp)
+    "stale_bool_branch": (_kernel("stale_bool_branch", "x = wp.floor(b[0])\nfor j in range(3):\n    x *= -4.0\n"
+                                  "    if b[tid] > 100.0:\n        break\nc = (x <= a[tid])\nif c:\n    return\n"
+                                  "out[tid] = a[tid]\n"), "excluded:dynamic-loop"),
     # a continue in a while loop: a thread that continued gets no gradient from the loop (a 10-minute fuzz report)
     "continue_in_while": (_kernel("continue_in_while", "x = wp.cos(a[tid])\nw = wp.int32(0)\nwhile w < 3:\n"
                                   "    w = w + 1\n    out[tid] += wp.atan2(x, 0.75) * b[tid]\n"
@@ -301,6 +307,8 @@ def _values(name: str) -> dict:
     if name == "half_stationary":  # the values of the fuzz report: float16 lerp(x, x, t) is not x for all
         values["h"][:] = np.array([0.4336, -0.1937, 1.264, -0.4922, 3.926, -0.5464, -1.037, 0.04578], np.float16)
         values["c"][:] = np.float16(-1.143)
+    if name == "stale_bool_branch":  # x = -64 after the loop (every thread returns), 1 in the replay
+        values["b"][0] = 1.5
     if name == "branch":
         values["a"][np.abs(values["a"]) < 0.1] = 0.5
     return values
