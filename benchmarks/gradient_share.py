@@ -47,17 +47,21 @@ def main(argv=None) -> int:
     parser.add_argument("--nvrtc", action="store_true")
     parser.add_argument("--adjoint-reach", action="store_true",
                         help="count, per differentiable row, the checked kernels that exercise its adjoint on a live path")
-    parser.add_argument("--set", action="append", default=[], metavar="FIELD=INT",
-                        help="override an int field of the default policy (A/B runs), e.g. --set hoist_test_odds=3")
+    parser.add_argument("--set", action="append", default=[], metavar="FIELD=INT[,INT...]",
+                        help="override an int (or int tuple) field of the default policy (A/B runs), e.g. --set "
+                             "hoist_test_odds=3 or --set directed_weights=1,0")
     args = parser.parse_args(argv)
     try:
-        policy = dataclasses.replace(DEFAULT_POLICY, **{k: int(v) for k, v in (s.split("=", 1) for s in args.set)})
+        policy = dataclasses.replace(DEFAULT_POLICY, **{
+            k: tuple(int(x) for x in v.split(",")) if "," in v else int(v)
+            for k, v in (s.split("=", 1) for s in args.set)})
     except (TypeError, ValueError) as e:
         parser.error(f"--set: {e}")
 
     verdicts, statuses, notes = Counter(), Counter(), Counter()
     deviations: dict[str, list[float]] = defaultdict(list)  # float path -> relative deviations of checked kernels
     per_category: dict[str, Counter] = defaultdict(Counter)
+    by_kind: dict[str, Counter] = defaultdict(Counter)  # ordinary / gradient-directed -> exclusion -> kernels
     reach, used = Counter(), Counter()  # differentiable row -> checked kernels where live / where used
     start, drawn, batch = time.perf_counter(), 0, 0
     with tempfile.TemporaryDirectory() as work:
@@ -79,9 +83,11 @@ def main(argv=None) -> int:
                 m = re.search(r"\((float\d+) path, rtol [^,]+, deviation ([^ ]+) of the scale", v["gradient_note"])
                 if status == "checked" and m:
                     deviations[m.group(1)].append(float(m.group(2)))
+                kind = "gradient-directed" if r.kernel.directed else "ordinary"
                 if status.startswith("excluded") or status == "not-differentiable":
                     notes[f"{status}: {v['gradient_note'].split(':')[0][:90]}"] += 1
-                for c in ("all", *r.record["categories"]):
+                    by_kind[kind][status] += 1
+                for c in ("all", kind, *r.record["categories"]):
                     per_category[c][status] += 1
                 if args.adjoint_reach and status == "checked":
                     for row, live in adjoint_reach(r.kernel, r.record["id"]).items():
@@ -102,7 +108,7 @@ def main(argv=None) -> int:
     print(f"{drawn} kernels drawn (seed {args.seed}) in {seconds:.0f} s; verdicts: {dict(verdicts)}")
     print(f"accepted {accepted}; gradient statuses: {dict(statuses)}")
     print("\nshare checked (of accepted; of gradient candidates = accepted minus not-differentiable):")
-    for c in ("all", *CATEGORIES):
+    for c in ("all", "gradient-directed", "ordinary", *CATEGORIES):
         if per_category[c]:
             print(f"  {c:<18} {share(per_category[c])}")
     print("\nrelative deviation |v·Ju - u·Jᵀv| / scale of the checked kernels, per float path "
@@ -116,6 +122,8 @@ def main(argv=None) -> int:
               f"({sum(1 for row in rows if reach[row] >= 20)} of {len(rows)} rows >= 20; rows never drawn: "
               f"{sum(1 for row in rows if not used[row])})")
         print("  " + ", ".join(f"{row} {reach[row]}/{used[row]}" for row in rows))
+    for kind, counter in sorted(by_kind.items()):
+        print(f"\n{kind} kernels not checked: " + ", ".join(f"{k} {n}" for k, n in counter.most_common()))
     print("\nreasons:")
     for note, count in notes.most_common():
         print(f"  {count:4d}  {note}")

@@ -22,6 +22,15 @@ class Policy:
     # gradient reach: a kernel whose input arrays are all ints, bools or structs has no derivative to check;
     # with odds float_input_odds : 1 its first input is then redrawn among the float element types
     float_input_odds: int = 3
+    # gradient reach: (ordinary, gradient-directed) kernel weights ((1, 0): never directed, (0, 1): always). A
+    # gradient-directed kernel has a float input and a float first output, favours differentiable rows over
+    # floats, and keeps clear of what Warp 1.19 cannot differentiate (harness.gradient_limits): no while loops,
+    # breaks, continues or for loops over a parameter (dynamic loops), no float `*=`, constant float `%`
+    # divisors, additive atomics
+    directed_weights: tuple[int, int] = (2, 1)
+    # a gradient-directed kernel favours 1..directed_focus_rows differentiable rows (every row's adjoint gets
+    # its share of the checked kernels: 135 rows)
+    directed_focus_rows: int = 3
     # liveness of branch tests: a test's computed operand reaches an output only through the branch it picks
     # (a fault in it is seen when it flips the test); with odds hoist_test_odds : 1 an `if`/guarded jump's
     # non-leaf operand is first held in a local (`x4 = wp.length(v); if x4 < s0:`), which is sunk like any (elif
@@ -103,7 +112,7 @@ DEFAULT_POLICY = Policy()
 #: builtins of those four types (`python -m harness.coverage` shows which).
 SMALL_POLICY = Policy(max_inputs=2, max_outputs=1, max_scalar_params=1, max_funcs=0, max_extra_types=0,
                       max_structs=0, max_statements=4, max_block_depth=2, max_expr_depth=2, max_loop_nesting=1,
-                      max_focus_rows=0)
+                      max_focus_rows=0, directed_focus_rows=0)
 
 #: ``--policy`` names of ``harness.collect`` (and ``harness.coverage``)
 POLICIES: dict[str, Policy] = {"default": DEFAULT_POLICY, "small": SMALL_POLICY}

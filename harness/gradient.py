@@ -40,6 +40,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from grammar import ops as OPS
 from grammar.semantics import UndefinedBehaviour
 from grammar.types import BY_NAME, Composite, float_valued
 
@@ -73,8 +74,6 @@ HALF_STATIONARY_KEY = "float16-stationary"
 #: DEPARTURES of that precision ("ill-conditioned")
 ILL_CONDITIONED_KEY = "ill-conditioned"
 
-#: rows whose Warp 1.19 adjoint is missing although their derivative is not zero (warp/native/builtin.h)
-MISSING_ADJOINTS = ("frac",)
 
 #: differentiable rows with a kink inside (their derivative jumps where these decisions change): the sign
 #: pattern of ``norm_l1``'s components (``|x|`` at ``x = 0``), recorded like the selections' decisions
@@ -211,7 +210,7 @@ class DecisionRuntime(Runtime):
         scalar = result.scalar if isinstance(result, Composite) else result
         float_result = scalar is not None and getattr(scalar, "is_float", False)
         known = ("float-mod" if op.name == "mod" and float_result
-                 else "missing-adjoint" if op.name in MISSING_ADJOINTS else None)
+                 else "missing-adjoint" if op.name in OPS.MISSING_ADJOINTS else None)
         if result is None or op.outputs or op.inplace:
             mode = "pattern" if op.exact else None  # tuple results: equality pattern of each part
         elif not float_result:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 import libcst as cst
 
 from grammar import ops as OPS
-from grammar.types import Array, Composite, Scalar, Struct
+from grammar.types import Array, Composite, Scalar, Struct, half_product
 from strategies._cst import COMPONENT_INDEX, look
 
 _GUIDE = "https://nvidia.github.io/warp/user_guide/differentiability.html"
@@ -209,12 +209,23 @@ _NON_DIFFERENTIABLE_ATOMICS = {"wp.atomic_exch", "wp.atomic_cas", "wp.atomic_and
 MAX_UNROLL = 16  # Warp's default module option "max_unroll"
 
 
-def _literal_int(node: cst.BaseExpression) -> int | None:
+_STATIC_INT_OPS = {cst.Add: lambda a, b: a + b, cst.Subtract: lambda a, b: a - b, cst.Multiply: lambda a, b: a * b,
+                   cst.FloorDivide: lambda a, b: a // b if b else None, cst.Modulo: lambda a, b: a % b if b else None}
+
+
+def _literal_int(node: cst.BaseExpression, static: bool = False) -> int | None:
+    """The value of an int literal (``3``, ``-3``), or of ``wp.static(<int literal arithmetic>)``, which Python
+    evaluates before code generation (Warp 1.19 unrolls ``range(wp.static(((-9) + 2) + 10))`` like ``range(3)``)."""
     if isinstance(node, cst.Integer):
         return int(node.value)
     if isinstance(node, cst.UnaryOperation) and isinstance(node.operator, cst.Minus):
-        inner = _literal_int(node.expression)
+        inner = _literal_int(node.expression, static)
         return None if inner is None else -inner
+    if isinstance(node, cst.Call) and _code(node.func) == "wp.static" and len(node.args) == 1:
+        return _literal_int(node.args[0].value, True)
+    if static and isinstance(node, cst.BinaryOperation) and type(node.operator) in _STATIC_INT_OPS:
+        a, b = _literal_int(node.left, True), _literal_int(node.right, True)
+        return None if a is None or b is None else _STATIC_INT_OPS[type(node.operator)](a, b)
     return None
 
 
@@ -680,7 +691,6 @@ RETURN = "<return>"
 #: pseudo-width in the ``bits`` sets: a float16 matrix, quaternion, transform or spatial matrix (see
 #: :meth:`Analysis.half_composite`)
 HALF_COMPOSITE = 15
-_PRODUCT_KINDS = ("matrix", "quat", "transform", "spatial_matrix")
 
 
 def _type_bits(t) -> set[int]:
@@ -689,7 +699,7 @@ def _type_bits(t) -> set[int]:
     if isinstance(t, Array):
         t = t.dtype
     if isinstance(t, Composite):
-        if t.scalar.is_float and t.scalar.bits == 16 and t.kind in _PRODUCT_KINDS:
+        if half_product(t):
             return {16, HALF_COMPOSITE}
         return {t.scalar.bits} if t.scalar.is_float else set()
     if isinstance(t, Struct):

@@ -26,7 +26,7 @@ import libcst as cst
 
 from grammar import ops as OPS
 from grammar.ops import Op, Signature
-from grammar.types import BOOL, FLOAT32, INT32, INT64, Composite, Scalar, ValueType
+from grammar.types import BOOL, FLOAT32, INT32, INT64, Composite, Scalar, ValueType, float_valued
 
 from . import _cst as B
 from .scope import Scope
@@ -564,6 +564,8 @@ def expression(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     if depth <= 0 or choose(draw, ["leaf", "op"], [p.leaf_weight, p.operator_weight + p.leaf_weight * (sc.live > 0)]) == "leaf":
         return leaf(draw, sc, t, depth)
     candidates = sc.ops_for(t)
+    if sc.directed:  # an overload without Warp adjoint would leave the kernel out of the gradient check
+        candidates = [(op, s) for op, s in candidates if not OPS.adjoint_missing(op, s)]
     if not candidates and not any(f.returns == (t,) for f in sc.funcs):
         return leaf(draw, sc, t, depth)
     by_row: dict[str, list] = {}
@@ -608,11 +610,12 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
         if args[0].node.deep_equals(args[1].node) and op.domain(1, signature) == "any" and (
                 signature.args[1] in literal_types()):  # the only leaf of that type: a constant operand
             args[1] = literal(draw, sc, signature.args[1])
-    if op.name == "mod" and signature.result.is_float and choose(
-            draw, [False, True], [1, sc.policy.float_mod_constant_odds]):
+    if op.name == "mod" and float_valued(signature.result) and (sc.directed or choose(
+            draw, [False, True], [1, sc.policy.float_mod_constant_odds])):
         # Warp 1.19's float % adjoint lacks the divisor's term (known_bugs/mod_divisor_adjoint.py): with a
         # divisor that varies, the gradient check leaves the kernel out (float-mod); a constant one keeps it
-        args[1] = typed_float(draw(st.sampled_from(FLOAT_MOD_DIVISORS)), signature.args[1])
+        # (a vector's: nonzero constant components)
+        args[1] = float_mod_divisor(draw, signature.args[1])
     if op.name in _SHIFTS:
         for _ in range(2):  # `x >> (x & 31)` is 0 for every x in [1, 2**31): the count reads other data
             if not B.shares_data(args[0].node, args[1].node):
@@ -658,6 +661,15 @@ def _unpin_constant_arguments(sc: Scope, op: Op, args: list[Expr]) -> None:
 
 #: the constant divisors of float ``%`` (:func:`apply_op`, ``Policy.float_mod_constant_odds``)
 FLOAT_MOD_DIVISORS = (1.5, 0.75, 2.0, -1.5, 3.0)
+
+def float_mod_divisor(draw, t: ValueType) -> Expr:
+    """A constant divisor of float (or float vector) ``%`` from :data:`FLOAT_MOD_DIVISORS`."""
+    if isinstance(t, Scalar):
+        return typed_float(draw(st.sampled_from(FLOAT_MOD_DIVISORS)), t)
+    op, s = _constructor(t)
+    parts = [float_mod_divisor(draw, a).node for a in s.args]
+    return Expr(B.call(op.spelling, *parts), t, is_literal=True)
+
 
 #: the shift rows: their count is drawn to read other data than the shifted value (:func:`apply_op`)
 _SHIFTS = frozenset(("lshift", "rshift"))

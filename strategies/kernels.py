@@ -23,7 +23,7 @@ import libcst as cst
 from grammar import ops as OPS
 from grammar.policy import DEFAULT_POLICY, Policy
 from grammar.types import (ARRAY_ELEMENT_TYPES, BOOL, FLOAT32, INT32, VEC3, Array, Scalar, Struct, ValueType,
-                           float_valued)
+                           float_valued, half_product)
 
 from . import _cst as B
 from .categories import categories_of
@@ -62,6 +62,7 @@ class GeneratedKernel:
     dim: int | tuple[int, ...]  # launch dimension(s)
     helpers: tuple[cst.FunctionDef, ...] = ()  # user @wp.func definitions the kernel calls
     structs: tuple[cst.ClassDef, ...] = ()  # user @wp.struct definitions the kernel uses
+    directed: bool = False  # drawn gradient-directed (Policy.directed_weights)
 
     @cached_property  # rendering is costly and the harness reads it many times; nodes are immutable
     def source(self) -> str:
@@ -179,9 +180,39 @@ def focus_row(draw: st.DrawFn) -> tuple:
     return op, spread_choice(draw, list(sigs))
 
 
-def focus_rows(draw, policy: Policy) -> list:
-    """0..max_focus_rows (row, signature) pairs the kernel favours. Drawn as a list so the shrinker deletes
-    whole picks (shrinks toward none, then early rows)."""
+@lru_cache(maxsize=1)
+def differentiable_rows() -> tuple:
+    """The focusable rows (:func:`focusable_rows`) with an adjoint, each with its signatures whose arguments
+    include a float value and whose result (or an output argument) is one: where a derivative flows. Left out:
+    overloads over float16 products (their adjoint is not checked, see ``grammar.types.half_product``), those
+    Warp has no adjoint for (``grammar.ops.adjoint_missing``) and in-place rows (component writes: Warp's
+    gradient through them is spoiled once the local was read)."""
+    rows = []
+    for op, sigs in focusable_rows():
+        if not op.differentiable or op.family == "atomic" or op.inplace:  # (in-place: component writes)
+            continue
+        kept = tuple(s for s in sigs if any(float_valued(a) for a in s.args) and (
+            float_valued(s.result) if s.result is not None else op.outputs or op.inplace)
+            and not any(half_product(t) for t in (*s.args, s.result)) and not OPS.adjoint_missing(op, s))
+        if kept:
+            rows.append((op, kept))
+    return tuple(rows)
+
+
+@st.composite
+def differentiable_focus_row(draw: st.DrawFn) -> tuple:
+    """One (row, signature) pair a gradient-directed kernel favours, nearly uniform over
+    :func:`differentiable_rows` (every row's adjoint gets its share of the checked kernels)."""
+    op, sigs = spread_choice(draw, list(differentiable_rows()))
+    return op, spread_choice(draw, list(sigs))
+
+
+def focus_rows(draw, policy: Policy, directed: bool = False) -> list:
+    """0..max_focus_rows (row, signature) pairs the kernel favours (a gradient-directed kernel: 1..
+    directed_focus_rows, all differentiable). Drawn as a list so the shrinker deletes whole picks (shrinks
+    toward none, then early rows)."""
+    if directed and policy.directed_focus_rows:
+        return draw(st.lists(differentiable_focus_row(), min_size=1, max_size=policy.directed_focus_rows))
     return draw(st.lists(focus_row(), max_size=policy.max_focus_rows))
 
 
@@ -197,11 +228,18 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
 
     Swarm testing: each kernel draws a *palette* of extra types (beyond float32/int32/bool/vec3) and a
     launch rank; shrinking removes the extra types and goes back to 1-D launches.
+
+    Gradient-directed kernels (``policy.directed_weights``; shrinks to an ordinary one) favour
+    differentiable rows, take a float first input and a float first output, and draw no statement that
+    makes Warp's adjoint unusable (see :attr:`Scope.directed`): most of them get their gradient checked.
     """
-    pool = sorted((t for t in literal_types() if t not in CORE_TYPES and t != BOOL), key=lambda t: t.name)
+    directed = all(policy.directed_weights) and choose(draw, [False, True], list(policy.directed_weights)) or (
+        not policy.directed_weights[0])
+    pool = sorted((t for t in literal_types() if t not in CORE_TYPES and t != BOOL and not (
+        directed and half_product(t))), key=lambda t: t.name)  # (a half product's adjoint is not checked)
     n_extra = draw(st.integers(0, min(policy.max_extra_types, len(pool)))) if pool else 0
     extras = [choose(draw, pool) for _ in range(n_extra)]
-    focus = focus_rows(draw, policy)
+    focus = focus_rows(draw, policy, directed)
     extras += [t for _, sig in focus for t in (*sig.args, sig.result) if t is not None and t not in CORE_TYPES
                and t != BOOL and t not in extras]
     palette = frozenset(CORE_TYPES + (BOOL,) + tuple(extras))
@@ -217,17 +255,19 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     n_scalar = draw(st.integers(0, policy.max_scalar_params))
     inputs = [ArrayParam(f"a{i}", choose(draw, element_types), "input") for i in range(n_in)]
     floats = [t for t in element_types if float_valued(t)]
-    if not any(float_valued(a.dtype) for a in inputs) and floats and choose(
-            draw, [False, True], [1, policy.float_input_odds]):
+    if not any(float_valued(a.dtype) for a in inputs) and floats and (directed or choose(
+            draw, [False, True], [1, policy.float_input_odds])):
         inputs[0] = ArrayParam("a0", choose(draw, floats), "input")  # a derivative for the gradient check
     outputs = [ArrayParam(f"out{i}", choose(draw, element_types), "output") for i in range(n_out)]
+    if directed and floats and not float_valued(outputs[0].dtype):
+        outputs[0] = ArrayParam("out0", choose(draw, floats), "output")
     atomics = [ArrayParam(f"acc{i}", choose(draw, [FLOAT32, INT32]), "atomic") for i in range(n_atomic)]
     scalar_types = [INT32, FLOAT32] + [t for t in dict.fromkeys(extras) if isinstance(t, Scalar) and t != BOOL]
     scalars = [(f"s{i}", choose(draw, scalar_types)) for i in range(n_scalar)]
     struct_params = [(f"sp{i}", choose(draw, structs)) for i in range(draw(st.integers(0, 2)) if structs else 0)]
 
     sc = Scope(policy, inputs, outputs, atomics, palette=palette, shape=shape,
-               focus=frozenset(op.name for op, _ in focus), structs=structs)
+               focus=frozenset(op.name for op, _ in focus), structs=structs, directed=directed)
     specs: list[ParamSpec] = []
     for a in inputs + outputs + atomics:
         if isinstance(a.dtype, Struct):
@@ -283,4 +323,4 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     dim = shape[0] if rank == 1 else shape
     used = B.names_in(*helpers, func)  # a struct type nothing uses is not rendered
     return GeneratedKernel(name, func, tuple(specs), categories_of(func), dim, tuple(helpers),
-                           tuple(struct_def(s) for s in structs if s.name in used))
+                           tuple(struct_def(s) for s in structs if s.name in used), directed)

@@ -71,6 +71,7 @@ class Scope:
     shape: tuple[int, ...] = ()  # launch shape == shape of every array parameter; () means (policy.dim,)
     focus: frozenset = frozenset()  # names of table rows this kernel favours (swarm testing over rows)
     structs: list = field(default_factory=list)  # the kernel's @wp.struct types (grammar.types.Struct)
+    directed: bool = False  # a gradient-directed kernel (Policy.directed_weights): no dynamic loops etc.
     # liveness (strategies.sinks): value type -> [sink array name, slots used]; while ``live`` > 0 leaves and
     # guards prefer variables and loads over literals (an operand that must carry the kernel's data)
     sinks: dict = field(default_factory=dict)

@@ -28,7 +28,7 @@ from functools import lru_cache
 import hypothesis.strategies as st
 import libcst as cst
 
-from grammar.types import BOOL, FLOAT32, INT32, Composite, Scalar
+from grammar.types import BOOL, FLOAT32, INT32, Composite, Scalar, float_valued
 
 from . import _cst as B
 from .expressions import (Expr, branch_test, by_name, choose, expression, lane_uniform, literal_types, live,
@@ -64,7 +64,9 @@ def block(draw, sc: Scope, max_stmts: int | None = None, min_stmts: int = 1) -> 
 
 
 def statement(draw, sc: Scope) -> cst.BaseStatement | list[cst.BaseStatement]:
-    kinds = ["declare", "store", "assign", "augassign", "component"]
+    # a gradient-directed kernel writes no component of a local: after a read, or of a value computed from
+    # variables, Warp's in-place write spoils the gradient (gradient_limits: component-overwrite)
+    kinds = ["declare", "store", "assign", "augassign"] + ([] if sc.directed else ["component"])
     if any(len(f.returns) > 1 for f in sc.funcs):
         kinds.append("unpack")
     if sc.atomics and sc.n_atomic_stmts < sc.policy.max_atomic_stmts:
@@ -73,8 +75,8 @@ def statement(draw, sc: Scope) -> cst.BaseStatement | list[cst.BaseStatement]:
         if sc.if_depth < sc.policy.max_if_nesting:
             kinds.append("if")
         if sc.loop_depth < sc.policy.max_loop_nesting and sc.trip < sc.policy.max_trip_product:
-            kinds += ["for", "while"]
-    if sc.loop_depth > 0:
+            kinds += ["for"] if sc.directed else ["for", "while"]  # a gradient-directed kernel: no dynamic loops
+    if sc.loop_depth > 0 and not sc.directed:  # a jump makes its loop dynamic
         kinds += ["break", "continue"]
     if not sc.in_func:
         kinds.append("return")
@@ -171,6 +173,8 @@ def store(draw, sc: Scope) -> cst.BaseStatement | None:
     if form == "exchange" and out.dtype not in (FLOAT32, INT32) or form == "component" and not isinstance(
             out.dtype, Composite):
         form = "store"  # the form does not apply to the type: a plain store, which may not overwrite either
+    if sc.directed and form == "exchange" and float_valued(out.dtype):
+        form = "store"  # (atomic_exch has no adjoint, and the value it returns is not replayed: atomic-result)
     overwrites = out.name in sc.written
     sc.written.add(out.name)
     if form in ("store", "update") and accumulates(out.dtype) and (form == "update" or overwrites):
@@ -257,8 +261,8 @@ def aug_assign(draw, sc: Scope) -> cst.BaseStatement | None:
         return None
     v = choose(draw, targets)
     ops = [o for o in ("+", "-", "*") if _has_binop(o, v.type)]
-    if isinstance(v.type, Scalar) and v.type.is_int:
-        ops = [o for o in ops if o != "*"]
+    if isinstance(v.type, Scalar) and v.type.is_int or sc.directed and float_valued(v.type):
+        ops = [o for o in ops if o != "*"]  # a float `*=` has no correct adjoint in Warp (inplace-mul-div)
     if not ops:
         return None
     op = choose(draw, ops)
@@ -306,6 +310,8 @@ def atomic(draw, sc: Scope) -> cst.BaseStatement:
     allowed = sc.atomic_class.get(arr.name)  # fixed by the first atomic on this accumulator
     rows = [op for op in ATOMICS if op.name not in OWN_SLOT_ATOMICS and (allowed is None or op.name in allowed)
             and any(s.args[0] == arr.dtype for s in op.signatures)]
+    if sc.directed:  # a gradient-directed kernel: additive atomics (min/max have no adjoint at ties)
+        rows = [op for op in rows if op.name in ATOMIC_CLASSES[0]] or rows
     op = spread_choice(draw, rows)
     sc.atomic_class[arr.name] = next(c for c in ATOMIC_CLASSES if op.name in c)
     fn = op.spelling
@@ -415,7 +421,7 @@ def for_stmt(draw, sc: Scope) -> cst.BaseStatement:
     p = sc.policy
     room = max(1, min(p.max_const_trip, p.max_trip_product // sc.trip))
     int_params = [v for v in sc.vars if v.kind == "param" and v.type == INT32 and v.hi * sc.trip <= p.max_trip_product]
-    kinds = ["const", "range2"] + (["param"] if int_params else []) + ["static"]
+    kinds = ["const", "range2"] + (["param"] if int_params and not sc.directed else []) + ["static"]
     kind = choose(draw, kinds, [3] * (len(kinds) - 1) + [1])
     if kind == "const":
         k = draw(st.integers(1, room))
@@ -525,7 +531,7 @@ def builtin_statement(draw, sc: Scope) -> list[cst.BaseStatement] | None:
     * ``p, q, s = wp.transform_decompose(m)``;
     * ``wp.transform_set_translation(x, p)`` on an assignable local ``x`` (declared first when none exists).
     Focus rows are favoured like in expressions."""
-    rows = statement_rows(sc)
+    rows = [(op, s) for op, s in statement_rows(sc) if not (sc.directed and op.inplace)]  # (component writes)
     if not rows:
         return None
     by_row: dict[str, list] = {}

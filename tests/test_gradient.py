@@ -224,6 +224,11 @@ CASES = {
     "continue_in_while": (_kernel("continue_in_while", "x = wp.cos(a[tid])\nw = wp.int32(0)\nwhile w < 3:\n"
                                   "    w = w + 1\n    out[tid] += wp.atan2(x, 0.75) * b[tid]\n"
                                   "    if b[tid] < x:\n        continue\n"), "excluded:dynamic-loop"),
+    # a return in a loop over range(wp.static(...)): Python evaluates the bound, Warp unrolls the loop like
+    # range(3), and the gradient is checked (not return-in-dynamic-loop)
+    "return_in_static_loop": (_kernel("return_in_static_loop", "for j in range(wp.static((1 + 2))):\n"
+                                      "    out[tid] += a[tid] * b[tid]\n    if b[tid] > 0.5:\n        return\n"),
+                              "checked"),
     # a break in a loop: Warp drops the adjoint of the iteration that broke (of every iteration in a for loop)
     "break_in_loop": (_kernel("break_in_loop", "for j in range(4):\n    out[tid] += a[tid] * b[tid]\n"
                               "    if b[tid] > 0.0:\n        break\n"), "excluded:dynamic-loop"),

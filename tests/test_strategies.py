@@ -572,13 +572,13 @@ def test_ifs_nest_as_deep_as_the_policy_allows():
 
 
 @st.composite
-def float_mods(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY) -> str:
-    """``a % b`` of float32 values drawn in a kernel body with a float input, the thread index and a float
-    parameter, under ``policy``."""
+def float_mods(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, t=FLOAT32, directed: bool = False) -> str:
+    """``a % b`` of ``t`` values drawn in a kernel body with a float input, the thread index and a float
+    parameter, under ``policy`` (``directed``: in a gradient-directed kernel)."""
     sc = _thread_scope(Var("s0", FLOAT32, "param"))
-    sc.policy = policy
+    sc.policy, sc.directed = policy, directed
     mod = BY_NAME["mod"]
-    return B.render(apply_op(draw, sc, mod, next(g for g in mod.signatures if g.args[0] == FLOAT32), 2).node)
+    return B.render(apply_op(draw, sc, mod, next(g for g in mod.signatures if g.args[0] == t), 2).node)
 
 
 def test_float_mod_divisors_are_mostly_constant():
@@ -590,22 +590,81 @@ def test_float_mod_divisors_are_mostly_constant():
     literal = tuple(f"% {d})" if d > 0 else f"% ({d}))" for d in FLOAT_MOD_DIVISORS)
     assert _example(float_mods(), lambda e: e.endswith(literal), 200), "no constant divisor with the default odds"
     assert _example(float_mods(), lambda e: not e.endswith(literal), 200), "no varying divisor left"
+    # a gradient-directed kernel: always constant
+    assert _example(float_mods(directed=True), lambda e: not e.endswith(literal), 200) is None
+    # vectors too: every component a constant divisor (never 0: a component % 0 is NaN)
+    constant_vec3 = re.compile(r"% wp\.vec3\(" + ", ".join([r"\(?(-?[0-9.]+)\)?"] * 3) + r"\)\)$")
+    assert _example(float_mods(t=VEC3, directed=True), lambda e: not constant_vec3.search(e), 200) is None
+    assert _example(float_mods(t=VEC3), lambda e: constant_vec3.search(e), 200), "no constant vector divisor"
+
+
+@st.composite
+def statements_in_a_while_body(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY) -> str:
+    """One statement drawn in the body of a ``while`` loop (a loop Warp does not unroll), rendered."""
+    from strategies.statements import statement
+
+    sc = _thread_scope(Var("w1", INT32, "loop", 1, 4))
+    sc.policy = policy
+    sc.loop_depth, sc.dynamic_loops = 1, 1
+    sc.loop_marks.append(len(sc.vars))
+    sc.push()
+    drawn = statement(draw, sc)
+    return "\n".join(B.render(n) for n in (drawn if isinstance(drawn, list) else [drawn]))
+
+
+def _share(strategy, condition, n: int) -> float:
+    """The share of ``n`` draws of ``strategy`` meeting ``condition``."""
+    hits = []
+
+    @settings(SEARCH, max_examples=n)
+    @given(strategy)
+    def count(x):
+        hits.append(bool(condition(x)))
+
+    count()
+    return sum(hits) / len(hits)
 
 
 def test_a_return_in_a_dynamic_loop_is_rare():
     """Warp 1.19's backward of a return in a while loop hangs, in a dynamic for loop it applies adjoints of code
     that never ran: such kernels are left out of the gradient check (42 of 870 accepted). A return drawn in a
     dynamic loop is kept with odds 1 : Policy.dynamic_return_odds (0: always)."""
+    def returns(policy) -> float:
+        return _share(statements_in_a_while_body(policy), lambda s: "return" in s, 400)
+
+    kept = returns(dataclasses.replace(DEFAULT_POLICY, dynamic_return_odds=0))
+    assert kept > 0.02 and returns(DEFAULT_POLICY) < kept / 2
+
+
+def test_gradient_directed_kernels_keep_clear_of_warps_adjoint_limits():
+    """A gradient-directed kernel (Policy.directed_weights) holds no dynamic loop (no while, break, continue or
+    for loop over a parameter), no float `*=` and no varying float `%` divisor, so none of the data-flow limits
+    those cause leaves it out of the gradient check; it has a float input and a float first output, and uses a
+    differentiable row it favours. The default mix draws both kinds."""
     import ast
 
     from harness.generate import draw_kernels
+    from harness.gradient_limits import static_exclusions
+    from strategies.kernels import differentiable_rows
 
-    def returns_in_while(policy) -> int:
-        return sum(isinstance(n, ast.Return) for k in draw_kernels(5, 80, policy)
-                   for w in ast.walk(ast.parse(k.kernel_source)) if isinstance(w, ast.While) for n in ast.walk(w))
-
-    kept = returns_in_while(dataclasses.replace(DEFAULT_POLICY, dynamic_return_odds=0))
-    assert kept and returns_in_while(DEFAULT_POLICY) < kept / 2
+    always = dataclasses.replace(DEFAULT_POLICY, directed_weights=(0, 1))
+    drawn = draw_kernels(3, 40, always)
+    assert drawn and all(k.directed for k in drawn)
+    spellings = {op.spelling for op, _ in differentiable_rows()}
+    for k in drawn:
+        tree = ast.parse(k.kernel_source)
+        nodes = list(ast.walk(tree))
+        assert not any(isinstance(n, (ast.While, ast.Break, ast.Continue)) for n in nodes), k.kernel_source
+        for loop in (n for n in nodes if isinstance(n, ast.For)):
+            assert not any(isinstance(a, ast.Name) for a in loop.iter.args), k.kernel_source
+        limits = set(static_exclusions(k.kernel_source, k.params))
+        assert not limits & {"dynamic-loop", "return-in-dynamic-loop", "inplace-mul-div"}, (limits, k.kernel_source)
+        floats = {p.name for p in k.params if p.dtype.startswith(("float", "vec", "mat", "quat", "transform",
+                                                                   "spatial"))}
+        assert "out0" in floats and any(p.role == "input" and p.name in floats for p in k.params), k.kernel_source
+        assert any(s in k.kernel_source for s in spellings if len(s) > 1), k.kernel_source
+    mixed = draw_kernels(3, 60)
+    assert 0 < sum(k.directed for k in mixed) < len(mixed)
 
 
 @st.composite
