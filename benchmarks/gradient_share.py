@@ -31,6 +31,7 @@ import numpy as np  # noqa: E402
 
 from grammar.policy import DEFAULT_POLICY  # noqa: E402
 from grammar import ops as OPS  # noqa: E402
+from grammar.types import float_valued  # noqa: E402
 from harness import liveness as LV  # noqa: E402
 from harness.generate import draw_kernels  # noqa: E402
 from harness.inputs import make_inputs  # noqa: E402
@@ -130,14 +131,10 @@ def main(argv=None) -> int:
     return 0
 
 
-def _float_valued(t) -> bool:
-    scalar = getattr(t, "scalar", t)
-    return bool(getattr(scalar, "is_float", False))
-
-
-#: the table rows with a derivative: differentiable, with a float (or float vector, matrix...) result
-DIFFERENTIABLE = frozenset(op.name for op in OPS.OPS if op.differentiable and any(
-    _float_valued(s.result) or (op.outputs and any(_float_valued(a) for a in s.args[-op.outputs:]))
+#: the table rows with a derivative: differentiable, with a float (or float vector, matrix...) result; not the
+#: component row (``v[k]``), which the reference reads as indexing, not as a row use
+DIFFERENTIABLE = frozenset(op.name for op in OPS.OPS if op.differentiable and op.syntax != "index" and any(
+    float_valued(s.result) or (op.outputs and any(float_valued(a) for a in s.args[-op.outputs:]))
     for s in op.signatures))
 
 

@@ -9,7 +9,11 @@ say which of the ten corpus categories it exercises, computed from the AST.
 
 Guarantees: see :mod:`strategies.statements`; in short well typed, no UB, no races, terminating.
 
-Shrinking: toward one input, one output, no scalar parameters, no struct types, no atomics, one statement.
+A third of the kernels (``Policy.directed_weights``) are *gradient-directed*: built for the gradient check
+(see :func:`kernels`).
+
+Shrinking: toward an ordinary (not gradient-directed) kernel, one input, one output, no scalar parameters, no
+struct types, no atomics, one statement.
 """
 
 from __future__ import annotations
@@ -233,8 +237,8 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     differentiable rows, take a float first input and a float first output, and draw no statement that
     makes Warp's adjoint unusable (see :attr:`Scope.directed`): most of them get their gradient checked.
     """
-    directed = all(policy.directed_weights) and choose(draw, [False, True], list(policy.directed_weights)) or (
-        not policy.directed_weights[0])
+    w_ordinary, w_directed = policy.directed_weights  # no draw when one weight is 0 (stable draws)
+    directed = choose(draw, [False, True], [w_ordinary, w_directed]) if w_ordinary and w_directed else bool(w_directed)
     pool = sorted((t for t in literal_types() if t not in CORE_TYPES and t != BOOL and not (
         directed and half_product(t))), key=lambda t: t.name)  # (a half product's adjoint is not checked)
     n_extra = draw(st.integers(0, min(policy.max_extra_types, len(pool)))) if pool else 0

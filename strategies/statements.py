@@ -15,7 +15,11 @@ Guarantees (on top of those of :mod:`strategies.expressions`):
   most ``policy.atomic_int_bound`` per execution, at most ``max_trip_product`` executions per statement and
   thread, and at most ``policy.max_atomic_stmts`` such statements;
 * scoping: a variable declared in a block is never used after the block ends (Warp keeps it visible, but
-  possibly uninitialised).
+  possibly uninitialised);
+* gradient-directed kernels (``Scope.directed``): no ``while``, ``break``, ``continue`` or ``for`` over a
+  parameter (every loop unrolled), no float ``*=``, no component write of a local and no in-place builtin, no
+  float ``atomic_exch`` store, only additive atomics: nothing that Warp 1.19 cannot differentiate
+  (``harness.gradient_limits``).
 
 Shrinking: statement kinds are ordered simplest first (declaration, store, assignment, augmented
 assignment, atomic, if, for, ...), blocks shrink toward one statement and nesting toward none.
