@@ -1113,6 +1113,13 @@ def _scan_statement(statement, scan: _Scan) -> None:
                 look(scan, small)
         return
     if isinstance(statement, (cst.For, cst.While)):
+        if isinstance(statement, cst.While) or loop_is_dynamic(statement):
+            # an int/bool read before a dynamic loop that changes it: Warp updates the variable in place, and the
+            # adjoint of the earlier read (a branch on it, an index, a selection) sees the loop's final value (a
+            # 30-minute fuzz: `if c: out = 2a else: out = 3a`, then `c = a[0] > 100.0` in a while loop, gave
+            # a.grad = 3 where c held; known_bugs/loop_changed_after_branch_adjoint.py)
+            if _changed_ints_and_bools(statement.body, scan.env) & scan.read:
+                scan._note("dynamic-loop", statement.test if isinstance(statement, cst.While) else statement.iter)
         # an int/bool a dynamic loop nested in this loop changes is read by the next iteration's statements
         # before that nested loop too (a 15-minute fuzz: `if c3:` at the top of an unrolled for body, `c3 = ...`
         # in a while loop further down): stale for the whole body

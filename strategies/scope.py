@@ -72,6 +72,10 @@ class Scope:
     focus: frozenset = frozenset()  # names of table rows this kernel favours (swarm testing over rows)
     structs: list = field(default_factory=list)  # the kernel's @wp.struct types (grammar.types.Struct)
     directed: bool = False  # a gradient-directed kernel (Policy.directed_weights): no dynamic loops etc.
+    #: bool locals that an enclosing `if`/`elif` tests as a bare name (`if c7:`), while its body is drawn: a loop
+    #: in that body does not assign them (Warp 1.19 lowers the `else` as `if (!c7)` after the body, and a loop
+    #: that Warp does not unroll updates c7 in place: both branches ran; tests/test_known_warp_bugs.py)
+    pinned: set = field(default_factory=set)
     # liveness (strategies.sinks): value type -> [sink array name, slots used]; while ``live`` > 0 leaves and
     # guards prefer variables and loads over literals (an operand that must carry the kernel's data)
     sinks: dict = field(default_factory=dict)

@@ -238,7 +238,7 @@ def keep_unread(sc: Scope, v: Var) -> list[cst.BaseStatement]:
 def assign(draw, sc: Scope) -> list[cst.BaseStatement] | None:
     """``x = e`` on a local, preceded by a sink store of the value it overwrites when nothing read that
     value (:func:`keep_unread`); ``e`` reading ``x`` reads it."""
-    targets = [v for v in sc.vars if v.assignable]
+    targets = [v for v in sc.vars if v.assignable and not (sc.loop_depth and v.name in sc.pinned)]
     if not targets:
         return None
     v = choose(draw, targets)
@@ -339,7 +339,7 @@ def if_stmt(draw, sc: Scope) -> list[cst.BaseStatement]:
     try:
         if static and test.lo:
             return [B.if_(test.node, block(draw, sc, 3))]
-        body = [] if static else block(draw, sc, 3)
+        body = [] if static else _pinned_block(draw, sc, test.node)
         n_elif = draw(st.integers(0, 2))
         has_else = draw(st.booleans())
         orelse: cst.If | cst.Else | None = B.else_(block(draw, sc, 3)) if has_else else None
@@ -347,10 +347,23 @@ def if_stmt(draw, sc: Scope) -> list[cst.BaseStatement]:
             # hoisted before the whole `if`: an elif test runs only when the tests before it failed, and then no
             # branch body has run, so its operands hold the same values there
             cond = hoist_test(draw, sc, branch_test(draw, sc, _depth(draw, sc)), hoisted)
-            orelse = B.if_(cond.node, block(draw, sc, 3), orelse)
+            orelse = B.if_(cond.node, _pinned_block(draw, sc, cond.node), orelse)
     finally:
         sc.if_depth -= 1
     return [*hoisted, B.if_(test.node, body, orelse)]
+
+
+def _pinned_block(draw, sc: Scope, test: cst.BaseExpression) -> list[cst.BaseStatement]:
+    """The body of an ``if``/``elif`` whose test is ``test``; a bare-name test is pinned (``Scope.pinned``)."""
+    name = test.value if isinstance(test, cst.Name) else None
+    added = name is not None and name not in sc.pinned
+    if added:
+        sc.pinned.add(name)
+    try:
+        return block(draw, sc, 3)
+    finally:
+        if added:
+            sc.pinned.discard(name)
 
 
 def _is_leaf(node: cst.BaseExpression) -> bool:

@@ -220,6 +220,12 @@ CASES = {
     "stale_bool_branch": (_kernel("stale_bool_branch", "x = wp.floor(b[0])\nfor j in range(3):\n    x *= -4.0\n"
                                   "    if b[tid] > 100.0:\n        break\nc = (x <= a[tid])\nif c:\n    return\n"
                                   "out[tid] = a[tid]\n"), "excluded:dynamic-loop"),
+    # a bool a while loop changes after a branch read it: Warp updates it in place and the branch's adjoint sees
+    # the final value (a.grad = 3 where c held; a 30-minute fuzz report)
+    "bool_changed_after_its_branch": (_kernel("bool_changed_after_its_branch",
+                                              "c = a[tid] > 0.0\nif c:\n    out[tid] = a[tid] * 2.0\nelse:\n"
+                                              "    out[tid] = a[tid] * 3.0\nw = wp.int32(0)\nwhile w < 2:\n"
+                                              "    w = w + 1\n    c = a[0] > 100.0\n"), "excluded:dynamic-loop"),
     # a continue in a while loop: a thread that continued gets no gradient from the loop (a 10-minute fuzz report)
     "continue_in_while": (_kernel("continue_in_while", "x = wp.cos(a[tid])\nw = wp.int32(0)\nwhile w < 3:\n"
                                   "    w = w + 1\n    out[tid] += wp.atan2(x, 0.75) * b[tid]\n"

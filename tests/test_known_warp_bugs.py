@@ -86,3 +86,80 @@ def test_the_same_kernels_build_without_the_culprit(tmp_path):
     module = W.import_kernel_module(path)
     W.set_module_options(module, optimization_level=0, enable_backward=True)
     W.compile_cpu(module)
+
+
+def test_an_if_whose_bool_a_loop_in_its_body_changes_still_runs_its_else(tmp_path):
+    """Warp 1.19 lowers ``if c: A else: B`` as ``if (c) {A} if (!c) {B}``; a loop Warp does not unroll inside A
+    that assigns ``c`` updates it in place, so B runs too (``out`` is 3 instead of 2; found as a forward mismatch
+    by a 30-minute fuzz). The generator steers around it: a loop drawn in the body of an ``if``/``elif`` whose test
+    is a bare name does not assign that name (``strategies.scope.Scope.pinned``). When this test fails, Warp fixed
+    the bug: drop ``Scope.pinned`` and this test."""
+    import numpy as np
+
+    path = tmp_path / "known_if_else_loop.py"
+    path.write_text(textwrap.dedent("""\
+        import warp as wp
+
+
+        @wp.kernel
+        def k_if_else_loop(a: wp.array(dtype=wp.float32), out: wp.array(dtype=wp.float32)):
+            tid = wp.tid()
+            c = a[0] > -100.0
+            if c:
+                w = int(0)
+                while w < 2:
+                    w = w + 1
+                    c = a[tid] > 100.0
+                out[tid] = 2.0
+            else:
+                out[tid] = 3.0
+        """))
+    module = W.import_kernel_module(path)
+    W.set_module_options(module, optimization_level=0, enable_backward=False)
+    W.compile_cpu(module)
+    import warp as wp
+
+    a = wp.array(np.array([1.0, -1.0, 2.0], np.float32), dtype=wp.float32, device="cpu")
+    out = wp.zeros(3, dtype=wp.float32, device="cpu")
+    wp.launch(module.k_if_else_loop, dim=3, inputs=[a, out], device="cpu")
+    assert out.numpy().tolist() == [3.0, 3.0, 3.0]  # correct: [2.0, 2.0, 2.0]
+
+
+def _assignments(pinned: bool, loop_depth: int):
+    """A strategy of rendered ``assign`` statements in a scope holding a bool local ``c`` (pinned or not) and a
+    float local ``x``, ``loop_depth`` loops deep."""
+    import hypothesis.strategies as st
+
+    from grammar.policy import DEFAULT_POLICY
+    from grammar.types import BOOL, FLOAT32, INT32
+    from strategies import _cst as B
+    from strategies.scope import ArrayParam, Scope, Var
+    from strategies.statements import assign
+
+    @st.composite
+    def draw_one(draw):
+        sc = Scope(DEFAULT_POLICY, [ArrayParam("a0", FLOAT32, "input")], [], [])
+        sc.declare(Var("tid", INT32, "tid", 0, 15))
+        sc.declare(Var("c", BOOL, "local"))
+        sc.declare(Var("x", FLOAT32, "local"))
+        if pinned:
+            sc.pinned.add("c")
+        sc.loop_depth = loop_depth
+        return "\n".join(B.render(n) for n in assign(draw, sc))
+
+    return draw_one()
+
+
+def test_a_loop_in_an_if_body_never_assigns_the_bare_name_the_if_tests():
+    """The steering of the test above: in a loop, ``assign`` leaves a pinned name alone; outside loops, or when
+    not pinned, it assigns it."""
+    from hypothesis import HealthCheck, Phase, find, settings
+    from hypothesis.errors import NoSuchExample
+
+    search = settings(max_examples=300, database=None, phases=[Phase.generate], deadline=None,
+                      suppress_health_check=list(HealthCheck))
+    assigns_c = lambda s: s.splitlines()[-1].startswith("c = ")  # noqa: E731
+    with pytest.raises(NoSuchExample):
+        find(_assignments(True, 1), assigns_c, settings=search)
+    assert find(_assignments(False, 1), assigns_c, settings=search)
+    assert find(_assignments(True, 0), assigns_c, settings=search)
