@@ -196,7 +196,7 @@ def differentiable_rows() -> tuple:
         if not op.differentiable or op.family == "atomic" or op.inplace:  # (in-place: component writes)
             continue
         kept = tuple(s for s in sigs if any(float_valued(a) for a in s.args) and (
-            float_valued(s.result) if s.result is not None else op.outputs or op.inplace)
+            float_valued(s.result) if s.result is not None else op.outputs)
             and not any(half_product(t) for t in (*s.args, s.result)) and not OPS.adjoint_missing(op, s))
         if kept:
             rows.append((op, kept))
