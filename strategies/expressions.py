@@ -193,9 +193,13 @@ def literal(draw, sc: Scope, t: ValueType) -> Expr:
         return Expr(B.bool_lit(v), BOOL, is_literal=True)
     if isinstance(t, Scalar):
         return float_literal(draw, sc, t) if t.is_float else int_literal(draw, sc, t=t)
+    return constructed(t, lambda a: literal(draw, sc, a))
+
+
+def constructed(t: Composite, part) -> Expr:
+    """A constant ``t`` built by its simplest constructor (:func:`_constructor`) from ``part(arg_type)`` Exprs."""
     op, s = _constructor(t)
-    parts = [literal(draw, sc, a).node for a in s.args]
-    return Expr(B.call(op.spelling, *parts), t, is_literal=True)
+    return Expr(B.call(op.spelling, *[part(a).node for a in s.args]), t, is_literal=True)
 
 
 def var_expr(v) -> Expr:
@@ -666,9 +670,7 @@ def float_mod_divisor(draw, t: ValueType) -> Expr:
     """A constant divisor of float (or float vector) ``%`` from :data:`FLOAT_MOD_DIVISORS`."""
     if isinstance(t, Scalar):
         return typed_float(draw(st.sampled_from(FLOAT_MOD_DIVISORS)), t)
-    op, s = _constructor(t)
-    parts = [float_mod_divisor(draw, a).node for a in s.args]
-    return Expr(B.call(op.spelling, *parts), t, is_literal=True)
+    return constructed(t, lambda a: float_mod_divisor(draw, a))
 
 
 #: the shift rows: their count is drawn to read other data than the shifted value (:func:`apply_op`)
