@@ -8,10 +8,10 @@ checked, not gradient candidates, or excluded (with each exclusion reason), over
 NVRTC is skipped unless ``--nvrtc`` is given (it does not change the gradient check).
 
 ``--adjoint-reach`` also counts, per differentiable table row, the gradient-checked kernels in which that
-row's adjoint is exercised on a live path: on the inputs the gradient check used, perturbing every result of
-the row (the liveness census's method, :mod:`harness.liveness`) changes a float output, and the row's results
-differ between the check's inputs and a second draw of them (they depend on the data). An upper bound in
-one respect: an output the check left out (a limit's narrowing) still counts.
+row's adjoint is exercised on a live path (:func:`harness.liveness.adjoint_reach`: on the inputs the gradient
+check used, perturbing every result of the row changes a float output, and the row's results differ between
+the check's inputs and a second draw of them). An upper bound in one respect: an output the check left out
+(a limit's narrowing) still counts. ``python -m harness.fuzz`` counts the same per run.
 """
 
 from __future__ import annotations
@@ -27,15 +27,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-import numpy as np  # noqa: E402
-
 from grammar.policy import DEFAULT_POLICY  # noqa: E402
-from grammar import ops as OPS  # noqa: E402
-from grammar.types import float_valued  # noqa: E402
 from harness import liveness as LV  # noqa: E402
 from harness.generate import draw_kernels  # noqa: E402
-from harness.inputs import make_inputs  # noqa: E402
-from harness.reference import rows_used, run_reference  # noqa: E402
 from harness.pipeline import Options, verify_batch  # noqa: E402
 from strategies.categories import CATEGORIES  # noqa: E402
 
@@ -91,7 +85,7 @@ def main(argv=None) -> int:
                 for c in ("all", kind, *r.record["categories"]):
                     per_category[c][status] += 1
                 if args.adjoint_reach and status == "checked":
-                    for row, live in adjoint_reach(r.kernel, r.record["id"]).items():
+                    for row, live in LV.adjoint_reach(r.kernel, r.record["id"]).items():
                         used[row] += 1
                         reach[row] += live
             print(f"  {drawn} kernels drawn, {sum(statuses.values())} accepted, {statuses['checked']} checked",
@@ -118,7 +112,7 @@ def main(argv=None) -> int:
         q = np.quantile(devs, [0.5, 0.9, 0.99, 1.0])
         print(f"  {path}: n={len(devs)}  median {q[0]:.2g}  p90 {q[1]:.2g}  p99 {q[2]:.2g}  max {q[3]:.2g}")
     if args.adjoint_reach:
-        rows = sorted(DIFFERENTIABLE, key=lambda row: (reach[row], row))
+        rows = sorted(LV.DIFFERENTIABLE, key=lambda row: (reach[row], row))
         print(f"\nadjoint reach: checked kernels exercising each differentiable row's adjoint on a live path "
               f"({sum(1 for row in rows if reach[row] >= 20)} of {len(rows)} rows >= 20; rows never drawn: "
               f"{sum(1 for row in rows if not used[row])})")
@@ -129,41 +123,6 @@ def main(argv=None) -> int:
     for note, count in notes.most_common():
         print(f"  {count:4d}  {note}")
     return 0
-
-
-#: the table rows with a derivative: differentiable, with a float (or float vector, matrix...) result; not the
-#: component row (``v[k]``), which the reference reads as indexing, not as a row use
-DIFFERENTIABLE = frozenset(op.name for op in OPS.OPS if op.differentiable and op.syntax != "index" and any(
-    float_valued(s.result) or (op.outputs and any(float_valued(a) for a in s.args[-op.outputs:]))
-    for s in op.signatures))
-
-
-def adjoint_reach(k, cid: str) -> dict[str, bool]:
-    """Differentiable row -> whether its results reach a float output and vary with the data, on the inputs the
-    pipeline's gradient check draws for ``k`` (``make_inputs(..., base_seed, "smooth")``)."""
-    base_seed = int(cid[:8], 16)
-    values = make_inputs(k.params, k.dim, base_seed, "smooth")
-    other = make_inputs(k.params, k.dim, base_seed + 1, "smooth")
-    source = k.kernel_source
-    floats = {p.name for p in k.params if p.role != "input" and p.kind == "array"
-              and np.asarray(values[p.name]).dtype.kind == "f"}
-    try:
-        base = run_reference(source, k.params, values, k.dim).outputs
-        rec_a, rec_b = LV._RecordRows(), LV._RecordRows()
-        run_reference(source, k.params, values, k.dim, runtime=rec_a)
-        run_reference(source, k.params, other, k.dim, runtime=rec_b)
-    except Exception:
-        return {}
-    out = {}
-    for row in sorted((rows_used(source) - LV.placeholder_rows(source)) & DIFFERENTIABLE):
-        try:
-            perturbed = run_reference(source, k.params, values, k.dim, runtime=LV._PerturbRow(row)).outputs
-        except Exception:
-            out[row] = False
-            continue
-        changed = not LV.same_outputs({n: base[n] for n in floats}, {n: perturbed[n] for n in floats})
-        out[row] = changed and rec_a.results.get(row) != rec_b.results.get(row)
-    return out
 
 
 if __name__ == "__main__":

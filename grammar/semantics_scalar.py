@@ -168,10 +168,16 @@ def or_any(ctx, a, b):
 
 def _libm(fn, name: str):
     def f(ctx, *args):
-        return fn(*(_wide(a) for a in args))
+        wide = [_wide(a) for a in args]
+        if any(getattr(a, "dtype", None) == np.float32 for a in wide):  # correctly rounded, as Warp's libm nearly is
+            with np.errstate(over="ignore"):  # (float32 overflow to inf, as in float32)
+                return np.asarray(fn(*(np.float64(a) if np.ndim(a) == 0 else np.asarray(a, np.float64) for a in wide)),
+                                  dtype=np.float32)[()]
+        return fn(*wide)
 
     f.__name__ = name
-    f.__doc__ = f"``wp.{name}``: the libm function in the operand's precision (float16 via float32)."
+    f.__doc__ = (f"``wp.{name}``: the libm function in the operand's precision (float16 via float32); a float32 "
+                 "result is the float64 one rounded (numpy's own float32 kernels are up to a few ulps off).")
     return f
 
 

@@ -196,12 +196,13 @@ def culprit_failure(task: Task, status: str, detail: str):
     """The single kernel of ``task`` (a bisected part of one kernel) that crashed, hung or broke its worker,
     named as the pipeline names it, and its Warp report (kind ``crash``; None for a Python error).
     Returns (None, None) when the batch has no kernel at that position."""
-    from .generate import draw_kernels
+    from .generate import batch_policy, draw_kernels
     from .pipeline import _build_failure, name_kernels
     from .worker import batch_seed
 
     position = task.all_positions()[0]
-    kernels = draw_kernels(batch_seed(task.seed, task.batch_index), task.batch_size, POLICIES[task.opts.policy])
+    policy = batch_policy(task.opts.policy, getattr(task, "focus_pool", ()))  # (a fuzz batch's coverage feedback)
+    kernels = draw_kernels(batch_seed(task.seed, task.batch_index), task.batch_size, policy)
     if position >= len(kernels):
         return None, None
     _, kernel = name_kernels([kernels[position]])[0]

@@ -19,6 +19,14 @@ batch (:mod:`harness.differential`) on one in ``--differential-every``.
   reproduced there (``reproduces_standalone``; null when the run ended first).
 * A batch that crashes or hangs its worker (``--batch-timeout``) is bisected to the kernel responsible,
   which is written up as a ``crash`` report (``harness.collect.culprit_failure``); the hunt goes on.
+* Adjoint coverage feedback: the workers report, per differentiable table row, the gradient-checked kernels
+  that exercised its adjoint on a live path (:func:`harness.liveness.adjoint_reach`); each new batch's
+  gradient-directed kernels draw their favoured rows from the ``--focus-pool`` rows exercised least so far
+  (``Policy.directed_focus_pool``; a batch still running counts one for each row of its pool; ties broken by a
+  hash of seed, batch and row), so rare adjoints catch up
+  with the common ones instead of waiting for chance. ``--no-feedback`` draws them from every row. The
+  pool of each batch is kept with its reports (``failure.json``: ``focus_pool``): seed, batch and pool
+  replay the batch. The counts are in the summary (``adjoint_reach``).
 
 Time: no new batch starts after ``--budget-s``; batches still running get a short grace and are then
 killed; shrinking and the standalone re-runs fit into a fixed allowance after the budget
@@ -49,6 +57,32 @@ from .pipeline import FUZZ_DIFFERENTIAL, Options
 from .pool import WorkerPool, WorkerStartupError
 
 DEFAULT_BATCH_TIMEOUT_S = 300.0
+#: rows in a batch's adjoint-feedback pool: a batch of 12 has about 4 gradient-directed kernels favouring 1-3
+#: rows each, so each pool row is favoured about once per batch
+FOCUS_POOL = 8
+#: live checked uses per differentiable row the feedback aims at (the goal of the gradient reach)
+REACH_GOAL = 20
+
+
+def feedback_rows() -> tuple[str, ...]:
+    """The rows the feedback can steer toward: those a gradient-directed kernel may favour
+    (:func:`strategies.kernels.differentiable_rows`) whose adjoint reach is counted
+    (:data:`harness.liveness.DIFFERENTIABLE`), in table order."""
+    from strategies.kernels import differentiable_rows
+    from .liveness import DIFFERENTIABLE
+
+    return tuple(op.name for op, _ in differentiable_rows() if op.name in DIFFERENTIABLE)
+
+
+def focus_pool(live: Counter, rows: tuple[str, ...], seed: int, batch_index: int, size: int) -> tuple[str, ...]:
+    """The ``size`` rows of ``rows`` with the fewest live checked uses in ``live``; ties broken by a hash of
+    (seed, batch, row), so equal rows take turns. Sorted by name (the pool is a set)."""
+    import hashlib
+
+    def tie(row: str) -> bytes:
+        return hashlib.blake2b(f"{seed}/{batch_index}/{row}".encode(), digest_size=8).digest()
+
+    return tuple(sorted(sorted(rows, key=lambda r: (live[r], tie(r)))[:size]))
 
 
 class StandaloneRun:
@@ -108,6 +142,10 @@ def parse_args(argv):
     p.add_argument("--no-differential", action="store_true",
                    help="never build a batch in a variant configuration")
     p.add_argument("--no-nvrtc", action="store_true", help="never compile the CUDA code with NVRTC")
+    p.add_argument("--focus-pool", type=int, default=FOCUS_POOL,
+                   help=f"rows in each batch's adjoint-feedback pool (default {FOCUS_POOL})")
+    p.add_argument("--no-feedback", action="store_true",
+                   help="no adjoint coverage feedback: gradient-directed kernels favour any differentiable row")
     p.add_argument("--progress-s", type=float, default=10.0, help="seconds between progress lines (default 10)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     args = p.parse_args(argv)
@@ -128,6 +166,8 @@ def parse_args(argv):
         p.error("--nvrtc-every must be >= 1")
     if args.differential_every < 1:
         p.error("--differential-every must be >= 1")
+    if args.focus_pool < 1:
+        p.error("--focus-pool must be >= 1")
     if not args.progress_s > 0:
         p.error("--progress-s must be > 0")
     if args.seed is not None and args.seed < 0:
@@ -163,6 +203,12 @@ class Hunt:
         self.standalone: list[tuple[StandaloneRun, dict]] = []  # re-runs of new reports still going
         self.worker_errors: list[str] = []
         self.generator_errors = 0
+        self.adjoint_live: Counter = Counter()  # differentiable row -> checked kernels exercising it live
+        self.adjoint_used: Counter = Counter()  # differentiable row -> checked kernels using it
+        self.feedback_rows = () if args.no_feedback else feedback_rows()
+        self.pools: dict[int, tuple[str, ...]] = {}  # batch index -> its focus pool
+        self.in_flight: set[int] = set()  # batches whose outcome has not come back yet
+        self.gradient: Counter = Counter()  # gradient status (checked, excluded, ...) -> accepted kernels
 
         def diagnostics():
             W.init(cache_dir=os.path.join(scratch, "main-cache"))
@@ -200,9 +246,31 @@ class Hunt:
         t = self.now()
         rate = self.kernels / t if t > 0 else 0.0
         verdicts = ", ".join(f"{k} {n}" for k, n in sorted(self.verdicts.items())) or "none yet"
+        reach = sum(1 for row in self.reach_rows() if self.adjoint_live[row] >= REACH_GOAL)
         print(f"[fuzz] {t:.0f} s: {self.kernels} kernels verified ({rate:.2f}/s), {self.skipped} skipped, "
-              f"verdicts: {verdicts}; {len(self.entries)} failures, {len(self.new_reports)} reports"
+              f"verdicts: {verdicts}; adjoints live-checked >= {REACH_GOAL}x: {reach}/{len(self.reach_rows())} "
+              f"rows; {len(self.entries)} failures, {len(self.new_reports)} reports"
               f"{f', {self.shrinking} shrinking' if self.shrinking else ''}", file=sys.stderr, flush=True)
+
+    @staticmethod
+    def reach_rows() -> tuple[str, ...]:
+        """Every differentiable row whose adjoint reach is counted."""
+        from .liveness import DIFFERENTIABLE
+
+        return tuple(sorted(DIFFERENTIABLE))
+
+    def pool(self, batch_index: int) -> tuple[str, ...]:
+        """The focus pool of a new batch (empty without feedback), kept for its reports."""
+        if not self.feedback_rows:
+            return ()
+        # the pools of batches still running count as if each of their rows had gained one live check already,
+        # so two batches drawn before either reports favour different rows
+        pending = Counter(row for b in self.in_flight for row in self.pools.get(b, ()))
+        pool = focus_pool(self.adjoint_live + pending, self.feedback_rows, self.seed, batch_index,
+                          self.args.focus_pool)
+        self.pools[batch_index] = pool
+        self.in_flight.add(batch_index)
+        return pool
 
     def write(self, failure, entry: dict, shrink: str, extra: dict | None = None) -> None:
         """Write ``failure``'s report (deduplicated) and note it in ``entry``."""
@@ -215,7 +283,8 @@ class Hunt:
         entry["shrink"] = shrink
         if report_dir is not None:
             meta = {"shrink": shrink, "fuzz_seed": self.seed, "batch": entry.get("batch"),
-                    "batch_size": self.args.batch_size, "policy": self.args.policy, **(extra or {})}
+                    "batch_size": self.args.batch_size, "policy": self.args.policy,
+                    "focus_pool": list(self.pools.get(entry.get("batch"), ())), **(extra or {})}
             self._update_meta(report_dir, meta)
             self.new_reports.append((report_dir, entry))
             if entry.get("kind") != "hang":  # a hang's re-run would only spin until the end of the run
@@ -264,6 +333,10 @@ class Hunt:
         self.timings.update(out.timings)
         self.kernels += out.n_kernels
         self.skipped += out.skipped
+        self.adjoint_live.update(out.adjoint_live)
+        self.adjoint_used.update(out.adjoint_used)
+        self.in_flight.discard(out.batch_index)
+        self.gradient.update(out.gradient)
         for name, source, reason in out.notes:
             self.generator_errors += 1
             errors = self.args.reports / "generator-errors"
@@ -339,7 +412,8 @@ class Hunt:
                     path = os.path.join(self.scratch, f"shrink-{len(shrink_tasks)}.pkl")
                     task = ShrinkTask(self.seed, batch_index, args.batch_size,
                                       self.opts(batch_index, nvrtc=failure.kind == "nvrtc-error", kind=failure.kind),
-                                      failure.kind, failure.kernel_name, cap, path)
+                                      failure.kind, failure.kernel_name, cap, path,
+                                      self.pools.get(batch_index, ()))
                     object.__setattr__(task, "_failure", failure)
                     object.__setattr__(task, "_entry", entry)
                     object.__setattr__(task, "_started", now)
@@ -351,7 +425,7 @@ class Hunt:
                         task = self.queue.popleft()
                     else:
                         task = HuntTask(self.seed, self.next_batch, args.batch_size, self.opts(self.next_batch),
-                                        skip_ids=frozenset(self.verified))
+                                        skip_ids=frozenset(self.verified), focus_pool=self.pool(self.next_batch))
                         self.next_batch += 1
                     pool.submit(task)
                 busy_hunts = pool.busy() - self.shrinking
@@ -420,6 +494,11 @@ class Hunt:
             "generator_errors": self.generator_errors,
             "worker_errors": self.worker_errors[:20],
             "stage_seconds_summed_over_workers": {k: round(v, 1) for k, v in self.timings.items()},
+            "gradient_status": dict(self.gradient.most_common()),  # accepted kernels per gradient-check status
+            "adjoint_feedback": not self.args.no_feedback,
+            # differentiable row -> gradient-checked kernels exercising its adjoint on a live path / using it
+            "adjoint_reach": {row: [self.adjoint_live[row], self.adjoint_used[row]] for row in self.reach_rows()},
+            "adjoint_rows_at_goal": sum(1 for row in self.reach_rows() if self.adjoint_live[row] >= REACH_GOAL),
         }
 
 
@@ -454,7 +533,11 @@ def main(argv: list[str] | None = None) -> int:
     v = ", ".join(f"{k} {n}" for k, n in sorted(summary["verdicts"].items())) or "none"
     print(f"fuzz: {summary['elapsed_s']} s, seed {summary['seed']}, {summary['workers']} workers: "
           f"{summary['kernels']} kernels verified ({summary['kernels_per_s']}/s), {summary['skipped']} skipped; "
-          f"verdicts: {v}; {len(summary['failures'])} failures, {summary['reports']} new reports in {args.reports}")
+          f"verdicts: {v}; gradient checked on {summary['gradient_status'].get('checked', 0)} of "
+          f"{sum(summary['gradient_status'].values())} accepted; adjoints live-checked >= {REACH_GOAL}x: "
+          f"{summary['adjoint_rows_at_goal']}/"
+          f"{len(summary['adjoint_reach'])} rows; {len(summary['failures'])} failures, {summary['reports']} new "
+          f"reports in {args.reports}")
     print(json.dumps(summary))
     return 1 if summary["failures"] else 0
 

@@ -2,10 +2,12 @@
 
 Tasks run in :class:`harness.pool.WorkerPool` processes (own Warp cache each, see :mod:`harness.worker`):
 
-* :class:`HuntTask` -- draw batch ``batch_index`` of the run (``harness.generate``, as ``collect`` does),
-  keep the kernels at ``positions``, and verify those whose canonical id is not in ``skip_ids`` (kernels
-  the run already verified). Answers a :class:`HuntOutcome`: verdict counts, the Warp failures, and the
-  canonical ids of every kernel verified.
+* :class:`HuntTask` -- draw batch ``batch_index`` of the run (``harness.generate``, as ``collect`` does,
+  with the run's policy and the batch's ``focus_pool``: :func:`harness.generate.batch_policy`), keep the
+  kernels at ``positions``, and verify those whose canonical id is not in ``skip_ids`` (kernels the run already
+  verified). Answers a :class:`HuntOutcome`: verdict counts, the Warp failures, the canonical ids of every
+  kernel verified, and per differentiable row the gradient-checked kernels that exercised its adjoint on
+  a live path (:func:`harness.liveness.adjoint_reach`).
 * :class:`ShrinkTask` -- replay the batch's Hypothesis seed with the shrink phase on, verifying nothing
   until the failing kernel (by canonical id) comes up, then let Hypothesis shrink it while each candidate
   still fails with the same kind. Stops verifying after ``cap_s`` seconds. The smallest failure so far is
@@ -17,23 +19,25 @@ kind of task (a ShrinkTask's ``all_positions()`` is empty).
 
 from __future__ import annotations
 
+import dataclasses
 import pickle
 import shutil
 import tempfile
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import hypothesis
 from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 
-from grammar.policy import POLICIES
 from strategies import kernels as kernel_strategy
 
 from . import worker as _worker
 from . import warp_adapter as W
 from .canonical import canonical_id
-from .generate import _no_local_constants, draw_kernels
+from .generate import _no_local_constants, batch_policy, draw_kernels
+from .liveness import adjoint_reach
 from .pipeline import Options, name_kernels, verify_batch
 
 
@@ -45,6 +49,7 @@ class HuntTask:
     opts: Options
     positions: tuple[int, ...] | None = None  # None: the whole batch
     skip_ids: frozenset = frozenset()
+    focus_pool: tuple[str, ...] = ()  # Policy.directed_focus_pool of this batch (the parent's feedback)
 
     def all_positions(self) -> tuple[int, ...]:
         return self.positions if self.positions is not None else tuple(range(self.batch_size))
@@ -52,8 +57,7 @@ class HuntTask:
     def halves(self) -> tuple["HuntTask", "HuntTask"]:
         p = self.all_positions()
         mid = len(p) // 2
-        return (HuntTask(self.seed, self.batch_index, self.batch_size, self.opts, p[:mid], self.skip_ids),
-                HuntTask(self.seed, self.batch_index, self.batch_size, self.opts, p[mid:], self.skip_ids))
+        return (dataclasses.replace(self, positions=p[:mid]), dataclasses.replace(self, positions=p[mid:]))
 
 
 @dataclass
@@ -66,6 +70,9 @@ class HuntOutcome:
     skipped: int = 0
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[tuple[str, str, str]] = field(default_factory=list)  # generator errors: (name, source, reason)
+    adjoint_live: Counter = field(default_factory=Counter)  # row -> checked kernels exercising its adjoint live
+    adjoint_used: Counter = field(default_factory=Counter)  # row -> checked kernels using it
+    gradient: Counter = field(default_factory=Counter)  # gradient status -> accepted kernels
 
 
 @dataclass(frozen=True)
@@ -78,6 +85,7 @@ class ShrinkTask:
     kernel_name: str  # k_<canonical id prefix>, as pipeline.name_kernels names it
     cap_s: float
     progress_path: str
+    focus_pool: tuple[str, ...] = ()  # the batch's (HuntTask.focus_pool): the replay draws the same kernels
 
     def all_positions(self) -> tuple[int, ...]:
         return ()
@@ -94,7 +102,7 @@ class ShrinkOutcome:
 def run_hunt(task: HuntTask, hook=None) -> HuntOutcome:
     t = time.perf_counter()
     bseed = _worker.batch_seed(task.seed, task.batch_index)
-    kernels = draw_kernels(bseed, task.batch_size, POLICIES[task.opts.policy])
+    kernels = draw_kernels(bseed, task.batch_size, batch_policy(task.opts.policy, task.focus_pool))
     if task.positions is not None:
         kernels = [kernels[i] for i in task.positions if i < len(kernels)]
     gen_time = time.perf_counter() - t
@@ -120,6 +128,14 @@ def run_hunt(task: HuntTask, hook=None) -> HuntOutcome:
             out.failures.append(r.failure)
         if r.verdict == "generator-error":
             out.notes.append((r.kernel.name, r.kernel.source, r.reason))
+        if r.verdict == "accepted" and r.record is not None:
+            out.gradient[r.record["verification"].get("gradient_status", "unknown").split(":")[0]] += 1
+        if r.record is not None and r.record["verification"].get("gradient_status") == "checked":
+            t = time.perf_counter()
+            for row, live in adjoint_reach(r.kernel, r.record["id"]).items():
+                out.adjoint_used[row] += 1
+                out.adjoint_live[row] += live
+            out.timings["adjoint-reach"] = out.timings.get("adjoint-reach", 0.0) + time.perf_counter() - t
     return out
 
 
@@ -142,7 +158,7 @@ def run_shrink(task: ShrinkTask, hook=None) -> ShrinkOutcome:
               suppress_health_check=list(HealthCheck), phases=[Phase.generate, Phase.shrink],
               report_multiple_bugs=False, verbosity=Verbosity.quiet)
     @hypothesis.seed(bseed)
-    @given(kernel_strategy(POLICIES[task.opts.policy]))
+    @given(kernel_strategy(batch_policy(task.opts.policy, task.focus_pool)))
     def prop(kernel):
         if not state["found"]:
             if not canonical_id(kernel.source).startswith(target):

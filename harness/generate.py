@@ -15,13 +15,21 @@ and falls back to doing nothing if they move.
 
 from __future__ import annotations
 
+import dataclasses
 from contextlib import contextmanager
 
 import hypothesis
 from hypothesis import HealthCheck, Phase, given, settings
 
-from grammar.policy import DEFAULT_POLICY, Policy
+from grammar.policy import DEFAULT_POLICY, POLICIES, Policy
 from strategies import GeneratedKernel, kernels
+
+
+def batch_policy(name: str, focus_pool: tuple[str, ...] = ()) -> Policy:
+    """The policy a batch is drawn with: the ``--policy`` called ``name``, with ``focus_pool`` as its
+    ``directed_focus_pool`` when one is given (``harness.fuzz``'s per-batch coverage feedback)."""
+    policy = POLICIES[name]
+    return dataclasses.replace(policy, directed_focus_pool=tuple(focus_pool)) if focus_pool else policy
 
 
 def draw_kernels(seed: int, n: int, policy: Policy = DEFAULT_POLICY) -> list[GeneratedKernel]:

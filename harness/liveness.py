@@ -40,7 +40,7 @@ import numpy as np
 
 from grammar import ops as OPS
 from grammar.semantics import UndefinedBehaviour
-from grammar.types import Composite
+from grammar.types import Composite, float_valued
 
 from .cli import OneLineParser
 from .input_choice import CANDIDATES, first_inputs
@@ -265,6 +265,46 @@ def kernel_liveness(k, seed: int = 0, profile: str = "attempt", candidates: int 
         runtime = _PerturbTap(i)
         live = _changes(source, k, values, runtime, base, taps=True)
         out.statements.append((kind, blocks, runtime.hits > 0, live))
+    return out
+
+
+#: the table rows with a derivative: differentiable, with a float (or float vector, matrix...) result or output
+#: argument; not the component row (``v[k]``), which the reference reads as indexing, not as a row use
+DIFFERENTIABLE = frozenset(op.name for op in OPS.OPS if op.differentiable and op.syntax != "index" and any(
+    float_valued(s.result) or (op.outputs and any(float_valued(a) for a in s.args[-op.outputs:]))
+    for s in op.signatures))
+
+
+def adjoint_reach(k, cid: str) -> dict[str, bool]:
+    """Differentiable row (:data:`DIFFERENTIABLE`) used by ``k`` -> whether its adjoint lies on a live path
+    when the pipeline checks ``k``'s gradient: on the inputs that check draws (``make_inputs(..., base_seed,
+    "smooth")``, base seed from the canonical id ``cid``), perturbing every result of the row changes a float
+    output, and the row's results differ between those inputs and a second draw (they depend on the data).
+    An upper bound in one respect: an output the check left out (a limit's narrowing) still counts. Empty
+    when the reference fails on the kernel."""
+    base_seed = int(cid[:8], 16)
+    values = make_inputs(k.params, k.dim, base_seed, "smooth")
+    other = make_inputs(k.params, k.dim, base_seed + 1, "smooth")
+    source = k.kernel_source
+    floats = {p.name for p in k.params if p.role != "input" and p.kind == "array"
+              and np.asarray(values[p.name]).dtype.kind == "f"}
+    try:
+        base = run_reference(source, k.params, values, k.dim).outputs
+        rec_a, rec_b = _RecordRows(), _RecordRows()
+        run_reference(source, k.params, values, k.dim, runtime=rec_a)
+        run_reference(source, k.params, other, k.dim, runtime=rec_b)
+    except Exception:
+        return {}
+    base = {n: base[n] for n in floats}
+    out = {}
+    for row in sorted((rows_used(source) - placeholder_rows(source)) & DIFFERENTIABLE):
+        try:
+            perturbed = run_reference(source, k.params, values, k.dim, runtime=_PerturbRow(row)).outputs
+        except Exception:
+            out[row] = False
+            continue
+        changed = not same_outputs(base, {n: perturbed[n] for n in floats})
+        out[row] = changed and rec_a.results.get(row) != rec_b.results.get(row)
     return out
 
 

@@ -649,18 +649,18 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
 
 #: Warp 1.19 retypes a compile-time constant variable passed alone to one of these constructors (codegen
 #: ``add_call``, "constant precision preservation"): an unrolled loop's variable ``j`` becomes a float64 for the
-#: rest of the function after ``wp.float64(j)``, and ``j & j`` then fails to compile (tests/test_known_warp_bugs.py)
+#: rest of the function after ``wp.float64(j)``, and ``j & j`` then fails to compile; so does a local computed from
+#: it (``i = -j``; tests/test_known_warp_bugs.py)
 _RETYPING_CONSTRUCTORS = ("wp.float64", "wp.int64", "wp.uint64")
 
 
 def _unpin_constant_arguments(sc: Scope, op: Op, args: list[Expr]) -> None:
-    """Steer around the Warp bug above: a loop variable (constant when the loop is unrolled) passed alone to a
-    64-bit constructor is passed as ``(+j)``, a new non-constant value, instead."""
+    """Steer around the Warp bug above: a variable (a loop variable, or a local computed from one, is constant
+    when the loop is unrolled) passed alone to a 64-bit constructor is passed as ``(+x)``, a new non-constant
+    value, instead."""
     if op.spelling not in _RETYPING_CONSTRUCTORS or len(args) != 1 or not isinstance(args[0].node, cst.Name):
         return
-    name = args[0].node.value
-    if any(v.name == name and v.kind == "loop" for v in sc.vars):
-        args[0] = Expr(B.unop("+", args[0].node), args[0].type, args[0].lo, args[0].hi)
+    args[0] = Expr(B.unop("+", args[0].node), args[0].type, args[0].lo, args[0].hi)
 
 
 #: the constant divisors of float ``%`` (:func:`apply_op`, ``Policy.float_mod_constant_odds``)

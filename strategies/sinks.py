@@ -15,7 +15,7 @@ it: :attr:`strategies.scope.Var.unread`): before a plain assignment or a compone
 (``sink0[tid + 32] = x3; x3 = e``), and before a ``return`` (every local in scope) or a ``break``/``continue``
 (the locals of the loop's body) that would skip the block's own sinks, inside the jump's ``if``. An output
 stored to twice keeps the first value the same way: the later store accumulates (``out0[tid] += e``) where
-the type allows (:func:`strategies.statements.accumulates`).
+the type allows (:func:`strategies.statements.accumulates`), else (ints, bools) goes to a sink slot of its own.
 
 A struct local is sunk field by field (``sink2[tid] = r3.m0``; array fields, views of inputs, are not). A
 ``@wp.func`` helper (whose struct locals are not folded) has no

@@ -185,6 +185,16 @@ def store(draw, sc: Scope) -> cst.BaseStatement | None:
         # in-place update of the own element; a plain store after an earlier one would overwrite the value
         # that one stored (no statement reads an output back), so it accumulates too
         return B.aug_assign(target, "+", e.node)
+    if overwrites and form == "exchange" and out.dtype == INT32 and not sc.directed:
+        return _exchange(draw, sc, out, e, keep=True)  # the value the earlier store left goes on in a local
+    if overwrites and form != "component" and not accumulates(out.dtype) and getattr(out.dtype, "kind", None) != "struct":
+        # an int or bool output already written cannot accumulate: the value goes to a sink slot of its own
+        # instead of overwriting what the earlier store (or atomic_exch) left there (`atomic_exch` was 3 of 14
+        # live row uses in a liveness census: a later plain store overwrote its slot)
+        from .sinks import sink_index
+
+        name, k = sc.sink_slot(out.dtype)
+        return B.assign(B.subscript(B.name(name), *sink_index(sc, k)), e.node)
     if form == "component" and isinstance(out.dtype, Composite):  # out[tid].y = x, out[tid][1] += x
         part = _component(draw, target, out.dtype)
         x = expression(draw, sc, out.dtype.scalar, _depth(draw, sc))
@@ -196,15 +206,22 @@ def store(draw, sc: Scope) -> cst.BaseStatement | None:
     return B.assign(target, e.node)
 
 
-def _exchange(draw, sc: Scope, out, e: Expr) -> cst.BaseStatement:
+def _exchange(draw, sc: Scope, out, e: Expr, keep: bool = False) -> cst.BaseStatement:
     """``x = wp.atomic_exch(out, own, e)`` (float: the old value is kept in a new local) or
     ``wp.atomic_cas(out, own, c, e)`` (int): only on the thread's own slot, which no other thread touches, so
-    the result does not depend on thread order."""
+    the result does not depend on thread order. ``keep``: an int slot an earlier statement stored to, whose
+    value the call returns into a new local (within ``int_limit``, like every int value stored)."""
     own = sc.own_slot()
     if out.dtype == INT32 and draw(st.booleans()):
         c = expression(draw, sc, INT32, 0)
-        return B.expr_stmt(B.call("wp.atomic_cas", B.name(out.name), *own, c.node, e.node))
-    call = B.call("wp.atomic_exch", B.name(out.name), *own, e.node)
+        call = B.call("wp.atomic_cas", B.name(out.name), *own, c.node, e.node)
+    else:
+        call = B.call("wp.atomic_exch", B.name(out.name), *own, e.node)
+    if out.dtype == INT32 and keep:
+        name = sc.fresh(_prefix(INT32))
+        lim = sc.policy.int_limit
+        sc.declare(Var(name, INT32, "local", -lim, lim))
+        return B.assign(B.name(name), call)
     if out.dtype != FLOAT32:
         return B.expr_stmt(call)
     name = sc.fresh(_prefix(FLOAT32))

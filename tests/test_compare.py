@@ -523,3 +523,22 @@ def test_a_component_s_ulp_floor_follows_its_composite():
     wrong[0, 2, 2] -= np.float32(6e-7)  # 10 ulps of the largest component: still a mismatch
     result = compare(wrong, 2)
     assert result.status == "mismatch" and result.reason.startswith("sink1 element 8:"), result.reason
+
+
+def test_a_float64_element_reached_by_float32_arithmetic_keeps_the_float32_ulp_floor():
+    # seed-11 fuzz, batch 101: x4 = cbrt(tanh(s1)) * (frac(s1) * tan(s0)) in float32, stored in a mat44d sink.
+    # The float32 run happened to land 0.1 float32 ulp from the exact value (cond 3.6e-7), the two perturbed runs
+    # landed on it too, and Warp's float32 chain one ulp away (3.8e-6) was judged against 8 * cond = 2.9e-6. The
+    # values are the run's (the reference then took numpy's float32 cbrt, one ulp low).
+    r32 = {"sink2": np.array([34.367835998535156, 2.5])}
+    r64 = {"sink2": np.array([np.longdouble("34.367836362622632862"), np.longdouble("2.5")])}
+    ps = [{"sink2": np.array([34.367835998535156, 2.5])}] * 2
+    warp = np.array([34.36783981323242, 2.5])
+    assert compare_outputs({"sink2": warp}, r32, r64, ps).status == "match"
+    # a float64 element float32 never reached (exact here) keeps the float64 floor: one float32 ulp is a mismatch
+    off = np.array([34.36783981323242, float(np.nextafter(np.float32(2.5), np.float32(3)))])
+    result = compare_outputs({"sink2": off}, r32, r64, ps)
+    assert result.status == "mismatch" and result.reason.startswith("sink2 element 1:"), result.reason
+    # and the float32 floor is a floor, not a licence: ten float32 ulps off the float32-reached element are caught
+    far = np.array([34.367835998535156 + 10 * 3.814697265625e-06, 2.5])
+    assert compare_outputs({"sink2": far}, r32, r64, ps).status == "mismatch"

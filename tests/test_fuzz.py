@@ -42,6 +42,10 @@ def test_fuzz_finds_shrinks_reports_and_keeps_to_its_budget(tmp_path):
     shrunk = [m for m in metas if m["kind"] == "mismatch" and m.get("shrink", "").startswith("shrunk")]
     assert shrunk, [m.get("shrink") for m in metas]
     assert any(m.get("reproduces_standalone") is False for m in shrunk)  # real Warp is right: the fault was ours
+    # adjoint feedback: every batch drew from a focus pool, which its report keeps (the shrink replayed the
+    # batch with it, or it would not have found the failing kernel again)
+    assert all(len(m["focus_pool"]) == 8 for m in shrunk)
+    assert summary["adjoint_feedback"] and len(summary["adjoint_reach"]) > 100
     crash = next(m for m in metas if m["kind"] == "crash")
     assert crash["batch"] == 0 and crash["worker_status"] == "crash"
     for m in shrunk:
@@ -67,3 +71,21 @@ def test_shrink_default_is_a_quarter_of_the_budget_at_most_30_s():
 
     assert parse_args(["--budget-s", "120"]).shrink_s == 30
     assert parse_args(["--budget-s", "40"]).shrink_s == 10
+
+
+def test_the_feedback_pool_holds_the_least_exercised_rows_and_ties_take_turns():
+    from collections import Counter
+
+    from harness.fuzz import feedback_rows, focus_pool
+    from harness.liveness import DIFFERENTIABLE
+
+    rows = feedback_rows()
+    assert len(rows) > 100 and set(rows) <= DIFFERENTIABLE and "sin" in rows and "mat22h" not in rows
+    live = Counter({row: 50 for row in rows})
+    live.update({"sin": -50, "cosh": -45, "atan2": -40})  # 0, 5, 10 live checked uses
+    assert focus_pool(live, rows, 0, 7, 3) == ("atan2", "cosh", "sin")
+    assert set(focus_pool(live, rows, 0, 7, 5)) > {"atan2", "cosh", "sin"}
+    fresh = Counter()
+    pools = {focus_pool(fresh, rows, 0, b, 8) for b in range(20)}
+    assert len(pools) > 15 and all(len(p) == 8 for p in pools)  # no counts yet: a different draw per batch
+    assert focus_pool(fresh, rows, 0, 3, 8) == focus_pool(fresh, rows, 0, 3, 8)  # deterministic

@@ -30,6 +30,10 @@ KNOWN = {
     # wp.float64 is retyped float64 for the rest of the function ("constant precision preservation")
     "float64_of_loop_variable": (
         "wp.float32", "for j in range(2, 3):\n        out[tid] = float(wp.float64(j)) + float(j & j)", False),
+    # ... and so is a local computed from it (a 10-minute fuzz, seed 12: `i27 = (-j18)` then `wp.float64(i27)`)
+    "float64_of_local_from_loop_variable": (
+        "wp.float32", "for j in range(2, 3):\n        i = -j\n        out[tid] = float(wp.float64(i)) + float(i & i)",
+        False),
     # grammar/ops_linalg.py: no != on vectors (codegen accepts it, the C++ does not compile)
     "vector_not_equal": (
         "wp.float32", "out[tid] = wp.where(wp.vec2(a[tid], 1.0) != wp.vec2(1.0, 1.0), 1.0, 0.0)", False),
@@ -78,6 +82,9 @@ def test_the_same_kernels_build_without_the_culprit(tmp_path):
         "int64_of_true": ("wp.float32", "out[tid] = float(wp.int64(1))", False),
         "float64_of_loop_variable": (
             "wp.float32", "for j in range(2, 3):\n        out[tid] = float(wp.float64(+j)) + float(j & j)", False),
+        "float64_of_local_from_loop_variable": (
+            "wp.float32", "for j in range(2, 3):\n        i = -j\n        out[tid] = float(wp.float64(+i)) + float(i & i)",
+            False),
     }
     assert set(fixed) == set(KNOWN)
     path = tmp_path / "known_fixed.py"

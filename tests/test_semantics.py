@@ -361,3 +361,18 @@ def test_double_fma_keeps_an_infinite_addend_where_the_product_would_overflow():
     assert _fma64_scalar(-6.0, 3e307, -math.inf) == -math.inf
     assert math.isnan(_fma64_scalar(math.inf, 0.0, 1.0))
     assert _fma64_scalar(2.0, 1e308, -1e308) == 1e308  # an intermediate overflow an fma does not have
+
+
+def test_float32_libm_results_are_correctly_rounded(ctx):
+    """Warp's CPU libm (glibc's float functions) is correctly rounded for most arguments; numpy's own float32
+    kernels are not (cbrt differed from Warp on 36 % of 20,000 sampled arguments, the float64 result rounded to
+    float32 on 11 %; exp 39 % against 0.06 %). The reference rounds the float64 result: cbrt(0.85260749f) is
+    0.94823587f (exact 0.948235872...), where numpy's float32 cbrt gives 0.94823581f (a seed-11 fuzz false alarm).
+    """
+    x = f32(0.8526074886322021)
+    from grammar import semantics_scalar as Q
+
+    assert Q.cbrt(ctx, x) == f32(0.9482358694076538) and Q.cbrt(ctx, x).dtype == np.float32
+    assert abs(0.9482358694076538 - 0.85260748863220215 ** (1 / 3)) < abs(0.948235809803009 - 0.85260748863220215 ** (1 / 3))
+    assert Q.exp(ctx, f32(100.0)) == f32(np.inf)  # overflows as in float32
+    assert Q.cbrt(ctx, np.float64(0.85)).dtype == np.float64  # float64 stays float64
