@@ -27,6 +27,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+import numpy as np  # noqa: E402
+
 from grammar.policy import DEFAULT_POLICY  # noqa: E402
 from harness import liveness as LV  # noqa: E402
 from harness.generate import draw_kernels  # noqa: E402

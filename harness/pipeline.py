@@ -644,8 +644,10 @@ def _mismatch_failure(k, values, expected, actual, comparison: Comparison, seed:
     return Failure(
         kind="mismatch", kernel_name=k.name, module_source=k.source, dim=k.dim, args=_args(k, values),
         expected={n: np.asarray(v).astype(actual[n].dtype) for n, v in expected.items()}, actual=actual,
-        tolerance={"rtol": 0.0, "atol": atol}, message=comparison.reason, warp_version=W.warp_version(),
-        detail=detail, seed=seed,
+        tolerance={"rtol": 0.0, "atol": atol, "allowed": {
+            n: np.broadcast_to(t, np.shape(actual[n])).astype(np.float64) for n, t in comparison.tolerance.items()
+            if n in actual and np.shape(t) and np.size(t) == np.size(actual[n])}},
+        message=comparison.reason, warp_version=W.warp_version(), detail=detail, seed=seed,
     )
 
 

@@ -115,7 +115,9 @@ class Failure:
     args: list[KernelArg]  # kernel parameter order
     expected: dict[str, np.ndarray]  # output name (or "<arg>.grad") -> reference result
     actual: dict[str, np.ndarray]  # output name (or "<arg>.grad") -> what Warp produced
-    tolerance: dict  # {"rtol": float, "atol": float}; integers and booleans compare exactly
+    # {"rtol": float, "atol": float}, optionally "allowed": {output name: per-element allowed |deviation|} (the
+    # harness's own tolerance, element by element; where given it replaces atol); ints and bools compare exactly
+    tolerance: dict
     message: str  # one-paragraph summary
     warp_version: str
     detail: str = ""  # how the expected value was derived, compiler log, traceback...
@@ -512,10 +514,19 @@ def _launch_body(f: Failure, helper: str | None, taken: set[str]) -> list[str]:
         actual.append(f"{json.dumps(key)}: {variables[name]}{'.grad' if grad else ''}.numpy()")
     body.append("    actual = {" + ", ".join(actual) + "}")
     rtol, atol = float(f.tolerance["rtol"]), float(f.tolerance["atol"])
+    allowed = {k: v for k, v in (f.tolerance.get("allowed") or {}).items() if k in keys}
+    tol = repr(atol)
+    if allowed:  # the harness's allowed deviation, element by element
+        body += ["    # the allowed deviation of each element (its measured sensitivity x 8 + 4 ulp)", "    allowed = {"]
+        for key, value in allowed.items():
+            prefix = f"        {json.dumps(key)}: "
+            body += (prefix + array_literal(np.asarray(value, dtype=np.float64), 8, len(prefix)) + ",").splitlines()
+        body.append("    }")
+        tol = f"allowed.get(name, {atol!r})"
     body += [
         "    rows = []",
         "    for name in expected:",
-        f"        rows += {helper}(name, actual[name], expected[name], rtol={rtol!r}, atol={atol!r})",
+        f"        rows += {helper}(name, actual[name], expected[name], rtol={rtol!r}, atol={tol})",
         "    if not rows:",
         '        print("not reproduced")',
         "        return",
@@ -702,18 +713,20 @@ def _differences(f: Failure) -> list[tuple[str, str, str, str]]:
     """(element, expected, actual, |difference|) rows, the same check the reproducer applies."""
     rows = []
     rtol, atol = (float(f.tolerance.get(k, 0.0)) for k in ("rtol", "atol"))
+    allowed = f.tolerance.get("allowed") or {}
     for key, expected in f.expected.items():
         expected = np.asarray(expected)
         if key not in f.actual:
             continue
         actual = np.asarray(f.actual[key])
+        tol = np.asarray(allowed[key]) if key in allowed else atol
         if actual.shape != expected.shape:
             rows.append((f"`{key}`", f"shape {expected.shape}", f"shape {actual.shape}", ""))
             continue
         if expected.dtype.kind in "biu" and actual.dtype.kind in "biu":
             bad = actual != expected
         else:
-            bad = ~np.isclose(actual, expected, rtol=rtol, atol=atol, equal_nan=True)
+            bad = ~np.isclose(actual, expected, rtol=rtol, atol=tol, equal_nan=True)
         if bad.ndim > 1:
             bad = bad.any(axis=tuple(range(1, bad.ndim)))
         for i in np.flatnonzero(bad)[: MAX_REPORT_ROWS - len(rows)]:

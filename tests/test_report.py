@@ -119,6 +119,24 @@ def test_reproducer_passes_when_warp_agrees(run_script, tmp_path):
     assert "not reproduced" in result.stdout
 
 
+def test_reproducer_judges_each_element_by_its_own_allowed_deviation(run_script, tmp_path):
+    """The harness allows each element its own deviation: the reproducer applies the same, not the largest one
+    (a 10-minute fuzz report with one global atol of 17 did not reproduce a 4e-6 deviation allowed 3e-6)."""
+    expected = INPUT * np.float32(2.0)
+    expected[1] += np.float32(0.25)  # out[1] off by 0.25: allowed 1e-6 there, while out[0] may move by 10
+    allowed = np.array([10.0, 1e-6, 1e-6, 1e-6])
+    failure = double_failure(expected={"out": expected}, tolerance={"rtol": 0.0, "atol": 10.0,
+                                                                   "allowed": {"out": allowed}})
+    result = run_script(render_reproducer(failure), tmp_path)
+    assert result.returncode != 0, result.stdout + result.stderr
+    assert ["out[1]", "-0.25", "-0.5"] in [line.split() for line in result.stdout.splitlines()]
+    report = render_markdown(failure, "(diagnostics)")
+    assert "`out[1]`" in report and "`out[0]`" not in report
+    roomy = double_failure(expected={"out": expected}, tolerance={"rtol": 0.0, "atol": 10.0,
+                                                                 "allowed": {"out": np.full(4, 0.5)}})
+    assert run_script(render_reproducer(roomy), tmp_path).returncode == 0
+
+
 def test_gradient_reproducer_compares_input_gradients(run_script, tmp_path):
     wrong = np.full(len(INPUT), 2.0, np.float32)
     wrong[1] = 3.0
