@@ -350,10 +350,13 @@ def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options, first: tu
             # whichever attempt and path the forward comparison took
             gradient = _check_gradient(k, module, make_inputs(k.params, k.dim, base_seed, "smooth"), base_seed)
             if isinstance(gradient, KernelResult):
+                if gradient.failure is not None:  # the reproducer builds as the harness did
+                    gradient.failure.module_options = {"optimization_level": opts.optimization_level}
                 return gradient
             return last, seed, attempt + 1, gradient, actual
         if last.status == "mismatch":
             failure = _mismatch_failure(k, values, r32.outputs, actual, last, seed)
+            failure.module_options = {"optimization_level": opts.optimization_level}  # built as the harness did
             return KernelResult(k, "warp-bug", "mismatch: " + last.reason, failure=failure)
     return KernelResult(k, "screened", last.reason if last else "")
 
