@@ -156,10 +156,14 @@ class _RecordRows(Runtime):
 
 
 def _digest(value):
+    """A comparable digest of one row result: Python scalars, strings, bytes or tuples of them, never a numpy
+    scalar (``np.float64(x) == b"..."`` makes numpy decode the bytes as ASCII and raise)."""
     if isinstance(value, tuple):
         return tuple(_digest(v) for v in value)
     if isinstance(value, np.ndarray):
-        return value.tobytes()
+        return (value.dtype.str, value.shape, value.tobytes())
+    if isinstance(value, np.generic):
+        value = value.item()
     if isinstance(value, (float, np.floating)) and math.isnan(float(value)):
         return "nan"
     return value if isinstance(value, (bool, int, float, str)) else repr(value)

@@ -104,10 +104,14 @@ def _prefix(t) -> str:
     return "v" if isinstance(t, Composite) else _PREFIX[t.kind]
 
 
-def dynamic(e: Expr) -> Expr:
+def dynamic(e: Expr, sc: Scope | None = None) -> Expr:
     """Warp treats ``x = <literal>`` as a constant that may not be mutated inside a dynamic loop; declaring
-    it through its type's constructor (``wp.float32(0.5)``) makes it a variable (documented Warp rule)."""
-    if not isinstance(e.type, Scalar) or not _is_constant(e.node):
+    it through its type's constructor (``wp.float32(0.5)``) makes it a variable (documented Warp rule). So is
+    an expression over an unrolled loop's variable (``i9 = (-j1)``: a gradient-share run's compile error), so
+    with ``sc`` the loop variables in scope count as constants too (the cast is harmless where a loop is not
+    unrolled)."""
+    loops = frozenset(v.name for v in sc.vars if v.kind == "loop") if sc is not None else frozenset()
+    if not isinstance(e.type, Scalar) or not _is_constant(e.node, loops):
         return e
     if not _has_identity_cast(e.type):
         return e
@@ -115,8 +119,9 @@ def dynamic(e: Expr) -> Expr:
 
 
 class _Names(cst.CSTVisitor):
-    def __init__(self) -> None:
+    def __init__(self, constants: frozenset = frozenset()) -> None:
         self.found = False
+        self.constants = constants
 
     def visit_Call(self, node: cst.Call) -> bool:
         # len(v) is a compile-time constant whatever v is (a vector's length is part of its type)
@@ -125,13 +130,14 @@ class _Names(cst.CSTVisitor):
     def visit_Name(self, node: cst.Name) -> None:
         # "static": wp.static(...) is a constant too (a builtin's name such as wp.sin is not: Warp only
         # treats literals and folded constants as constants)
-        if node.value not in ("wp", "True", "False", "static"):
+        if node.value not in ("wp", "True", "False", "static") and node.value not in self.constants:
             self.found = True
 
 
-def _is_constant(node: cst.BaseExpression) -> bool:
-    """No variable, parameter or load in the expression: Warp may fold it into a constant."""
-    v = _Names()
+def _is_constant(node: cst.BaseExpression, constants: frozenset = frozenset()) -> bool:
+    """No variable (but those named in ``constants``), parameter or load in the expression: Warp may fold it
+    into a constant."""
+    v = _Names(constants)
     B.look(v, node)
     return not v.found
 
@@ -145,7 +151,7 @@ def _has_identity_cast(t: Scalar) -> bool:
 
 def declare(draw, sc: Scope) -> cst.BaseStatement:
     t = choose(draw, local_types(sc))
-    return declare_value(draw, sc, dynamic(expression(draw, sc, t, _depth(draw, sc))))
+    return declare_value(draw, sc, dynamic(expression(draw, sc, t, _depth(draw, sc)), sc))
 
 
 def declare_value(draw, sc: Scope, e: Expr) -> cst.BaseStatement:
@@ -266,7 +272,7 @@ def assign(draw, sc: Scope) -> list[cst.BaseStatement] | None:
     kept = keep_unread(sc, v)
     v.unread = True
     # `x = 10.0` would make x a constant again, and a later dynamic loop could not mutate it (a fuzz report)
-    return [*kept, B.assign(B.name(v.name), dynamic(e).node)]
+    return [*kept, B.assign(B.name(v.name), dynamic(e, sc).node)]
 
 
 def _has_binop(spelling: str, t) -> bool:
@@ -414,14 +420,14 @@ def hoist_test(draw, sc: Scope, test: Expr, hoisted: list) -> Expr:
                 sides.append(e.node)
                 continue
             # dynamic(): `i8 = len(v)` is a Warp constant, which a dynamic loop may not assign (a fuzz report)
-            stmt = declare_value(draw, sc, dynamic(e))
+            stmt = declare_value(draw, sc, dynamic(e, sc))
             hoisted.append(stmt)
             sides.append(stmt.body[0].targets[0].target)
         return Expr(node.with_changes(left=sides[0], comparisons=(node.comparisons[0].with_changes(
             comparator=sides[1]),)), BOOL)
     if _is_leaf(node):
         return test
-    stmt = declare_value(draw, sc, dynamic(test))
+    stmt = declare_value(draw, sc, dynamic(test, sc))
     hoisted.append(stmt)
     return Expr(stmt.body[0].targets[0].target, BOOL)
 
@@ -584,7 +590,7 @@ def call_statement(draw, sc: Scope, op, sig) -> list[cst.BaseStatement]:
 
     depth = max(_depth(draw, sc), 1)
     if not (op.outputs or op.inplace):
-        return [declare_value(draw, sc, dynamic(apply_op(draw, sc, op, sig, depth)))]
+        return [declare_value(draw, sc, dynamic(apply_op(draw, sc, op, sig, depth), sc))]
     out: list[cst.BaseStatement] = []
     if op.inplace:
         t = sig.args[0]

@@ -133,3 +133,16 @@ def test_an_output_argument_placeholder_is_not_a_use_of_its_row():
     assert L.placeholder_rows(k.kernel_source) == {"matrix"}
     kl = L.kernel_liveness(k)
     assert "matrix" not in kl.rows and "vector" in kl.rows and kl.rows["svd3"][1]
+
+
+def test_row_result_digests_compare_across_kinds_without_raising():
+    """A row's results are compared between two input draws; one draw may give a numpy scalar where the other
+    gives an array (a census crashed on ``np.float64(x) == b"\\xc1..."``, which makes numpy decode the bytes)."""
+    import numpy as np
+
+    from harness.liveness import _digest
+
+    a = [_digest(np.float64(1.5)), _digest(np.array([1.0], np.float32)), _digest(np.float32("nan"))]
+    b = [_digest(np.array([0xC1, 0x80], np.uint8)), _digest(np.float64(1.5)), _digest(np.float64("nan"))]
+    assert a != b and a[2] == b[2] and a[0] == b[1]
+    assert _digest(np.array([1.0], np.float32)) != _digest(np.array([1.0], np.float64))

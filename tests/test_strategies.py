@@ -929,3 +929,20 @@ def test_an_int_or_bool_output_is_written_once_and_a_later_store_goes_to_a_sink(
             assert len(writes) <= 1, k.kernel_source
         seen_sink += any(p.name.startswith("sink") and p.dtype in ("int32", "bool") for p in k.params)
     assert seen_sink > 0
+
+
+def test_a_value_over_loop_variables_is_declared_through_its_type_constructor():
+    """``i9 = (-j1)`` inside a loop Warp does not unroll, ``j1`` the variable of an unrolled loop around it, is a
+    constant Warp refuses to assign there ("Error mutating a constant i9 inside a dynamic loop": a gradient-share
+    run); ``wp.int32((-j1))`` is a variable. Values that read data stay as they are."""
+    from strategies.expressions import Expr
+    from strategies.statements import dynamic
+
+    sc = Scope(DEFAULT_POLICY, [], [], [])
+    sc.declare(Var("j1", INT32, "loop", 0, 3))
+    sc.declare(Var("x2", INT32, "local", -5, 5))
+    minus_j = Expr(B.unop("-", B.name("j1")), INT32, -3, 0)
+    assert B.render(dynamic(minus_j, sc).node) == "wp.int32((-j1))"
+    assert B.render(dynamic(minus_j).node) == "(-j1)"  # no scope: loop variables unknown
+    minus_x = Expr(B.unop("-", B.name("x2")), INT32, -5, 5)
+    assert B.render(dynamic(minus_x, sc).node) == "(-x2)"
