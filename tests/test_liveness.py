@@ -146,3 +146,11 @@ def test_row_result_digests_compare_across_kinds_without_raising():
     b = [_digest(np.array([0xC1, 0x80], np.uint8)), _digest(np.float64(1.5)), _digest(np.float64("nan"))]
     assert a != b and a[2] == b[2] and a[0] == b[1]
     assert _digest(np.array([1.0], np.float32)) != _digest(np.array([1.0], np.float64))
+
+
+def test_adjoint_reach_tells_live_from_dead_and_constant_adjoints():
+    """``adjoint_reach`` (the fuzz's adjoint coverage feedback): ``sin`` of the data reaching the output is live;
+    ``cos`` of a literal is live but constant (not counted); ``exp`` whose result nothing reads is dead."""
+    k = _kernel("x = wp.sin(a[tid])\ny = wp.cos(0.5)\nz = wp.exp(a[tid])\nout[tid] = x + y")
+    reach = L.adjoint_reach(k, "0123abcd" + "0" * 24)
+    assert reach == {"add": True, "sin": True, "cos": False, "exp": False}
