@@ -315,10 +315,9 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
         elif out.name in sc.written and not isinstance(out.dtype, Struct):
             # an int or bool output the body stored to keeps that value, and this one goes to a sink slot (a
             # plain store here overwrote it: `atomic_exch` into an int output was 3 of 14 live census uses)
-            from .sinks import sink_index
+            from .sinks import sink_target
 
-            sname, k = sc.sink_slot(out.dtype)
-            body.append(B.assign(B.subscript(B.name(sname), *sink_index(sc, k)), e.node))
+            body.append(B.assign(sink_target(sc, out.dtype), e.node))
         else:
             body.append(B.assign(slot, e.node))
         if isinstance(out.dtype, Struct):  # then some of its fields: out0[tid].m0 = e

@@ -53,6 +53,12 @@ def sink_index(sc: Scope, k: int) -> list[cst.BaseExpression]:
     return idx
 
 
+def sink_target(sc: Scope, t) -> cst.Subscript:
+    """A fresh slot of this thread in the sink array of type ``t``, as an assignment target (``sink0[tid + 32]``)."""
+    name, k = sc.sink_slot(t)
+    return B.subscript(B.name(name), *sink_index(sc, k))
+
+
 def sink_statements(sc: Scope, variables: list[Var]) -> list[cst.BaseStatement]:
     """One sink store per local in ``variables`` (see the module docstring)."""
     if sc.in_func:
@@ -66,8 +72,7 @@ def sink_statements(sc: Scope, variables: list[Var]) -> list[cst.BaseStatement]:
             values = [(B.attribute(B.name(v.name), f), ft) for f, ft in v.type.fields
                       if isinstance(ft, (Scalar, Composite))]
         for value, t in values:
-            name, k = sc.sink_slot(t)
-            target = B.subscript(B.name(name), *sink_index(sc, k))
+            target = sink_target(sc, t)
             if sc.loop_depth > 0 and _accumulates(t):
                 out.append(B.aug_assign(target, "+", value))
             else:

@@ -197,10 +197,9 @@ def store(draw, sc: Scope) -> cst.BaseStatement | None:
         # an int or bool output already written cannot accumulate: the value goes to a sink slot of its own
         # instead of overwriting what the earlier store (or atomic_exch) left there (`atomic_exch` was 3 of 14
         # live row uses in a liveness census: a later plain store overwrote its slot)
-        from .sinks import sink_index
+        from .sinks import sink_target
 
-        name, k = sc.sink_slot(out.dtype)
-        return B.assign(B.subscript(B.name(name), *sink_index(sc, k)), e.node)
+        return B.assign(sink_target(sc, out.dtype), e.node)
     if form == "component" and isinstance(out.dtype, Composite):  # out[tid].y = x, out[tid][1] += x
         part = _component(draw, target, out.dtype)
         x = expression(draw, sc, out.dtype.scalar, _depth(draw, sc))
