@@ -620,6 +620,12 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
         # divisor that varies, the gradient check leaves the kernel out (float-mod); a constant one keeps it
         # (a vector's: nonzero constant components)
         args[1] = float_mod_divisor(draw, signature.args[1])
+    if op.name == "where":
+        if args[0].is_literal:  # `wp.where(True, x, y)`: one arm is never taken, the other never tested
+            with live(sc):
+                args[0] = leaf(draw, sc, BOOL, 0)
+        if args[1].node.deep_equals(args[2].node):  # `wp.where(c, x, x)`: the condition reaches nothing
+            args[2] = guarded(draw, sc, signature.args[2], op.domain(2, signature), arg_depth)
     if op.name in _SHIFTS:
         for _ in range(2):  # `x >> (x & 31)` is 0 for every x in [1, 2**31): the count reads other data
             if not B.shares_data(args[0].node, args[1].node):
@@ -818,7 +824,7 @@ INTERVAL_RULES = {
     "bit_count": lambda a: (0, 64),
     "argmin": lambda a: (0, 5),
     "argmax": lambda a: (0, 5),
-    "len": lambda a: (2, 6),
+    "len": lambda a: (a[0].type.shape[0], a[0].type.shape[0]),  # a vector's components, a matrix's rows
 }
 _COMPARES = ("lt", "le", "gt", "ge", "eq", "ne")
 

@@ -235,9 +235,19 @@ def _exchange(draw, sc: Scope, out, e: Expr, keep: bool = False) -> cst.BaseStat
 
 
 def clamp_into(e: Expr, lo: int, hi: int) -> Expr:
+    """``e`` kept inside [lo, hi]: itself when its interval fits, else ``wp.clamp(e, lo, hi)``. When the two
+    intervals share at most one value (``wp.clamp(len(v), 0, 1)`` of a length 3) every value of ``e`` would
+    clamp to the same end and reach nothing: ``e`` is first shifted to the middle of [lo, hi]
+    (``wp.clamp((len(v) - 3), 0, 1)``)."""
     if lo <= e.lo and e.hi <= hi:
         return e
     t = e.type
+    if lo < hi and min(e.hi, hi) - max(e.lo, lo) < 1:
+        c = (e.lo + e.hi) // 2 - (lo + hi) // 2
+        if abs(c) < 2**30:
+            e = Expr(B.binop(e.node, "-", typed_int(c, t).node), t, e.lo - c, e.hi - c)
+            if lo <= e.lo and e.hi <= hi:
+                return e
     return Expr(B.call("wp.clamp", e.node, typed_int(lo, t).node, typed_int(hi, t).node), t, lo, hi)
 
 
@@ -260,7 +270,8 @@ def keep_unread(sc: Scope, v: Var) -> list[cst.BaseStatement]:
 def assign(draw, sc: Scope) -> list[cst.BaseStatement] | None:
     """``x = e`` on a local, preceded by a sink store of the value it overwrites when nothing read that
     value (:func:`keep_unread`); ``e`` reading ``x`` reads it."""
-    targets = [v for v in sc.vars if v.assignable and not (sc.loop_depth and v.name in sc.pinned)]
+    targets = [v for v in sc.vars if v.assignable and not (sc.loop_depth and v.name in sc.pinned)
+               and not (tracks_interval(v.type) and v.lo == v.hi)]  # `i = 5` keeps [5, 5]: clamped to 5
     if not targets:
         return None
     v = choose(draw, targets)

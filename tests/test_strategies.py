@@ -899,7 +899,8 @@ def test_a_second_store_to_an_output_accumulates():
     from grammar.types import BY_NAME as TYPES
 
     stores = 0
-    for k in draw_kernels(3, 40):
+    # 80 kernels: a second store to the same float output comes in 0-33 of 40 kernels depending on the seed
+    for k in draw_kernels(3, 80):
         outs = {p.name for p in k.params if p.role == "output" and not p.name.startswith("sink")
                 and p.dtype in TYPES and accumulates(TYPES[p.dtype])}
         seen: set = set()
