@@ -216,8 +216,8 @@ def differentiable_focus_row(draw: st.DrawFn, pool: tuple[str, ...] = ()) -> tup
 
 def focus_rows(draw, policy: Policy, directed: bool = False) -> list:
     """0..max_focus_rows (row, signature) pairs the kernel favours (a gradient-directed kernel:
-    directed_focus_rows - 2 (at least 1) to directed_focus_rows, all differentiable: 3-5 by default, 4.0 on
-    average where 1-5 gave 2.9, for adjoint reach). Drawn as a list so the shrinker deletes whole picks
+    directed_focus_rows - 2 (at least 1) to directed_focus_rows, all differentiable: 4-6 by default, for adjoint reach;
+    1-5 gave 2.9 on average, 3-5 gave 4.0). Drawn as a list so the shrinker deletes whole picks
     (shrinks toward the fewest, then early rows)."""
     if directed and policy.directed_focus_rows:
         return draw(st.lists(differentiable_focus_row(policy.directed_focus_pool),
