@@ -335,11 +335,15 @@ def _unit_values(array, unit: str, dim) -> np.ndarray:
     return array if index is None else array[index]
 
 
+_TINY64 = float(np.finfo(np.float64).tiny)
+
+
 def rounding_departures(k, values: dict, units, exact: dict) -> dict[str, float] | None:
     """Per output unit (:meth:`~harness.gradient_limits.Analysis.units`), how far its values in Warp's precision
     (the native reference, which rounds like Warp) depart from the ``exact`` ones (the high-precision
-    reference's outputs): ``max |native - exact|`` over ``max |exact| + 1e-30``. None when the native run
-    fails; units of struct arrays and units with non-finite values are left out (the check's own non-finite
+    reference's outputs): ``max |native - exact|`` over ``max |exact|`` (over float64's smallest normal for a
+    unit that is exactly zero: no departure when native is zero too; a unit whose exact values lie below
+    float32's range, 1e-92 computed as 0.0, departs by 1). None when the native run fails; units of struct arrays and units with non-finite values are left out (the check's own non-finite
     exclusion decides)."""
     try:
         native = run_reference(k.kernel_source, k.params, values, k.dim).outputs
@@ -355,7 +359,7 @@ def rounding_departures(k, values: dict, units, exact: dict) -> dict[str, float]
             continue
         if e.shape != n.shape or not (np.all(np.isfinite(e)) and np.all(np.isfinite(n))):
             continue
-        out[unit] = float(np.max(np.abs(n - e), initial=0.0)) / (float(np.max(np.abs(e), initial=0.0)) + 1e-30)
+        out[unit] = float(np.max(np.abs(n - e), initial=0.0)) / (float(np.max(np.abs(e), initial=0.0)) + _TINY64)
     return out
 
 
