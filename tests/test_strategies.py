@@ -947,3 +947,30 @@ def test_a_value_over_loop_variables_is_declared_through_its_type_constructor():
     assert B.render(dynamic(minus_j).node) == "(-j1)"  # no scope: loop variables unknown
     minus_x = Expr(B.unop("-", B.name("x2")), INT32, -5, 5)
     assert B.render(dynamic(minus_x, sc).node) == "(-x2)"
+
+
+def test_a_two_operand_call_never_takes_one_expression_twice():
+    """``wp.cross(v, v)``, ``wp.spatial_cross(v, v)``, ``wp.min(x, x)``: a constant or the operand itself, and for
+    the cross products Warp's float32 adjoint adds and subtracts two large equal terms into ``v``'s adjoint,
+    losing what it held (a 10-minute fuzz gradient mismatch; ``tests/test_known_warp_bugs.py``). The second
+    operand is drawn again, as for ``x - x`` (10 of 90 such calls on these draws had identical operands before)."""
+    from harness.generate import draw_kernels
+    from strategies import _cst as B
+
+    rows = ("wp.cross", "wp.spatial_cross", "wp.spatial_cross_dual", "wp.atan2", "wp.min", "wp.max")
+    calls, same = 0, []
+
+    class Calls(cst.CSTVisitor):
+        def visit_Call(self, node: cst.Call) -> None:
+            nonlocal calls
+            if B.dotted_text(node.func) in rows and len(node.args) == 2:
+                calls += 1
+                if node.args[0].value.deep_equals(node.args[1].value):
+                    same.append(B.render(node))
+
+    for seed in range(4):
+        for k in draw_kernels(seed, 40):
+            for d in (*k.helpers, k.func):
+                d.visit(Calls())
+    assert calls > 30  # the property was exercised
+    assert not same, same[:3]
