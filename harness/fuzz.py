@@ -15,8 +15,8 @@ batch (:mod:`harness.differential`) on one in ``--differential-every``.
   smallest failure found is written by :class:`harness.report.ReportWriter` (deduplicated by signature)
   as ``<reports>/<signature>/{repro.py, report.md, failure.json}``; ``failure.json`` says whether the
   shrink finished (``shrink``) and, after a standalone re-run of ``repro.py`` in a fresh process with an
-  empty kernel cache (started as soon as the report is written; the hunt goes on meanwhile), whether it
-  reproduced there (``reproduces_standalone``; null when the run ended first).
+  empty kernel cache (one at a time, in the order the reports are written; the hunt goes on meanwhile), whether
+  it reproduced there (``reproduces_standalone``; null when the run ended first).
 * A batch that crashes or hangs its worker (``--batch-timeout``) is bisected to the kernel responsible,
   which is written up as a ``crash`` report (``harness.collect.culprit_failure``); the hunt goes on.
 * Adjoint coverage feedback: the workers report, per differentiable table row, the gradient-checked kernels
@@ -201,6 +201,9 @@ class Hunt:
         self.entries: list[dict] = []  # one per failure found
         self.new_reports: list[tuple[Path, dict]] = []
         self.standalone: list[tuple[StandaloneRun, dict]] = []  # re-runs of new reports still going
+        # new reports waiting for their re-run: one runs at a time (each is a Python process importing Warp and
+        # building a kernel; 22 started at once at the end of a run overran its end by 10 s on 2 cores)
+        self.standalone_waiting: deque = deque()
         self.worker_errors: list[str] = []
         self.generator_errors = 0
         self.adjoint_live: Counter = Counter()  # differentiable row -> checked kernels exercising it live
@@ -289,7 +292,15 @@ class Hunt:
             self._update_meta(report_dir, meta)
             self.new_reports.append((report_dir, entry))
             if entry.get("kind") != "hang":  # a hang's re-run would only spin until the end of the run
-                self.standalone.append((StandaloneRun(report_dir), entry))
+                self.standalone_waiting.append((report_dir, entry))
+                self.start_standalone()
+
+    def start_standalone(self) -> None:
+        """Start the next waiting re-run when none is going and the run's end leaves it time."""
+        while self.standalone_waiting and not self.standalone and (
+                time.monotonic() < self.hard_end - self.allow["repro"]):
+            report_dir, entry = self.standalone_waiting.popleft()
+            self.standalone.append((StandaloneRun(report_dir), entry))
 
     def poll_standalone(self) -> None:
         """Note the verdict of every standalone re-run that has ended."""
@@ -298,6 +309,7 @@ class Hunt:
                 self.standalone.remove((run, entry))
                 entry["reproduces_standalone"] = run.result
                 self._update_meta(run.report_dir, {"reproduces_standalone": run.result})
+        self.start_standalone()
 
     @staticmethod
     def _update_meta(report_dir: Path, extra: dict) -> None:
@@ -477,6 +489,11 @@ class Hunt:
             self._update_meta(run.report_dir, {"reproduces_standalone": None,
                                                "standalone_note": "cut off at the end of the run: run repro.py"})
         self.standalone = []
+        while self.standalone_waiting:  # never started: no time was left
+            report_dir, entry = self.standalone_waiting.popleft()
+            entry["reproduces_standalone"] = None
+            self._update_meta(report_dir, {"reproduces_standalone": None,
+                                           "standalone_note": "not run before the end of the run: run repro.py"})
 
     def summary(self) -> dict:
         elapsed = self.now()

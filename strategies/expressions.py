@@ -544,10 +544,11 @@ def branch_test(draw, sc: Scope, depth: int) -> Expr:
                 return test
         ct = choose(draw, [FLOAT32, INT32])
         left = expression(draw, sc, ct, min(depth, 1))
-        right = expression(draw, sc, ct, min(depth, 1))
-        if lane_uniform(sc, left, right):
+        right = independent(draw, sc, ct, left, expression(draw, sc, ct, min(depth, 1)))
+        if lane_uniform(sc, left, right):  # after `independent`, which may replace a varying right operand
             left = lane_leaf(draw, sc, ct) or left
-        right = splitting(draw, left, independent(draw, sc, ct, left, right))
+            right = independent(draw, sc, ct, left, right)
+        right = splitting(draw, left, right)
     args = [left, right]
     if tracks_interval(ct):
         args = fit_int_operands(OPS.BY_NAME["lt"], args, sc.policy, ct)

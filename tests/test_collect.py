@@ -220,7 +220,8 @@ def test_collect_resumes_after_kill_9_with_the_records_of_an_uninterrupted_run(t
 
 
 def test_collect_gives_the_same_records_for_the_same_seed(tmp_path):
-    args = ["--target-mb", "0.6", "--batch-size", "3", "--verify", "none", "--seed", "7"]
+    # 1.2 MB: one record of seed 7's first batches is 864 kB (generator 0.4.1), so 0.6 MB held only two
+    args = ["--target-mb", "1.2", "--batch-size", "3", "--verify", "none", "--seed", "7"]
     runs = {name: collect(tmp_path / name, *args, "--workers", workers)
             for name, workers in (("a", "2"), ("b", "2"), ("one-worker", "1"))}
     ids = {name: [r["id"] for r in read_records(tmp_path / name)] for name in runs if _summary(runs[name])}

@@ -529,7 +529,7 @@ def test_static_ifs_leave_the_branch_warp_drops_empty():
 
     src = _example(static_ifs(), dead_code, 300)
     assert src is None, f"dead code in a static if:\n{src}"
-    assert _example(static_ifs(), lambda src: src.startswith("if wp.static(") and "else:" in src, 300), \
+    assert _example(static_ifs(), lambda src: src.startswith("if wp.static(") and "else:" in src, 1000), \
         "a false static test keeps its else branch"
 
 
@@ -925,7 +925,9 @@ def test_an_int_or_bool_output_is_written_once_and_a_later_store_goes_to_a_sink(
         plain = {p.name for p in k.params if p.name.startswith("out") and p.dtype in ("int8", "int16", "int32",
                                                                                          "int64", "bool")}
         for name in plain:
-            writes = re.findall(rf"^\s*(?:{name}\[[^\n]*\] =|[^\n]*wp\.atomic_(?:exch|cas)\({name},)", k.kernel_source,
+            # a plain store or a bare exchange; `i6 = wp.atomic_exch(out0, ...)` returns the value it replaces into
+            # a local, so both values reach an output (the keep form of strategies.statements._exchange)
+            writes = re.findall(rf"^\s*(?:{name}\[[^\n]*\] =|wp\.atomic_(?:exch|cas)\({name},)", k.kernel_source,
                                 flags=re.M)
             assert len(writes) <= 1, k.kernel_source
         seen_sink += any(p.name.startswith("sink") and p.dtype in ("int32", "bool") for p in k.params)
