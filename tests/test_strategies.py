@@ -169,10 +169,12 @@ def test_every_category_is_reachable(category):
 ROWS = sorted({op.name for op in CORE_OPS + ATOMICS})
 
 
-#: kernels with more atomic statements and stores (where exchange/compare-and-swap live): searches for an
+#: kernels with more atomic statements and stores (where exchange/compare-and-swap live), none of them
+#: gradient-directed (those keep to additive atomics: since half the default mix is directed, atomic_xor came
+#: in 1 of 300 kernels and a 1000-example search missed it once; 4 of 300 with these weights): searches for an
 #: atomic row end sooner
-ATOMIC_HEAVY = Policy(statement_weights=tuple((k, 10 if k in ("atomic", "store") else w)
-                                              for k, w in DEFAULT_POLICY.statement_weights))
+ATOMIC_HEAVY = Policy(statement_weights=tuple((k, 40 if k == "atomic" else 10 if k == "store" else w)
+                                              for k, w in DEFAULT_POLICY.statement_weights), directed_weights=(1, 0))
 
 
 @pytest.mark.parametrize("row", ROWS)
