@@ -297,7 +297,7 @@ class Hunt:
 
     def start_standalone(self) -> None:
         """Start the next waiting re-run when none is going and the run's end leaves it time."""
-        while self.standalone_waiting and not self.standalone and (
+        if self.standalone_waiting and not self.standalone and (
                 time.monotonic() < self.hard_end - self.allow["repro"]):
             report_dir, entry = self.standalone_waiting.popleft()
             self.standalone.append((StandaloneRun(report_dir), entry))

@@ -343,8 +343,8 @@ def rounding_departures(k, values: dict, units, exact: dict) -> dict[str, float]
     (the native reference, which rounds like Warp) depart from the ``exact`` ones (the high-precision
     reference's outputs): ``max |native - exact|`` over ``max |exact|`` (over float64's smallest normal for a
     unit that is exactly zero: no departure when native is zero too; a unit whose exact values lie below
-    float32's range, 1e-92 computed as 0.0, departs by 1). None when the native run fails; units of struct arrays and units with non-finite values are left out (the check's own non-finite
-    exclusion decides)."""
+    float32's range, 1e-92 computed as 0.0, departs by 1). None when the native run fails; units of struct
+    arrays and units with non-finite values are left out (the check's own non-finite exclusion decides)."""
     try:
         native = run_reference(k.kernel_source, k.params, values, k.dim).outputs
     except Exception:
