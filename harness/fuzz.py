@@ -26,7 +26,9 @@ batch (:mod:`harness.differential`) on one in ``--differential-every``.
   hash of seed, batch and row), so rare adjoints catch up
   with the common ones instead of waiting for chance. ``--no-feedback`` draws them from every row. The
   pool of each batch is kept with its reports (``failure.json``: ``focus_pool``): seed, batch and pool
-  replay the batch. The counts are in the summary (``adjoint_reach``).
+  replay the batch. The counts are in the summary (``adjoint_reach``); a row's live count is measured until it
+  reaches the goal (``REACH_GOAL``) and only its use count after that (the measure costs a reference run per
+  row and kernel).
 
 Time: no new batch starts after ``--budget-s``; batches still running get a short grace and are then
 killed; shrinking and the standalone re-runs fit into a fixed allowance after the budget
@@ -60,6 +62,9 @@ DEFAULT_BATCH_TIMEOUT_S = 300.0
 #: rows in a batch's adjoint-feedback pool: a batch of 12 has about 4 gradient-directed kernels favouring 1-3
 #: rows each, so each pool row is favoured about once per batch
 FOCUS_POOL = 8
+#: NVRTC (level 3, forward and backward) costs about as much as the rest of a batch's verification: on one batch
+#: in 8 it took 18 % of a 10-minute run's worker time (seed 19), on one in 16 about 9 %
+NVRTC_EVERY = 16
 #: live checked uses per differentiable row the feedback aims at (the goal of the gradient reach)
 REACH_GOAL = 20
 
@@ -135,7 +140,8 @@ def parse_args(argv):
                    f"(default {DEFAULT_BATCH_TIMEOUT_S:g})")
     p.add_argument("--policy", choices=sorted(POLICIES), default="default", help="generator policy (default: default)")
     p.add_argument("--opt-level", type=int, default=0, choices=range(4), help="CPU optimization level (default 0)")
-    p.add_argument("--nvrtc-every", type=int, default=8, help="compile with NVRTC one batch in N (default 8)")
+    p.add_argument("--nvrtc-every", type=int, default=NVRTC_EVERY,
+                   help=f"compile with NVRTC one batch in N (default {NVRTC_EVERY})")
     p.add_argument("--differential-every", type=int, default=4,
                    help="build one batch in N also in a variant configuration and compare (harness.differential; "
                    "default 4: a variant build costs about as much as the batch's own build)")
@@ -233,7 +239,7 @@ class Hunt:
         nothing); shrinking keeps every kernel."""
         if nvrtc is None:
             nvrtc = not self.args.no_nvrtc and batch_index % self.args.nvrtc_every == 0
-        # batches 1, 1 + N, 1 + 2N...: off the NVRTC batches 0, 8, 16...
+        # batches 1, 1 + N, 1 + 2N...: off the NVRTC batches 0, 16, 32... (with the default intervals)
         on = not self.args.no_differential and (batch_index - 1) % self.args.differential_every == 0
         differential = FUZZ_DIFFERENTIAL if on else ()
         if kind.startswith("differential-"):
@@ -262,6 +268,11 @@ class Hunt:
         from .liveness import DIFFERENTIABLE
 
         return tuple(sorted(DIFFERENTIABLE))
+
+    def reach_done(self) -> frozenset:
+        """The rows whose adjoint reach is at the goal: the workers stop measuring it (one reference run per
+        row and checked kernel saved; the feedback only looks at the rows below the goal)."""
+        return frozenset(row for row, n in self.adjoint_live.items() if n >= REACH_GOAL)
 
     def pool(self, batch_index: int) -> tuple[str, ...]:
         """The focus pool of a new batch (empty without feedback), kept for its reports."""
@@ -438,7 +449,8 @@ class Hunt:
                         task = self.queue.popleft()
                     else:
                         task = HuntTask(self.seed, self.next_batch, args.batch_size, self.opts(self.next_batch),
-                                        skip_ids=frozenset(self.verified), focus_pool=self.pool(self.next_batch))
+                                        skip_ids=frozenset(self.verified), focus_pool=self.pool(self.next_batch),
+                                        reach_done=self.reach_done())
                         self.next_batch += 1
                     pool.submit(task)
                 busy_hunts = pool.busy() - self.shrinking
@@ -514,7 +526,8 @@ class Hunt:
             "stage_seconds_summed_over_workers": {k: round(v, 1) for k, v in self.timings.items()},
             "gradient_status": dict(self.gradient.most_common()),  # accepted kernels per gradient-check status
             "adjoint_feedback": not self.args.no_feedback,
-            # differentiable row -> gradient-checked kernels exercising its adjoint on a live path / using it
+            # differentiable row -> gradient-checked kernels exercising its adjoint on a live path (measured until
+            # the row reaches REACH_GOAL) / using it
             "adjoint_reach": {row: [self.adjoint_live[row], self.adjoint_used[row]] for row in self.reach_rows()},
             # of the rows a gradient-directed kernel can exercise (not the float16 matrix/quaternion/transform
             # constructors: the gradient check leaves float16 composites out), those with >= REACH_GOAL

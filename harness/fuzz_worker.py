@@ -6,8 +6,9 @@ Tasks run in :class:`harness.pool.WorkerPool` processes (own Warp cache each, se
   with the run's policy and the batch's ``focus_pool``: :func:`harness.generate.batch_policy`), keep the
   kernels at ``positions``, and verify those whose canonical id is not in ``skip_ids`` (kernels the run already
   verified). Answers a :class:`HuntOutcome`: verdict counts, the Warp failures, the canonical ids of every
-  kernel verified, and per differentiable row the gradient-checked kernels that exercised its adjoint on
-  a live path (:func:`harness.liveness.adjoint_reach`).
+  kernel verified, and per differentiable row the gradient-checked kernels that used it and those that
+  exercised its adjoint on a live path (:func:`harness.liveness.adjoint_reach`; not measured for the rows in
+  ``reach_done``, which the parent has seen reach its goal).
 * :class:`ShrinkTask` -- replay the batch's Hypothesis seed with the shrink phase on, verifying nothing
   until the failing kernel (by canonical id) comes up, then let Hypothesis shrink it while each candidate
   still fails with the same kind. Stops verifying after ``cap_s`` seconds. The smallest failure so far is
@@ -50,6 +51,7 @@ class HuntTask:
     positions: tuple[int, ...] | None = None  # None: the whole batch
     skip_ids: frozenset = frozenset()
     focus_pool: tuple[str, ...] = ()  # Policy.directed_focus_pool of this batch (the parent's feedback)
+    reach_done: frozenset = frozenset()  # rows at the parent's reach goal: their adjoint reach is not measured
 
     def all_positions(self) -> tuple[int, ...]:
         return self.positions if self.positions is not None else tuple(range(self.batch_size))
@@ -132,9 +134,9 @@ def run_hunt(task: HuntTask, hook=None) -> HuntOutcome:
             out.gradient[r.record["verification"].get("gradient_status", "unknown").split(":")[0]] += 1
         if r.record is not None and r.record["verification"].get("gradient_status") == "checked":
             t = time.perf_counter()
-            for row, live in adjoint_reach(r.kernel, r.record["id"]).items():
+            for row, live in adjoint_reach(r.kernel, r.record["id"], task.reach_done).items():
                 out.adjoint_used[row] += 1
-                out.adjoint_live[row] += live
+                out.adjoint_live[row] += bool(live)
             out.timings["adjoint-reach"] = out.timings.get("adjoint-reach", 0.0) + time.perf_counter() - t
     return out
 

@@ -279,13 +279,20 @@ DIFFERENTIABLE = frozenset(op.name for op in OPS.OPS if op.differentiable and op
     for s in op.signatures))
 
 
-def adjoint_reach(k, cid: str) -> dict[str, bool]:
+def adjoint_reach(k, cid: str, skip: frozenset = frozenset()) -> dict[str, bool | None]:
     """Differentiable row (:data:`DIFFERENTIABLE`) used by ``k`` -> whether its adjoint lies on a live path
     when the pipeline checks ``k``'s gradient: on the inputs that check draws (``make_inputs(..., base_seed,
     "smooth")``, base seed from the canonical id ``cid``), perturbing every result of the row changes a float
     output, and the row's results differ between those inputs and a second draw (they depend on the data).
-    An upper bound in one respect: an output the check left out (a limit's narrowing) still counts. Empty
-    when the reference fails on the kernel."""
+    An upper bound in one respect: an output the check left out (a limit's narrowing) still counts. Rows in
+    ``skip`` are not measured (None: one reference run each saved, and the three shared runs when every row is
+    skipped; ``harness.fuzz`` skips the rows already at its goal). Empty when the reference fails on the
+    kernel."""
+    used = sorted((rows_used(k.kernel_source) - placeholder_rows(k.kernel_source)) & DIFFERENTIABLE)
+    out: dict[str, bool | None] = {row: None for row in used if row in skip}
+    measure = [row for row in used if row not in skip]
+    if not measure:
+        return out
     base_seed = int(cid[:8], 16)
     values = make_inputs(k.params, k.dim, base_seed, "smooth")
     other = make_inputs(k.params, k.dim, base_seed + 1, "smooth")
@@ -300,8 +307,7 @@ def adjoint_reach(k, cid: str) -> dict[str, bool]:
     except Exception:
         return {}
     base = {n: base[n] for n in floats}
-    out = {}
-    for row in sorted((rows_used(source) - placeholder_rows(source)) & DIFFERENTIABLE):
+    for row in measure:
         try:
             perturbed = run_reference(source, k.params, values, k.dim, runtime=_PerturbRow(row)).outputs
         except Exception:

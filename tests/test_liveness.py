@@ -154,3 +154,7 @@ def test_adjoint_reach_tells_live_from_dead_and_constant_adjoints():
     k = _kernel("x = wp.sin(a[tid])\ny = wp.cos(0.5)\nz = wp.exp(a[tid])\nout[tid] = x + y")
     reach = L.adjoint_reach(k, "0123abcd" + "0" * 24)
     assert reach == {"add": True, "sin": True, "cos": False, "exp": False}
+    # rows the fuzz has at its goal are not measured (None), the others as before
+    assert L.adjoint_reach(k, "0123abcd" + "0" * 24, frozenset({"sin", "exp"})) == {
+        "add": True, "sin": None, "cos": False, "exp": None}
+    assert L.adjoint_reach(k, "0123abcd" + "0" * 24, frozenset(L.DIFFERENTIABLE)) == dict.fromkeys(reach)
