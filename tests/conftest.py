@@ -34,6 +34,14 @@ settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
 GENERATED_ONLY = ("dataset", "fuzz")
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # the dataset profile appends to one corpus directory: parallel workers (pytest-xdist's -n) would each open a
+    # writer on it
+    profile = config.getoption("hypothesis_profile", None) or settings._current_profile
+    if profile == "dataset" and (config.getoption("numprocesses", None) or 0) not in (0, "0"):
+        raise pytest.UsageError("--hypothesis-profile=dataset writes one corpus: run it without -n (pytest-xdist)")
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
     if settings._current_profile not in GENERATED_ONLY:
         return
