@@ -59,11 +59,11 @@ from .pipeline import FUZZ_DIFFERENTIAL, Options
 from .pool import WorkerPool, WorkerStartupError
 
 DEFAULT_BATCH_TIMEOUT_S = 300.0
-#: rows in a batch's adjoint-feedback pool: a batch of 12 has about 4 gradient-directed kernels favouring 1-3
-#: rows each, so each pool row is favoured about once per batch
+#: rows in a batch's adjoint-feedback pool: a batch of 12 has about 6 gradient-directed kernels favouring 4-6
+#: rows each, so each pool row is favoured about 3 times per batch
 FOCUS_POOL = 8
 #: NVRTC (level 3, forward and backward) costs about as much as the rest of a batch's verification: on one batch
-#: in 8 it took 18 % of a 10-minute run's worker time (seed 19), on one in 16 about 9 %
+#: in 8 it took 18 % of a 10-minute run's worker time (seed 19), on one in 16 8 % of a 20-minute one
 NVRTC_EVERY = 16
 #: live checked uses per differentiable row the feedback aims at (the goal of the gradient reach)
 REACH_GOAL = 20
