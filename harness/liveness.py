@@ -288,7 +288,8 @@ def adjoint_reach(k, cid: str, skip: frozenset = frozenset()) -> dict[str, bool 
     ``skip`` are not measured (None: one reference run each saved, and the three shared runs when every row is
     skipped; ``harness.fuzz`` skips the rows already at its goal). Empty when the reference fails on the
     kernel."""
-    used = sorted((rows_used(k.kernel_source) - placeholder_rows(k.kernel_source)) & DIFFERENTIABLE)
+    source = k.kernel_source  # rendered from the tree on each access: once here
+    used = sorted((rows_used(source) - placeholder_rows(source)) & DIFFERENTIABLE)
     out: dict[str, bool | None] = {row: None for row in used if row in skip}
     measure = [row for row in used if row not in skip]
     if not measure:
@@ -296,7 +297,6 @@ def adjoint_reach(k, cid: str, skip: frozenset = frozenset()) -> dict[str, bool 
     base_seed = int(cid[:8], 16)
     values = make_inputs(k.params, k.dim, base_seed, "smooth")
     other = make_inputs(k.params, k.dim, base_seed + 1, "smooth")
-    source = k.kernel_source
     floats = {p.name for p in k.params if p.role != "input" and p.kind == "array"
               and np.asarray(values[p.name]).dtype.kind == "f"}
     try:
