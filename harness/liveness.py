@@ -75,13 +75,43 @@ def nudge(value):
     return value  # arrays: not perturbed
 
 
-class _PerturbRow(Runtime):
-    """A float32 runtime that perturbs every result of one table row."""
+def nudge_floats(value):
+    """``value`` with its float parts perturbed as :func:`nudge` does, and everything else (ints, bools,
+    integer vectors, arrays) unchanged: the part of a result an adjoint can flow through."""
+    if isinstance(value, tuple):
+        return tuple(nudge_floats(v) for v in value)
+    if isinstance(value, (bool, np.bool_)):
+        return value
+    if isinstance(value, np.ndarray):
+        return nudge(value) if value.dtype.kind == "f" else value
+    if isinstance(value, (float, np.floating)):
+        return nudge(value)
+    if isinstance(value, StructValue):
+        return StructValue(value.type, {f: nudge_floats(v) if v is not None and not isinstance(v, RefArray) else v
+                                        for f, v in value.values.items()})
+    return value
 
-    def __init__(self, row: str, structs=None):
+
+def _has_float(value) -> bool:
+    """Whether a row result has a float part (see :func:`nudge_floats`)."""
+    if isinstance(value, tuple):
+        return any(_has_float(v) for v in value)
+    if isinstance(value, np.ndarray):
+        return value.dtype.kind == "f"
+    if isinstance(value, StructValue):
+        return any(v is not None and not isinstance(v, RefArray) and _has_float(v) for v in value.values.values())
+    return isinstance(value, (float, np.floating)) and not isinstance(value, (bool, np.bool_))
+
+
+class _PerturbRow(Runtime):
+    """A float32 runtime that perturbs every result of one table row (``floats_only``: only the float parts
+    of its results, :func:`nudge_floats`)."""
+
+    def __init__(self, row: str, structs=None, floats_only: bool = False):
         super().__init__(np.float32, None, structs)
         self.row = row
         self.hits = 0
+        self.nudge = nudge_floats if floats_only else nudge
 
     def _bind(self, op, sig):
         fn = super()._bind(op, sig)
@@ -92,8 +122,8 @@ class _PerturbRow(Runtime):
             self.hits += 1
             value = fn(*args)
             if isinstance(value, tuple):
-                return tuple(nudge(v) for v in value)
-            return nudge(value)
+                return tuple(self.nudge(v) for v in value)
+            return self.nudge(value)
 
         return perturbed
 
@@ -101,14 +131,14 @@ class _PerturbRow(Runtime):
         if row != self.row:
             return value
         self.hits += 1
-        return nudge(value)
+        return self.nudge(value)
 
     def atomic(self, name, arr, index, *operands):
         old = super().atomic(name, arr, index, *operands)
         if name == self.row:
             self.hits += 1
             idx = arr.check(index)
-            arr.data[idx] = nudge(arr.data[idx])
+            arr.data[idx] = self.nudge(arr.data[idx])
         return old
 
 
@@ -128,11 +158,13 @@ class _PerturbTap(Runtime):
 
 
 class _RecordRows(Runtime):
-    """A float32 runtime that records a digest of every row's results, in order."""
+    """A float32 runtime that records a digest of every row's results, in order (``floats_only``: of the
+    results with a float part, :func:`nudge_floats`)."""
 
-    def __init__(self, structs=None):
+    def __init__(self, structs=None, floats_only: bool = False):
         super().__init__(np.float32, None, structs)
         self.results: dict[str, list] = defaultdict(list)
+        self.keep = _has_float if floats_only else (lambda value: True)
 
     def _bind(self, op, sig):
         fn = super()._bind(op, sig)
@@ -140,18 +172,22 @@ class _RecordRows(Runtime):
 
         def recorded(*args):
             value = fn(*args)
-            self.results[name].append(_digest(value))
+            if self.keep(value):
+                self.results[name].append(_digest(value))
             return value
 
         return recorded
 
     def result(self, row, value):
-        self.results[row].append(_digest(value))
+        if self.keep(value):
+            self.results[row].append(_digest(value))
         return value
 
     def atomic(self, name, arr, index, *operands):
         old = super().atomic(name, arr, index, *operands)
-        self.results[name].append(_digest(arr.data[arr.check(index)]))
+        value = arr.data[arr.check(index)]
+        if self.keep(value):
+            self.results[name].append(_digest(value))
         return old
 
 
@@ -282,8 +318,10 @@ DIFFERENTIABLE = frozenset(op.name for op in OPS.OPS if op.differentiable and op
 def adjoint_reach(k, cid: str, skip: frozenset = frozenset()) -> dict[str, bool | None]:
     """Differentiable row (:data:`DIFFERENTIABLE`) used by ``k`` -> whether its adjoint lies on a live path
     when the pipeline checks ``k``'s gradient: on the inputs that check draws (``make_inputs(..., base_seed,
-    "smooth")``, base seed from the canonical id ``cid``), perturbing every result of the row changes a float
-    output, and the row's results differ between those inputs and a second draw (they depend on the data).
+    "smooth")``, base seed from the canonical id ``cid``), perturbing the float part of every result of the
+    row (:func:`nudge_floats`: an int or bool result carries no adjoint, and nudging an int index could only
+    raise) changes a float output, and the row's float results differ between those inputs and a second draw
+    (they depend on the data).
     An upper bound in one respect: an output the check left out (a limit's narrowing) still counts. Rows in
     ``skip`` are not measured (None: one reference run each saved, and the three shared runs when every row is
     skipped; ``harness.fuzz`` skips the rows already at its goal). Empty when the reference fails on the
@@ -299,17 +337,17 @@ def adjoint_reach(k, cid: str, skip: frozenset = frozenset()) -> dict[str, bool 
     other = make_inputs(k.params, k.dim, base_seed + 1, "smooth")
     floats = {p.name for p in k.params if p.role != "input" and p.kind == "array"
               and np.asarray(values[p.name]).dtype.kind == "f"}
-    try:
-        base = run_reference(source, k.params, values, k.dim).outputs
-        rec_a, rec_b = _RecordRows(), _RecordRows()
-        run_reference(source, k.params, values, k.dim, runtime=rec_a)
+    try:  # (recording changes no value: the recorded run is the base run)
+        rec_a, rec_b = _RecordRows(floats_only=True), _RecordRows(floats_only=True)
+        base = run_reference(source, k.params, values, k.dim, runtime=rec_a).outputs
         run_reference(source, k.params, other, k.dim, runtime=rec_b)
     except Exception:
         return {}
     base = {n: base[n] for n in floats}
     for row in measure:
         try:
-            perturbed = run_reference(source, k.params, values, k.dim, runtime=_PerturbRow(row)).outputs
+            perturbed = run_reference(source, k.params, values, k.dim,
+                                      runtime=_PerturbRow(row, floats_only=True)).outputs
         except Exception:
             out[row] = False
             continue

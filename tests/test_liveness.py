@@ -158,3 +158,14 @@ def test_adjoint_reach_tells_live_from_dead_and_constant_adjoints():
     assert L.adjoint_reach(k, "0123abcd" + "0" * 24, frozenset({"sin", "exp"})) == {
         "add": True, "sin": None, "cos": False, "exp": None}
     assert L.adjoint_reach(k, "0123abcd" + "0" * 24, frozenset(L.DIFFERENTIABLE)) == dict.fromkeys(reach)
+
+
+def test_adjoint_reach_perturbs_only_the_float_results_of_a_row():
+    """An adjoint flows through float results only: the int ``tid + 0`` of an index is left alone (nudged, it
+    indexes past the end and the run raises, which read as a dead ``add``), the float ``a[tid] + 1.0`` is live;
+    a row whose every use is an int is dead."""
+    cid = "0123abcd" + "0" * 24
+    assert L.adjoint_reach(_kernel("x = a[tid] + 1.0\nout[tid + 0] = x"), cid) == {"add": True}
+    assert L.adjoint_reach(_kernel("out[tid + 0] = wp.sin(a[tid])"), cid) == {"add": False, "sin": True}
+    import numpy as np
+    assert L.nudge_floats((np.int32(3), np.float32(2.0), True)) == (3, np.float32(2.0 * (1 + L.REL)), True)
