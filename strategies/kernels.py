@@ -209,28 +209,19 @@ def differentiable_focus_row(draw: st.DrawFn, pool: tuple[str, ...] = ()) -> tup
     :func:`differentiable_rows` (every row's adjoint gets its share of the checked kernels), or over those
     of them named in ``pool`` (``Policy.directed_focus_pool``; names of no such row are ignored, and a pool
     naming none of them counts as empty)."""
-    op, sigs = spread_choice(draw, _focus_choices(pool))
-    return op, spread_choice(draw, list(sigs))
-
-
-def _focus_choices(pool: tuple[str, ...]) -> list:
-    """The (row, signatures) pairs :func:`differentiable_focus_row` draws from."""
     rows = [r for r in differentiable_rows() if r[0].name in pool] if pool else []
-    return rows or list(differentiable_rows())
+    op, sigs = spread_choice(draw, rows or list(differentiable_rows()))
+    return op, spread_choice(draw, list(sigs))
 
 
 def focus_rows(draw, policy: Policy, directed: bool = False) -> list:
     """0..max_focus_rows (row, signature) pairs the kernel favours (a gradient-directed kernel:
-    directed_focus_rows - 2 (at least 1) to directed_focus_rows distinct differentiable rows, at most as many as
-    the pool has: 4-6 by default, for adjoint reach; 1-5 gave 2.9 on average, 3-5 gave 4.0; drawn with
-    repetition (generator < 0.4.3), 4-6 picks from the fuzz's pool of 8 named 3.9 distinct rows on average and
-    gave 3.3 live checked adjoint uses of pool rows per checked directed kernel, distinct 4.9). Drawn as a list
-    so the shrinker deletes whole picks (shrinks toward the fewest, then early rows)."""
+    directed_focus_rows - 2 (at least 1) to directed_focus_rows, all differentiable: 4-6 by default, for adjoint reach;
+    1-5 gave 2.9 on average, 3-5 gave 4.0). Drawn as a list so the shrinker deletes whole picks
+    (shrinks toward the fewest, then early rows)."""
     if directed and policy.directed_focus_rows:
-        n = len(_focus_choices(policy.directed_focus_pool))
         return draw(st.lists(differentiable_focus_row(policy.directed_focus_pool),
-                             min_size=min(n, max(1, policy.directed_focus_rows - 2)),
-                             max_size=min(n, policy.directed_focus_rows), unique_by=lambda pick: pick[0].name))
+                             min_size=max(1, policy.directed_focus_rows - 2), max_size=policy.directed_focus_rows))
     return draw(st.lists(focus_row(), max_size=policy.max_focus_rows))
 
 
