@@ -167,7 +167,7 @@ MISSING_ADJOINTS: frozenset = frozenset({"frac"})
 
 def adjoint_missing(op: Op, signature: Signature) -> bool:
     """Whether Warp 1.19 lacks this overload's adjoint although its derivative is not zero: the
-    :data:`MISSING_ADJOINTS` rows, and vector ``%`` (known_bugs/vector_mod_adjoint.py)."""
+    :data:`MISSING_ADJOINTS` rows, and vector ``%`` (known_bugs/vector_mod_adjoint/)."""
     return op.name in MISSING_ADJOINTS or op.name == "mod" and not isinstance(signature.result, Scalar)
 
 ATOMIC_CLASSES: tuple[frozenset, ...] = (frozenset({"atomic_add", "atomic_sub"}), frozenset({"atomic_min"}),
@@ -210,6 +210,22 @@ UNOPS = {op.spelling: op.name for op in OPS if op.syntax == "unop"}
 COMPARES = {op.spelling: op.name for op in OPS if op.syntax == "compare"}
 BOOLOPS = {op.spelling: op.name for op in OPS if op.syntax == "boolop"}
 CALLS = {op.spelling: op.name for op in OPS + ATOMICS if op.syntax in ("call", "construct")}
+
+
+#: names of the rows left out of :data:`OPS` because the Warp release in use lacks their builtin (:func:`restrict`)
+UNAVAILABLE: frozenset[str] = frozenset()
+
+
+def restrict(missing) -> None:
+    """Leave the rows named in ``missing`` out of :data:`OPS`, the table the generator draws from: the builtins
+    an older Warp release does not have (``harness.warp_adapter.missing_rows``; none on the release the table
+    follows). :data:`BY_NAME` keeps every row (the reference still reads any kernel). Call it before anything is
+    drawn: the strategies cache what they read from the table."""
+    global OPS, UNAVAILABLE
+    missing = frozenset(missing) - UNAVAILABLE
+    if missing:
+        UNAVAILABLE = UNAVAILABLE | missing
+        OPS = tuple(op for op in OPS if op.name not in UNAVAILABLE)
 
 
 def ops_returning(t: ValueType) -> list[tuple[Op, Signature]]:

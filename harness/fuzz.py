@@ -74,6 +74,8 @@ def feedback_rows() -> tuple[str, ...]:
     (:func:`strategies.kernels.differentiable_rows`) whose adjoint reach is counted
     (:data:`harness.liveness.DIFFERENTIABLE`), in table order."""
     from strategies.kernels import differentiable_rows
+
+    from . import generate  # noqa: F401  (first: the table without the rows the Warp release lacks)
     from .liveness import DIFFERENTIABLE
 
     return tuple(op.name for op, _ in differentiable_rows() if op.name in DIFFERENTIABLE)

@@ -11,6 +11,9 @@ happened to import before it (a test file, a lazily imported report writer, a re
 an import). :func:`_no_local_constants` pins that pool to empty while we draw; Hypothesis's built-in
 constants (0, -1, nan, boundaries...) still apply. It is the one place that touches Hypothesis internals
 and falls back to doing nothing if they move.
+
+Importing this module leaves out of the generator's table the rows whose builtin the installed Warp release
+does not have (:func:`grammar.ops.restrict`; none on 1.19, the release the table follows).
 """
 
 from __future__ import annotations
@@ -21,8 +24,14 @@ from contextlib import contextmanager
 import hypothesis
 from hypothesis import HealthCheck, Phase, given, settings
 
+from grammar import ops as OPS
 from grammar.policy import DEFAULT_POLICY, POLICIES, Policy
 from strategies import GeneratedKernel, kernels
+
+from . import warp_adapter as W
+
+# the rows whose builtin the installed Warp lacks (older releases) are never drawn: before anything is drawn
+OPS.restrict(W.missing_rows(OPS.OPS))
 
 
 def batch_policy(name: str, focus_pool: tuple[str, ...] = ()) -> Policy:

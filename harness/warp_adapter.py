@@ -56,6 +56,7 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import inspect
 import io
 import itertools
 import os
@@ -153,7 +154,8 @@ def init(cache_dir: str | None = None) -> None:
         if cache_dir is not None:
             wp.config.kernel_cache_dir = cache_dir  # read by wp.init()
         wp.config.quiet = True  # read by releases before 1.19 only
-        wp.config.log_level = wp.LOG_WARNING  # 1.19: this is what hides the start-up banner
+        if hasattr(wp, "LOG_WARNING"):  # 1.19: this is what hides the start-up banner
+            wp.config.log_level = wp.LOG_WARNING
         with _native_stderr(io.StringIO()):
             wp.init()
     elif cache_dir is not None and cache_dir != _cache_dir:
@@ -167,9 +169,20 @@ def warp_version() -> str:
     return wp.config.version
 
 
+_FALLBACK_DIAGNOSTICS = (
+    "import platform, sys, numpy, warp; print(f'Warp {warp.config.version} (no warp.print_diagnostics() in this "
+    "release)'); print('Python', sys.version.split()[0], 'on', platform.platform()); print('NumPy', numpy.__version__)"
+)
+
+
 def diagnostics() -> str:
-    """The text of ``warp.print_diagnostics()``, for bug reports."""
+    """The text of ``warp.print_diagnostics()``, for bug reports (releases before it existed: the Warp, Python,
+    platform and NumPy versions)."""
     init()
+    if not hasattr(wp, "print_diagnostics"):
+        child = subprocess.run([sys.executable, "-c", _FALLBACK_DIAGNOSTICS], capture_output=True, text=True,
+                               check=False)
+        return child.stdout + child.stderr
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
         wp.print_diagnostics()
@@ -303,10 +316,14 @@ def generate_sources(pymodule, targets: tuple[str, ...] = ("cpu", "cuda")) -> tu
             raise ValueError(f"target must be 'cpu' or 'cuda', not {target!r}")
     init()
     module = _warp_module(pymodule)
-    with _build_errors(), _wp_context._codegen_lock:
-        options = module.resolve_options(wp.config) | {"output_arch": None}
-        hasher = _wp_context.ModuleHasher(module._get_live_kernels(), options)
-        builder = _wp_context.ModuleBuilder(module, options, hasher, target=targets[0])
+    with _build_errors(), getattr(_wp_context, "_codegen_lock", contextlib.nullcontext()):
+        if hasattr(module, "resolve_options"):
+            options = module.resolve_options(wp.config) | {"output_arch": None}
+            hasher = _wp_context.ModuleHasher(module._get_live_kernels(), options)
+            builder = _wp_context.ModuleBuilder(module, options, hasher, target=targets[0])
+        else:  # releases before 1.1x (checked on 1.10): options live on the module, one hasher per module
+            options = {**module.options, "output_arch": None}
+            builder = _wp_context.ModuleBuilder(module, options, _wp_context.ModuleHasher(module))
         return tuple(builder.codegen(target) for target in targets)
 
 
@@ -341,15 +358,14 @@ def compile_nvrtc_source(cuda_source: str, out_dir: Path, arch: int = 90, *, mod
     cu_path = out_dir / "module.cu"
     cu_path.write_text(cuda_source)
     ptx_path = out_dir / f"module.sm{arch}.ptx"
+    options = {"config": "debug" if mode == "debug" else "release"}
+    accepted = inspect.signature(_wp_build.build_cuda).parameters
+    if "optimization_level" in accepted:  # releases before 1.1x take neither (their NVRTC level is fixed)
+        options["optimization_level"] = nvrtc_level(optimization_level)
+    if "pch_dir" in accepted:
+        options["pch_dir"] = _wp_context.runtime.get_nvrtc_pch_dir()
     with _build_errors():
-        _wp_build.build_cuda(
-            str(cu_path),
-            arch,
-            str(ptx_path),
-            config="debug" if mode == "debug" else "release",
-            optimization_level=nvrtc_level(optimization_level),
-            pch_dir=_wp_context.runtime.get_nvrtc_pch_dir(),
-        )
+        _wp_build.build_cuda(str(cu_path), arch, str(ptx_path), **options)
     return ptx_path
 
 
@@ -498,6 +514,14 @@ def non_differentiable_builtins() -> set[str]:
     init()
     return {name for name, fn in _wp_context.builtin_functions.items()
             if any(not getattr(o, "is_differentiable", True) for o in (getattr(fn, "overloads", None) or [fn]))}
+
+
+def missing_rows(ops) -> set[str]:
+    """Names of the table rows (``grammar.ops.Op``) spelled ``wp.<name>(...)`` that this Warp release has
+    neither as a builtin (its builtin registry) nor as a type: the rows an older release lacks (1.10 lacks
+    ``wp.transform_twist``, ``wp.quat_from_euler``, ``wp.copysign``... : 11 rows); none on 1.19."""
+    return {op.name for op in ops if op.syntax in ("call", "construct") and op.spelling.startswith("wp.")
+            and op.spelling[3:] not in _wp_context.builtin_functions and not hasattr(wp, op.spelling[3:])}
 
 
 # --------------------------------------------------------------------------- clean-up between batches
