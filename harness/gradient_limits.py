@@ -66,8 +66,8 @@ LIMITS: dict[str, Limit] = {
             "value the loop changes, a float local that existed before the loop overwritten in it (or, computed from "
             "variables, updated in place by +=/-=), or any float "
             "assignment in a loop holding a break or a continue (Warp 1.19 drops the adjoint of the iteration that "
-            "broke, of every iteration in a for loop: known_bugs/break_in_dynamic_loop_adjoint.py; a thread that "
-            "continued gets none: known_bugs/continue_in_while_adjoint.py)",
+            "broke, of every iteration in a for loop: known_bugs/break_in_dynamic_loop_adjoint/; a thread that "
+            "continued gets none: known_bugs/continue_in_while_adjoint/)",
             f"{_GUIDE}#dynamic-loops: 'dynamic loops are not replayed or unrolled in the backward pass, meaning "
             "intermediate values that are meant to be computed in the loop ... are not updated'",
         ),
@@ -89,7 +89,7 @@ LIMITS: dict[str, Limit] = {
             "wp.atomic_min/atomic_max called with a value equal to the one stored (a tie), the value varying "
             "with the inputs",
             "a tie is a non-differentiable point; Warp's adj_atomic_minmax (warp/native/array.h) gives the "
-            "adjoint to every tied call (known_bugs/atomic_minmax_tie.py)",
+            "adjoint to every tied call (known_bugs/atomic_minmax_tie/)",
         ),
         Limit(
             "non-finite", "mathematical",
@@ -101,8 +101,8 @@ LIMITS: dict[str, Limit] = {
             "return-in-dynamic-loop", "known-bug",
             "a return inside a dynamic loop: Warp's backward pass of a while loop whose body returned never "
             "ends, and in a dynamic for loop it applies the adjoint of the code after the loop",
-            "Warp 1.19, found by this oracle (known_bugs/while_return_backward_hang.py, "
-            "known_bugs/for_return_backward_gradient.py); a while loop: the kernel is left out (its backward "
+            "Warp 1.19, found by this oracle (known_bugs/while_return_backward_hang/, "
+            "known_bugs/for_return_backward_gradient/); a while loop: the kernel is left out (its backward "
             "must not run); a dynamic for loop: the outputs stored from the loop on are left out of the seed v "
             "(the adjoint of a store before the loop is right: measured)",
         ),
@@ -112,9 +112,9 @@ LIMITS: dict[str, Limit] = {
             "wp.transform_set_rotation...) after the local was assigned a whole value computed from variables, "
             "or after the local was read (an output argument counts as read)",
             "Warp 1.19, found by this oracle: the overwritten component keeps receiving the adjoint, so its "
-            "previous value gets a gradient it does not have (known_bugs/component_overwrite_adjoint.py); and "
+            "previous value gets a gradient it does not have (known_bugs/component_overwrite_adjoint/); and "
             "the write is done in place, so the adjoint of an earlier use reads the new value "
-            "(known_bugs/component_write_after_use_adjoint.py; with the outputs of a multi-output call such as "
+            "(known_bugs/component_write_after_use_adjoint/; with the outputs of a multi-output call such as "
             "eig3 this spoils what the other outputs reach too); a local built from constants and then assigned "
             "component by component before any read is right, and is checked",
         ),
@@ -123,7 +123,7 @@ LIMITS: dict[str, Limit] = {
             "a component written into a vector/matrix field of a struct (r.m1[0] = x, r.m1.y = x, r.m1[0] += x)",
             "Warp 1.19, found by this oracle: the written value gets no adjoint at all (a.grad 0 where a local "
             "vector or a whole-field assignment gives the derivative; known_bugs/struct_field_component_write_"
-            "adjoint.py, a gradient-mismatch report of an 8-minute fuzz); the outputs the struct reaches are "
+            "adjoint/, a gradient-mismatch report of an 8-minute fuzz); the outputs the struct reaches are "
             "left out",
         ),
         Limit(
@@ -131,14 +131,14 @@ LIMITS: dict[str, Limit] = {
             "wp.frac evaluated on a value that varies with the inputs: its derivative is 1 between integers, "
             "Warp's adjoint adds nothing",
             "warp/native/builtin.h (1.19) adj_frac: 'MISSINGADJOINT: gradient is 1 between integers' "
-            "(known_bugs/frac_adjoint.py)",
+            "(known_bugs/frac_adjoint/)",
         ),
         Limit(
             "atomic-result", "known-bug",
             "the value an atomic returns used in the kernel (assigned, compared, computed with): the backward "
             "pass does not recompute it",
             "warp/_src/builtins.py (1.19) registers every atomic with skip_replay=True: the adjoint's replay "
-            "comments the call out and reads the result uninitialised (known_bugs/atomic_result_replay.py)",
+            "comments the call out and reads the result uninitialised (known_bugs/atomic_result_replay/)",
         ),
         Limit(
             "non-differentiable-atomic", "declared",
@@ -153,7 +153,7 @@ LIMITS: dict[str, Limit] = {
             "vector % with any operand that does",
             "Warp 1.19 adj_mod (warp/native/builtin.h) adds the adjoint to the dividend only: "
             "d(a % b)/db = -trunc(a / b) is missing, and vector % has no adjoint at all "
-            "(known_bugs/mod_divisor_adjoint.py, known_bugs/vector_mod_adjoint.py)",
+            "(known_bugs/mod_divisor_adjoint/, known_bugs/vector_mod_adjoint/)",
         ),
         Limit(
             "float16-composite", "mathematical",
@@ -455,7 +455,7 @@ class _Scan(cst.CSTVisitor):
         reads = _names(value if value is not None else node)
         if reads & self.variant[-1] or any(self.breaking):
             # a loop with a break: Warp 1.19 drops the adjoint of the iteration that broke (a for loop: of every
-            # iteration; known_bugs/break_in_dynamic_loop_adjoint.py)
+            # iteration; known_bugs/break_in_dynamic_loop_adjoint/)
             self._note("dynamic-loop", node, unit_of(target))
 
     def _component(self, var: str, index: str, node, element: bool = False, slot: str = "",
@@ -468,7 +468,7 @@ class _Scan(cst.CSTVisitor):
             return
         if not element and (var in self.whole_from_variables or var in self.read):
             # read before: Warp writes the component in place and the earlier use's adjoint reads the new value
-            # (known_bugs/component_write_after_use_adjoint.py)
+            # (known_bugs/component_write_after_use_adjoint/)
             self._note("component-overwrite", node, unit or var)
         previous = self.component_writes.setdefault(f"{var}[{slot}]" if element else var, [])
         if self.loops or "*" in previous or index in previous or (index == "*" and previous):
@@ -480,7 +480,7 @@ class _Scan(cst.CSTVisitor):
         self.loop_starts.append(len(self.stores))  # an unrolled outer loop repeats what its body stored first
         self.loops.append(dynamic)
         # a continue loses adjoints in a dynamic loop too: a thread whose iteration continued gets no gradient
-        # from the loop (known_bugs/continue_in_while_adjoint.py, a 10-minute fuzz; upstream NVIDIA/warp#1552)
+        # from the loop (known_bugs/continue_in_while_adjoint/, a 10-minute fuzz; upstream NVIDIA/warp#1552)
         self.breaking.append(_contains(node.body, cst.Break, cst.Continue))
         self.whiles += isinstance(node, cst.While)
         if dynamic:
@@ -613,7 +613,7 @@ class _Scan(cst.CSTVisitor):
 
     def _field_component(self, target, node) -> bool:
         """A component write into a struct's field (``r.m1[0] = x``): Warp 1.19 gives the written value no
-        adjoint (known_bugs/struct_field_component_write_adjoint.py). The outputs the struct local reaches are
+        adjoint (known_bugs/struct_field_component_write_adjoint/). The outputs the struct local reaches are
         left out; a field of an array's element, the whole kernel. True when ``target`` is one."""
         root = _field_component_root(target)
         if root is None:
@@ -664,7 +664,7 @@ class _Scan(cst.CSTVisitor):
                 self._note("non-differentiable-atomic", node, args[0].value)
             # the value an atomic returns is not recomputed by the backward pass's replay (skip_replay): it is
             # read uninitialised there; kernel-wide when it is used, since it may steer any branch
-            # (known_bugs/atomic_result_replay.py: a fuzz report). `x = wp.atomic_...(...)` with x never read
+            # (known_bugs/atomic_result_replay/: a fuzz report). `x = wp.atomic_...(...)` with x never read
             # again is fine.
             if id(node) in self.atomic_targets:
                 self.atomic_results[self.atomic_targets[id(node)]] = node
@@ -1117,7 +1117,7 @@ def _scan_statement(statement, scan: _Scan) -> None:
             # an int/bool read before a dynamic loop that changes it: Warp updates the variable in place, and the
             # adjoint of the earlier read (a branch on it, an index, a selection) sees the loop's final value (a
             # 30-minute fuzz: `if c: out = 2a else: out = 3a`, then `c = a[0] > 100.0` in a while loop, gave
-            # a.grad = 3 where c held; known_bugs/loop_changed_after_branch_adjoint.py)
+            # a.grad = 3 where c held; known_bugs/loop_changed_after_branch_adjoint/)
             if _changed_ints_and_bools(statement.body, scan.env) & scan.read:
                 scan._note("dynamic-loop", statement.test if isinstance(statement, cst.While) else statement.iter)
         # an int/bool a dynamic loop nested in this loop changes is read by the next iteration's statements

@@ -620,7 +620,7 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
             args[1] = literal(draw, sc, signature.args[1])
     if op.name == "mod" and float_valued(signature.result) and (sc.directed or choose(
             draw, [False, True], [1, sc.policy.float_mod_constant_odds])):
-        # Warp 1.19's float % adjoint lacks the divisor's term (known_bugs/mod_divisor_adjoint.py): with a
+        # Warp 1.19's float % adjoint lacks the divisor's term (known_bugs/mod_divisor_adjoint/): with a
         # divisor that varies, the gradient check leaves the kernel out (float-mod); a constant one keeps it
         # (a vector's: nonzero constant components)
         args[1] = float_mod_divisor(draw, signature.args[1])

@@ -18,6 +18,7 @@ import pickle
 import subprocess
 import sys
 import textwrap
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import libcst as cst
@@ -100,7 +101,7 @@ CASES = {
                            "excluded:non-differentiable-atomic"),  # the earlier value would keep the adjoint
     "cas_int_slot": (_kernel("cas_int_slot", "x = wp.atomic_cas(c, tid, 0, 7)\nout[tid] = a[tid] * b[tid]\n",
                              (A, B, OUT, array("c", "int32", "output"))), "checked"),  # cas on ints: no derivative
-    # its result used: the backward replay reads it uninitialised (known_bugs/atomic_result_replay.py)
+    # its result used: the backward replay reads it uninitialised (known_bugs/atomic_result_replay/)
     "cas_int_result": (_kernel("cas_int_result", "x = wp.atomic_cas(c, tid, 0, 7)\nout[tid] = a[tid] * float(x)\n",
                                (A, B, OUT, array("c", "int32", "output"))), "excluded:atomic-result"),
     "float_mod": (_kernel("float_mod", "out[tid] = a[tid] % (wp.abs(b[tid]) + 0.5)\n"), "excluded:float-mod"),
@@ -208,7 +209,7 @@ CASES = {
                                        "v[0] = b[tid] * 2.0\nout[tid] = v[0] + v[1] * v[2]\n"),
                                "excluded:component-overwrite"),
     # the value an atomic returns steers a branch: Warp's backward replay does not recompute it and reads it
-    # uninitialised (known_bugs/atomic_result_replay.py; what it holds depends on the build, so this harness
+    # uninitialised (known_bugs/atomic_result_replay/; what it holds depends on the build, so this harness
     # build happens to match: the exclusion is static)
     "atomic_result_branch": (_kernel("atomic_result_branch", "x = wp.atomic_exch(out, tid, 0.0)\n"
                                      "if x < 4.0:\n    s[tid] = 1.0\nelse:\n    s[tid] = a[tid] * 3.0\n"
@@ -281,7 +282,7 @@ CASES = {
                                          (A, B, ParamSpec("sink0", "array", "float32", "output", 0, 0, (2 * DIM,)), N)),
                                  "excluded:dynamic-loop"),
     # Warp 1.19 gives a component written into a struct's vector field no adjoint
-    # (known_bugs/struct_field_component_write_adjoint.py): the outputs the struct reaches are left out; an
+    # (known_bugs/struct_field_component_write_adjoint/): the outputs the struct reaches are left out; an
     # output it does not reach is still checked
     "struct_field_component": (_with_struct(_kernel(
         "struct_field_component", "r = S()\nr.m1[0] = a[tid] * b[tid]\nout[tid] = r.m1[0] + a[tid]\n")),
@@ -363,8 +364,8 @@ def test_every_limit_is_cited_and_exercised():
         if limit.kind == "declared":
             assert limit.citation.startswith("warp/_src/builtins.py") and "is_differentiable=False" in limit.citation
         if limit.kind == "known-bug":
-            script = limit.citation.split("known_bugs/")[1].split(".py")[0] + ".py"
-            assert (ROOT / "known_bugs" / script).is_file()
+            bug = limit.citation.split("known_bugs/")[1].split("/")[0]
+            assert (ROOT / "known_bugs" / bug / "repro.py").is_file(), limit.citation
 
 
 def test_the_atomics_excluded_as_non_differentiable_are_those_warp_declares():
@@ -448,37 +449,19 @@ def _run(script: Path, tmp_path: Path) -> subprocess.CompletedProcess:
                           timeout=300)
 
 
-_RUN_ALL = """
-import runpy, sys
-for path in sys.argv[1:]:
-    try:
-        runpy.run_path(path, run_name="__main__")
-        print(f"{path}: exit 0")
-    except SystemExit as stop:
-        print(f"{path}: exit {0 if stop.code in (None, 0) else 1}")
-"""
+def test_known_warp_bugs_still_reproduce():
+    """Every reproducer under known_bugs/ still exits with status 1 on the installed Warp (each in a fresh process
+    with an empty kernel cache, through ``python -m harness.known_bugs``'s runner). When one stops reproducing, Warp
+    fixed the bug: lift the matching limit or grammar restriction and mark the bug fixed in its meta.json."""
+    from harness import known_bugs as K
+    from harness.releases import run_repro
 
-
-def test_known_warp_adjoint_bugs_still_reproduce(tmp_path):
-    """Every script under known_bugs/ exits with status 1 (one process for most: Warp starts once)."""
-    scripts = sorted(str(p) for p in (ROOT / "known_bugs").glob("*.py"))
-    assert len(scripts) >= 6
-    # a script that ends its process (os._exit) or fails a build (which poisons the shared "__main__" module
-    # for the scripts after it) runs alone
-    alone = [s for s in scripts if "os._exit" in Path(s).read_text() or "load_module" in Path(s).read_text()]
-    runner = tmp_path / "run_all.py"
-    runner.write_text(_RUN_ALL)
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["WARP_CACHE_PATH"] = str(tmp_path / "cache")
-    output = ""
-    for group in [[s for s in scripts if s not in alone]] + [[s] for s in alone]:
-        run = subprocess.run([sys.executable, str(runner), *group], cwd=tmp_path, env=env, capture_output=True,
-                             text=True, timeout=300)
-        output += run.stdout + run.stderr
-        if group[0] in alone and run.returncode == 1 and "bug reproduced" in run.stdout:
-            output += f"\n{group[0]}: exit 1"
-    for script in scripts:
-        assert f"{script}: exit 1" in output, output
+    bugs = K.bug_dirs()
+    assert len(bugs) >= 20
+    with ThreadPoolExecutor(2) as pool:
+        runs = dict(zip(bugs, pool.map(lambda bug: run_repro(bug / "repro.py", timeout=300), bugs)))
+    wrong = {bug.name: (run.outcome, run.detail) for bug, run in runs.items() if run.outcome != "present"}
+    assert not wrong, wrong
 
 
 def test_the_float_mod_watch_survives_a_nan_or_zero_divisor():

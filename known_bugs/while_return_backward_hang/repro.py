@@ -1,9 +1,13 @@
 # Warp 1.19: the backward pass of a kernel whose `while` loop returns early never ends.
 #
-# The forward pass returns from the loop in its first iteration; tape.backward() then spins forever in the
-# kernel's adjoint (100 % CPU). The same loop with `break` instead of `return`, or a `for` loop over a
-# literal range (unrolled), is fine. The backward pass runs in a daemon thread here so that the script can
-# report the hang. Exits with status 1 while the bug is present, prints "not reproduced" otherwise.
+# The forward pass returns from the loop in its first iteration (a[tid] = 1 > 0), so `out` stays 0 and
+# tape.backward() should finish with a.grad = [0, 0] (d out / d a = 0: the store after the loop never ran).
+# Actual: tape.backward() never returns; the kernel's adjoint spins at 100 % CPU. In the adjoint, the replayed
+# `return` becomes `goto` past the loop-counter update `w = w + 1`, so `while w < 3` never ends.
+# The same loop with `break` instead of `return`, or a `for` loop over a literal range (unrolled), is fine.
+# The backward pass runs in a daemon thread here so that the script can report the hang after 10 s.
+# Found by warpsmith's gradient oracle (a collect run that hung). Exits with status 1 while the bug is present,
+# prints "not reproduced" otherwise.
 
 import os
 import threading
@@ -24,8 +28,8 @@ def while_return(a: wp.array(dtype=wp.float32), out: wp.array(dtype=wp.float32))
 
 
 def main():
-    a = wp.array(np.ones(2, dtype=np.float32), dtype=wp.float32, requires_grad=True)
-    out = wp.zeros(2, dtype=wp.float32, requires_grad=True)
+    a = wp.array(np.ones(2, dtype=np.float32), dtype=wp.float32, device="cpu", requires_grad=True)
+    out = wp.zeros(2, dtype=wp.float32, device="cpu", requires_grad=True)
     tape = wp.Tape()
     with tape:
         wp.launch(while_return, dim=2, inputs=[a, out], device="cpu")
@@ -39,7 +43,8 @@ def main():
 
     threading.Thread(target=backward, daemon=True).start()
     if not done.wait(10.0):
-        print("bug reproduced: the backward pass did not finish within 10 s", flush=True)
+        print("actual: tape.backward() still running after 10 s; expected: it finishes with a.grad = [0. 0.]")
+        print("bug reproduced: the backward pass of a while loop that returned early does not finish", flush=True)
         os._exit(1)  # the adjoint kernel is still spinning in native code
     print("a.grad", a.grad.numpy(), "(expected [0. 0.])")
     print("not reproduced")
