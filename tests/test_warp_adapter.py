@@ -178,3 +178,29 @@ def test_generate_sources_equals_one_generate_source_per_target(tmp_path, seed):
     assert wa.generate_sources(module, ("cpu", "cuda")) == (wa.generate_source(module, "cpu"),
                                                             wa.generate_source(module, "cuda"))
     wa.release_module(module)
+
+
+def test_rows_a_release_lacks_are_left_out_of_the_generator_table(monkeypatch):
+    """On the release the table follows, every ``wp.<name>`` row exists (none is dropped); a row whose builtin the
+    release lacks is found and :func:`grammar.ops.restrict` leaves it out of ``OPS`` but not of ``BY_NAME``."""
+    from dataclasses import replace
+
+    from grammar import ops
+
+    assert wa.missing_rows(ops.OPS) == set()
+    ghost = replace(ops.BY_NAME["sin"], name="ghost_row", spelling="wp.no_such_builtin_in_any_release")
+    assert wa.missing_rows(ops.OPS + (ghost,)) == {"ghost_row"}
+    monkeypatch.setattr(ops, "OPS", ops.OPS)  # restored after the test
+    monkeypatch.setattr(ops, "UNAVAILABLE", ops.UNAVAILABLE)
+    n = len(ops.OPS)
+    ops.restrict({"copysign", "transform_twist"})
+    assert len(ops.OPS) == n - 2 and not {"copysign", "transform_twist"} & {op.name for op in ops.OPS}
+    assert ops.UNAVAILABLE == {"copysign", "transform_twist"} and "copysign" in ops.BY_NAME
+    from grammar.types import FLOAT32
+
+    assert all(op.name != "copysign" for op, _ in ops.ops_returning(FLOAT32))
+    assert any(op.name == "copysign" for op in ops.CORE_OPS + ops.GROUP_MODULES[0].ROWS)  # the table still has it
+
+
+def test_diagnostics_name_the_warp_version():
+    assert wa.warp_version() in wa.diagnostics()

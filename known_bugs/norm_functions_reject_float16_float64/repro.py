@@ -65,7 +65,8 @@ def main():
             actual = float(out.numpy()[0])
             print(f"{case}: actual {actual:.7g}; expected {expected[function]:.7g}")
             if not np.isclose(actual, expected[function], rtol=2e-3):
-                raise SystemExit(f"{case}: wrong value (not the known build failure)")
+                print("inconclusive:", f"{case}: wrong value (not the known build failure)")  # not this bug: exit 2, not 1
+                raise SystemExit(2)
     if failed:
         raise SystemExit(f"bug reproduced: {len(failed)} of {len(DTYPES) * len(FUNCTIONS)} calls do not build")
     print("not reproduced")
