@@ -613,7 +613,8 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
     if len(args) == 2 and args[0].node.deep_equals(args[1].node) and (
             op.syntax in ("compare", "binop", "boolop") or op.syntax == "call" and signature.args[0] == signature.args[1]):
         # also `wp.cross(v, v)`, `wp.spatial_cross(v, v)`: zero, and Warp's float32 adjoint adds and subtracts two
-        # large equal terms into v's adjoint, losing what it already held (a 10-minute fuzz gradient mismatch)
+        # large equal terms into v's adjoint, losing what it already held (a 10-minute fuzz gradient mismatch;
+        # known_bugs/self_cross_product_adjoint_cancellation/)
         args[1] = guarded(draw, sc, signature.args[1], op.domain(1, signature), arg_depth)  # `x - x`, `x < x`: constants
         if args[0].node.deep_equals(args[1].node) and op.domain(1, signature) == "any" and (
                 signature.args[1] in literal_types()):  # the only leaf of that type: a constant operand

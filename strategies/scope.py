@@ -74,7 +74,8 @@ class Scope:
     directed: bool = False  # a gradient-directed kernel (Policy.directed_weights): no dynamic loops etc.
     #: bool locals that an enclosing `if`/`elif` tests as a bare name (`if c7:`), while its body is drawn: a loop
     #: in that body does not assign them (Warp 1.19 lowers the `else` as `if (!c7)` after the body, and a loop
-    #: that Warp does not unroll updates c7 in place: both branches ran; tests/test_known_warp_bugs.py)
+    #: that Warp does not unroll updates c7 in place: both branches ran;
+    #: known_bugs/if_else_both_run_when_loop_changes_condition/)
     pinned: set = field(default_factory=set)
     # liveness (strategies.sinks): value type -> [sink array name, slots used]; while ``live`` > 0 leaves and
     # guards prefer variables and loads over literals (an operand that must carry the kernel's data)

@@ -95,43 +95,6 @@ def test_the_same_kernels_build_without_the_culprit(tmp_path):
     W.compile_cpu(module)
 
 
-def test_an_if_whose_bool_a_loop_in_its_body_changes_still_runs_its_else(tmp_path):
-    """Warp 1.19 lowers ``if c: A else: B`` as ``if (c) {A} if (!c) {B}``; a loop Warp does not unroll inside A
-    that assigns ``c`` updates it in place, so B runs too (``out`` is 3 instead of 2; found as a forward mismatch
-    by a 30-minute fuzz). The generator steers around it: a loop drawn in the body of an ``if``/``elif`` whose test
-    is a bare name does not assign that name (``strategies.scope.Scope.pinned``). When this test fails, Warp fixed
-    the bug: drop ``Scope.pinned`` and this test."""
-    import numpy as np
-
-    path = tmp_path / "known_if_else_loop.py"
-    path.write_text(textwrap.dedent("""\
-        import warp as wp
-
-
-        @wp.kernel
-        def k_if_else_loop(a: wp.array(dtype=wp.float32), out: wp.array(dtype=wp.float32)):
-            tid = wp.tid()
-            c = a[0] > -100.0
-            if c:
-                w = int(0)
-                while w < 2:
-                    w = w + 1
-                    c = a[tid] > 100.0
-                out[tid] = 2.0
-            else:
-                out[tid] = 3.0
-        """))
-    module = W.import_kernel_module(path)
-    W.set_module_options(module, optimization_level=0, enable_backward=False)
-    W.compile_cpu(module)
-    import warp as wp
-
-    a = wp.array(np.array([1.0, -1.0, 2.0], np.float32), dtype=wp.float32, device="cpu")
-    out = wp.zeros(3, dtype=wp.float32, device="cpu")
-    wp.launch(module.k_if_else_loop, dim=3, inputs=[a, out], device="cpu")
-    assert out.numpy().tolist() == [3.0, 3.0, 3.0]  # correct: [2.0, 2.0, 2.0]
-
-
 def _assignments(pinned: bool, loop_depth: int):
     """A strategy of rendered ``assign`` statements in a scope holding a bool local ``c`` (pinned or not) and a
     float local ``x``, ``loop_depth`` loops deep."""
@@ -158,7 +121,9 @@ def _assignments(pinned: bool, loop_depth: int):
 
 
 def test_a_loop_in_an_if_body_never_assigns_the_bare_name_the_if_tests():
-    """The steering of the test above: in a loop, ``assign`` leaves a pinned name alone; outside loops, or when
+    """The steering around ``known_bugs/if_else_both_run_when_loop_changes_condition/`` (Warp lowers ``if c: A else:
+    B`` as ``if (c) {A} if (!c) {B}``, and a dynamic loop in A that assigns ``c`` makes B run too; its reproducer is
+    run by ``tests/test_gradient.py``): in a loop, ``assign`` leaves a pinned name alone; outside loops, or when
     not pinned, it assigns it."""
     from hypothesis import HealthCheck, Phase, find, settings
     from hypothesis.errors import NoSuchExample
@@ -170,40 +135,3 @@ def test_a_loop_in_an_if_body_never_assigns_the_bare_name_the_if_tests():
         find(_assignments(True, 1), assigns_c, settings=search)
     assert find(_assignments(False, 1), assigns_c, settings=search)
     assert find(_assignments(True, 0), assigns_c, settings=search)
-
-
-def test_the_adjoint_of_a_self_cross_product_loses_what_the_operand_s_adjoint_held():
-    """Not a bug but a float32 limit the generator steers around (strategies/expressions.py apply_op draws the
-    second operand of a two-operand call again when it equals the first): Warp's adjoint of
-    ``wp.spatial_cross(v, v)`` adds ``cross(v, r)`` into v's adjoint and subtracts the same ``cross(v, r)``; when
-    a later use of v already put a small contribution there, ``(s + H) - H`` keeps s only to H's rounding (a
-    10-minute fuzz: a gradient 1.7 % off in one thread). The exact derivative is right; the loss grows with |v|.
-    When this stops losing precision, Warp reordered the adjoint and the steering may go."""
-    import numpy as np
-    import warp as wp
-
-    W.init()
-
-    @wp.kernel
-    def self_cross(a: wp.array(dtype=wp.spatial_vector), out: wp.array(dtype=wp.spatial_vector),
-                   out2: wp.array(dtype=wp.spatial_vector), scale: float):
-        tid = wp.tid()
-        v = a[tid] * scale
-        out[tid] = wp.spatial_cross(v, v) * 1000.0
-        out2[tid] = v
-
-    rng = np.random.default_rng(0)
-    a_np = rng.uniform(-2, 2, (4, 6)).astype(np.float32)
-    s1, s2 = (rng.uniform(-1, 1, (4, 6)).astype(np.float32) for _ in range(2))
-    errors = []
-    for scale in (1.0, 1000.0):
-        a = wp.array(a_np, dtype=wp.spatial_vector, requires_grad=True, device="cpu")
-        out, out2 = (wp.zeros(4, dtype=wp.spatial_vector, requires_grad=True, device="cpu") for _ in range(2))
-        tape = wp.Tape()
-        with tape:
-            wp.launch(self_cross, 4, [a, out, out2, scale], device="cpu")
-        tape.backward(grads={out: wp.array(s1, dtype=wp.spatial_vector, device="cpu"),
-                             out2: wp.array(s2, dtype=wp.spatial_vector, device="cpu")})
-        expected = s2 * scale  # d(out2)/da; spatial_cross(v, v) is zero whatever v is
-        errors.append(float(np.abs(a.grad.numpy() - expected).max() / np.abs(expected).max()))
-    assert errors[0] < 1e-3 and errors[1] > 1e-2, errors  # measured 6.7e-5 and 9.5e-2
