@@ -11,6 +11,7 @@ release, and are reused.
 
 from __future__ import annotations
 
+import fcntl
 import os
 import re
 import shutil
@@ -64,35 +65,51 @@ def venv_root() -> Path:
     return Path(os.environ.get("WARPSMITH_VENVS", Path.home() / ".cache" / "warpsmith" / "venvs"))
 
 
-def interpreter(version: str | None, log=None) -> str:
+#: what ``harness.fuzz`` needs besides warp and numpy, for a release's environment (``harness=True``)
+HARNESS_REQUIREMENTS = ("hypothesis>=6.100", "libcst>=1.5", "tqdm>=4.60")
+
+
+def interpreter(version: str | None, log=None, harness: bool = False) -> str:
     """The Python executable that imports warp-lang ``version`` (None or the installed one: this interpreter);
-    creates and caches its virtual environment on first use. ``log`` receives one line per step."""
+    creates and caches its virtual environment on first use (``harness=True``: with what ``harness.fuzz`` needs,
+    to run the hunt itself on that release from a checkout). A lock file serialises concurrent callers.
+    ``log`` receives one line per step."""
     if version is None or version == installed_version():
         return sys.executable
     if not re.fullmatch(r"\d+\.\d+\.\d+", version):
         raise ReleaseError(f"not a warp-lang release number: {version!r}")
     root = venv_root() / f"warp-{version}"
     python = root / "bin" / "python"
-    if (root / ".complete").is_file() and python.exists():
-        return str(python)
-    shutil.rmtree(root, ignore_errors=True)  # a half-made environment from an interrupted run
     root.parent.mkdir(parents=True, exist_ok=True)
+    with open(root.parent / f"warp-{version}.lock", "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if not ((root / ".complete").is_file() and python.exists()):
+            shutil.rmtree(root, ignore_errors=True)  # a half-made environment from an interrupted run
+            _install(root, [[sys.executable, "-m", "venv", str(root)],
+                            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                             f"warp-lang=={version}", "numpy"]], f"warp-lang {version}", log)
+            (root / ".complete").write_text(version)
+        if harness and not (root / ".harness").is_file():
+            _install(root, [[str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
+                             *HARNESS_REQUIREMENTS]], f"the fuzzer's dependencies for warp-lang {version}", log,
+                     remove=False)
+            (root / ".harness").write_text(version)
+    return str(python)
+
+
+def _install(root: Path, steps: list[list[str]], what: str, log, remove: bool = True) -> None:
     started = time.monotonic()
     if log:
-        log(f"installing warp-lang {version} into {root} (once; reused afterwards)")
-    steps = [[sys.executable, "-m", "venv", str(root)],
-             [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", f"warp-lang=={version}",
-              "numpy"]]
+        log(f"installing {what} into {root} (once; reused afterwards)")
     for step in steps:
         run = subprocess.run(step, capture_output=True, text=True, check=False)
         if run.returncode != 0:
-            shutil.rmtree(root, ignore_errors=True)
+            if remove:
+                shutil.rmtree(root, ignore_errors=True)
             last = (run.stderr.strip().splitlines() or run.stdout.strip().splitlines() or ["no output"])[-1]
-            raise ReleaseError(f"cannot install warp-lang {version}: {last}")
-    (root / ".complete").write_text(version)
+            raise ReleaseError(f"cannot install {what}: {last}")
     if log:
-        log(f"warp-lang {version} installed in {time.monotonic() - started:.0f} s")
-    return str(python)
+        log(f"{what} installed in {time.monotonic() - started:.0f} s")
 
 
 @dataclass
@@ -151,3 +168,32 @@ def diagnostics(python: str = sys.executable) -> str:
             "    print('Python', sys.version.split()[0], 'on', platform.platform()); print('NumPy', numpy.__version__)")
     run = subprocess.run([python, "-c", code], capture_output=True, text=True, check=False, timeout=300)
     return (run.stdout + run.stderr).strip("\n")
+
+
+def main(argv=None) -> int:
+    """``python -m harness.releases install X.Y.Z [--harness]``: make (or find) the environment of a release and
+    print its Python; ``python -m harness.releases list``: the releases from the oldest supported one."""
+    from .cli import OneLineParser
+
+    p = OneLineParser(prog="python -m harness.releases", name="releases",
+                      description="Cached virtual environments of warp-lang releases.")
+    sub = p.add_subparsers(dest="command", required=True)
+    install = sub.add_parser("install", help="install a release (once) and print its Python")
+    install.add_argument("version")
+    install.add_argument("--harness", action="store_true", help="also what harness.fuzz needs")
+    sub.add_parser("list", help=f"print the releases from {OLDEST} on")
+    args = p.parse_args(argv)
+    try:
+        if args.command == "list":
+            print("\n".join(available_versions()))
+        else:
+            print(interpreter(args.version, log=lambda line: print(f"[releases] {line}", file=sys.stderr),
+                              harness=args.harness))
+    except ReleaseError as error:
+        print(f"releases: error: {error}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -7,7 +7,9 @@ installs another release (``python -m harness.bisect`` does, measured in the iss
 from __future__ import annotations
 
 import json
+import os
 import re
+import subprocess
 import sys
 from pathlib import Path
 
@@ -158,3 +160,24 @@ def test_the_runner_prints_a_table_and_exits_by_outcome(capsys, tmp_path):
     assert K.main(["--root", str(tmp_path), "--json"]) == 1
     rows = json.loads(capsys.readouterr().out)
     assert {r["bug"]: r["result"] for r in rows} == {"gone": "error", "still": "present"}
+
+
+OLD_WARP = os.environ.get("WARPSMITH_OLD_WARP")
+
+
+@pytest.mark.skipif(not OLD_WARP, reason="set WARPSMITH_OLD_WARP=X.Y.Z (CI does: 1.10.0) to hunt on an older Warp "
+                    "release from its cached environment (python -m harness.releases install X.Y.Z --harness)")
+def test_an_older_release_is_hunted_end_to_end(tmp_path):
+    """The fuzzer on an older Warp release (its own environment, running this checkout): it verifies kernels,
+    and whatever it reports comes from Warp, not from the harness (no generator error, no worker error); a
+    known bug present in every release from 1.10 reproduces there too."""
+    python = R.interpreter(OLD_WARP, harness=True)
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "WARPSMITH_WORKER_HOOK")}
+    run = subprocess.run([python, "-m", "harness.fuzz", "--budget-s", "60", "--workers", "1", "--batch-size", "3",
+                          "--seed", "3", "--quiet", "--reports", str(tmp_path / "reports")], cwd=ROOT, env=env,
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode in (0, 1), run.stderr[-3000:]
+    summary = json.loads((tmp_path / "reports" / "fuzz_summary.json").read_text())
+    assert summary["kernels"] >= 1 and summary["generator_errors"] == 0 and not summary["worker_errors"], summary
+    bug = R.run_repro(ROOT / "known_bugs" / "mod_divisor_adjoint" / "repro.py", python)
+    assert bug.outcome == "present", (bug.stdout, bug.stderr)
