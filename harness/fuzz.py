@@ -526,7 +526,8 @@ class Hunt:
             "generator_errors": self.generator_errors,
             "worker_errors": self.worker_errors[:20],
             "stage_seconds_summed_over_workers": {k: round(v, 1) for k, v in self.timings.items()},
-            "gradient_status": dict(self.gradient.most_common()),  # accepted kernels per gradient-check status
+            # accepted kernels per gradient-check status, exclusions with their limit key (excluded:ill-conditioned)
+            "gradient_status": dict(self.gradient.most_common()),
             "adjoint_feedback": not self.args.no_feedback,
             # differentiable row -> gradient-checked kernels exercising its adjoint on a live path (measured until
             # the row reaches REACH_GOAL) / using it

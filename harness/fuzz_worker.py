@@ -131,7 +131,7 @@ def run_hunt(task: HuntTask, hook=None) -> HuntOutcome:
         if r.verdict == "generator-error":
             out.notes.append((r.kernel.name, r.kernel.source, r.reason))
         if r.verdict == "accepted" and r.record is not None:
-            out.gradient[r.record["verification"].get("gradient_status", "unknown").split(":")[0]] += 1
+            out.gradient[r.record["verification"].get("gradient_status", "unknown")] += 1  # with its limit key
         if r.record is not None and r.record["verification"].get("gradient_status") == "checked":
             t = time.perf_counter()
             for row, live in adjoint_reach(r.kernel, r.record["id"], task.reach_done).items():

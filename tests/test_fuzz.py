@@ -46,6 +46,10 @@ def test_fuzz_finds_shrinks_reports_and_keeps_to_its_budget(tmp_path):
     # batch with it, or it would not have found the failing kernel again)
     assert all(len(m["focus_pool"]) == 8 for m in shrunk)
     assert summary["adjoint_feedback"] and len(summary["adjoint_reach"]) > 100
+    # accepted kernels per gradient status, an exclusion with its limit key (what keeps directed kernels unchecked)
+    statuses = summary["gradient_status"]
+    assert sum(statuses.values()) == summary["verdicts"].get("accepted", 0)
+    assert all(s in ("checked", "not-differentiable") or s.startswith("excluded:") for s in statuses)
     crash = next(m for m in metas if m["kind"] == "crash")
     assert crash["batch"] == 0 and crash["worker_status"] == "crash"
     for m in shrunk:

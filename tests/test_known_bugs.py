@@ -179,5 +179,8 @@ def test_an_older_release_is_hunted_end_to_end(tmp_path):
     assert run.returncode in (0, 1), run.stderr[-3000:]
     summary = json.loads((tmp_path / "reports" / "fuzz_summary.json").read_text())
     assert summary["kernels"] >= 1 and summary["generator_errors"] == 0 and not summary["worker_errors"], summary
+    statuses = summary["gradient_status"]  # per status, an exclusion with its limit key
+    assert sum(statuses.values()) == summary["verdicts"].get("accepted", 0) >= 1, summary
+    assert all(s in ("checked", "not-differentiable") or s.startswith("excluded:") for s in statuses), statuses
     bug = R.run_repro(ROOT / "known_bugs" / "mod_divisor_adjoint" / "repro.py", python)
     assert bug.outcome == "present", (bug.stdout, bug.stderr)
