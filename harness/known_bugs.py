@@ -23,6 +23,7 @@ Exit status: 0 when every reproducer ran (present or fixed), 1 when one ended in
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 from concurrent.futures import ThreadPoolExecutor
@@ -130,7 +131,7 @@ def parse_args(argv):
     p.add_argument("--update-reports", action="store_true", help="write each report.md's System Information")
     p.add_argument("--index", action="store_true", help="rewrite known_bugs/README.md from the meta.json files")
     p.add_argument("--json", action="store_true", help="print the results as JSON")
-    p.add_argument("--root", type=Path, default=ROOT, help=argparse_suppress())
+    p.add_argument("--root", type=Path, default=ROOT, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
     if args.timeout <= 0:
         p.error("--timeout must be > 0")
@@ -150,12 +151,6 @@ def parse_args(argv):
     except (ValueError, OSError) as error:
         p.error(str(error))
     return args, bugs
-
-
-def argparse_suppress():
-    import argparse
-
-    return argparse.SUPPRESS
 
 
 def main(argv=None) -> int:

@@ -85,16 +85,18 @@ def interpreter(version: str | None, log=None, harness: bool = False) -> str:
         fcntl.flock(lock, fcntl.LOCK_EX)
         if not ((root / ".complete").is_file() and python.exists()):
             shutil.rmtree(root, ignore_errors=True)  # a half-made environment from an interrupted run
-            _install(root, [[sys.executable, "-m", "venv", str(root)],
-                            [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                             f"warp-lang=={version}", "numpy"]], f"warp-lang {version}", log)
+            _install(root, [[sys.executable, "-m", "venv", str(root)], _pip(python, f"warp-lang=={version}", "numpy")],
+                     f"warp-lang {version}", log)
             (root / ".complete").write_text(version)
         if harness and not (root / ".harness").is_file():
-            _install(root, [[str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check",
-                             *HARNESS_REQUIREMENTS]], f"the fuzzer's dependencies for warp-lang {version}", log,
-                     remove=False)
+            _install(root, [_pip(python, *HARNESS_REQUIREMENTS)], f"the fuzzer's dependencies for warp-lang {version}",
+                     log, remove=False)
             (root / ".harness").write_text(version)
     return str(python)
+
+
+def _pip(python: Path, *requirements: str) -> list[str]:
+    return [str(python), "-m", "pip", "install", "--quiet", "--disable-pip-version-check", *requirements]
 
 
 def _install(root: Path, steps: list[list[str]], what: str, log, remove: bool = True) -> None:

@@ -169,20 +169,14 @@ def warp_version() -> str:
     return wp.config.version
 
 
-_FALLBACK_DIAGNOSTICS = (
-    "import platform, sys, numpy, warp; print(f'Warp {warp.config.version} (no warp.print_diagnostics() in this "
-    "release)'); print('Python', sys.version.split()[0], 'on', platform.platform()); print('NumPy', numpy.__version__)"
-)
-
-
 def diagnostics() -> str:
     """The text of ``warp.print_diagnostics()``, for bug reports (releases before it existed: the Warp, Python,
-    platform and NumPy versions)."""
+    platform and NumPy versions, :func:`harness.releases.diagnostics`)."""
+    from .releases import diagnostics as child_diagnostics
+
     init()
     if not hasattr(wp, "print_diagnostics"):
-        child = subprocess.run([sys.executable, "-c", _FALLBACK_DIAGNOSTICS], capture_output=True, text=True,
-                               check=False)
-        return child.stdout + child.stderr
+        return child_diagnostics(sys.executable)
     out = io.StringIO()
     with contextlib.redirect_stdout(out), contextlib.redirect_stderr(out):
         wp.print_diagnostics()
@@ -190,13 +184,7 @@ def diagnostics() -> str:
     if text.strip():
         return text
     # Nothing reached Python's streams: the text came from native code; run it in a child process.
-    child = subprocess.run(
-        [sys.executable, "-c", "import warp; warp.print_diagnostics()"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return child.stdout + child.stderr
+    return child_diagnostics(sys.executable)
 
 
 def cuda_available() -> bool:
@@ -519,7 +507,7 @@ def non_differentiable_builtins() -> set[str]:
 def missing_rows(ops) -> set[str]:
     """Names of the table rows (``grammar.ops.Op``) spelled ``wp.<name>(...)`` that this Warp release has
     neither as a builtin (its builtin registry) nor as a type: the rows an older release lacks (1.10 lacks
-    ``wp.transform_twist``, ``wp.quat_from_euler``, ``wp.copysign``... : 11 rows); none on 1.19."""
+    ``wp.transform_twist``, ``wp.quat_from_euler``, ``wp.copysign``... : 13 rows); none on 1.19."""
     return {op.name for op in ops if op.syntax in ("call", "construct") and op.spelling.startswith("wp.")
             and op.spelling[3:] not in _wp_context.builtin_functions and not hasattr(wp, op.spelling[3:])}
 
