@@ -13,10 +13,7 @@ reports Warp's real ``%`` adjoint bug and its reproducer fails in a fresh proces
 
 from __future__ import annotations
 
-import os
 import pickle
-import subprocess
-import sys
 import textwrap
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -438,15 +435,10 @@ def test_warps_mod_adjoint_bug_is_reported_when_not_excluded(tmp_path, monkeypat
     assert "central differences" in markdown and "b.grad" in markdown
     script = tmp_path / "repro.py"
     script.write_text(render_reproducer(f))
-    run = _run(script, tmp_path)
+    from harness.releases import run_repro
+
+    run = run_repro(script)  # a fresh process, an empty kernel cache, as harness.known_bugs runs reproducers
     assert run.returncode == 1 and "bug reproduced" in run.stderr + run.stdout, run.stdout + run.stderr
-
-
-def _run(script: Path, tmp_path: Path) -> subprocess.CompletedProcess:
-    env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"}
-    env["WARP_CACHE_PATH"] = str(tmp_path / "cache")
-    return subprocess.run([sys.executable, str(script)], cwd=tmp_path, env=env, capture_output=True, text=True,
-                          timeout=300)
 
 
 def test_known_warp_bugs_still_reproduce():
