@@ -29,6 +29,7 @@ import builtins
 import hashlib
 import re
 from collections.abc import Iterator
+from functools import lru_cache
 from dataclasses import dataclass, field
 
 __all__ = ["CANONICAL_VERSION", "canonical_id", "canonical_source"]
@@ -51,6 +52,7 @@ def canonical_source(python_source: str) -> str:
     return ast.unparse(tree) + "\n"
 
 
+@lru_cache(maxsize=4096)  # a pure function of the text; a batch's kernels are named by the hunt and the pipeline
 def canonical_id(python_source: str) -> str:
     """First 32 hex digits of the SHA-256 of :func:`canonical_source`."""
     digest = hashlib.sha256(canonical_source(python_source).encode("utf-8"))
