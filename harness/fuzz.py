@@ -44,6 +44,7 @@ from __future__ import annotations
 import json
 import os
 import pickle
+import re
 import shutil
 import subprocess
 import sys
@@ -96,12 +97,15 @@ class StandaloneRun:
     """``repro.py`` of a report run in a fresh process with an empty kernel cache, started at once and polled,
     so the hunt goes on meanwhile. :attr:`result`: True if it still fails, False if not, None if unfinished."""
 
-    def __init__(self, report_dir: Path):
+    def __init__(self, report_dir: Path, release: str | None = None):
+        from .releases import interpreter
+
         self.report_dir = report_dir
         self.cache = tempfile.mkdtemp(prefix="warpsmith-repro-")
         env = {**os.environ, "WARP_CACHE_PATH": self.cache}
         env.pop("WARPSMITH_WORKER_HOOK", None)
-        self.proc = subprocess.Popen([sys.executable, "repro.py"], cwd=report_dir, env=env,
+        python = interpreter(release) if release else sys.executable  # a release-* failure: on its release
+        self.proc = subprocess.Popen([python, "repro.py"], cwd=report_dir, env=env,
                                      stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         self.result: bool | None = None
 
@@ -154,6 +158,9 @@ def parse_args(argv):
                    help=f"rows in each batch's adjoint-feedback pool (default {FOCUS_POOL})")
     p.add_argument("--no-feedback", action="store_true",
                    help="no adjoint coverage feedback: gradient-directed kernels favour any differentiable row")
+    p.add_argument("--against", metavar="X.Y.Z", default=None,
+                   help="also build and launch every batch with warp-lang X.Y.Z (installed once into a cached "
+                   "environment) and report where the two releases disagree (harness.against)")
     p.add_argument("--progress-s", type=float, default=10.0, help="seconds between progress lines (default 10)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     args = p.parse_args(argv)
@@ -180,6 +187,8 @@ def parse_args(argv):
         p.error("--progress-s must be > 0")
     if args.seed is not None and args.seed < 0:
         p.error("--seed must be >= 0")
+    if args.against is not None and not re.fullmatch(r"\d+\.\d+\.\d+", args.against):
+        p.error(f"--against takes a warp-lang release number such as 1.10.0, not {args.against!r}")
     return args
 
 
@@ -221,12 +230,19 @@ class Hunt:
         self.pools: dict[int, tuple[str, ...]] = {}  # batch index -> its focus pool
         self.in_flight: set[int] = set()  # batches whose outcome has not come back yet
         self.gradient: Counter = Counter()  # gradient status (checked, excluded, ...) -> accepted kernels
+        self.against: Counter = Counter()  # --against: outcome -> kernels (harness.against)
+        self.against_examples: list[str] = []  # the first build/launch errors of the other release
+
+        def release_diagnostics(version: str) -> str:
+            from .releases import diagnostics as child_diagnostics, interpreter
+
+            return child_diagnostics(interpreter(version))
 
         def diagnostics():
             W.init(cache_dir=os.path.join(scratch, "main-cache"))
             return W.diagnostics()
 
-        self.writer = ReportWriter(args.reports, diagnostics)
+        self.writer = ReportWriter(args.reports, diagnostics, release_diagnostics)
 
     # -- helpers ------------------------------------------------------------------------------------
 
@@ -247,7 +263,7 @@ class Hunt:
         if kind.startswith("differential-"):
             differential = (kind.removeprefix("differential-"),)
         return Options(optimization_level=self.args.opt_level, nvrtc=nvrtc, seed=self.seed, policy=self.args.policy,
-                       differential=differential, skip_input_independent=not kind)
+                       differential=differential, skip_input_independent=not kind, against=self.args.against)
 
     def say(self, line: str) -> None:
         print(line, flush=True)
@@ -261,8 +277,15 @@ class Hunt:
         reach = sum(1 for row in self.checkable if self.adjoint_live[row] >= REACH_GOAL)
         print(f"[fuzz] {t:.0f} s: {self.kernels} kernels verified ({rate:.2f}/s), {self.skipped} skipped, "
               f"verdicts: {verdicts}; adjoints live-checked >= {REACH_GOAL}x: {reach}/{len(self.checkable)} "
-              f"rows; {len(self.entries)} failures, {len(self.new_reports)} reports"
+              f"rows; {self.against_line()}{len(self.entries)} failures, {len(self.new_reports)} reports"
               f"{f', {self.shrinking} shrinking' if self.shrinking else ''}", file=sys.stderr, flush=True)
+
+    def against_line(self) -> str:
+        """``against X.Y.Z: 40 identical, 2 tolerated...; `` (empty without --against)."""
+        if not self.args.against:
+            return ""
+        counts = ", ".join(f"{n} {k}" for k, n in self.against.most_common()) or "nothing compared yet"
+        return f"against {self.args.against}: {counts}; "
 
     @staticmethod
     def reach_rows() -> tuple[str, ...]:
@@ -305,15 +328,16 @@ class Hunt:
             self._update_meta(report_dir, meta)
             self.new_reports.append((report_dir, entry))
             if entry.get("kind") != "hang":  # a hang's re-run would only spin until the end of the run
-                self.standalone_waiting.append((report_dir, entry))
+                self.standalone_waiting.append((report_dir, entry, failure.warp_version
+                                                if failure.kind.startswith("release-") else None))
                 self.start_standalone()
 
     def start_standalone(self) -> None:
         """Start the next waiting re-run when none is going and the run's end leaves it time."""
         if self.standalone_waiting and not self.standalone and (
                 time.monotonic() < self.hard_end - self.allow["repro"]):
-            report_dir, entry = self.standalone_waiting.popleft()
-            self.standalone.append((StandaloneRun(report_dir), entry))
+            report_dir, entry, release = self.standalone_waiting.popleft()
+            self.standalone.append((StandaloneRun(report_dir, release), entry))
 
     def poll_standalone(self) -> None:
         """Note the verdict of every standalone re-run that has ended."""
@@ -363,6 +387,10 @@ class Hunt:
         self.adjoint_used.update(out.adjoint_used)
         self.in_flight.discard(out.batch_index)
         self.gradient.update(out.gradient)
+        self.against.update({k: v for k, v in out.against.items() if k != "examples"})
+        for line in out.against.get("examples", []):
+            if len(self.against_examples) < 10 and line not in self.against_examples:
+                self.against_examples.append(line)
         for name, source, reason in out.notes:
             self.generator_errors += 1
             errors = self.args.reports / "generator-errors"
@@ -504,7 +532,7 @@ class Hunt:
                                                "standalone_note": "cut off at the end of the run: run repro.py"})
         self.standalone = []
         while self.standalone_waiting:  # never started: no time was left
-            report_dir, entry = self.standalone_waiting.popleft()
+            report_dir, entry, _ = self.standalone_waiting.popleft()
             entry["reproduces_standalone"] = None
             self._update_meta(report_dir, {"reproduces_standalone": None,
                                            "standalone_note": "not run before the end of the run: run repro.py"})
@@ -536,6 +564,9 @@ class Hunt:
             # constructors: the gradient check leaves float16 composites out), those with >= REACH_GOAL
             "adjoint_rows_at_goal": sum(1 for row in self.checkable if self.adjoint_live[row] >= REACH_GOAL),
             "adjoint_rows_checkable": len(self.checkable),
+            # --against X.Y.Z: kernels per outcome of the cross-release comparison (harness.against)
+            "against": ({"release": self.args.against, **dict(self.against.most_common()),
+                         "examples": self.against_examples} if self.args.against else None),
         }
 
 
@@ -549,6 +580,19 @@ def main(argv: list[str] | None = None) -> int:
     except OSError as error:
         print(f"fuzz: error: cannot write reports to {args.reports}: {error}", file=sys.stderr)
         return 2
+    if args.against:
+        from .against import UNAVAILABLE_ENV, CompanionError, check_release
+        from .releases import ReleaseError
+
+        try:
+            missing = check_release(args.against)  # installs it on first use: before the budget starts
+        except (ReleaseError, CompanionError) as error:
+            print(f"fuzz: error: --against {args.against}: {error}", file=sys.stderr)
+            return 2
+        if missing:  # drawn by no worker (harness.generate reads it at import): both releases build every row
+            os.environ[UNAVAILABLE_ENV] = ",".join(missing)
+            print(f"[against] {len(missing)} table rows warp-lang {args.against} lacks are not drawn: "
+                  f"{', '.join(missing)}", file=sys.stderr, flush=True)
     scratch = tempfile.mkdtemp(prefix="warpsmith-fuzz-")
     try:
         hunt = Hunt(args, scratch)
@@ -573,7 +617,8 @@ def main(argv: list[str] | None = None) -> int:
           f"verdicts: {v}; gradient checked on {summary['gradient_status'].get('checked', 0)} of "
           f"{sum(summary['gradient_status'].values())} accepted; adjoints live-checked >= {REACH_GOAL}x: "
           f"{summary['adjoint_rows_at_goal']}/"
-          f"{summary['adjoint_rows_checkable']} rows; {len(summary['failures'])} failures, {summary['reports']} new "
+          f"{summary['adjoint_rows_checkable']} rows; {hunt.against_line()}{len(summary['failures'])} failures, "
+          f"{summary['reports']} new "
           f"reports in {args.reports}")
     print(json.dumps(summary))
     return 1 if summary["failures"] else 0

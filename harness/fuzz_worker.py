@@ -75,6 +75,7 @@ class HuntOutcome:
     adjoint_live: Counter = field(default_factory=Counter)  # row -> checked kernels exercising its adjoint live
     adjoint_used: Counter = field(default_factory=Counter)  # row -> checked kernels using it
     gradient: Counter = field(default_factory=Counter)  # gradient status -> accepted kernels
+    against: dict = field(default_factory=dict)  # Options.against: outcome counts (pipeline.BatchResult.against)
 
 
 @dataclass(frozen=True)
@@ -123,6 +124,10 @@ def run_hunt(task: HuntTask, hook=None) -> HuntOutcome:
     out.n_kernels, out.skipped = len(result.results), result.skipped
     out.timings.update(result.timings)
     out.verdicts = dict(result.counts())
+    out.against = result.against
+    for f in result.extra_failures:  # failures of the --against release
+        f.seed = bseed
+        out.failures.append(f)
     for r in result.results:
         out.verified_ids.append(ids.get(r.kernel.name, r.kernel.name))
         if r.failure is not None:
@@ -176,13 +181,13 @@ def run_shrink(task: ShrinkTask, hook=None) -> ShrinkOutcome:
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
             W.clear_kernel_cache()
-        for r in result.results:
-            if r.failure is not None and r.failure.kind == task.kind:
-                r.failure.seed = bseed
-                if state["best"] is None or _size(r.failure) < _size(state["best"]):
-                    state["best"] = r.failure
+        for failure in [r.failure for r in result.results] + result.extra_failures:
+            if failure is not None and failure.kind == task.kind:
+                failure.seed = bseed
+                if state["best"] is None or _size(failure) < _size(state["best"]):
+                    state["best"] = failure
                     with open(task.progress_path + ".tmp", "wb") as fh:
-                        pickle.dump(r.failure, fh)
+                        pickle.dump(failure, fh)
                     Path(task.progress_path + ".tmp").replace(task.progress_path)
                 raise AssertionError(f"{task.kind}: still failing")
 

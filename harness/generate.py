@@ -13,12 +13,14 @@ constants (0, -1, nan, boundaries...) still apply. It is the one place that touc
 and falls back to doing nothing if they move.
 
 Importing this module leaves out of the generator's table the rows whose builtin the installed Warp release
-does not have (:func:`grammar.ops.restrict`; none on 1.19, the release the table follows).
+does not have (:func:`grammar.ops.restrict`; none on 1.19, the release the table follows), and those named in
+``$WARPSMITH_UNAVAILABLE_ROWS`` (``harness.fuzz --against``: the rows the other release lacks).
 """
 
 from __future__ import annotations
 
 import dataclasses
+import os
 from contextlib import contextmanager
 
 import hypothesis
@@ -29,9 +31,10 @@ from grammar.policy import DEFAULT_POLICY, POLICIES, Policy
 from strategies import GeneratedKernel, kernels
 
 from . import warp_adapter as W
+from .against import UNAVAILABLE_ENV
 
 # the rows whose builtin the installed Warp lacks (older releases) are never drawn: before anything is drawn
-OPS.restrict(W.missing_rows(OPS.OPS))
+OPS.restrict(W.missing_rows(OPS.OPS) | {r for r in os.environ.get(UNAVAILABLE_ENV, "").split(",") if r})
 
 
 def batch_policy(name: str, focus_pool: tuple[str, ...] = ()) -> Policy:

@@ -88,6 +88,9 @@ class Options:
     # input-independent: nothing they compute depends on the data, harness.liveness); costs one reference run
     # per kernel (the first draw's run is the one the comparison uses)
     skip_input_independent: bool = False
+    # a second warp-lang release (harness.against): every kernel the main build launched is also built and
+    # launched by that release, in a companion process, and the outputs compared; None = off
+    against: str | None = None
 
 
 @dataclass
@@ -104,6 +107,10 @@ class BatchResult:
     results: list[KernelResult]
     timings: dict[str, float] = field(default_factory=dict)
     skipped: int = 0  # kernels left out because their record id was in skip_ids
+    # Options.against: failures of the other release (its kernel's own result is unchanged) and the outcome
+    # counts of the comparison (harness.against), with the first lines of its build errors under "examples"
+    extra_failures: list = field(default_factory=list)
+    against: dict = field(default_factory=dict)
 
     def counts(self) -> Counter:
         return Counter(r.verdict for r in self.results)
@@ -242,10 +249,11 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
 
     # 3. run + reference + compare
     checked: dict[str, tuple[Comparison, int, int, GradientResult, dict]] = {}
+    launched: dict[str, tuple] = {}  # kernel name -> (seed, inputs, outputs, forward status) of its last launch
     if builds:
         t = time.perf_counter()
         for k, module in [(k, b.module) for b in builds for k in b.kernels]:
-            outcome = _check_kernel(k, module, ids[k.name], opts, first_runs.get(k.name))
+            outcome = _check_kernel(k, module, ids[k.name], opts, first_runs.get(k.name), launched)
             if isinstance(outcome, KernelResult):
                 results[k.name] = outcome
             else:
@@ -258,6 +266,14 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
         t = time.perf_counter()
         _differential_stage([k for k in ks if k.name in checked], workdir, opts, variant, checked, results)
         timings["differential"] += time.perf_counter() - t
+
+    # 3c. cross-release differential: the kernels launched here, launched by another release on the same inputs
+    extra: list = []
+    against: dict = {}
+    if opts.against and launched:
+        t = time.perf_counter()
+        against = _against_stage([k for k in ks if k.name in launched], opts, launched, results, extra)
+        timings["against"] += time.perf_counter() - t
 
     # 4-5. sources, NVRTC, extraction for the kernels that matched
     # the CPU build is reused when every kernel in it passed (no second import and parse of the module); a
@@ -273,15 +289,15 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
             reuse.enable_backward = True
         _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse)
 
-    return _finish(named, results, timings, skipped)
+    return _finish(named, results, timings, skipped, extra, against)
 
 
-def _finish(named, results, timings, skipped: int = 0) -> BatchResult:
+def _finish(named, results, timings, skipped: int = 0, extra=(), against=None) -> BatchResult:
     for b in _Build.made:
         W.release_module(b.module)
     _Build.made.clear()
     ordered = [results[k.name] for _, k in named]
-    return BatchResult(ordered, dict(timings), skipped)
+    return BatchResult(ordered, dict(timings), skipped, list(extra), dict(against or {}))
 
 
 def _first_run(k: GeneratedKernel, cid: str):
@@ -299,10 +315,13 @@ def _first_run(k: GeneratedKernel, cid: str):
     return None if dependent is None else ((seed, values, r32), dependent)
 
 
-def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options, first: tuple | None = None):
+def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options, first: tuple | None = None,
+                  launched: dict | None = None):
     """Run one compiled kernel against the references; a KernelResult, or (comparison, seed, attempts).
     ``first``: the seed, inputs and float32 reference run of the first attempt, when already made. The first
-    attempt's inputs are chosen for coverage (:func:`harness.input_choice.first_inputs`)."""
+    attempt's inputs are chosen for coverage (:func:`harness.input_choice.first_inputs`). ``launched`` receives
+    ``k.name -> (seed, inputs, outputs, forward status)`` of the last launch (status match, mismatch or
+    screened), for the cross-release differential."""
     last: Comparison | None = None
     base_seed = int(cid[:8], 16)
     for attempt in range(INPUT_ATTEMPTS):
@@ -344,6 +363,8 @@ def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options, first: tu
         last = exact or conditioned()
         if isinstance(last, KernelResult):
             return last
+        if launched is not None:
+            launched[k.name] = (seed, values, actual, last.status)
         if last.status == "match":
             # the gradient on inputs of its own: the corner values that the forward check aims at (ties, zeros,
             # halves, wide magnitudes) sit on kinks, where a derivative is not defined; the same inputs
@@ -422,6 +443,90 @@ def _differential_stage(passing, workdir, opts, variant: str, checked, results) 
         )
         checked.pop(k.name)
         results[k.name] = KernelResult(k, "warp-bug", message, failure=failure)
+
+
+def _against_stage(kernels, opts: Options, launched: dict, results: dict, extra: list) -> dict:
+    """Launch ``kernels`` with release ``opts.against`` (:mod:`harness.against`) on the inputs of their last launch
+    here and decide each difference; returns the outcome counts. Failures of the other release go to ``extra``
+    (the kernel's own result is unchanged); a main-release mismatch gets the other release's behaviour in its
+    detail."""
+    from . import against as A
+
+    counts: Counter = Counter()
+    examples: list[str] = []
+    request = [(k.name, k.dim, tuple(k.params), launched[k.name][1], k.kernel_source) for k in kernels]
+    options = {"optimization_level": opts.optimization_level, "enable_backward": opts.enable_backward}
+    try:
+        replies = A.companion(opts.against).run(request, options)
+    except (A.CompanionError, Exception) as error:  # noqa: BLE001 - the hunt goes on without this batch's check
+        return {"unavailable": len(kernels), "examples": [str(error).splitlines()[0][:300]]}
+    other_version = opts.against
+    for k in kernels:
+        seed, values, main_out, status = launched[k.name]
+        kind, payload = replies.get(k.name, ("launch-error", "no answer"))
+        if kind != "ok":
+            counts[kind] += 1
+            first = next((ln.strip() for ln in str(payload).splitlines() if ln.strip()), "")
+            if len(examples) < 5:
+                examples.append(f"{k.name}: {first[:300]}")
+            continue
+        other = payload
+        names = D.differing(main_out, other)
+        main_failure = results[k.name].failure if k.name in results else None
+        if not names:
+            counts["identical"] += 1
+            if status == "mismatch" and main_failure is not None:
+                main_failure.detail += (f"\n\nwarp-lang {other_version} computes the same outputs bit for bit on "
+                                        "these inputs (the bug is older).")
+            continue
+        if status == "match":
+            comparison, r32 = _reference_comparison(k, values, other, seed)
+            if comparison.status != "mismatch":
+                counts["tolerated"] += 1  # a legitimate rounding difference: it passes the comparison too
+                continue
+            counts["release-mismatch"] += 1
+            f = _mismatch_failure(k, values, r32.outputs, other, comparison, seed)
+            f.kind = "release-mismatch"
+            f.warp_version = other_version
+            f.module_options = {"optimization_level": opts.optimization_level}
+            f.message = (f"warp-lang {other_version}: {comparison.reason} (warp-lang {W.warp_version()} passes the "
+                         "same comparison on the same inputs)")
+            extra.append(f)
+        elif status == "mismatch":
+            comparison, _ = _reference_comparison(k, values, other, seed)
+            regression = comparison.status != "mismatch"
+            counts["regression" if regression else "both-wrong"] += 1
+            if main_failure is not None:
+                main_failure.detail += (
+                    f"\n\nwarp-lang {other_version} on the same inputs: "
+                    + ("passes the comparison (a regression since that release)." if regression
+                       else "also fails the comparison, with different outputs."))
+        else:
+            counts["release-difference"] += 1
+            f = Failure(
+                kind="release-difference", kernel_name=k.name, module_source=k.source, dim=k.dim,
+                args=_args(k, values), expected=main_out, actual=other, tolerance={"rtol": 0.0, "atol": 0.0},
+                message=(f"{k.name}: outputs {', '.join(names)} differ between warp-lang {W.warp_version()} "
+                         f"(expected) and warp-lang {other_version} (actual) on the same inputs"),
+                warp_version=other_version, seed=seed, module_options={"optimization_level": opts.optimization_level},
+                detail=(f"Undecided: the reference cannot tell which release is right on these inputs (the kernel "
+                        f"was screened: {results[k.name].reason if k.name in results else 'ill-conditioned'}). "
+                        f"*expected* holds warp-lang {W.warp_version()}'s outputs; the reproducer exits 1 on a release "
+                        "that computes anything else."),
+            )
+            extra.append(f)
+    out: dict = dict(counts)
+    if examples:
+        out["examples"] = examples
+    return out
+
+
+def _reference_comparison(k, values, actual, seed):
+    """(the conditioned reference comparison of ``actual``, the float32 reference run)."""
+    r32 = run_reference(k.kernel_source, k.params, values, k.dim)
+    c = _conditioning(k, values, r32, seed)
+    return compare_outputs(actual, r32.outputs, c.r64, c.perturbed, fragile=c.fragile,
+                           element_ndim=element_ndim(k)), r32
 
 
 def _fails_reference(k, values, actual, seed) -> bool:

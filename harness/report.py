@@ -59,7 +59,12 @@ __all__ = [
     "render_reproducer",
 ]
 
-KINDS = ("mismatch", "gradient-mismatch", "compile-error", "nvrtc-error", "crash")
+KINDS = ("mismatch", "gradient-mismatch", "compile-error", "nvrtc-error", "crash",
+         # harness.fuzz --against (harness.against): the other release fails the reference comparison the main
+         # one passes; or the two releases differ where the reference cannot decide (expected: the main one's)
+         "release-mismatch", "release-difference")
+#: kinds whose reproducer launches the kernel and compares its outputs with literal expected values
+_COMPARED = ("mismatch", "gradient-mismatch", "release-mismatch", "release-difference")
 DIFFERENTIAL = "differential-"  # + a harness.differential variant name: two Warp builds disagree
 
 
@@ -313,6 +318,8 @@ _SUMMARY = {
     "compile-error": "Warp fails to build a valid kernel for the CPU.",
     "nvrtc-error": "NVRTC fails to compile the CUDA code Warp generates for a valid kernel.",
     "crash": "launching a Warp kernel on the CPU crashes the process.",
+    "release-mismatch": "a Warp kernel gives a wrong result on the CPU (a release that an other one gets right).",
+    "release-difference": "two Warp releases compute different outputs for the same kernel on the CPU.",
 }
 
 
@@ -329,7 +336,7 @@ def render_reproducer(f: Failure) -> str:
         return _differential_reproducer(f)
     taken = _top_level_names(f.module_source) | {"np", "wp"}
     main = _fresh("main", taken)
-    helper = _fresh("differences", taken) if f.kind in ("mismatch", "gradient-mismatch") else None
+    helper = _fresh("differences", taken) if f.kind in _COMPARED else None
     taken |= {main} | ({helper} if helper else set())
 
     lines = [f"# Reproducer: {_SUMMARY[f.kind]}", "#"]
@@ -658,6 +665,8 @@ def render_markdown(f: Failure, diagnostics: str) -> str:
     if f.detail.strip():
         heading = {
             "mismatch": "How the expected values were derived:",
+            "release-mismatch": "How the expected values were derived:",
+            "release-difference": "Which output is right:",
             "gradient-mismatch": "How the expected gradients were derived:",
             "compile-error": "Build output:",
             "nvrtc-error": "NVRTC output:",
@@ -686,6 +695,8 @@ def _title(f: Failure, rows: list[tuple[str, str, str, str]]) -> str:
         error = error[:77] + "..."
     return "[BUG] " + {
         "mismatch": f"Wrong result from a CPU kernel{first}",
+        "release-mismatch": f"Wrong result from a CPU kernel in Warp {f.warp_version}{first}",
+        "release-difference": f"CPU kernel output changed between Warp releases{first}",
         "gradient-mismatch": f"Wrong gradient from a CPU kernel's backward pass{first}",
         "compile-error": f"Valid kernel fails to build for the CPU: {error}",
         "nvrtc-error": f"NVRTC rejects generated CUDA code: {error}",
@@ -697,6 +708,10 @@ def _description(f: Failure) -> str:
     launch = f"`wp.launch({f.kernel_name}, dim={f.dim}, ...)` on `\"cpu\"`"
     return {
         "mismatch": f"{launch} produces values that differ from the expected result.",
+        "release-mismatch": f"With Warp {f.warp_version}, {launch} produces values that differ from the expected "
+        "result; another release computes them correctly (see the message).",
+        "release-difference": f"{launch} produces different values with Warp {f.warp_version} (column *actual*) "
+        "and with another release (column *expected*).",
         "gradient-mismatch": f"The backward pass of {launch} (recorded on a `wp.Tape`, seeded with "
         + ("the adjoints in the reproducer" if f.output_grads else "ones on every float output array")
         + ") produces input gradients that differ from the expected ones.",
@@ -768,13 +783,18 @@ class ReportWriter:
 
     Each ``<signature>/`` holds ``repro.py``, ``report.md`` and ``failure.json``. Signatures already
     present as subdirectories (from earlier runs or other processes) are skipped, so dedup persists.
-    ``diagnostics`` is called at most once, when the first report is written.
+    ``diagnostics`` is called at most once, when the first report is written; ``release_diagnostics(version)``
+    (once per version) gives the System Information of a ``release-*`` failure, which belongs to another release.
     """
 
-    def __init__(self, reports_dir: Path, diagnostics: Callable[[], str]) -> None:
+    def __init__(self, reports_dir: Path, diagnostics: Callable[[], str],
+                 release_diagnostics: Callable[[str], str] | None = None) -> None:
         self.reports_dir = Path(reports_dir)
         self._diagnostics = diagnostics
         self._diagnostics_text: str | None = None
+        # a failure of another release (Failure.warp_version not this process's Warp): its diagnostics
+        self._release_diagnostics = release_diagnostics
+        self._release_texts: dict[str, str] = {}
         self.reports_dir.mkdir(parents=True, exist_ok=True)
         self.seen = {
             p.name for p in self.reports_dir.iterdir() if p.is_dir() and _SIGNATURE.fullmatch(p.name)
@@ -787,11 +807,17 @@ class ReportWriter:
         if signature in self.seen or final.exists():
             self.seen.add(signature)
             return None
-        if self._diagnostics_text is None:
-            self._diagnostics_text = self._diagnostics()
+        if f.kind.startswith("release-") and self._release_diagnostics is not None:
+            if f.warp_version not in self._release_texts:
+                self._release_texts[f.warp_version] = self._release_diagnostics(f.warp_version)
+            diagnostics = self._release_texts[f.warp_version]
+        else:
+            if self._diagnostics_text is None:
+                self._diagnostics_text = self._diagnostics()
+            diagnostics = self._diagnostics_text
         files = {
             "repro.py": render_reproducer(f),
-            "report.md": render_markdown(f, self._diagnostics_text),
+            "report.md": render_markdown(f, diagnostics),
             "failure.json": json.dumps(
                 {
                     "signature": signature,

@@ -1,0 +1,180 @@
+"""A companion process running another warp-lang release: builds modules and launches kernels for a caller.
+
+``harness.fuzz --against X.Y.Z`` (:mod:`harness.against`) starts ``python -m harness.companion`` with the
+Python of release X.Y.Z's cached environment (:func:`harness.releases.interpreter`, ``harness=True``) and this
+checkout on its path. The companion initialises that Warp once, with a kernel cache of its own, then answers
+requests on stdin with replies on stdout until stdin closes:
+
+* request: ``{"options": set_module_options keywords, "kernels": [(name, dim, params, inputs, source), ...]}``
+  (``params``: :class:`strategies.kernels.ParamSpec` tuples; ``inputs``: name -> value, as
+  :func:`harness.inputs.make_inputs` draws them; ``source``: the kernel's definitions, helpers and structs first);
+* first, unasked: ``{"version": ..., "ready": True, "missing_rows": [...]}`` (the table rows whose builtin the
+  release lacks, :func:`harness.warp_adapter.missing_rows`);
+* reply: ``{"version": its warp-lang version, "results": {name: ("ok", outputs) | ("build-error", text) |
+  ("launch-error", text)}}``; a module that fails to build is rebuilt one kernel per module, so one kernel the
+  release cannot build does not hide the others.
+
+Frames are a 4-byte big-endian length and a pickle whose NumPy arrays and scalars are written as bytes, dtype
+string and shape (:func:`dumps`): the two environments may hold different NumPy releases, whose own pickles
+need not load in each other.
+"""
+
+from __future__ import annotations
+
+import io
+import itertools
+import os
+import pickle
+import shutil
+import struct
+import sys
+import tempfile
+import traceback
+from pathlib import Path
+
+import numpy as np
+
+
+def _array(data: bytes, dtype: str, shape: tuple) -> np.ndarray:
+    return np.frombuffer(data, dtype=np.dtype(dtype)).reshape(shape).copy()
+
+
+def _scalar(data: bytes, dtype: str):
+    return np.frombuffer(data, dtype=np.dtype(dtype))[0]
+
+
+class _Pickler(pickle.Pickler):
+    def reducer_override(self, obj):
+        if isinstance(obj, np.ndarray):
+            if obj.dtype.names:  # a structured array (arrays of structs): its dtype description rebuilds it
+                return _structured, (np.ascontiguousarray(obj).tobytes(), obj.dtype.descr, obj.shape)
+            return _array, (np.ascontiguousarray(obj).tobytes(), obj.dtype.str, obj.shape)
+        if isinstance(obj, np.generic):
+            return _scalar, (np.asarray(obj).tobytes(), obj.dtype.str)
+        return NotImplemented
+
+
+def _structured(data: bytes, descr: list, shape: tuple) -> np.ndarray:
+    return np.frombuffer(data, dtype=np.dtype([tuple(d) for d in descr])).reshape(shape).copy()
+
+
+def dumps(obj) -> bytes:
+    buf = io.BytesIO()
+    _Pickler(buf, protocol=4).dump(obj)
+    return buf.getvalue()
+
+
+def write_frame(stream, obj) -> None:
+    data = dumps(obj)
+    stream.write(struct.pack(">I", len(data)) + data)
+    stream.flush()
+
+
+def read_frame(stream):
+    """The next object on ``stream``; None at end of stream."""
+    head = stream.read(4)
+    if len(head) < 4:
+        return None
+    (n,) = struct.unpack(">I", head)
+    data = stream.read(n)
+    if len(data) < n:
+        return None
+    return pickle.loads(data)
+
+
+class _Kernel:
+    """What :func:`harness.pipeline.run_warp` reads of a kernel: its name, launch dimension and parameters."""
+
+    def __init__(self, name: str, dim, params):
+        self.name, self.dim, self.params = name, dim, params
+
+
+_HEADER = "import warp as wp\n\n\n"
+
+
+def _build(W, sources: list[str], options: dict, workdir: Path, tag: int):
+    """Import the kernels' ``sources`` as one module and build it for the CPU: (module, None) or (None, error)."""
+    path = workdir / f"m_{tag}.py"
+    path.write_text(_HEADER + "\n\n".join(sources))
+    module = W.import_kernel_module(path)
+    W.set_module_options(module, **options)
+    try:
+        W.compile_cpu(module)
+    except W.BuildError as error:
+        W.release_module(module)
+        return None, str(error)
+    return module, None
+
+
+def handle(request: dict, workdir: Path, counter) -> dict:
+    """Build the request's kernels in one module (one per kernel when that fails) and launch each on its
+    inputs."""
+    from . import warp_adapter as W
+    from .pipeline import run_warp
+
+    kernels = request["kernels"]  # (name, dim, params, inputs, kernel source)
+    module, error = _build(W, [k[4] for k in kernels], request["options"], workdir, next(counter))
+    modules = {k[0]: module for k in kernels}
+    results: dict = {}
+    if module is None:
+        for name, _, _, _, source in kernels:
+            modules[name], error = _build(W, [source], request["options"], workdir, next(counter))
+            if modules[name] is None:
+                results[name] = ("build-error", error)
+    for name, dim, params, inputs, _ in kernels:
+        if name in results:
+            continue
+        try:
+            results[name] = ("ok", _HOOK[0](name, run_warp(modules[name], _Kernel(name, dim, params), inputs)))
+        except Exception as exc:  # noqa: BLE001 - reported to the caller, which decides
+            results[name] = ("launch-error", f"{type(exc).__name__}: {exc}")
+    for m in {id(m): m for m in modules.values() if m is not None}.values():
+        W.release_module(m)
+    W.clear_kernel_cache()
+    return {"version": W.warp_version(), "results": results}
+
+
+#: ``WARPSMITH_COMPANION_HOOK=package.module:function``: ``function(kernel name, outputs) -> outputs`` is applied to
+#: every launch's outputs (the tests inject a release that computes something else through it)
+_HOOK = [lambda name, outputs: outputs]
+
+
+def serve() -> int:
+    from grammar import ops as OPS
+
+    from . import warp_adapter as W
+
+    spec = os.environ.get("WARPSMITH_COMPANION_HOOK")
+    if spec:
+        import importlib
+
+        module, _, function = spec.partition(":")
+        _HOOK[0] = getattr(importlib.import_module(module), function)
+
+    root = Path(tempfile.mkdtemp(prefix="warpsmith-companion-"))
+    try:
+        W.init(cache_dir=str(root / "kernel-cache"))
+        stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+        sys.stdout = sys.stderr  # Warp's own prints must not corrupt the frames
+        # the table rows whose builtin this release lacks: the caller can leave them out of what it draws
+        missing = sorted(W.missing_rows(OPS.BY_NAME.values()))
+        write_frame(stdout, {"version": W.warp_version(), "ready": True, "missing_rows": missing})
+        counter = itertools.count()
+        while True:
+            request = read_frame(stdin)
+            if request is None:
+                return 0
+            try:
+                reply = handle(request, root, counter)
+            except Exception as exc:  # noqa: BLE001 - the caller reports it; the companion keeps serving
+                reply = {"version": W.warp_version(), "error": f"{type(exc).__name__}: {exc}\n{traceback.format_exc()}"}
+            write_frame(stdout, reply)
+    finally:
+        shutil.rmtree(root, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    # the functions the frames name must be harness.companion's, not this __main__'s: serve from the module
+    from harness.companion import serve as _serve
+
+    raise SystemExit(_serve())
