@@ -8,11 +8,12 @@ requests on stdin with replies on stdout until stdin closes:
 * request: ``{"options": set_module_options keywords, "kernels": [(name, dim, params, inputs, source), ...]}``
   (``params``: :class:`strategies.kernels.ParamSpec` tuples; ``inputs``: name -> value, as
   :func:`harness.inputs.make_inputs` draws them; ``source``: the kernel's definitions, helpers and structs first);
+  a kernel the build error names is left out and the others rebuilt (Warp's code generation stops at the first
+  kernel it cannot parse, before Clang: a retry costs little), an error naming none builds one module per kernel;
 * first, unasked: ``{"version": ..., "ready": True, "missing_rows": [...]}`` (the table rows whose builtin the
   release lacks, :func:`harness.warp_adapter.missing_rows`);
 * reply: ``{"version": its warp-lang version, "results": {name: ("ok", outputs) | ("build-error", text) |
-  ("launch-error", text)}}``; a module that fails to build is rebuilt one kernel per module, so one kernel the
-  release cannot build does not hide the others.
+  ("launch-error", text)}}``: one kernel the release cannot build does not hide the others.
 
 Frames are a 4-byte big-endian length and a pickle whose NumPy arrays and scalars are written as bytes, dtype
 string and shape (:func:`dumps`): the two environments may hold different NumPy releases, whose own pickles
@@ -106,21 +107,40 @@ def _build(W, sources: list[str], options: dict, workdir: Path, tag: int):
     return module, None
 
 
+def _named(error: str, names: list[str]) -> str | None:
+    """The kernel an error message names (``Error while parsing function "k_..."``; a helper ``k_..._f0`` counts
+    for its kernel), when exactly one does."""
+    import re
+
+    head = "\n".join(error.splitlines()[:3])
+    hits = [n for n in names if re.search(rf"\b{re.escape(n)}(?:_\w+)?\b", head)]
+    return hits[0] if len(hits) == 1 else None
+
+
 def handle(request: dict, workdir: Path, counter) -> dict:
-    """Build the request's kernels in one module (one per kernel when that fails) and launch each on its
-    inputs."""
+    """Build the request's kernels in one module (without the kernels its build errors name) and launch each on
+    its inputs."""
     from . import warp_adapter as W
     from .pipeline import run_warp
 
     kernels = request["kernels"]  # (name, dim, params, inputs, kernel source)
-    module, error = _build(W, [k[4] for k in kernels], request["options"], workdir, next(counter))
-    modules = {k[0]: module for k in kernels}
+    modules: dict = {}
     results: dict = {}
-    if module is None:
-        for name, _, _, _, source in kernels:
-            modules[name], error = _build(W, [source], request["options"], workdir, next(counter))
-            if modules[name] is None:
-                results[name] = ("build-error", error)
+    remaining = list(kernels)
+    while remaining:  # a kernel the error names is left out and the rest rebuilt (codegen errors stop before Clang)
+        module, error = _build(W, [k[4] for k in remaining], request["options"], workdir, next(counter))
+        if module is not None:
+            modules |= {k[0]: module for k in remaining}
+            break
+        culprit = _named(error, [k[0] for k in remaining])
+        if culprit is None:  # not attributable (a Clang error, say): one module per kernel
+            for name, _, _, _, source in remaining:
+                modules[name], alone = _build(W, [source], request["options"], workdir, next(counter))
+                if modules[name] is None:
+                    results[name] = ("build-error", alone)
+            break
+        results[culprit] = ("build-error", error)
+        remaining = [k for k in remaining if k[0] != culprit]
     for name, dim, params, inputs, _ in kernels:
         if name in results:
             continue
