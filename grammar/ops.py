@@ -212,6 +212,10 @@ BOOLOPS = {op.spelling: op.name for op in OPS if op.syntax == "boolop"}
 CALLS = {op.spelling: op.name for op in OPS + ATOMICS if op.syntax in ("call", "construct")}
 
 
+#: the Warp release the table follows: an older one may lack rows (:func:`restrict`) or overloads
+#: (:func:`restrict_signatures`)
+TABLE_RELEASE = "1.19.0"
+
 #: names of the rows left out of :data:`OPS` because the Warp release in use lacks their builtin (:func:`restrict`)
 UNAVAILABLE: frozenset[str] = frozenset()
 
@@ -226,6 +230,34 @@ def restrict(missing) -> None:
     if missing:
         UNAVAILABLE = UNAVAILABLE | missing
         OPS = tuple(op for op in OPS if op.name not in UNAVAILABLE)
+
+
+#: ``row:index`` keys of the overloads left out of :data:`OPS` (:func:`restrict_signatures`)
+UNAVAILABLE_SIGNATURES: frozenset[str] = frozenset()
+
+
+def restrict_signatures(missing) -> None:
+    """Leave the overloads keyed ``row:index`` in ``missing`` (``index``: the signature's position in its row of
+    the full table, :data:`BY_NAME`) out of :data:`OPS`: those an older Warp release lacks within a builtin it has
+    (``harness.overloads``); a row left without any overload is left out whole. :data:`BY_NAME` keeps every
+    overload. Call it before anything is drawn, like :func:`restrict`."""
+    global OPS, UNAVAILABLE, UNAVAILABLE_SIGNATURES
+    missing = frozenset(missing) - UNAVAILABLE_SIGNATURES
+    if not missing:
+        return
+    UNAVAILABLE_SIGNATURES = UNAVAILABLE_SIGNATURES | missing
+    rows: list[Op] = []
+    for op in OPS:
+        full = BY_NAME[op.name].signatures
+        keep = tuple(s for s in op.signatures
+                     if f"{op.name}:{next(i for i, f in enumerate(full) if f is s)}" not in UNAVAILABLE_SIGNATURES)
+        if not keep:
+            UNAVAILABLE = UNAVAILABLE | {op.name}
+        elif len(keep) == len(op.signatures):
+            rows.append(op)
+        else:
+            rows.append(replace(op, signatures=keep))
+    OPS = tuple(rows)
 
 
 def ops_returning(t: ValueType) -> list[tuple[Op, Signature]]:

@@ -11,7 +11,8 @@ requests on stdin with replies on stdout until stdin closes:
   a kernel the build error names is left out and the others rebuilt (Warp's code generation stops at the first
   kernel it cannot parse, before Clang: a retry costs little), an error naming none builds one module per kernel;
 * first, unasked: ``{"version": ..., "ready": True, "missing_rows": [...]}`` (the table rows whose builtin the
-  release lacks, :func:`harness.warp_adapter.missing_rows`);
+  release lacks, :func:`harness.warp_adapter.missing_rows`, then the ``row:index`` keys of the overloads it lacks
+  within the others, :func:`harness.overloads.release_missing`);
 * reply: ``{"version": its warp-lang version, "results": {name: ("ok", outputs) | ("build-error", text) |
   ("launch-error", text)}}``: one kernel the release cannot build does not hide the others.
 
@@ -176,8 +177,11 @@ def serve() -> int:
         W.init(cache_dir=str(root / "kernel-cache"))
         stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
         sys.stdout = sys.stderr  # Warp's own prints must not corrupt the frames
-        # the table rows whose builtin this release lacks: the caller can leave them out of what it draws
-        missing = sorted(W.missing_rows(OPS.BY_NAME.values()))
+        # the table rows whose builtin this release lacks, and the overloads it lacks within the others (probed once
+        # per release, cached: harness.overloads): the caller can leave them out of what it draws
+        from .overloads import release_missing
+
+        missing = sorted(W.missing_rows(OPS.BY_NAME.values())) + sorted(release_missing())
         write_frame(stdout, {"version": W.warp_version(), "ready": True, "missing_rows": missing})
         counter = itertools.count()
         while True:

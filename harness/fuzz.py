@@ -591,8 +591,10 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         if missing:  # drawn by no worker (harness.generate reads it at import): both releases build every row
             os.environ[UNAVAILABLE_ENV] = ",".join(missing)
-            print(f"[against] {len(missing)} table rows warp-lang {args.against} lacks are not drawn: "
-                  f"{', '.join(missing)}", file=sys.stderr, flush=True)
+            rows = [m for m in missing if ":" not in m]
+            print(f"[against] not drawn, as warp-lang {args.against} lacks them: {len(rows)} table rows "
+                  f"({', '.join(rows)}) and {len(missing) - len(rows)} overloads of other rows", file=sys.stderr,
+                  flush=True)
     scratch = tempfile.mkdtemp(prefix="warpsmith-fuzz-")
     try:
         hunt = Hunt(args, scratch)

@@ -30,8 +30,11 @@ from grammar import ops as OPS
 from grammar.semantics import EvalContext, UndefinedBehaviour
 from grammar.types import BOOL, BY_WARP_NAME, FLOAT32, INT32, Array, Composite, Scalar, Struct
 
+#: the full table (grammar.ops.BY_NAME without the atomics): the reference reads kernels using rows or overloads
+#: that the generator leaves out for an older release (grammar.ops.restrict), whenever this module is imported
+_ROWS = tuple(op for name, op in OPS.BY_NAME.items() if name not in {a.name for a in OPS.ATOMICS})
 #: every (row, signature) the transpiler may call, by position: ``R.f[i](...)``
-CALLS: list[tuple[OPS.Op, OPS.Signature]] = [(op, s) for op in OPS.OPS for s in op.signatures]
+CALLS: list[tuple[OPS.Op, OPS.Signature]] = [(op, s) for op in _ROWS for s in op.signatures]
 _CALL_INDEX = {(op.name, s): i for i, (op, s) in enumerate(CALLS)}
 
 
@@ -438,7 +441,7 @@ def resolve(spelling_table: dict[str, list[str]], spelling: str, arg_types: tupl
 
 def _by_spelling(syntax: tuple[str, ...]) -> dict[str, list[str]]:
     table: dict[str, list[str]] = {}
-    for op in OPS.OPS:
+    for op in _ROWS:
         if op.syntax in syntax:
             table.setdefault(op.spelling, []).append(op.name)
     return table

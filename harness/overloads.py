@@ -1,0 +1,151 @@
+"""Which overloads of the operator table a Warp release accepts: one probe kernel per signature, code generation only.
+
+The table (:mod:`grammar.ops`) follows Warp 1.19. An older release may have a builtin but not all of its
+overloads (1.10: ``wp.transform(t)``, several vector-only rows on matrices...); a kernel using one fails to build,
+which a hunt on that release would report as a ``compile-error`` although nothing is wrong. :func:`missing` writes
+one tiny kernel per (row, signature) -- its arguments are kernel parameters of the signature's types, its body the
+call as the generator spells it (:func:`strategies.expressions.render_op`) -- and runs Warp's code generation on
+them (no C++ compiler: a missing overload is a Python-side error of the code generator). Modules of
+:data:`CHUNK` probes: the kernel an error names is left out and the rest generated again, so each chunk costs a
+few code generations. The result, as ``row:index`` keys (the signature's position in its row of the full table),
+is cached per release and table (:func:`cached_missing`); :func:`grammar.ops.restrict_signatures` then leaves
+those overloads out of what the generator draws. On the release the table follows the probe finds none (a test
+checks it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+import tempfile
+from pathlib import Path
+
+import libcst as cst
+
+from grammar import ops as OPS
+
+#: probes per generated module
+CHUNK = 60
+#: rows not probed: the component read ``v[k]`` (indexing, every release), atomics (not table rows of OPS)
+_SKIPPED_SYNTAX = ("index",)
+
+
+def key(op, index: int) -> str:
+    return f"{op.name}:{index}"
+
+
+def probes() -> list[tuple[str, str, str]]:
+    """``(key, kernel name, kernel source)`` per probed (row, signature) of the full table."""
+    from strategies import _cst as B
+    from strategies.expressions import render_op
+
+    out = []
+    for op in OPS.BY_NAME.values():
+        if op.syntax in _SKIPPED_SYNTAX or op in OPS.ATOMICS:
+            continue
+        for i, s in enumerate(op.signatures):
+            if not all(hasattr(t, "warp_name") for t in s.args):
+                continue
+            name = f"p_{re.sub(r'[^0-9a-zA-Z_]', '_', op.name)}_{i}"
+            # a row returning a tuple lists the returned types after its inputs: they are not arguments
+            n_args = len(s.args) - op.outputs if op.returns_tuple else len(s.args)
+            params = ", ".join(f"a{j}: {t.warp_name}" for j, t in enumerate(s.args[:n_args]))
+            call = B.render(render_op(op, [cst.Name(f"a{j}") for j in range(n_args)], s))
+            if op.returns_tuple:
+                body = f"{', '.join(f'r{j}' for j in range(op.outputs))} = {call}"
+            else:
+                body = call if (s.result is None or op.outputs or op.inplace) else f"r = {call}"
+            out.append((key(op, i), name, f"@wp.kernel\ndef {name}({params}):\n    {body}\n"))
+    return out
+
+
+def table_digest() -> str:
+    """A digest of the probes: a cached result is reused only for the same table."""
+    return hashlib.sha256("\n".join(src for _, _, src in probes()).encode()).hexdigest()[:16]
+
+
+def missing(log=None) -> set[str]:
+    """The ``row:index`` keys of the table's overloads the installed Warp cannot generate code for."""
+    from . import warp_adapter as W
+
+    W.init()
+    found: set[str] = set()
+    items = probes()
+    with tempfile.TemporaryDirectory(prefix="warpsmith-overloads-") as scratch:
+        for start in range(0, len(items), CHUNK):
+            remaining = items[start:start + CHUNK]
+            tries = 0
+            while remaining:
+                tries += 1
+                path = Path(scratch) / f"probe_{start}_{tries}.py"
+                path.write_text("import warp as wp\n\n\n" + "\n\n".join(src for _, _, src in remaining))
+                module = W.import_kernel_module(path)
+                try:
+                    W.generate_source(module, "cpu")
+                    break
+                except W.BuildError as error:
+                    culprit = _named(str(error), remaining)
+                    if culprit is None:  # not attributable: probe each alone
+                        found |= _alone(W, remaining, Path(scratch), start)
+                        break
+                    found.add(culprit)
+                    remaining = [p for p in remaining if p[0] != culprit]
+                finally:
+                    W.release_module(module)
+            if log:
+                log(f"{min(start + CHUNK, len(items))}/{len(items)} overloads probed, {len(found)} missing")
+    return found
+
+
+def _named(error: str, remaining) -> str | None:
+    head = "\n".join(error.splitlines()[:3])
+    hits = [k for k, name, _ in remaining if re.search(rf"\b{re.escape(name)}\b", head)]
+    return hits[0] if len(hits) == 1 else None
+
+
+def _alone(W, items, scratch: Path, start: int) -> set[str]:
+    bad = set()
+    for k, name, src in items:
+        path = scratch / f"alone_{start}_{name}.py"
+        path.write_text("import warp as wp\n\n\n" + src)
+        module = W.import_kernel_module(path)
+        try:
+            W.generate_source(module, "cpu")
+        except W.BuildError:
+            bad.add(k)
+        finally:
+            W.release_module(module)
+    return bad
+
+
+def release_missing() -> set[str]:
+    """What the generator must leave out on the installed Warp: :func:`cached_missing` on a release older than the
+    table's (:data:`grammar.ops.TABLE_RELEASE`), nothing on that release or a newer one."""
+    from . import warp_adapter as W
+    from .releases import version_key
+
+    return cached_missing() if version_key(W.warp_version()) < version_key(OPS.TABLE_RELEASE) else set()
+
+
+def cached_missing(cache_dir: Path | None = None, log=None) -> set[str]:
+    """:func:`missing` for the installed Warp, cached in ``cache_dir`` (default: the releases' cache root,
+    ``$WARPSMITH_VENVS``) under the Warp version and the table digest."""
+    from . import warp_adapter as W
+    from .releases import venv_root
+
+    cache_dir = Path(cache_dir) if cache_dir is not None else venv_root()
+    path = cache_dir / f"overloads-{W.warp_version()}-{table_digest()}.json"
+    try:
+        return set(json.loads(path.read_text())["missing"])
+    except (OSError, ValueError, KeyError):
+        pass
+    found = missing(log)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        tmp.write_text(json.dumps({"warp": W.warp_version(), "missing": sorted(found)}, indent=1) + "\n")
+        tmp.replace(path)
+    except OSError:
+        pass
+    return found
