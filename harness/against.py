@@ -13,7 +13,9 @@ same bits                    ``identical`` (a main-release mismatch notes that t
 main matched the reference,  ``tolerated`` when the other output also passes the reference comparison
 other differs                (a legitimate rounding difference); otherwise a ``release-mismatch`` failure:
                              the *other* release computes a wrong result (reproducer: the ordinary mismatch
-                             script, expected values from the reference, to be run on that release)
+                             script, expected values from the reference, to be run on that release) -- unless
+                             the reference run meets a NaN convention (:data:`NAN_CONVENTION_ROWS`), which the
+                             reference copies from the table's release: then a ``release-difference``
 main mismatched,             the main failure's detail says whether the other release passes the
 other differs                comparison (a regression since it) or is wrong too
 screened on main (the        a ``release-difference`` failure: the two releases disagree where the
@@ -50,6 +52,43 @@ UNAVAILABLE_ENV = "WARPSMITH_UNAVAILABLE_ROWS"
 #: seconds a companion may take to start (import Warp, initialise it) or to answer one batch
 START_TIMEOUT = 300.0
 BATCH_TIMEOUT = 300.0
+
+
+#: rows whose result on a NaN operand is each release's implementation choice (``min``/``max``/``clamp`` as
+#: ternaries or ``fmin``/``fmax``; ``sign`` as a comparison), and ``smoothstep`` with equal edges (``0/0`` inside,
+#: then ``clamp``): the reference copies the table's release there, so it cannot decide between two releases
+NAN_CONVENTION_ROWS = frozenset({"min", "max", "clamp", "sign", "smoothstep"})
+
+
+def nan_conventions(k, values: dict) -> set[str]:
+    """The rows of :data:`NAN_CONVENTION_ROWS` that a float32 reference run of ``k`` on ``values`` evaluates with a
+    NaN operand (``smoothstep``: or with equal edges)."""
+    import numpy as np
+
+    from .reference import Runtime, run_reference
+
+    hit: set[str] = set()
+
+    class _Watch(Runtime):
+        def _bind(self, op, sig):
+            fn = super()._bind(op, sig)
+            if op.name not in NAN_CONVENTION_ROWS:
+                return fn
+
+            def watched(*args):
+                floats = [np.asarray(a) for a in args if np.asarray(a).dtype.kind == "f"]
+                if any(np.isnan(a).any() for a in floats) or (
+                        op.name == "smoothstep" and np.array_equal(np.asarray(args[0]), np.asarray(args[1]))):
+                    hit.add(op.name)
+                return fn(*args)
+
+            return watched
+
+    try:
+        run_reference(k.kernel_source, k.params, values, k.dim, runtime=_Watch())
+    except Exception:  # noqa: BLE001 - the main release's check ran this reference already
+        pass
+    return hit
 
 
 class CompanionError(RuntimeError):

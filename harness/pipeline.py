@@ -450,6 +450,8 @@ def _against_stage(kernels, opts: Options, launched: dict, results: dict, extra:
     here and decide each difference; returns the outcome counts. Failures of the other release go to ``extra``
     (the kernel's own result is unchanged); a main-release mismatch gets the other release's behaviour in its
     detail."""
+    from grammar.ops import TABLE_RELEASE
+
     from . import against as A
 
     counts: Counter = Counter()
@@ -485,6 +487,10 @@ def _against_stage(kernels, opts: Options, launched: dict, results: dict, extra:
             if comparison.status != "mismatch":
                 counts["tolerated"] += 1  # a legitimate rounding difference: it passes the comparison too
                 continue
+            conventions = A.nan_conventions(k, values)
+            if conventions:  # the reference copies one release's choice there: it cannot decide between two
+                status = "convention:" + ", ".join(sorted(conventions))
+        if status == "match":
             counts["release-mismatch"] += 1
             f = _mismatch_failure(k, values, r32.outputs, other, comparison, seed)
             f.kind = "release-mismatch"
@@ -504,14 +510,18 @@ def _against_stage(kernels, opts: Options, launched: dict, results: dict, extra:
                        else "also fails the comparison, with different outputs."))
         else:
             counts["release-difference"] += 1
+            why = (f"the kernel was screened: {results[k.name].reason}" if k.name in results and
+                   results[k.name].verdict == "screened" else
+                   f"a NaN reaches {status.split(':', 1)[1]} (or smoothstep has equal edges), whose result there "
+                   f"is each release's implementation choice; the reference copies warp-lang {TABLE_RELEASE}'s"
+                   if status.startswith("convention:") else "ill-conditioned")
             f = Failure(
                 kind="release-difference", kernel_name=k.name, module_source=k.source, dim=k.dim,
                 args=_args(k, values), expected=main_out, actual=other, tolerance={"rtol": 0.0, "atol": 0.0},
                 message=(f"{k.name}: outputs {', '.join(names)} differ between warp-lang {W.warp_version()} "
                          f"(expected) and warp-lang {other_version} (actual) on the same inputs"),
                 warp_version=other_version, seed=seed, module_options={"optimization_level": opts.optimization_level},
-                detail=(f"Undecided: the reference cannot tell which release is right on these inputs (the kernel "
-                        f"was screened: {results[k.name].reason if k.name in results else 'ill-conditioned'}). "
+                detail=(f"Undecided: the reference cannot tell which release is right on these inputs ({why}). "
                         f"*expected* holds warp-lang {W.warp_version()}'s outputs; the reproducer exits 1 on a release "
                         "that computes anything else."),
             )

@@ -161,3 +161,28 @@ def _rows(k) -> set[str]:
     from harness.reference import rows_used
 
     return rows_used(k.kernel_source)
+
+
+class _Handwritten:
+    """What harness.against.nan_conventions reads of a kernel."""
+
+    def __init__(self, body: str):
+        from strategies.kernels import ParamSpec
+
+        self.kernel_source = ("@wp.kernel\ndef k(a: wp.array(dtype=wp.float32), out: wp.array(dtype=wp.float32)):\n"
+                              f"    tid = wp.tid()\n    out[tid] = {body}\n")
+        self.params = (ParamSpec("a", "array", "float32", "input", -1.0, 1.0, (4,)),
+                       ParamSpec("out", "array", "float32", "output", 0.0, 0.0, (4,)))
+        self.dim = 4
+
+
+def test_nan_conventions_are_what_the_reference_cannot_decide_between_releases():
+    """min/max/clamp/sign on a NaN, and smoothstep with equal edges, are each release's choice: the decision table
+    turns such a difference into a release-difference; other rows, and finite operands, are not conventions."""
+    finite = {"a": np.array([0.5, -0.25, 1.0, 0.0], dtype=np.float32), "out": np.zeros(4, dtype=np.float32)}
+    with_nan = {**finite, "a": np.array([0.5, np.nan, 1.0, 0.0], dtype=np.float32)}
+    assert A.nan_conventions(_Handwritten("wp.smoothstep(a[tid], a[tid], 1.0)"), finite) == {"smoothstep"}
+    assert A.nan_conventions(_Handwritten("wp.smoothstep(0.0, 1.0, a[tid])"), finite) == set()
+    assert A.nan_conventions(_Handwritten("wp.min(a[tid], 2.0) + wp.sin(a[tid])"), finite) == set()
+    assert A.nan_conventions(_Handwritten("wp.min(a[tid], 2.0) + wp.sin(a[tid])"), with_nan) == {"min"}
+    assert A.nan_conventions(_Handwritten("wp.clamp(a[tid] / a[tid], 0.0, 1.0)"), finite) == {"clamp"}  # 0/0
