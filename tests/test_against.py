@@ -122,7 +122,7 @@ def test_fuzz_against_the_installed_release_runs_end_to_end(tmp_path):
     """``harness.fuzz --against`` on the command line, the installed release as the other one: a control run
     that compares every launched kernel, finds them identical and reports nothing."""
     env = {k: v for k, v in os.environ.items() if k not in ("WARPSMITH_WORKER_HOOK", "WARPSMITH_COMPANION_HOOK")}
-    run = subprocess.run([sys.executable, "-m", "harness.fuzz", "--budget-s", "25", "--workers", "1",
+    run = subprocess.run([sys.executable, "-m", "harness.fuzz", "--budget-s", "40", "--workers", "1",
                           "--batch-size", "4", "--seed", "2", "--quiet", "--no-differential", "--against", HERE,
                           "--reports", str(tmp_path / "r")], cwd=ROOT, env=env, capture_output=True, text=True,
                          timeout=300)
