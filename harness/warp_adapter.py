@@ -308,7 +308,10 @@ def generate_sources(pymodule, targets: tuple[str, ...] = ("cpu", "cuda")) -> tu
         if hasattr(module, "resolve_options"):
             options = module.resolve_options(wp.config) | {"output_arch": None}
             hasher = _wp_context.ModuleHasher(module._get_live_kernels(), options)
-            builder = _wp_context.ModuleBuilder(module, options, hasher, target=targets[0])
+            if "target" in inspect.signature(_wp_context.ModuleBuilder.__init__).parameters:
+                builder = _wp_context.ModuleBuilder(module, options, hasher, target=targets[0])
+            else:  # 1.18 and older: the builder is not made per target
+                builder = _wp_context.ModuleBuilder(module, options, hasher)
         else:  # releases before 1.1x (checked on 1.10): options live on the module, one hasher per module
             options = {**module.options, "output_arch": None}
             builder = _wp_context.ModuleBuilder(module, options, _wp_context.ModuleHasher(module))

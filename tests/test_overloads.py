@@ -79,3 +79,16 @@ def test_an_older_release_lacks_overloads_within_rows_it_has(tmp_path):
     within = {k for k in missing if k.split(":")[0] not in out["rows"]}
     assert within, "no overload missing within the rows the older release has"
     assert list(tmp_path.glob(f"overloads-{OLD_WARP}-*.json"))
+
+
+def test_a_release_whose_code_generation_fails_outright_is_an_error_not_a_table_without_overloads(monkeypatch):
+    """An adapter gap (code generation failing for every kernel, as the 1.18 builder's signature once did) must
+    not read as "this release lacks every overload": the probe raises instead."""
+    from harness import warp_adapter as W
+
+    def broken(module, target):
+        raise W.BuildError("TypeError: ModuleBuilder.__init__() got an unexpected keyword argument 'target'")
+
+    monkeypatch.setattr(W, "generate_source", broken)
+    with pytest.raises(O.ProbeError, match="trivial kernel"):
+        O.missing()
