@@ -30,6 +30,13 @@ batch (:mod:`harness.differential`) on one in ``--differential-every``.
   reaches the goal (``REACH_GOAL``) and only its use count after that (the measure costs a reference run per
   row and kernel).
 
+* ``--against X.Y.Z``: each worker also builds and launches its batches with warp-lang X.Y.Z in a companion
+  process (:mod:`harness.against`; the release is installed into its cached environment before the budget
+  starts, and the table rows and overloads it lacks are not drawn); a ``release-mismatch`` (the other release
+  fails the reference comparison the installed one passes) or ``release-difference`` (the two differ where the
+  reference cannot decide) is reported like any failure, its re-run made with the other release's Python. The
+  outcome counts are in the progress line and the summary (``against``).
+
 Time: no new batch starts after ``--budget-s``; batches still running get a short grace and are then
 killed; shrinking and the standalone re-runs fit into a fixed allowance after the budget
 (:func:`allowances`), so a run ends within ``budget + min(25, max(12, budget / 4))`` seconds plus teardown.
@@ -592,8 +599,9 @@ def main(argv: list[str] | None = None) -> int:
         if missing:  # drawn by no worker (harness.generate reads it at import): both releases build every row
             os.environ[UNAVAILABLE_ENV] = ",".join(missing)
             rows = [m for m in missing if ":" not in m]
+            within = [m for m in missing if ":" in m and m.split(":")[0] not in rows]
             print(f"[against] not drawn, as warp-lang {args.against} lacks them: {len(rows)} table rows "
-                  f"({', '.join(rows)}) and {len(missing) - len(rows)} overloads of other rows", file=sys.stderr,
+                  f"({', '.join(rows) or 'none'}) and {len(within)} overloads of other rows", file=sys.stderr,
                   flush=True)
     scratch = tempfile.mkdtemp(prefix="warpsmith-fuzz-")
     try:
