@@ -157,12 +157,14 @@ LIMITS: dict[str, Limit] = {
         ),
         Limit(
             "float16-composite", "mathematical",
-            "a float16 matrix, quaternion, transform or spatial matrix on the derivative path: Warp sums its "
+            "a float16 matrix, quaternion, transform or spatial matrix on the derivative path, in a local or only "
+            "inside an expression (harness.reference.half_product_statements): Warp sums its "
             "adjoint in half precision (4-16 products per component), whose rounding the dot-product test's "
             "scale does not bound; found statically, the outputs it reaches left out (forward results are "
             "still checked)",
             "measured: three such kernels of a 1500 s fuzz deviated by 0.11, 0.20 and 1.0 of the scale (float16 "
-            "rtol 0.03), the float32 twins agreeing; float16 arithmetic has 11 significant bits",
+            "rtol 0.03), the float32 twins agreeing; float16 arithmetic has 11 significant bits; two more in a "
+            "300 s fuzz through unnamed mat44h values (det(inverse(...)) of a lerp, 0.03 and 0.61 of the scale)",
         ),
         Limit(
             "ill-conditioned", "mathematical",
@@ -728,10 +730,14 @@ class _DefUse(cst.CSTVisitor):
     those of the helpers called (``helper_bits``: every width a helper uses anywhere).
     """
 
-    def __init__(self, env: dict, helpers: set[str], helper_bits: dict[str, set[int]] | None = None) -> None:
+    def __init__(self, env: dict, helpers: set[str], helper_bits: dict[str, set[int]] | None = None,
+                 half_statements: set[str] = frozenset()) -> None:
         self.env = env
         self.helpers = helpers
         self.helper_bits = helper_bits or {}
+        # the code of the statements computing a float16 matrix/quaternion/transform/spatial matrix anywhere inside
+        # (harness.reference.half_product_statements): their targets carry HALF_COMPOSITE, named or not
+        self.half_statements = half_statements
         self.edges: dict[str, set[str]] = {}
         self.bits: dict[str, set[int]] = {}
         # every local's dependences, ints and bools included (a bool computed from a float steers a branch)
@@ -787,6 +793,8 @@ class _DefUse(cst.CSTVisitor):
             self.edges.setdefault(target, set()).update(reads)
             if node is not None:
                 self.bits.setdefault(target, set()).update(self._bits(node))
+                if self.half_statements and _code(node) in self.half_statements:
+                    self.bits[target] |= {16, HALF_COMPOSITE}
 
     def visit_Assign(self, node: cst.Assign) -> None:
         reads = self._reads(node.value)
@@ -911,8 +919,8 @@ class Analysis:
         return set().union(*(self.bits.get(n, set()) for n in relevant)) if relevant else set()
 
 
-def _function_bits(definition, env: dict) -> set[int]:
-    found = {b for t in env.values() for b in _type_bits(t)}
+def _function_bits(definition, env: dict, half: bool = False) -> set[int]:
+    found = {b for t in env.values() for b in _type_bits(t)} | ({16, HALF_COMPOSITE} if half else set())
 
     class _Collect(cst.CSTVisitor):
         def visit_Name(self, n: cst.Name) -> None:
@@ -942,9 +950,10 @@ def analyse(kernel_source: str, params) -> Analysis:
     written leave the whole kernel out; a ``return`` in a dynamic ``for`` loop of the kernel spoils the
     outputs stored from the (outermost enclosing) loop on.
     """
-    from .reference import local_types, parsed  # harness.reference imports nothing from here
+    from .reference import half_product_statements, local_types, parsed  # it imports nothing from here
 
     envs = local_types(kernel_source)
+    halves = half_product_statements(kernel_source)
     outputs = {p.name for p in params if p.role in ("output", "atomic")}
     module = parsed(kernel_source)
     definitions = [d for d in module.body if isinstance(d, cst.FunctionDef)]
@@ -961,10 +970,11 @@ def analyse(kernel_source: str, params) -> Analysis:
         scan = _Scan(env, outputs if is_kernel else set())
         for statement in definition.body.body:
             _scan_statement(statement, scan)
-        defuse = _DefUse(env, set(unsafe) | {d.name.value for d in definitions[:-1]}, helper_bits)
+        defuse = _DefUse(env, set(unsafe) | {d.name.value for d in definitions[:-1]}, helper_bits,
+                         halves.get(name, set()))
         look(defuse, definition)
         if not is_kernel:
-            helper_bits[name] = _function_bits(definition, env).union(
+            helper_bits[name] = _function_bits(definition, env, bool(halves.get(name))).union(
                 *(b for h, b in helper_bits.items() if f"<call:{h}>" in set().union(*defuse.edges.values(), set())))
         if is_kernel:
             sources = {p.name for p in params if p.kind == "array" and p.role == "input" and _floaty(env.get(p.name))}

@@ -28,7 +28,7 @@ import numpy as np
 
 from grammar import ops as OPS
 from grammar.semantics import EvalContext, UndefinedBehaviour
-from grammar.types import BOOL, BY_WARP_NAME, FLOAT32, INT32, Array, Composite, Scalar, Struct
+from grammar.types import BOOL, BY_WARP_NAME, FLOAT32, INT32, Array, Composite, Scalar, Struct, half_product
 
 #: the full table (grammar.ops.BY_NAME without the atomics): the reference reads kernels using rows or overloads
 #: that the generator leaves out for an older release (grammar.ops.restrict), whenever this module is imported
@@ -476,8 +476,15 @@ class _ToReference(cst.CSTTransformer):
         self.funcs: dict[str, tuple] = {}  # user @wp.func name -> (parameter types, return type or tuple)
         self.returns: list = []
         self.envs: dict[str, dict] = {}  # function name -> its parameter and local types (after transpiling)
+        # function name -> the code of its statements that compute a float16 matrix, quaternion, transform or
+        # spatial matrix anywhere inside, named or not (the gradient oracle leaves such derivative paths out)
+        self.half_statements: dict[str, set[str]] = {}
+        self._half = False
+        self._func = ""
 
     def typed(self, node, t):
+        if half_product(t) or (isinstance(t, tuple) and any(half_product(e) for e in t)):
+            self._half = True
         self.types[id(node)] = t
         self._alive.append(node)  # keeps id(node) from being reused by a later node while we transform
         return node
@@ -491,6 +498,7 @@ class _ToReference(cst.CSTTransformer):
     # ---- definitions ----
 
     def visit_FunctionDef(self, node: cst.FunctionDef) -> bool:
+        self._func = node.name.value
         self.env = {}
         self.returns = []
         self._blocks = ["func"] if node.decorators and _code(node.decorators[0].decorator) == "wp.func" else []
@@ -501,6 +509,7 @@ class _ToReference(cst.CSTTransformer):
         return True
 
     def leave_Return(self, original, updated):
+        self._note_half(original)
         if updated.value is not None:
             v = updated.value
             if isinstance(v, cst.Tuple):
@@ -655,6 +664,7 @@ class _ToReference(cst.CSTTransformer):
         raise ReferenceTypeError(f"wp.static({text}) has type {type(value).__name__}")
 
     def leave_Expr(self, original, updated):
+        self._note_half(original)
         outs = self.pending_outputs.pop(id(updated.value), None)
         if outs is None:
             return updated
@@ -725,7 +735,28 @@ class _ToReference(cst.CSTTransformer):
         self._blocks.pop()
         return updated
 
+    def visit_Assign(self, node) -> bool:
+        self._half = False
+        return True
+
+    def visit_AugAssign(self, node) -> bool:
+        self._half = False
+        return True
+
+    def visit_Expr(self, node) -> bool:
+        self._half = False
+        return True
+
+    def visit_Return(self, node) -> bool:
+        self._half = False
+        return True
+
+    def _note_half(self, original) -> None:
+        if self._half:
+            self.half_statements.setdefault(self._func, set()).add(_code(original))
+
     def leave_Assign(self, original, updated):
+        self._note_half(original)
         (target,) = updated.targets
         t = target.target
         if isinstance(t, cst.Call):  # out[i] = v, v[i] = x, s.m0 = x, s.m1[2] = x, out[i].m0 = x
@@ -758,6 +789,7 @@ class _ToReference(cst.CSTTransformer):
         raise ReferenceTypeError(f"unsupported assignment target {_code(t)}")
 
     def leave_AugAssign(self, original, updated):
+        self._note_half(original)
         spelling = _AUG[type(updated.operator)]
         tt = self.type_of(updated.target)
         i, t = _resolve_into(self.used, _BINOP_TABLE, spelling, (tt, self.type_of(updated.value)))
@@ -857,6 +889,13 @@ def tapped(kernel_source: str):
 def local_types(kernel_source: str) -> dict[str, dict]:
     """Function name -> {parameter or local name -> Warp type}, for each definition of a kernel's source."""
     return _transpile(kernel_source)[1].envs
+
+
+def half_product_statements(kernel_source: str) -> dict[str, set[str]]:
+    """Function name -> the code of its assignments and expression statements that compute a float16 matrix,
+    quaternion, transform or spatial matrix anywhere inside (``x = wp.determinant(wp.inverse(m))`` of a
+    ``mat44h`` ``m``): its local types are fixed, so the same code in one function always computes the same."""
+    return _transpile(kernel_source)[1].half_statements
 
 
 def rows_used(kernel_source: str) -> set[str]:

@@ -248,6 +248,11 @@ CASES = {
     "half_quat_beside": (_kernel("half_quat_beside", "q = wp.quath(h[tid], h[tid], wp.float16(3.0), wp.float16(4.0))\n"
                                  "out[tid] = wp.float32((q * q)[0]) * b[tid]\nout2[tid] = wp.sin(b[tid]) * b[tid]\n",
                                  (H, B, OUT, array("out2", role="output"))), "checked"),
+    # ... an unnamed one: a float16 scalar computed through a mat33h that no local holds (the determinant of an outer
+    # product; a fuzz report: det(inverse(I + lerp(mat44h...))), Warp's half-precision adjoint 60 % off)
+    "half_unnamed_matrix": (_kernel("half_unnamed_matrix", "w = wp.vec3h(h[tid], h[tid], wp.float16(3.0))\n"
+                                    "x = wp.trace(wp.outer(w, w))\nout[tid] = wp.float32(x) * b[tid]\n", (H, B, OUT)),
+                            "excluded:float16-composite"),
     "half_vector": (_kernel("half_vector", "w = wp.vec3h(h[tid], h[tid], wp.float16(3.0))\n"
                             "out[tid] = wp.float32(wp.dot(w, w)) * b[tid]\n", (H, B, OUT)), "checked"),
     # the exact ratio of smoothstep is 1 (a zero derivative); float16 rounding of lerp moves Warp's off it
