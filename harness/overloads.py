@@ -3,8 +3,8 @@
 The table (:mod:`grammar.ops`) follows Warp 1.19. An older release may have a builtin but not all of its
 overloads (1.10: ``wp.transform(t)``, several vector-only rows on matrices...); a kernel using one fails to build,
 which a hunt on that release would report as a ``compile-error`` although nothing is wrong. :func:`missing` writes
-one tiny kernel per (row, signature) -- its arguments are kernel parameters of the signature's types, its body the
-call as the generator spells it (:func:`strategies.expressions.render_op`) -- and runs Warp's code generation on
+one tiny kernel per (row, signature) -- its arguments are elements of array parameters of the signature's types,
+its body the call as the generator spells it (:func:`strategies.expressions.render_op`) -- and runs Warp's code generation on
 them (no C++ compiler: a missing overload is a Python-side error of the code generator). Modules of
 :data:`CHUNK` probes: the kernel an error names is left out and the rest generated again, so each chunk costs a
 few code generations. The result, as ``row:index`` keys (the signature's position in its row of the full table),
@@ -54,8 +54,11 @@ def probes() -> list[tuple[str, str, str]]:
             name = f"p_{re.sub(r'[^0-9a-zA-Z_]', '_', op.name)}_{i}"
             # a row returning a tuple lists the returned types after its inputs: they are not arguments
             n_args = len(s.args) - op.outputs if op.returns_tuple else len(s.args)
-            params = ", ".join(f"a{j}: {t.warp_name}" for j, t in enumerate(s.args[:n_args]))
-            call = B.render(render_op(op, [cst.Name(f"a{j}") for j in range(n_args)], s))
+            # arguments read from arrays (``a0[0]``), as most generated arguments are: a release may accept a value
+            # but not an array element (1.10's ``wp.matrix_from_rows(v, a0[0])``: "all arguments are expected to be
+            # vectors"), and one that takes an element takes a value too
+            params = ", ".join(f"a{j}: wp.array(dtype={t.warp_name})" for j, t in enumerate(s.args[:n_args]))
+            call = B.render(render_op(op, [cst.parse_expression(f"a{j}[0]") for j in range(n_args)], s))
             if op.returns_tuple:
                 body = f"{', '.join(f'r{j}' for j in range(op.outputs))} = {call}"
             else:
@@ -79,7 +82,8 @@ def missing(log=None) -> set[str]:
     with tempfile.TemporaryDirectory(prefix="warpsmith-overloads-") as scratch:
         # a probe can only fail for its overload if code generation works at all: checked on a trivial kernel
         path = Path(scratch) / "probe_sanity.py"
-        path.write_text("import warp as wp\n\n\n@wp.kernel\ndef p_sanity(a0: wp.float32):\n    r = a0 + a0\n")
+        path.write_text("import warp as wp\n\n\n@wp.kernel\ndef p_sanity(a0: wp.array(dtype=wp.float32)):\n"
+                        "    r = a0[0] + a0[0]\n")
         module = W.import_kernel_module(path)
         try:
             W.generate_source(module, "cpu")

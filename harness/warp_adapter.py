@@ -305,7 +305,9 @@ def generate_sources(pymodule, targets: tuple[str, ...] = ("cpu", "cuda")) -> tu
     init()
     module = _warp_module(pymodule)
     with _build_errors(), getattr(_wp_context, "_codegen_lock", contextlib.nullcontext()):
-        if hasattr(module, "resolve_options"):
+        # looked up on the class: 1.12's Module.__getattr__ (a deprecation shim) recurses without end on a
+        # missing attribute, and hasattr() only catches AttributeError
+        if hasattr(type(module), "resolve_options"):
             options = module.resolve_options(wp.config) | {"output_arch": None}
             hasher = _wp_context.ModuleHasher(module._get_live_kernels(), options)
             if "target" in inspect.signature(_wp_context.ModuleBuilder.__init__).parameters:
