@@ -108,7 +108,7 @@ def _build(W, sources: list[str], options: dict, workdir: Path, tag: int):
     return module, None
 
 
-def _named(error: str, names: list[str]) -> str | None:
+def named_kernel(error: str, names: list[str]) -> str | None:
     """The kernel an error message names (``Error while parsing function "k_..."``; a helper ``k_..._f0`` counts
     for its kernel), when exactly one does."""
     import re
@@ -118,6 +118,32 @@ def _named(error: str, names: list[str]) -> str | None:
     return hits[0] if len(hits) == 1 else None
 
 
+def build_without_named(items: list, name_of, build) -> tuple[list[tuple[list, object]], dict[str, str]]:
+    """Build ``items`` together with ``build(items) -> (result, None) | (None, error text)``; while the error names
+    one of them (:func:`named_kernel`; Warp's code generation stops at the first kernel it cannot parse, before
+    Clang, so a retry costs little) leave that one out and build the rest again; an error naming none builds each
+    item alone. Returns ``([(items built together, result), ...], {name: error} of those left out)``."""
+    failed: dict[str, str] = {}
+    remaining = list(items)
+    while remaining:
+        result, error = build(remaining)
+        if error is None:
+            return [(remaining, result)], failed
+        culprit = named_kernel(error, [name_of(x) for x in remaining])
+        if culprit is None:  # not attributable (a Clang error, say): one build per item
+            built = []
+            for x in remaining:
+                alone, error = build([x])
+                if error is None:
+                    built.append(([x], alone))
+                else:
+                    failed[name_of(x)] = error
+            return built, failed
+        failed[culprit] = error
+        remaining = [x for x in remaining if name_of(x) != culprit]
+    return [], failed
+
+
 def handle(request: dict, workdir: Path, counter) -> dict:
     """Build the request's kernels in one module (without the kernels its build errors name) and launch each on
     its inputs."""
@@ -125,23 +151,11 @@ def handle(request: dict, workdir: Path, counter) -> dict:
     from .pipeline import run_warp
 
     kernels = request["kernels"]  # (name, dim, params, inputs, kernel source)
-    modules: dict = {}
-    results: dict = {}
-    remaining = list(kernels)
-    while remaining:  # a kernel the error names is left out and the rest rebuilt (codegen errors stop before Clang)
-        module, error = _build(W, [k[4] for k in remaining], request["options"], workdir, next(counter))
-        if module is not None:
-            modules |= {k[0]: module for k in remaining}
-            break
-        culprit = _named(error, [k[0] for k in remaining])
-        if culprit is None:  # not attributable (a Clang error, say): one module per kernel
-            for name, _, _, _, source in remaining:
-                modules[name], alone = _build(W, [source], request["options"], workdir, next(counter))
-                if modules[name] is None:
-                    results[name] = ("build-error", alone)
-            break
-        results[culprit] = ("build-error", error)
-        remaining = [k for k in remaining if k[0] != culprit]
+    built, failed = build_without_named(
+        kernels, lambda k: k[0],
+        lambda group: _build(W, [k[4] for k in group], request["options"], workdir, next(counter)))
+    modules = {k[0]: module for group, module in built for k in group}
+    results: dict = {name: ("build-error", error) for name, error in failed.items()}
     for name, dim, params, inputs, _ in kernels:
         if name in results:
             continue
@@ -149,7 +163,7 @@ def handle(request: dict, workdir: Path, counter) -> dict:
             results[name] = ("ok", _HOOK[0](name, run_warp(modules[name], _Kernel(name, dim, params), inputs)))
         except Exception as exc:  # noqa: BLE001 - reported to the caller, which decides
             results[name] = ("launch-error", f"{type(exc).__name__}: {exc}")
-    for m in {id(m): m for m in modules.values() if m is not None}.values():
+    for _, m in built:
         W.release_module(m)
     W.clear_kernel_cache()
     return {"version": W.warp_version(), "results": results}

@@ -16,6 +16,7 @@ checks it).
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
 import re
 import tempfile
@@ -24,6 +25,8 @@ from pathlib import Path
 import libcst as cst
 
 from grammar import ops as OPS
+
+from .companion import build_without_named
 
 #: probes per generated module
 CHUNK = 60
@@ -67,18 +70,20 @@ def probes() -> list[tuple[str, str, str]]:
     return out
 
 
-def table_digest() -> str:
-    """A digest of the probes: a cached result is reused only for the same table."""
-    return hashlib.sha256("\n".join(src for _, _, src in probes()).encode()).hexdigest()[:16]
+def table_digest(items: list | None = None) -> str:
+    """A digest of the probes (``items``, default :func:`probes`): a cached result is reused only for the same
+    table."""
+    return hashlib.sha256("\n".join(src for _, _, src in (items or probes())).encode()).hexdigest()[:16]
 
 
-def missing(log=None) -> set[str]:
-    """The ``row:index`` keys of the table's overloads the installed Warp cannot generate code for."""
+def missing(log=None, items: list | None = None) -> set[str]:
+    """The ``row:index`` keys of the table's overloads (of ``items``, default :func:`probes`) the installed Warp
+    cannot generate code for."""
     from . import warp_adapter as W
 
     W.init()
     found: set[str] = set()
-    items = probes()
+    items = items or probes()
     with tempfile.TemporaryDirectory(prefix="warpsmith-overloads-") as scratch:
         # a probe can only fail for its overload if code generation works at all: checked on a trivial kernel
         path = Path(scratch) / "probe_sanity.py"
@@ -92,50 +97,26 @@ def missing(log=None) -> set[str]:
                              f"overload can be probed: {str(error).splitlines()[0]}") from None
         finally:
             W.release_module(module)
+        tries = itertools.count()
+
+        def generate(group) -> tuple[None, str | None]:
+            path = Path(scratch) / f"probe_{next(tries)}.py"
+            path.write_text("import warp as wp\n\n\n" + "\n\n".join(src for _, _, src in group))
+            module = W.import_kernel_module(path)
+            try:
+                W.generate_source(module, "cpu")
+                return None, None
+            except W.BuildError as error:
+                return None, str(error)
+            finally:
+                W.release_module(module)
+
         for start in range(0, len(items), CHUNK):
-            remaining = items[start:start + CHUNK]
-            tries = 0
-            while remaining:
-                tries += 1
-                path = Path(scratch) / f"probe_{start}_{tries}.py"
-                path.write_text("import warp as wp\n\n\n" + "\n\n".join(src for _, _, src in remaining))
-                module = W.import_kernel_module(path)
-                try:
-                    W.generate_source(module, "cpu")
-                    break
-                except W.BuildError as error:
-                    culprit = _named(str(error), remaining)
-                    if culprit is None:  # not attributable: probe each alone
-                        found |= _alone(W, remaining, Path(scratch), start)
-                        break
-                    found.add(culprit)
-                    remaining = [p for p in remaining if p[0] != culprit]
-                finally:
-                    W.release_module(module)
+            _, failed = build_without_named(items[start:start + CHUNK], lambda p: p[1], generate)
+            found |= {k for k, name, _ in items[start:start + CHUNK] if name in failed}
             if log:
                 log(f"{min(start + CHUNK, len(items))}/{len(items)} overloads probed, {len(found)} missing")
     return found
-
-
-def _named(error: str, remaining) -> str | None:
-    head = "\n".join(error.splitlines()[:3])
-    hits = [k for k, name, _ in remaining if re.search(rf"\b{re.escape(name)}\b", head)]
-    return hits[0] if len(hits) == 1 else None
-
-
-def _alone(W, items, scratch: Path, start: int) -> set[str]:
-    bad = set()
-    for k, name, src in items:
-        path = scratch / f"alone_{start}_{name}.py"
-        path.write_text("import warp as wp\n\n\n" + src)
-        module = W.import_kernel_module(path)
-        try:
-            W.generate_source(module, "cpu")
-        except W.BuildError:
-            bad.add(k)
-        finally:
-            W.release_module(module)
-    return bad
 
 
 def release_missing() -> set[str]:
@@ -154,12 +135,13 @@ def cached_missing(cache_dir: Path | None = None, log=None) -> set[str]:
     from .releases import venv_root
 
     cache_dir = Path(cache_dir) if cache_dir is not None else venv_root()
-    path = cache_dir / f"overloads-{W.warp_version()}-{table_digest()}.json"
+    items = probes()
+    path = cache_dir / f"overloads-{W.warp_version()}-{table_digest(items)}.json"
     try:
         return set(json.loads(path.read_text())["missing"])
     except (OSError, ValueError, KeyError):
         pass
-    found = missing(log)
+    found = missing(log, items)
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         tmp = path.with_suffix(".tmp")
