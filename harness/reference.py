@@ -735,20 +735,8 @@ class _ToReference(cst.CSTTransformer):
         self._blocks.pop()
         return updated
 
-    def visit_Assign(self, node) -> bool:
-        self._half = False
-        return True
-
-    def visit_AugAssign(self, node) -> bool:
-        self._half = False
-        return True
-
-    def visit_Expr(self, node) -> bool:
-        self._half = False
-        return True
-
-    def visit_Return(self, node) -> bool:
-        self._half = False
+    def visit_SimpleStatementLine(self, node) -> bool:
+        self._half = False  # noted by the assignment, expression or return it holds (_note_half)
         return True
 
     def _note_half(self, original) -> None:

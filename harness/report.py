@@ -318,7 +318,7 @@ _SUMMARY = {
     "compile-error": "Warp fails to build a valid kernel for the CPU.",
     "nvrtc-error": "NVRTC fails to compile the CUDA code Warp generates for a valid kernel.",
     "crash": "launching a Warp kernel on the CPU crashes the process.",
-    "release-mismatch": "a Warp kernel gives a wrong result on the CPU (a release that an other one gets right).",
+    "release-mismatch": "a Warp kernel gives a wrong result on the CPU (one that another release gets right).",
     "release-difference": "two Warp releases compute different outputs for the same kernel on the CPU.",
 }
 
