@@ -7,7 +7,7 @@ also what the UB-freedom argument rests on: integer intervals (see :mod:`strateg
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 
 @dataclass(frozen=True)
@@ -121,5 +121,9 @@ SMALL_POLICY = Policy(max_inputs=2, max_outputs=1, max_scalar_params=1, max_func
                       max_structs=0, max_statements=4, max_block_depth=2, max_expr_depth=2, max_loop_nesting=1,
                       max_focus_rows=0, directed_focus_rows=0)
 
-#: ``--policy`` names of ``harness.collect`` (and ``harness.coverage``)
-POLICIES: dict[str, Policy] = {"default": DEFAULT_POLICY, "small": SMALL_POLICY}
+#: The default mix with two gradient-directed kernels to one ordinary one: ``harness.fuzz``'s default, for
+#: adjoint reach (see ``directed_weights``); collect's records keep the default mix.
+HUNT_POLICY = replace(DEFAULT_POLICY, directed_weights=(1, 2))
+
+#: ``--policy`` names of ``harness.collect``, ``harness.fuzz`` (and ``harness.coverage``)
+POLICIES: dict[str, Policy] = {"default": DEFAULT_POLICY, "small": SMALL_POLICY, "hunt": HUNT_POLICY}

@@ -93,3 +93,16 @@ def test_the_feedback_pool_holds_the_least_exercised_rows_and_ties_take_turns():
     pools = {focus_pool(fresh, rows, 0, b, 8) for b in range(20)}
     assert len(pools) > 15 and all(len(p) == 8 for p in pools)  # no counts yet: a different draw per batch
     assert focus_pool(fresh, rows, 0, 3, 8) == focus_pool(fresh, rows, 0, 3, 8)  # deterministic
+
+
+def test_the_hunt_draws_with_the_hunt_policy_by_default():
+    """harness.fuzz's default policy is the default mix with two gradient-directed kernels to one ordinary one
+    (adjoint reach); collect's records keep the default mix, and --policy still picks any registered policy."""
+    from dataclasses import replace
+
+    from grammar.policy import DEFAULT_POLICY, POLICIES
+    from harness.fuzz import parse_args
+
+    assert parse_args(["--budget-s", "60"]).policy == "hunt"
+    assert POLICIES["hunt"] == replace(DEFAULT_POLICY, directed_weights=(1, 2))
+    assert parse_args(["--budget-s", "60", "--policy", "default"]).policy == "default"
