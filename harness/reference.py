@@ -874,6 +874,14 @@ def tapped(kernel_source: str):
     return namespace["reference_kernel"], taps
 
 
+def typed_ir(kernel_source: str) -> tuple[str, dict[str, dict], dict[str, tuple]]:
+    """The transpiled reference source (every row use resolved to ``R.f[i]``, i.e. ``CALLS[i]``), the local types
+    per function, and each ``@wp.func`` helper's (parameter types, result type): what the JAX backend
+    (harness.jax_render) translates. Read-only: shared with the reference's own cache."""
+    code, t = _transpile(kernel_source)
+    return code, t.envs, t.funcs
+
+
 def local_types(kernel_source: str) -> dict[str, dict]:
     """Function name -> {parameter or local name -> Warp type}, for each definition of a kernel's source."""
     return _transpile(kernel_source)[1].envs
