@@ -242,6 +242,204 @@ def _w_spatial_cross_dual(a, b):
     return jnp.concatenate([w, v])
 
 
+def _w_inverse2(m):
+    """2x2 ``inverse``: the adjugate over the determinant, zeros when ``det > 0 || det < 0`` is false."""
+    det = _w_det2(m)
+    ok = (det > 0) | (det < 0)
+    r = jnp.ones((), m.dtype) / jnp.where(ok, det, jnp.ones((), m.dtype))
+    adj = jnp.stack([jnp.stack([m[1, 1], -m[0, 1]]), jnp.stack([-m[1, 0], m[0, 0]])])
+    return jnp.where(ok, adj * r, jnp.zeros_like(m))
+
+
+def _w_inverse3(m):
+    """3x3 ``inverse``: the adjugate times ``1 / det``, zeros when ``det != 0`` is false."""
+    det = _w_det3(m)
+    ok = det != 0
+    b = jnp.stack([
+        jnp.stack([m[1, 1] * m[2, 2] - m[1, 2] * m[2, 1], m[0, 2] * m[2, 1] - m[0, 1] * m[2, 2],
+                   m[0, 1] * m[1, 2] - m[0, 2] * m[1, 1]]),
+        jnp.stack([m[1, 2] * m[2, 0] - m[1, 0] * m[2, 2], m[0, 0] * m[2, 2] - m[0, 2] * m[2, 0],
+                   m[0, 2] * m[1, 0] - m[0, 0] * m[1, 2]]),
+        jnp.stack([m[1, 0] * m[2, 1] - m[1, 1] * m[2, 0], m[0, 1] * m[2, 0] - m[0, 0] * m[2, 1],
+                   m[0, 0] * m[1, 1] - m[0, 1] * m[1, 0]]),
+    ])
+    r = jnp.ones((), m.dtype) / jnp.where(ok, det, jnp.ones((), m.dtype))
+    return jnp.where(ok, b * r, jnp.zeros_like(m))
+
+
+def _w_from_axis_angle(axis, angle):
+    half = angle * jnp.asarray(0.5, angle.dtype)
+    s = jnp.sin(half)
+    return jnp.stack([axis[0] * s, axis[1] * s, axis[2] * s, jnp.cos(half)])
+
+
+def _w_vnormalize3(v):
+    n = jnp.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2])
+    safe = jnp.where(n > 0, n, jnp.ones((), v.dtype))
+    return jnp.where(n > 0, jnp.stack([v[0] / safe, v[1] / safe, v[2] / safe]), jnp.zeros(3, v.dtype))
+
+
+def _w_to_axis_angle(q):
+    """``(axis, angle)`` of a quaternion (the axis flips when ``q.w < 0``)."""
+    v = q[:3]
+    n = _w_vnormalize3(v)
+    axis = jnp.where(q[3] < 0, -n, n)
+    angle = jnp.asarray(2, q.dtype) * jnp.arctan2(jnp.sqrt(v[0] * v[0] + v[1] * v[1] + v[2] * v[2]), jnp.abs(q[3]))
+    return axis, angle
+
+
+def _w_quat_rpy(roll, pitch, yaw):
+    half = jnp.asarray(0.5, roll.dtype)
+    cy, sy = jnp.cos(yaw * half), jnp.sin(yaw * half)
+    cr, sr = jnp.cos(roll * half), jnp.sin(roll * half)
+    cp, sp = jnp.cos(pitch * half), jnp.sin(pitch * half)
+    return jnp.stack([cy * sr * cp - sy * cr * sp, cy * cr * sp + sy * sr * cp, sy * cr * cp - cy * sr * sp,
+                      cy * cr * cp + sy * sr * sp])
+
+
+def _w_quat_to_rpy(q):
+    one, two = jnp.ones((), q.dtype), jnp.asarray(2, q.dtype)
+    x, y, z, w = q[0], q[1], q[2], q[3]
+    roll = jnp.arctan2(two * (w * x + y * z), one - two * (x * x + y * y))
+    t2 = _w_fmin(_w_fmax(-one, two * (w * y - z * x)), one)
+    pitch = jnp.arcsin(_w_fmin(_w_fmax(t2, -one), one))
+    yaw = jnp.arctan2(two * (w * z + x * y), one - two * (y * y + z * z))
+    return jnp.stack([roll, pitch, yaw])
+
+
+def _w_quat_slerp(a, b, t):
+    axis, angle = _w_to_axis_angle(_w_qmul(_w_qinverse(a), b))
+    return _w_qmul(a, _w_from_axis_angle(axis, t * angle))
+
+
+def _w_to_matrix(q):
+    one, zero = jnp.ones((), q.dtype), jnp.zeros((), q.dtype)
+    c1 = _w_rotate(q, jnp.stack([one, zero, zero]))
+    c2 = _w_rotate(q, jnp.stack([zero, one, zero]))
+    c3 = _w_rotate(q, jnp.stack([zero, zero, one]))
+    return jnp.stack([c1, c2, c3], axis=1)
+
+
+def _w_transform_to_matrix(t):
+    m = jnp.zeros((4, 4), t.dtype)
+    m = m.at[:3, :3].set(_w_to_matrix(t[3:]))
+    m = m.at[:3, 3].set(t[:3])
+    return m.at[3, 3].set(jnp.ones((), t.dtype))
+
+
+def _w_from_matrix(m):
+    """quat.h ``quat_from_matrix``: every branch computed, the one Warp takes selected."""
+    half, one = jnp.asarray(0.5, m.dtype), jnp.ones((), m.dtype)
+    tr = m[0, 0] + m[1, 1] + m[2, 2]
+    h = jnp.sqrt(tr + one)
+    g = half / h
+    q_tr = jnp.stack([(m[2, 1] - m[1, 2]) * g, (m[0, 2] - m[2, 0]) * g, (m[1, 0] - m[0, 1]) * g, half * h])
+    h0 = jnp.sqrt((m[0, 0] - (m[1, 1] + m[2, 2])) + one)
+    g0 = half / h0
+    q0 = jnp.stack([half * h0, (m[0, 1] + m[1, 0]) * g0, (m[2, 0] + m[0, 2]) * g0, (m[2, 1] - m[1, 2]) * g0])
+    h1 = jnp.sqrt((m[1, 1] - (m[2, 2] + m[0, 0])) + one)
+    g1 = half / h1
+    q1 = jnp.stack([(m[0, 1] + m[1, 0]) * g1, half * h1, (m[1, 2] + m[2, 1]) * g1, (m[0, 2] - m[2, 0]) * g1])
+    h2 = jnp.sqrt((m[2, 2] - (m[0, 0] + m[1, 1])) + one)
+    g2 = half / h2
+    q2 = jnp.stack([(m[2, 0] + m[0, 2]) * g2, (m[1, 2] + m[2, 1]) * g2, half * h2, (m[1, 0] - m[0, 1]) * g2])
+    k1 = m[1, 1] > m[0, 0]
+    kk = jnp.where(k1, m[1, 1], m[0, 0])
+    k2 = m[2, 2] > kk
+    other = jnp.where(k2, q2, jnp.where(k1, q1, q0))
+    return _w_qnormalize(jnp.where(tr >= 0, q_tr, other))
+
+
+def _w_transform_decompose(m):
+    position = jnp.stack([m[0, 3], m[1, 3], m[2, 3]])
+    r = m[:3, :3]
+    scales = []
+    for col in range(3):
+        c = r[:, col]
+        sc = jnp.sqrt(c[0] * c[0] + c[1] * c[1] + c[2] * c[2])
+        r = r.at[:, col].set(jnp.where(sc != 0, c / jnp.where(sc != 0, sc, jnp.ones((), m.dtype)), c))
+        scales.append(sc)
+    return position, _w_from_matrix(r), jnp.stack(scales)
+
+
+def _w_transform_compose(position, rotation, scale):
+    r = _w_to_matrix(rotation)
+    m = jnp.zeros((4, 4), rotation.dtype)
+    for row in range(3):
+        for col in range(3):
+            m = m.at[row, col].set(scale[col] * r[row, col])
+        m = m.at[row, 3].set(position[row])
+    return m.at[3, 3].set(jnp.ones((), rotation.dtype))
+
+
+def _w_quat_twist(axis, q):
+    proj = q[0] * axis[0] + q[1] * axis[1] + q[2] * axis[2]
+    return _w_qnormalize(jnp.stack([proj * axis[0], proj * axis[1], proj * axis[2], q[3]]))
+
+
+def _w_transform_twist(xf, s):
+    w = _w_rotate(xf[3:], s[:3])
+    v = _w_rotate(xf[3:], s[3:]) + _w_cross(xf[:3], w)
+    return jnp.concatenate([w, v])
+
+
+def _w_transform_wrench(xf, s):
+    f = _w_rotate(xf[3:], s[3:])
+    tau = _w_rotate(xf[3:], s[:3]) + _w_cross(xf[:3], f)
+    return jnp.concatenate([tau, f])
+
+
+def _w_spatial_adjoint(r, s):
+    out = jnp.zeros((6, 6), r.dtype)
+    return out.at[:3, :3].set(r).at[3:, 3:].set(r).at[3:, :3].set(s)
+
+
+def _w_polevl(x, coefs):
+    r = jnp.zeros_like(x) + coefs[0]
+    for c in coefs[1:]:
+        r = r * x + c
+    return r
+
+
+def _w_p1evl(x, coefs):
+    r = x + coefs[0]
+    for c in coefs[1:]:
+        r = r * x + c
+    return r
+
+
+def _w_ndtri(y):
+    """Cephes ``ndtri`` as warp/native/crt.h writes it, in double precision (every branch computed)."""
+    p0 = (-59.96335010141079, 98.00107541859997, -56.67628574690703, 13.931260938727968, -1.2391658386738125)
+    q0 = (1.9544885833814176, 4.676279128988815, 86.36024213908905, -225.46268785411937, 200.26021238006066, -82.03722561683334, 15.90562251262117, -1.1833162112133)
+    p1 = (4.0554489230596245, 31.525109459989388, 57.16281922464213, 44.08050738932008, 14.684956192885803, 2.1866330685079025, -0.1402560791713545, -0.03504246268278482, -0.0008574567851546854)
+    q1 = (15.779988325646675, 45.39076351288792, 41.3172038254672, 15.04253856929075, 2.504649462083094, -0.14218292285478779, -0.03808064076915783, -0.0009332594808954574)
+    p2 = (3.2377489177694603, 6.915228890689842, 3.9388102529247444, 1.3330346081580755, 0.20148538954917908, 0.012371663481782003, 0.00030158155350823543, 2.6580697468673755e-06, 6.239745391849833e-09)
+    q2 = (6.02427039364742, 3.6798356385616087, 1.3770209948908132, 0.21623699359449663, 0.013420400608854318, 0.00032801446468212774, 2.8924786474538068e-06, 6.790194080099813e-09)
+    exp_neg2 = 0.13533528323661269189
+    upper = y > 1.0 - exp_neg2
+    y = jnp.where(upper, 1.0 - y, y)
+    ym = y - 0.5
+    y2 = ym * ym
+    central = (ym + ym * (y2 * _w_polevl(y2, p0) / _w_p1evl(y2, q0))) * 2.50662827463100050242e0
+    ys = jnp.where((y > 0) & (y < 1), y, 0.5)
+    x = jnp.sqrt(-2.0 * jnp.log(ys))
+    x0 = x - jnp.log(x) / x
+    z = 1.0 / x
+    x1 = jnp.where(x < 8.0, z * _w_polevl(z, p1) / _w_p1evl(z, q1), z * _w_polevl(z, p2) / _w_p1evl(z, q2))
+    tail = jnp.where(upper, x0 - x1, -(x0 - x1))
+    out = jnp.where(y > exp_neg2, central, tail)
+    return jnp.where(y <= 0.0, jnp.where(upper, jnp.inf, -jnp.inf), out)
+
+
+def _w_erfinv64(z):
+    """Warp's CPU ``erfinv`` in double: 0, +-inf at +-1, NaN outside [-1, 1], else ``ndtri((z + 1) / 2) / sqrt(2)``."""
+    inner = _w_ndtri((z + 1.0) / 2.0) / jnp.sqrt(2.0)
+    out = jnp.where(z == 0.0, 0.0, inner)
+    out = jnp.where(z == 1.0, jnp.inf, jnp.where(z == -1.0, -jnp.inf, out))
+    return jnp.where(jnp.isnan(z) | (z < -1.0) | (z > 1.0), jnp.nan, out)
+
+
 HELPERS = {name: fn for name, fn in dict(globals()).items() if name.startswith("_w_") and callable(fn)}
 
 
@@ -655,6 +853,90 @@ _register("semantics_linalg", {
     "spatial_cross": lambda sig, a, b: f"_w_spatial_cross({a}, {b})",
     "spatial_cross_dual": lambda sig, a, b: f"_w_spatial_cross_dual({a}, {b})",
 })
+
+
+def _static_int(code: str) -> int | None:
+    """The value of an int literal's code (``jnp.int32(2)``), None for anything computed."""
+    m = re.fullmatch(r"jnp\.int32\((-?\d+)\)", code.strip())
+    return int(m.group(1)) if m else None
+
+
+def _quat_from_euler(sig, e, i, j, k):
+    axes = [_static_int(c) for c in (i, j, k)]
+    if any(a is None or not 0 <= a < 3 for a in axes):
+        return None  # computed axis indices: not spelled (they pick the formula)
+    d = dtype(sig.result)
+    half = f"{d}(0.5)"
+
+    def axis_quat(n):
+        s, c = f"jnp.sin({half} * {e}[{n}])", f"jnp.cos({half} * {e}[{n}])"
+        comps = [f"{d}(0)"] * 3
+        comps[n] = s
+        return f"jnp.stack([{', '.join(comps)}, {c}])"
+
+    qi, qj, qk = (axis_quat(a) for a in axes)
+    return f"_w_qmul({qk}, _w_qmul({qj}, {qi}))"
+
+
+def _inverse(sig, m):
+    n = _a(sig).shape[0]
+    return f"_w_inverse2({m})" if n == 2 else (f"_w_inverse3({m})" if n == 3 else None)
+
+
+def _twist_angle(signed: bool):
+    def spell(sig, axis, q):
+        dot = f"({axis}[0] * {q}[0] + {axis}[1] * {q}[1] + {axis}[2] * {q}[2])"
+        sin_half = dot if signed else f"jnp.abs({dot})"
+        return f"({dtype(sig.result)}(2) * jnp.arctan2({sin_half}, {q}[3]))"
+    return spell
+
+
+def _matrix_only(fn: str):
+    def spell(sig, m):
+        return f"{fn}({m})" if len(_a(sig).shape) == 2 and _a(sig).shape[0] >= 3 else None
+    return spell
+
+
+_register("semantics_quat", {
+    "quat_from_axis_angle": lambda sig, axis, angle: f"_w_from_axis_angle({axis}, {angle})",
+    "quat_to_axis_angle": lambda sig, q: f"_w_to_axis_angle({q})",
+    "quat_rpy": lambda sig, r, p, y: f"_w_quat_rpy({r}, {p}, {y})",
+    "quat_to_rpy": lambda sig, q: f"_w_quat_to_rpy({q})",
+    "quat_from_euler": _quat_from_euler,
+    "quat_slerp": lambda sig, a, b, t: f"_w_quat_slerp({a}, {b}, {t})",
+    "quat_to_matrix": lambda sig, q: f"_w_to_matrix({q})",
+    "transform_to_matrix": lambda sig, t: f"_w_transform_to_matrix({t})",
+    "quat_from_matrix": _matrix_only("_w_from_matrix"),
+    "transform_from_matrix": lambda sig, m: (f"jnp.concatenate([jnp.stack([{m}[0, 3], {m}[1, 3], {m}[2, 3]]), "
+                                             f"_w_from_matrix({m})])"),
+    "transform_decompose": lambda sig, m: f"_w_transform_decompose({m})",
+    "transform_compose": lambda sig, p, q, s: f"_w_transform_compose({p}, {q}, {s})",
+    "quat_twist": lambda sig, axis, q: f"_w_quat_twist({axis}, {q})",
+    "quat_twist_angle": _twist_angle(False), "quat_twist_angle_signed": _twist_angle(True),
+})
+_register("semantics_linalg", {
+    "inverse": _inverse,
+    "transform_twist": lambda sig, xf, s: f"_w_transform_twist({xf}, {s})",
+    "transform_wrench": lambda sig, xf, s: f"_w_transform_wrench({xf}, {s})",
+    "velocity_at_point": lambda sig, qd, r: f"({qd}[3:] + _w_cross({qd}[:3], {r}))",
+    "spatial_adjoint": lambda sig, r, s: f"_w_spatial_adjoint({r}, {s})",
+})
+
+
+def _erfinv(complement: bool):
+    def spell(sig, x):
+        wide = _cast(x, FLOAT64)
+        arg = f"(1.0 - {wide})" if complement else wide
+        out = f"_w_erfinv64({arg})"
+        t = scalar_of(sig.result)
+        if t == FLOAT64:
+            return out
+        out = _cast(out, FLOAT32)  # float16/float32 evaluate in double and round to float (then half)
+        return _cast(out, FLOAT16) if t == FLOAT16 else out
+    return spell
+
+
+_register("semantics_scalar", {"erfinv": _erfinv(False), "erfcinv": _erfinv(True)})
 
 
 def spelling_key(op, sig) -> tuple[str, str]:

@@ -34,7 +34,7 @@ from grammar.policy import POLICIES
 from . import GENERATOR_VERSION
 from .cli import OneLineParser
 from .corpus import MANIFEST_NAME, CorpusError, CorpusWriter
-from .pipeline import VERIFY_MODES, Options
+from .pipeline import BACKENDS, VERIFY_MODES, Options
 from .pool import WorkerPool, WorkerStartupError
 from .warp_adapter import NVRTC_MODES
 from .worker import BatchOutcome, Task, serve
@@ -72,8 +72,19 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    "front end and code generation without the optimiser: about 35%% cheaper on typical kernels "
                    "but far slower on huge ones (a kernel with 18 unrolled copies of a long expression: "
                    "13 s optimized, over 6 min with -G)")
+    p.add_argument("--backend", choices=BACKENDS, default="warp",
+                   help="warp: records carry Warp's C++/CUDA (default); both: also the kernel as a JAX program with "
+                   "its HLO (forward, backward, optimized), JAX checked against the reference; jax: no Warp, the "
+                   "JAX program verified against the reference (needs the [jax] extra)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
+    if args.backend != "warp":
+        try:
+            import jax  # noqa: F401
+        except ImportError:
+            p.error(f"--backend {args.backend} needs JAX: pip install -e \".[jax]\"")
+        if args.verify == "none":
+            p.error(f"--backend {args.backend} verifies the JAX program: it cannot be combined with --verify none")
     if not args.target_mb > 0 or args.target_mb != args.target_mb or args.target_mb == float("inf"):
         p.error("--target-mb must be > 0")
     if args.workers < 1:
@@ -92,7 +103,7 @@ def _run_key(args: argparse.Namespace) -> dict:
     generator version draws other kernels from the same seeds: batch numbering starts again, the records already
     collected stay and deduplicate the new ones)."""
     return {"seed": args.seed, "batch_size": args.batch_size, "verify": args.verify, "policy": args.policy,
-            "generator_version": GENERATOR_VERSION}
+            "backend": args.backend, "generator_version": GENERATOR_VERSION}
 
 
 def _read_state(out: Path, key: dict) -> int:
@@ -105,7 +116,7 @@ def _read_state(out: Path, key: dict) -> int:
     except (OSError, ValueError, KeyError, TypeError) as error:
         raise CorpusError(f"{path}: unreadable collect state ({error}); delete it to restart batch numbering")
     # older state files hold only seed and next_batch (and were written by default-policy runs of generator 0.1.0)
-    older = {"seed": None, "policy": "default", "generator_version": "0.1.0"}
+    older = {"seed": None, "policy": "default", "backend": "warp", "generator_version": "0.1.0"}
     same = all(state.get(k, older.get(k, v)) == v for k, v in key.items())
     return next_batch if same else 0
 
@@ -116,8 +127,8 @@ def _write_state(out: Path, key: dict, next_batch: int) -> None:
     os.replace(tmp, out / STATE_NAME)
 
 
-def _check_verify_mode(out: Path, verify: str) -> None:
-    """Refuse to mix verified and unverified records in one corpus."""
+def _check_verify_mode(out: Path, verify: str, backend: str = "warp") -> None:
+    """Refuse to mix verified and unverified records in one corpus, and records with and without Warp code."""
     path = out / MANIFEST_NAME
     if not path.is_file():
         return
@@ -129,6 +140,10 @@ def _check_verify_mode(out: Path, verify: str) -> None:
     if previous != verify:
         raise CorpusError(f"{out} holds records collected with --verify {previous}; "
                           f"use another --out for --verify {verify}")
+    before = meta.get("backend", "warp")
+    if (before == "jax") != (backend == "jax"):
+        raise CorpusError(f"{out} holds records collected with --backend {before}; "
+                          f"use another --out for --backend {backend}")
 
 
 class Progress:
@@ -279,7 +294,7 @@ class CollectAborted(Exception):
 def collect(args: argparse.Namespace) -> dict:
     opts = Options(optimization_level=args.opt_level, nvrtc_arch=args.nvrtc_arch, seed=args.seed,
                    verify=args.verify, nvrtc=args.verify == "full", nvrtc_mode=args.nvrtc_mode,
-                   policy=args.policy)
+                   policy=args.policy, backend=args.backend)
     target = int(args.target_mb * 1e6)
     key = _run_key(args)
     meta = {"generator_version": GENERATOR_VERSION, **key, "workers": args.workers}
@@ -291,7 +306,7 @@ def collect(args: argparse.Namespace) -> dict:
     culprits: list[dict] = []
     worker_errors: list[str] = []
     start = time.perf_counter()
-    _check_verify_mode(args.out, args.verify)
+    _check_verify_mode(args.out, args.verify, args.backend)
     # records are validated in the workers (validate_record parses every source: too slow for one process)
     with CorpusWriter(args.out, meta=meta, validate=False) as corpus:
         next_batch = _read_state(args.out, key)

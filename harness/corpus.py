@@ -54,7 +54,7 @@ __all__ = [
     "validate_record",
 ]
 
-SCHEMA_VERSION = 2  # 2: verification gains gradient_status and gradient_note
+SCHEMA_VERSION = 3  # 2: verification gains gradient_status and gradient_note; 3: the optional jax section
 INDEX_NAME = "index.txt"
 MANIFEST_NAME = "manifest.json"
 LOCK_NAME = ".lock"

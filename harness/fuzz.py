@@ -151,7 +151,9 @@ def parse_args(argv):
     p.add_argument("--batch-timeout", type=float, default=DEFAULT_BATCH_TIMEOUT_S,
                    help=f"seconds a worker may spend on one batch before it is killed and the batch bisected "
                    f"(default {DEFAULT_BATCH_TIMEOUT_S:g})")
-    p.add_argument("--policy", choices=sorted(POLICIES), default="hunt", help="generator policy (default: hunt)")
+    p.add_argument("--policy", choices=sorted(POLICIES), default="default",
+                   help="generator policy (default: default; hunt: two gradient-directed kernels to one ordinary, "
+                   "more adjoint reach per minute, fewer forward faults found: benchmarks/RESULTS.md)")
     p.add_argument("--opt-level", type=int, default=0, choices=range(4), help="CPU optimization level (default 0)")
     p.add_argument("--nvrtc-every", type=int, default=NVRTC_EVERY,
                    help=f"compile with NVRTC one batch in N (default {NVRTC_EVERY})")

@@ -9,7 +9,9 @@ bug of ours (the renderer, a spelling, the reference) or of JAX, never a Warp re
 from __future__ import annotations
 
 import os
+import re
 from functools import lru_cache
+from pathlib import Path
 
 import numpy as np
 
@@ -70,16 +72,25 @@ _ = BY_NAME
 
 
 # ---- isolation: XLA's CPU compiler can exhaust memory on a rare program (a std::bad_alloc abort, measured on one
-# generated kernel in about a hundred): the checks run in a child process with an address-space cap, and a child
-# that dies takes only its kernel with it.
+# generated kernel in about a hundred): checks run in a child process (``python -m harness.jax_oracle``, frames of
+# harness.companion over its stdin/stdout; a plain subprocess, so that collect's daemonic workers may start one)
+# with an address-space cap, and a child that dies takes only its kernel with it.
 
 MEMORY_CAP_BYTES = 6 * 2**30
 
 
-def _limit_memory() -> None:
+def _child_setup() -> None:
+    """The child's own limits, set first thing: the address-space cap, and death with its parent."""
     import resource
 
     resource.setrlimit(resource.RLIMIT_AS, (MEMORY_CAP_BYTES, MEMORY_CAP_BYTES))
+    try:
+        import ctypes
+        import signal
+
+        ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGKILL)  # PR_SET_PDEATHSIG: die with the parent
+    except Exception:  # noqa: BLE001 - not Linux: the child still exits when its stdin closes
+        pass
 
 
 def _check_in_child(program: JaxProgram, kernel, values: dict, seed: int):
@@ -87,43 +98,261 @@ def _check_in_child(program: JaxProgram, kernel, values: dict, seed: int):
     return comparison.status, comparison.mismatches[:3]
 
 
+class _ChildDied(Exception):
+    pass
+
+
 class IsolatedChecker:
-    """Runs :func:`check_against_reference` in a child process (spawned, memory-capped); ``check`` returns the
-    comparison status, ``"jax-crash"`` when the child died, or ``"jax-error: ..."`` when JAX raised."""
+    """Runs JAX work in a memory-capped child process. :meth:`check` returns (the comparison status, the first
+    mismatches); the status is ``jax-crash`` when the child died, ``jax-timeout`` or ``jax-error: <kind>: <message>``
+    when JAX raised."""
 
     def __init__(self):
-        self._pool = None
+        self.proc = None
 
-    def _executor(self):
-        if self._pool is None:
-            import multiprocessing
-            from concurrent.futures import ProcessPoolExecutor
+    def _call(self, request: dict, timeout: float):
+        import select
+        import subprocess
+        import sys
 
-            self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn"),
-                                             initializer=_limit_memory)
-        return self._pool
+        from .companion import read_frame, write_frame
+
+        if self.proc is None or self.proc.poll() is not None:
+            root = str(Path(__file__).resolve().parents[1])
+            env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
+            self.proc = subprocess.Popen([sys.executable, "-m", "harness.jax_oracle"], stdin=subprocess.PIPE,
+                                         stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
+        try:
+            write_frame(self.proc.stdin, request)
+        except (BrokenPipeError, OSError):
+            self.close(kill=True)
+            raise _ChildDied() from None
+        ready, _, _ = select.select([self.proc.stdout], [], [], timeout)
+        if not ready:
+            self.close(kill=True)
+            raise TimeoutError
+        reply = read_frame(self.proc.stdout)
+        if reply is None:
+            self.close(kill=True)
+            raise _ChildDied()
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        return reply["result"]
 
     def check(self, program: JaxProgram, kernel, values: dict, seed: int, timeout: float = 300.0):
-        """(status, first mismatches): status is the comparison's, ``jax-crash`` (the child died: memory cap),
-        ``jax-timeout`` or ``jax-error: <kind>: <message>``."""
-        from concurrent.futures import TimeoutError as FutureTimeout
-        from concurrent.futures.process import BrokenProcessPool
-
         try:
-            return self._executor().submit(_check_in_child, program, kernel, values, seed).result(timeout)
-        except BrokenProcessPool:
-            self.close()
+            return tuple(self._call({"op": "check", "args": (program, kernel, values, seed)}, timeout))
+        except _ChildDied:
             return "jax-crash", []
-        except FutureTimeout:
-            self.close(kill=True)
+        except TimeoutError:
             return "jax-timeout", []
         except Exception as error:  # noqa: BLE001 - JAX's own errors, reported by kind
-            return f"jax-error: {type(error).__name__}: {str(error)[:200]}", []
+            return f"jax-error: {str(error)[:200]}", []
 
     def close(self, kill: bool = False) -> None:
-        if self._pool is not None:
-            if kill:
-                for proc in list(getattr(self._pool, "_processes", {}).values()):
-                    proc.kill()
-            self._pool.shutdown(wait=False, cancel_futures=True)
-            self._pool = None
+        if self.proc is not None:
+            try:
+                if kill:
+                    self.proc.kill()
+                elif self.proc.stdin:
+                    self.proc.stdin.close()
+                self.proc.wait(timeout=10)
+            except Exception:  # noqa: BLE001 - a hung child is killed
+                self.proc.kill()
+                self.proc.wait()
+            self.proc = None
+
+
+def _serve() -> int:
+    """The child's loop: one request frame in, one reply frame out, until stdin closes."""
+    import sys
+    import traceback
+
+    from .companion import read_frame, write_frame
+
+    _child_setup()
+    handlers = {"check": _check_in_child, "section": _section_in_child}
+    stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
+    while True:
+        request = read_frame(stdin)
+        if request is None:
+            return 0
+        try:
+            reply = {"result": handlers[request["op"]](*request["args"])}
+        except Exception as error:  # noqa: BLE001 - sent back to the parent, which records it
+            reply = {"error": f"{type(error).__name__}: {error}\n{traceback.format_exc(limit=3)}"}
+        write_frame(stdout, reply)
+
+
+# ---- lowered programs (the corpus's jax section) ----------------------------------------------------------------
+
+_LOC = re.compile(r"\s*loc\((?:[^()]|\([^()]*\))*\)")
+_METADATA = re.compile(r",?\s*metadata=\{[^{}]*\}")
+
+
+_STACK_TABLES = ("FileNames", "FunctionNames", "FileLocations", "StackFrames")
+
+
+def normalise_hlo(text: str) -> str:
+    """HLO / StableHLO text without source locations and metadata (file names, line numbers, op-name paths, the
+    optimized module's stack-frame tables): what stays is a function of the program alone."""
+    lines = []
+    skipping = False
+    for line in text.splitlines():
+        if line.strip() in _STACK_TABLES:
+            skipping = True
+            continue
+        if skipping:
+            if line.strip():
+                continue
+            skipping = False
+        if line.startswith("#loc"):
+            continue
+        line = _METADATA.sub("", _LOC.sub("", line)).rstrip()
+        lines.append(line)
+    return "\n".join(lines).strip() + "\n"
+
+
+def _float_params(program: JaxProgram, kernel) -> tuple[list[str], list[str]]:
+    """(names of the program's float input arrays, names of its float outputs): what the backward pass maps."""
+    from .gradient import candidates
+
+    inputs, outputs = candidates(kernel.params)
+    names_in = {p.name for p in inputs}
+    return [n for n in program.params if n in names_in], [p.name for p in outputs if p.name in program.outputs]
+
+
+def argument_specs(program: JaxProgram, kernel, values: dict) -> list:
+    """The program's arguments as (name, dtype, shape) triples, a struct as (name, [(field, dtype, shape)...]):
+    all lowering needs (a record keeps them, so its HLO can be lowered again from its source alone)."""
+    def spec(name, a):
+        if isinstance(a, dict):
+            return [name, [spec(f, v) for f, v in a.items()]]
+        return [name, str(a.dtype), list(a.shape)]
+
+    return [spec(n, a) for n, a in zip(program.params, jax_arguments(program, kernel, values))]
+
+
+def _abstract(spec):
+    name, rest = spec[0], spec[1:]
+    if len(rest) == 1:  # a struct: its fields
+        return {f[0]: _abstract(f) for f in rest[0]}
+    return jax.ShapeDtypeStruct(tuple(rest[1]), np.dtype(rest[0]))
+
+
+def lower(source: str, arguments: list, float_inputs: list[str], float_outputs: list[str]) -> dict[str, str | None]:
+    """``forward``: StableHLO of the program's ``kernel`` (``jax.jit(kernel).lower``) for ``arguments``
+    (:func:`argument_specs`); ``backward``: StableHLO of its vector-Jacobian product (``float_outputs``' cotangents
+    in, ``float_inputs``' cotangents out), None when it has none or JAX cannot reverse-differentiate the program
+    (a ``lax.while_loop``); ``optimized``: the forward HLO after XLA's CPU passes. All normalised
+    (:func:`normalise_hlo`)."""
+    namespace: dict = {}
+    exec(compile(source, "<jax-program>", "exec"), namespace)
+    kernel_fn = namespace["kernel"]
+    args = [_abstract(a) for a in arguments]
+    names = [a[0] for a in arguments]
+    lowered = jax.jit(kernel_fn).lower(*args)
+    texts = {"forward": normalise_hlo(lowered.as_text()), "backward": None,
+             "optimized": normalise_hlo(lowered.compile().as_text())}
+    positions = [names.index(n) for n in float_inputs]
+    if not positions or not float_outputs or "lax.while_loop" in source:
+        return texts
+
+    def backward(all_args, cotangents):
+        def differentiable(*float_args):
+            full = list(all_args)
+            for i, a in zip(positions, float_args):
+                full[i] = a
+            result = kernel_fn(*full)
+            return tuple(result[name] for name in float_outputs)
+
+        _, pull = jax.vjp(differentiable, *[all_args[i] for i in positions])
+        return pull(tuple(cotangents))
+
+    shapes = jax.eval_shape(kernel_fn, *args)
+    cotangents = tuple(jax.ShapeDtypeStruct(shapes[n].shape, shapes[n].dtype) for n in float_outputs)
+    texts["backward"] = normalise_hlo(jax.jit(backward).lower(tuple(args), cotangents).as_text())
+    return texts
+
+
+def lowered_texts(program: JaxProgram, kernel, values: dict) -> dict[str, str | None]:
+    """:func:`lower` for a rendered program at the shapes of ``values``."""
+    float_inputs, float_outputs = _float_params(program, kernel)
+    return lower(program.source, argument_specs(program, kernel, values), float_inputs, float_outputs)
+
+
+def relower(section: dict) -> dict[str, str | None]:
+    """The HLO texts lowered again from a record's ``jax`` section alone (its ``source`` and ``arguments``): an
+    independent check that the stored texts are what the stored program lowers to."""
+    return lower(section["source"], section["arguments"], section["float_inputs"], section["float_outputs"])
+
+
+# ---- the corpus's jax section ----------------------------------------------------------------------------------
+
+#: the fields of a record's ``jax`` section (corpus/README.md); ``source`` and the HLO texts are empty strings when
+#: the kernel is not expressible or JAX disagreed with the reference (no unverified program enters a corpus)
+SECTION_FIELDS = ("expressible", "reason", "reference_status", "outputs_checked", "source", "arguments",
+                  "float_inputs", "float_outputs", "forward_hlo", "backward_hlo", "optimized_hlo", "jax_version")
+
+
+def _empty_section() -> dict:
+    section = dict.fromkeys(SECTION_FIELDS, "")
+    section.update(expressible=False, outputs_checked=0, arguments=[], float_inputs=[], float_outputs=[],
+                   jax_version=jax.__version__)
+    return section
+
+
+def _section_in_child(kernel, values: dict, seed: int) -> dict:
+    from .jax_render import Inexpressible, render
+
+    section = _empty_section()
+    try:
+        program = render(kernel)
+    except Inexpressible as error:
+        section["reason"] = str(error)[:300]
+        return section
+    comparison, _ = check_against_reference(program, kernel, values, seed)
+    section["reference_status"] = comparison.status
+    section["outputs_checked"] = comparison.outputs_checked
+    if comparison.status == "mismatch":
+        section["reason"] = "jax-mismatch: " + comparison.reason[:300]
+        return section
+    float_inputs, float_outputs = _float_params(program, kernel)
+    arguments = argument_specs(program, kernel, values)
+    texts = lower(program.source, arguments, float_inputs, float_outputs)
+    section.update(expressible=True, source=program.source, arguments=arguments, float_inputs=float_inputs,
+                   float_outputs=float_outputs, forward_hlo=texts["forward"], backward_hlo=texts["backward"] or "",
+                   optimized_hlo=texts["optimized"])
+    return section
+
+
+class SectionMaker(IsolatedChecker):
+    """Makes records' ``jax`` sections in the memory-capped child (see :class:`IsolatedChecker`)."""
+
+    def section(self, kernel, values: dict, seed: int, timeout: float = 300.0) -> dict:
+        failed = _empty_section()
+        try:
+            return self._call({"op": "section", "args": (kernel, values, seed)}, timeout)
+        except _ChildDied:
+            failed.update(reason="jax-crash: the child died (XLA's compiler over the memory cap)",
+                          reference_status="jax-crash")
+        except TimeoutError:
+            failed.update(reason=f"jax-timeout: over {timeout:g} s", reference_status="jax-timeout")
+        except Exception as error:  # noqa: BLE001 - JAX's own errors, recorded by kind
+            failed.update(reason=f"jax-error: {str(error)[:200]}", reference_status="jax-error")
+        return failed
+
+
+_MAKER: SectionMaker | None = None
+
+
+def jax_section(kernel, values: dict, seed: int) -> dict:
+    """The ``jax`` section of a record for ``kernel`` verified on ``values`` (one child process per process)."""
+    global _MAKER
+    if _MAKER is None:
+        _MAKER = SectionMaker()
+    return _MAKER.section(kernel, values, seed)
+
+
+if __name__ == "__main__":
+    raise SystemExit(_serve())

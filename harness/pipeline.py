@@ -91,6 +91,13 @@ class Options:
     # a second warp-lang release (harness.against): every kernel the main build launched is also built and
     # launched by that release, in a companion process, and the outputs compared; None = off
     against: str | None = None
+    # which code the records carry (harness.collect --backend): "warp" (C++/CUDA only), "both" (plus the JAX
+    # program and its HLO, harness.jax_oracle.jax_section), "jax" (no Warp at all: the JAX program is verified
+    # against the reference instead, and only the kernels it expresses are kept)
+    backend: str = "warp"
+
+
+BACKENDS = ("warp", "both", "jax")
 
 
 @dataclass
@@ -206,6 +213,9 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
     if opts.verify == "none":
         _unverified_stage(ks, workdir, opts, ids, results, timings)
         return _finish(named, results, timings, skipped)
+    if opts.backend == "jax":
+        _jax_only_stage(ks, opts, ids, results, timings)
+        return _finish(named, results, timings, skipped)
 
     # 0. kernels whose outputs do not depend on their inputs test nothing: dropped before Warp is called
     first_runs: dict[str, tuple] = {}
@@ -288,6 +298,10 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
             W.set_module_options(reuse.module, optimization_level=opts.optimization_level, enable_backward=True)
             reuse.enable_backward = True
         _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse)
+    if opts.backend == "both":
+        t = time.perf_counter()
+        _jax_sections(ks, launched, results)
+        timings["jax"] += time.perf_counter() - t
 
     return _finish(named, results, timings, skipped, extra, against)
 
@@ -682,6 +696,60 @@ def _record(k: GeneratedKernel, cid: str, cpu: dict, cuda: dict, verification: d
         "seed": opts.seed % 2**63,
         "created_at": now,
     }
+
+
+def _jax_sections(ks, launched: dict, results: dict) -> None:
+    """``--backend both``: each accepted record gains its ``jax`` section, made on the inputs of the kernel's last
+    launch (the ones its Warp outputs matched the reference on)."""
+    from .jax_oracle import jax_section
+
+    for k in ks:
+        r = results.get(k.name)
+        if r is None or r.verdict != "accepted" or r.record is None or k.name not in launched:
+            continue
+        seed, values, _, _ = launched[k.name]
+        r.record["jax"] = jax_section(k, values, seed)
+
+
+def _jax_only_stage(ks, opts, ids, results, timings) -> None:
+    """``--backend jax``: no Warp. Each kernel JAX expresses is run by JAX on its first coverage-chosen inputs and
+    compared with the reference; a match (or a screened input, as Warp's verification also accepts none) gives a
+    record whose Warp fields are empty and whose ``jax`` section holds the program and its HLO."""
+    from .jax_oracle import jax_section
+
+    now = utc_timestamp()
+    for k in ks:
+        t = time.perf_counter()
+        base_seed = int(ids[k.name][:8], 16)
+        seed, values = first_inputs(k, base_seed, profile_for_attempt(0, base_seed, INPUT_ATTEMPTS))
+        section = jax_section(k, values, seed)
+        timings["jax"] += time.perf_counter() - t
+        if not section["expressible"]:
+            reason = section["reason"]
+            results[k.name] = KernelResult(k, "screened" if reason.startswith("jax-") else "inexpressible", reason)
+            continue
+        verification = {
+            "backend": "jax",
+            "cpu_executed": False,
+            "reference_match": section["reference_status"] == "match",
+            "nvrtc_compiled": False,
+            "nvrtc_arch": "",
+            "outputs_checked": section["outputs_checked"],
+            "max_error_ulp": 0.0,
+            "input_seed": seed,
+            "gradient_checked": False,
+            "gradient_status": "unchecked",
+            "gradient_note": "--backend jax: Warp's adjoint is not run",
+            "optimization_level": opts.optimization_level,
+            "policy": opts.policy,
+        }
+        if section["reference_status"] != "match":
+            results[k.name] = KernelResult(k, "screened", f"JAX outputs {section['reference_status']}")
+            continue
+        record = _record(k, ids[k.name], {k.name: {"forward": "", "backward": ""}},
+                         {k.name: {"forward": "", "backward": ""}}, verification, opts, now)
+        record.update(cpu_forward="", cpu_backward="", cuda_forward="", cuda_backward="", jax=section)
+        results[k.name] = KernelResult(k, "accepted", record=record)
 
 
 def _unverified_stage(ks, workdir, opts, ids, results, timings) -> None:

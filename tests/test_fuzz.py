@@ -95,14 +95,15 @@ def test_the_feedback_pool_holds_the_least_exercised_rows_and_ties_take_turns():
     assert focus_pool(fresh, rows, 0, 3, 8) == focus_pool(fresh, rows, 0, 3, 8)  # deterministic
 
 
-def test_the_hunt_draws_with_the_hunt_policy_by_default():
-    """harness.fuzz's default policy is the default mix with two gradient-directed kernels to one ordinary one
-    (adjoint reach); collect's records keep the default mix, and --policy still picks any registered policy."""
+def test_the_hunt_policy_is_an_option_and_not_the_default():
+    """``--policy hunt`` (the default mix with gradient-directed kernels 2:1) reaches more adjoints per minute but
+    killed 43 of 53 injected faults against 49 for the default mix (benchmarks/RESULTS.md): the hunt keeps the
+    default mix unless asked."""
     from dataclasses import replace
 
     from grammar.policy import DEFAULT_POLICY, POLICIES
     from harness.fuzz import parse_args
 
-    assert parse_args(["--budget-s", "60"]).policy == "hunt"
+    assert parse_args(["--budget-s", "60"]).policy == "default"
     assert POLICIES["hunt"] == replace(DEFAULT_POLICY, directed_weights=(1, 2))
-    assert parse_args(["--budget-s", "60", "--policy", "default"]).policy == "default"
+    assert parse_args(["--budget-s", "60", "--policy", "hunt"]).policy == "hunt"

@@ -183,12 +183,12 @@ def test_what_jax_cannot_express_faithfully_is_refused_with_its_reason(body, par
 
 
 def test_generated_kernels_that_render_agree_with_the_reference():
-    """Two batches of the default mix: every expressible kernel matches the reference or is screened by it (a
-    JAX crash, i.e. XLA running out of memory in its child, is not a disagreement and stays rare)."""
+    """A batch of the default mix: every expressible kernel matches the reference or is screened by it (a JAX
+    crash, i.e. XLA running out of memory in its child, is not a disagreement and stays rare)."""
     checker = IsolatedChecker()
     statuses = []
     try:
-        for seed in (3100, 3106):
+        for seed in (3100,):
             for n, k in enumerate(draw_kernels(seed, 12)):
                 try:
                     program = render(k)
@@ -198,6 +198,89 @@ def test_generated_kernels_that_render_agree_with_the_reference():
                 statuses.append(checker.check(program, k, values, n)[0])
     finally:
         checker.close()
-    assert len(statuses) >= 6
+    assert len(statuses) >= 4
     assert set(statuses) <= {"match", "ill-conditioned", "jax-crash"}, statuses
     assert statuses.count("match") >= len(statuses) // 2
+
+
+def test_collect_with_both_backends_writes_jax_sections_that_lower_again_to_the_same_hlo(tmp_path):
+    """``collect --backend both``: every record carries a jax section; the expressible ones hold a program whose
+    outputs matched the reference and whose HLO ``harness.jax_check`` lowers again to the same text."""
+    import json
+    import subprocess
+    import sys
+
+    out = tmp_path / "c"
+    proc = subprocess.run([sys.executable, "-m", "harness.collect", "--out", str(out), "--target-mb", "0.02",
+                           "--workers", "1", "--batch-size", "4", "--seed", "3", "--backend", "both",
+                           "--no-progress"], capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    from harness.corpus import read_records
+
+    records = list(read_records(out))
+    assert records and all("jax" in r for r in records)
+    expressible = [r for r in records if r["jax"]["expressible"]]
+    assert expressible, [r["jax"]["reason"] for r in records]
+    for r in expressible:
+        assert r["jax"]["reference_status"] in ("match", "ill-conditioned")
+        assert "stablehlo" in r["jax"]["forward_hlo"] and "loc(" not in r["jax"]["forward_hlo"]
+        assert r["cpu_forward"]  # both: Warp's code too
+    for r in records:
+        if not r["jax"]["expressible"]:
+            assert r["jax"]["reason"] and r["jax"]["source"] == ""
+    check = subprocess.run([sys.executable, "-m", "harness.jax_check", str(out)], capture_output=True, text=True,
+                           timeout=600)
+    assert check.returncode == 0, check.stderr
+    assert f"{len(expressible)} JAX records re-lowered to the same HLO, 0 differ" in check.stdout
+    manifest = json.loads((out / "manifest.json").read_text())
+    assert manifest["meta"]["backend"] == "both" and manifest["schema_version"] == 3
+
+
+def test_a_changed_stored_hlo_is_caught_by_the_relowering_check(tmp_path):
+    """The re-lowering check can fail: one character of a stored forward HLO changed -> exit 1."""
+    from harness.corpus import CorpusWriter
+    from harness.jax_oracle import argument_specs, lower
+
+    k = CASES["masked_branches"]
+    program = render(k)
+    values = make_inputs(k.params, k.dim, 1)
+    arguments = argument_specs(program, k, values)
+    texts = lower(program.source, arguments, ["a", "b"], ["out", "out2"])
+    assert texts["backward"] and "stablehlo" in texts["backward"]
+    section = {"expressible": True, "source": program.source, "arguments": arguments, "float_inputs": ["a", "b"],
+               "float_outputs": ["out", "out2"], "forward_hlo": texts["forward"].replace("stablehlo.add", "stablehlo.subtract", 1),
+               "backward_hlo": texts["backward"], "optimized_hlo": texts["optimized"], "jax_version": jax.__version__}
+    assert section["forward_hlo"] != texts["forward"]
+    import subprocess
+    import sys
+
+    from harness.canonical import canonical_id
+    from harness.pipeline import Options, _record
+
+    record = _record(k, canonical_id(k.source), {k.name: {"forward": "x", "backward": "y"}},
+                     {k.name: {"forward": "x", "backward": "y"}},
+                     {"cpu_executed": True, "reference_match": True, "nvrtc_compiled": False, "nvrtc_arch": "",
+                      "outputs_checked": 1, "max_error_ulp": 0.0, "input_seed": 1, "gradient_checked": False,
+                      "gradient_status": "unchecked", "gradient_note": ""}, Options(), "2026-01-01T00:00:00Z")
+    record["jax"] = section
+    with CorpusWriter(tmp_path / "c", meta={}, validate=False) as w:
+        w.add(record)
+    proc = subprocess.run([sys.executable, "-m", "harness.jax_check", str(tmp_path / "c")], capture_output=True,
+                          text=True, timeout=300)
+    assert proc.returncode == 1 and "forward HLO differs" in proc.stderr, (proc.stdout, proc.stderr)
+
+
+def test_backend_jax_without_the_extra_exits_2_naming_it(tmp_path):
+    import subprocess
+    import sys
+
+    code = ("import sys, builtins; real = builtins.__import__\n"
+            "def fake(name, *a, **k):\n"
+            "    if name == 'jax' or name.startswith('jax.'): raise ImportError(name)\n"
+            "    return real(name, *a, **k)\n"
+            "builtins.__import__ = fake\n"
+            "from harness.collect import main; sys.argv[0] = 'collect'\n"
+            f"sys.exit(main(['--backend', 'jax', '--out', {str(tmp_path / 'c')!r}]))\n")
+    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 2
+    assert '.[jax]' in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
