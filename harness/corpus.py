@@ -431,7 +431,8 @@ class CorpusWriter:
             raise CorpusError(f"{path}: manifest is not a JSON object; delete it to regenerate")
         version = manifest.get("schema_version")
         if version != SCHEMA_VERSION:
-            raise CorpusError(f"{path}: schema_version {version!r}, this writer writes {SCHEMA_VERSION}")
+            raise CorpusError(f"{path}: schema_version {version!r}, this writer writes {SCHEMA_VERSION} "
+                              f"(its records stay readable; collect into another directory)")
         canonical = manifest.get("canonical_version", CANONICAL_VERSION)
         if canonical != CANONICAL_VERSION:
             raise CorpusError(

@@ -21,7 +21,7 @@ import jax  # noqa: E402
 
 jax.config.update("jax_enable_x64", True)
 
-from grammar.types import Array, BY_NAME, Composite, Struct  # noqa: E402
+from grammar.types import Array, Composite, Struct  # noqa: E402
 
 from .jax_render import JaxProgram  # noqa: E402
 from .reference import typed_ir  # noqa: E402
@@ -67,8 +67,6 @@ def check_against_reference(program: JaxProgram, kernel, values: dict, seed: int
     actual = run_program(program, kernel, values)
     return _reference_comparison(kernel, values, actual, seed)[0], actual
 
-
-_ = BY_NAME
 
 
 # ---- isolation: XLA's CPU compiler can exhaust memory on a rare program (a std::bad_alloc abort, measured on one

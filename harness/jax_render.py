@@ -37,12 +37,10 @@ differentiate it: unrolled loops and branches yes, ``lax.while_loop`` only forwa
 from __future__ import annotations
 
 import math
-import re
 from dataclasses import dataclass, field
 
 import libcst as cst
 
-from grammar import ops as OPS
 from grammar import semantics_jax as J
 from grammar.types import BOOL, FLOAT32, INT32, Array, Composite, Struct, composite
 
@@ -756,14 +754,3 @@ def render(kernel) -> JaxProgram:
     except RecursionError:
         raise Inexpressible("too-deep") from None
 
-
-def reason_of(kernel) -> str | None:
-    """None when the kernel is expressible, else the reason key."""
-    try:
-        render(kernel)
-        return None
-    except Inexpressible as e:
-        return e.reason
-
-
-_ = re, OPS  # (kept for readers: the table is grammar.ops)
