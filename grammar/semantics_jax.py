@@ -31,10 +31,11 @@ import inspect
 import re
 
 try:  # the helpers' own namespace, for running them directly (rendering needs no JAX: it writes text)
+    import jax  # noqa: F401
     import jax.numpy as jnp  # noqa: F401
     from jax import lax  # noqa: F401
 except ImportError:  # pragma: no cover - the [jax] extra is not installed
-    jnp = lax = None
+    jax = jnp = lax = None
 
 from .types import BOOL, BY_NAME as _TYPES, FLOAT16, FLOAT32, FLOAT64, INT32, Composite, Scalar
 
@@ -440,6 +441,37 @@ def _w_erfinv64(z):
     return jnp.where(jnp.isnan(z) | (z < -1.0) | (z > 1.0), jnp.nan, out)
 
 
+# the per-thread memory of harness.jax_render (struct values are dicts of fields)
+
+
+def _w_select(m, a, b):
+    """``jnp.where(m, a, b)`` over a value of any type (a struct is a dict of fields)."""
+    return jax.tree_util.tree_map(lambda x, y: jnp.where(m, x, y), a, b)
+
+
+def _w_at(tree, idx):
+    """Element ``idx`` of an array of structs (a dict of field arrays)."""
+    return jax.tree_util.tree_map(lambda x: x[idx], tree)
+
+
+def _w_set(tree, idx, value, m):
+    """``tree[idx] = value`` where ``m`` holds, on an array of structs."""
+    return jax.tree_util.tree_map(lambda x, v: x.at[idx].set(jnp.where(m, v, x[idx])), tree, value)
+
+
+def _w_shape(tree):
+    """The shape of an array, or of an array of structs (its first field's leading axes included)."""
+    return jax.tree_util.tree_leaves(tree)[0].shape
+
+
+def _w_merge(orig, w, m):
+    """Each slot: the value of the one thread that wrote it, else the array's input value."""
+    k = jnp.argmax(m, axis=0)
+    extra = (1,) * (w.ndim - 1 - k.ndim)
+    picked = jnp.take_along_axis(w, k.reshape((1,) + k.shape + extra), axis=0)[0]
+    return jnp.where(jnp.any(m, axis=0).reshape(k.shape + extra), picked, orig)
+
+
 HELPERS = {name: fn for name, fn in dict(globals()).items() if name.startswith("_w_") and callable(fn)}
 
 
@@ -546,12 +578,11 @@ def _truth(code: str, t) -> str:
     return code if t == BOOL else f"({code} != 0)"
 
 
-def _and(sig, a, b):
-    return f"({_truth(a, _a(sig))} & {_truth(b, _a(sig, 1))})"
-
-
-def _or(sig, a, b):
-    return f"({_truth(a, _a(sig))} | {_truth(b, _a(sig, 1))})"
+def _logic(op: str):
+    """``and``/``or``: both operands as truth values (``x != 0`` unless bool), both evaluated, like Warp."""
+    def spell(sig, a, b):
+        return f"({_truth(a, _a(sig))} {op} {_truth(b, _a(sig, 1))})"
+    return spell
 
 
 def _not(sig, a):
@@ -697,7 +728,7 @@ _CORE = {
     "neg": _neg, "pos": lambda sig, a: a,
     "lt": _compare("<"), "le": _compare("<="), "gt": _compare(">"), "ge": _compare(">="),
     "eq": _compare("=="), "ne": _compare("!="),
-    "and_": _and, "or_": _or, "not_": _not, "where": _where,
+    "and_": _logic("&"), "or_": _logic("|"), "not_": _not, "where": _where,
     "min_": _minmax("_w_fmin", "jnp.minimum"), "max_": _minmax("_w_fmax", "jnp.maximum"),
     "abs_": _abs, "clamp": _clamp,
     "sqrt": _wide_fn("jnp.sqrt"), "exp": _wide_fn("jnp.exp"), "log": _wide_fn("jnp.log"),
@@ -734,7 +765,7 @@ _SCALAR = {
     "isfinite": lambda sig, x: f"jnp.isfinite({x})", "isinf": lambda sig, x: f"jnp.isinf({x})",
     "isnan": lambda sig, x: f"jnp.isnan({x})",
     "lerp": _lerp, "smoothstep": _smoothstep,
-    "eq_float": _compare("=="), "ne_float": _compare("!="), "and_any": _and, "or_any": _or,
+    "eq_float": _compare("=="), "ne_float": _compare("!="), "and_any": _logic("&"), "or_any": _logic("|"),
 }
 for _name in ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",
               "uint64", "bool"):

@@ -273,12 +273,6 @@ def lower(source: str, arguments: list, float_inputs: list[str], float_outputs: 
     return texts
 
 
-def lowered_texts(program: JaxProgram, kernel, values: dict) -> dict[str, str | None]:
-    """:func:`lower` for a rendered program at the shapes of ``values``."""
-    float_inputs, float_outputs = _float_params(program, kernel)
-    return lower(program.source, argument_specs(program, kernel, values), float_inputs, float_outputs)
-
-
 def relower(section: dict) -> dict[str, str | None]:
     """The HLO texts lowered again from a record's ``jax`` section alone (its ``source`` and ``arguments``): an
     independent check that the stored texts are what the stored program lowers to."""

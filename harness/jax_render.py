@@ -37,7 +37,7 @@ differentiate it: unrolled loops and branches yes, ``lax.while_loop`` only forwa
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import libcst as cst
 
@@ -63,8 +63,6 @@ class JaxProgram:
     source: str  # the whole program (imports, helpers, ``kernel``)
     params: tuple[str, ...]  # ``kernel``'s parameters (the Warp kernel's, same order)
     outputs: tuple[str, ...]  # names of the arrays ``kernel`` returns (a dict)
-    dynamic_loops: bool  # a lax.while_loop inside: forward only (JAX cannot reverse-differentiate it)
-    rows: frozenset = field(default_factory=frozenset)  # (module, function) spellings used
 
 
 def _code(node) -> str:
@@ -209,7 +207,6 @@ class _Function:
             spelled = J.spell(op, sig, codes)
             if spelled is None:
                 raise Inexpressible("no-jax-spelling", f"{'.'.join(J.spelling_key(op, sig))} ({op.name} {sig.args})")
-            self.r.rows.add(J.spelling_key(op, sig))
             if op.outputs:
                 return spelled, tuple(sig.args[-op.outputs:])
             return spelled, sig.result
@@ -433,15 +430,20 @@ class _Function:
         literal = all(_int_literal(a) is not None for a in args)
         return args, literal
 
+    def loop_flags(self, body) -> tuple[str | None, str | None]:
+        """The break and continue flag names of a loop whose body breaks / continues (None otherwise); the break
+        flag starts false here, the continue flag at the top of each iteration."""
+        brk = self.fresh("brk") if _contains(body, cst.Break) else None
+        cnt = self.fresh("cnt") if _contains(body, cst.Continue) else None
+        if brk:
+            self.emit(f"{brk} = jnp.bool_(False)")
+        return brk, cnt
+
     def for_(self, s: cst.For) -> None:
         var = s.target.value
         args, literal = self._range(s.iter)
         body = s.body.body
-        has_brk, has_cnt = _contains(body, cst.Break), _contains(body, cst.Continue)
-        brk = self.fresh("brk") if has_brk else None
-        cnt = self.fresh("cnt") if has_cnt else None
-        if brk:
-            self.emit(f"{brk} = jnp.bool_(False)")
+        brk, cnt = self.loop_flags(body)
         self.env[var] = INT32
         if literal:
             bounds = ", ".join(str(_int_literal(a)) for a in args)
@@ -480,17 +482,12 @@ class _Function:
 
     def while_(self, s: cst.While) -> None:
         body = s.body.body
-        has_brk, has_cnt = _contains(body, cst.Break), _contains(body, cst.Continue)
-        brk = self.fresh("brk") if has_brk else None
-        cnt = self.fresh("cnt") if has_cnt else None
-        if brk:
-            self.emit(f"{brk} = jnp.bool_(False)")
+        brk, cnt = self.loop_flags(body)
         self.lax_loop(body, brk, cnt, counter=None, test=None, while_test=s.test)
 
     def lax_loop(self, body, brk, cnt, counter, test, while_test=None) -> None:
         """A loop whose trip count is data: ``lax.while_loop`` over what the body assigns (+ the flags and the
         kernel's per-thread memory), the mask part of the condition."""
-        self.r.dynamic_loops = True
         assigned = _assigned_names(body)
         carried = sorted(n for n in assigned if n in self.defined)
         if counter:
@@ -540,8 +537,6 @@ class _Renderer:
     def __init__(self, kernel):
         self.kernel = kernel
         self.counter = 0
-        self.rows: set = set()
-        self.dynamic_loops = False
         code, envs, funcs = typed_ir(kernel.kernel_source)
         self.ir = cst.parse_module(code)
         self.envs, self.funcs = envs, funcs
@@ -605,9 +600,9 @@ class _Renderer:
         prelude = ["import jax", "import jax.numpy as jnp", "import jax.scipy.special", "from jax import lax", "",
                    'jax.config.update("jax_enable_x64", True)', "", ""]
         helper_src = [J.helper_source(h) for h in helpers]
-        source = "\n".join(prelude) + "\n\n".join(helper_src + [_MERGE_SOURCE] + [body]) + "\n"
+        source = "\n".join(prelude) + "\n\n".join(helper_src + [body]) + "\n"
         outputs = tuple(self.written) + tuple(self.atomic_kind)  # (struct arrays: one output per field)
-        return JaxProgram(source, tuple(params), outputs, self.dynamic_loops, frozenset(self.rows))
+        return JaxProgram(source, tuple(params), outputs)
 
     def _atomics(self, kernel_def, roles) -> None:
         kinds: dict[str, set] = {}
@@ -698,35 +693,6 @@ class _Renderer:
             results.append(f'"{a}": {reduce}')
         lines.append("    return {" + ", ".join(results) + "}")
         return lines
-
-
-_MERGE_SOURCE = '''def _w_select(m, a, b):
-    """``jnp.where(m, a, b)`` over a value of any type (a struct is a dict of fields)."""
-    return jax.tree_util.tree_map(lambda x, y: jnp.where(m, x, y), a, b)
-
-
-def _w_at(tree, idx):
-    """Element ``idx`` of an array of structs (a dict of field arrays)."""
-    return jax.tree_util.tree_map(lambda x: x[idx], tree)
-
-
-def _w_set(tree, idx, value, m):
-    """``tree[idx] = value`` where ``m`` holds, on an array of structs."""
-    return jax.tree_util.tree_map(lambda x, v: x.at[idx].set(jnp.where(m, v, x[idx])), tree, value)
-
-
-def _w_shape(tree):
-    """The shape of an array, or of an array of structs (its first field's leading axes included)."""
-    return jax.tree_util.tree_leaves(tree)[0].shape
-
-
-def _w_merge(orig, w, m):
-    """Each slot: the value of the one thread that wrote it, else the array's input value."""
-    k = jnp.argmax(m, axis=0)
-    extra = (1,) * (w.ndim - 1 - k.ndim)
-    picked = jnp.take_along_axis(w, k.reshape((1,) + k.shape + extra), axis=0)[0]
-    return jnp.where(jnp.any(m, axis=0).reshape(k.shape + extra), picked, orig)
-'''
 
 
 def _count_returns(stmts) -> int:

@@ -713,8 +713,8 @@ def _jax_sections(ks, launched: dict, results: dict) -> None:
 
 def _jax_only_stage(ks, opts, ids, results, timings) -> None:
     """``--backend jax``: no Warp. Each kernel JAX expresses is run by JAX on its first coverage-chosen inputs and
-    compared with the reference; a match (or a screened input, as Warp's verification also accepts none) gives a
-    record whose Warp fields are empty and whose ``jax`` section holds the program and its HLO."""
+    compared with the reference; a match gives a record whose Warp fields are empty and whose ``jax`` section holds
+    the program and its HLO (a screened input or a JAX failure gives none)."""
     from .jax_oracle import jax_section
 
     now = utc_timestamp()
@@ -728,10 +728,13 @@ def _jax_only_stage(ks, opts, ids, results, timings) -> None:
             reason = section["reason"]
             results[k.name] = KernelResult(k, "screened" if reason.startswith("jax-") else "inexpressible", reason)
             continue
+        if section["reference_status"] != "match":
+            results[k.name] = KernelResult(k, "screened", f"JAX outputs {section['reference_status']}")
+            continue
         verification = {
             "backend": "jax",
             "cpu_executed": False,
-            "reference_match": section["reference_status"] == "match",
+            "reference_match": True,
             "nvrtc_compiled": False,
             "nvrtc_arch": "",
             "outputs_checked": section["outputs_checked"],
@@ -743,9 +746,6 @@ def _jax_only_stage(ks, opts, ids, results, timings) -> None:
             "optimization_level": opts.optimization_level,
             "policy": opts.policy,
         }
-        if section["reference_status"] != "match":
-            results[k.name] = KernelResult(k, "screened", f"JAX outputs {section['reference_status']}")
-            continue
         record = _record(k, ids[k.name], {k.name: {"forward": "", "backward": ""}},
                          {k.name: {"forward": "", "backward": ""}}, verification, opts, now)
         record.update(cpu_forward="", cpu_backward="", cuda_forward="", cuda_backward="", jax=section)
