@@ -284,3 +284,25 @@ def test_backend_jax_without_the_extra_exits_2_naming_it(tmp_path):
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 2
     assert '.[jax]' in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_collect_with_the_jax_backend_alone_records_verified_jax_programs_without_warp_code(tmp_path):
+    """``collect --backend jax``: no Warp stage runs; every record is valid, has empty Warp fields, says
+    ``backend: jax`` and holds a JAX program whose outputs matched the reference."""
+    import subprocess
+    import sys
+
+    from harness.corpus import read_records, validate_record
+
+    out = tmp_path / "c"
+    proc = subprocess.run([sys.executable, "-m", "harness.collect", "--out", str(out), "--target-mb", "0.02",
+                           "--workers", "1", "--batch-size", "4", "--seed", "3", "--backend", "jax",
+                           "--no-progress"], capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    assert '"cpu_compile"' not in proc.stdout  # no Warp build
+    records = list(read_records(out))
+    assert records
+    for r in records:
+        assert validate_record(r) == []
+        assert r["cpu_forward"] == r["cuda_backward"] == "" and r["verification"]["backend"] == "jax"
+        assert r["jax"]["expressible"] and r["jax"]["reference_status"] == "match" and r["jax"]["source"]
