@@ -54,7 +54,8 @@ __all__ = [
     "validate_record",
 ]
 
-SCHEMA_VERSION = 3  # 2: verification gains gradient_status and gradient_note; 3: the optional jax section
+SCHEMA_VERSION = 4  # 2: verification gains gradient_status and gradient_note; 3: the optional jax section;
+#: 4: the jax section gains gradient_status and gradient_note (the exact gradient oracle, harness.jax_gradient)
 INDEX_NAME = "index.txt"
 MANIFEST_NAME = "manifest.json"
 LOCK_NAME = ".lock"
@@ -88,6 +89,23 @@ VERIFICATION_FIELDS: dict[str, tuple[type, ...]] = {
     "max_error_ulp": (float, int),
     "input_seed": (int,),
     "gradient_checked": (bool,),
+    "gradient_status": (str,),
+    "gradient_note": (str,),
+}
+#: the optional ``jax`` section (``collect --backend both|jax``, harness.jax_oracle makes it; corpus/README.md)
+JAX_SECTION_FIELDS: dict[str, tuple[type, ...]] = {
+    "expressible": (bool,),
+    "reason": (str,),
+    "reference_status": (str,),
+    "outputs_checked": (int,),
+    "source": (str,),
+    "arguments": (list,),
+    "float_inputs": (list,),
+    "float_outputs": (list,),
+    "forward_hlo": (str,),
+    "backward_hlo": (str,),
+    "optimized_hlo": (str,),
+    "jax_version": (str,),
     "gradient_status": (str,),
     "gradient_note": (str,),
 }
@@ -168,6 +186,12 @@ def validate_record(record: Any) -> list[str]:
         ulp = verification.get("max_error_ulp")
         if _is_number(ulp, (int, float)) and not (math.isfinite(ulp) and ulp >= 0):
             problems.append("verification.max_error_ulp must be finite and >= 0")
+    if "jax" in record:
+        section = record["jax"]
+        if not isinstance(section, dict):
+            problems.append(f"jax must be dict, got {type(section).__name__}")
+        else:
+            problems += _check_fields(section, JAX_SECTION_FIELDS, "jax.")
     record_id, source = record.get("id"), record.get("python_source")
     if isinstance(record_id, str) and not _ID_RE.fullmatch(record_id):
         problems.append(f"id must be 32 lowercase hex digits, got {record_id!r}")

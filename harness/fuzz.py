@@ -170,6 +170,10 @@ def parse_args(argv):
     p.add_argument("--against", metavar="X.Y.Z", default=None,
                    help="also build and launch every batch with warp-lang X.Y.Z (installed once into a cached "
                    "environment) and report where the two releases disagree (harness.against)")
+    p.add_argument("--jax-gradient", action="store_true",
+                   help="also compare every gradient the finite-difference check checked with JAX's exact derivative "
+                   "of the kernel's JAX program, element by element (harness.jax_gradient; about 1 s per checked "
+                   "kernel; needs the [jax] extra)")
     p.add_argument("--progress-s", type=float, default=10.0, help="seconds between progress lines (default 10)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     args = p.parse_args(argv)
@@ -196,6 +200,11 @@ def parse_args(argv):
         p.error("--progress-s must be > 0")
     if args.seed is not None and args.seed < 0:
         p.error("--seed must be >= 0")
+    if args.jax_gradient:
+        try:
+            import jax  # noqa: F401
+        except ImportError:
+            p.error('--jax-gradient needs JAX: pip install -e ".[jax]"')
     if args.against is not None and not re.fullmatch(r"\d+\.\d+\.\d+", args.against):
         p.error(f"--against takes a warp-lang release number such as 1.10.0, not {args.against!r}")
     return args
@@ -239,6 +248,7 @@ class Hunt:
         self.pools: dict[int, tuple[str, ...]] = {}  # batch index -> its focus pool
         self.in_flight: set[int] = set()  # batches whose outcome has not come back yet
         self.gradient: Counter = Counter()  # gradient status (checked, excluded, ...) -> accepted kernels
+        self.exact: Counter = Counter()  # --jax-gradient: the exact check's status -> kernels it ran on
         self.against: Counter = Counter()  # --against: outcome -> kernels (harness.against)
         self.against_examples: list[str] = []  # the first build/launch errors of the other release
 
@@ -272,7 +282,8 @@ class Hunt:
         if kind.startswith("differential-"):
             differential = (kind.removeprefix("differential-"),)
         return Options(optimization_level=self.args.opt_level, nvrtc=nvrtc, seed=self.seed, policy=self.args.policy,
-                       differential=differential, skip_input_independent=not kind, against=self.args.against)
+                       differential=differential, skip_input_independent=not kind, against=self.args.against,
+                       jax_gradient=self.args.jax_gradient)
 
     def say(self, line: str) -> None:
         print(line, flush=True)
@@ -396,6 +407,7 @@ class Hunt:
         self.adjoint_used.update(out.adjoint_used)
         self.in_flight.discard(out.batch_index)
         self.gradient.update(out.gradient)
+        self.exact.update(out.exact)
         self.against.update({k: v for k, v in out.against.items() if k != "examples"})
         for line in out.against.get("examples", []):
             if len(self.against_examples) < 10 and line not in self.against_examples:
@@ -565,6 +577,9 @@ class Hunt:
             "stage_seconds_summed_over_workers": {k: round(v, 1) for k, v in self.timings.items()},
             # accepted kernels per gradient-check status, exclusions with their limit key (excluded:ill-conditioned)
             "gradient_status": dict(self.gradient.most_common()),
+            # --jax-gradient: kernels per status of the exact gradient oracle (checked, mismatch, unchecked: the
+            # finite-difference check did not check it, excluded:<why>)
+            "exact_gradient_status": dict(self.exact.most_common()),
             "adjoint_feedback": not self.args.no_feedback,
             # differentiable row -> gradient-checked kernels exercising its adjoint on a live path (measured until
             # the row reaches REACH_GOAL) / using it
@@ -627,7 +642,9 @@ def main(argv: list[str] | None = None) -> int:
     print(f"fuzz: {summary['elapsed_s']} s, seed {summary['seed']}, {summary['workers']} workers: "
           f"{summary['kernels']} kernels verified ({summary['kernels_per_s']}/s), {summary['skipped']} skipped; "
           f"verdicts: {v}; gradient checked on {summary['gradient_status'].get('checked', 0)} of "
-          f"{sum(summary['gradient_status'].values())} accepted; adjoints live-checked >= {REACH_GOAL}x: "
+          f"{sum(summary['gradient_status'].values())} accepted"
+          + (f" (exactly, through JAX: {summary['exact_gradient_status'].get('checked', 0)})" if args.jax_gradient
+             else "") + f"; adjoints live-checked >= {REACH_GOAL}x: "
           f"{summary['adjoint_rows_at_goal']}/"
           f"{summary['adjoint_rows_checkable']} rows; {hunt.against_line()}{len(summary['failures'])} failures, "
           f"{summary['reports']} new "

@@ -75,6 +75,7 @@ class HuntOutcome:
     adjoint_live: Counter = field(default_factory=Counter)  # row -> checked kernels exercising its adjoint live
     adjoint_used: Counter = field(default_factory=Counter)  # row -> checked kernels using it
     gradient: Counter = field(default_factory=Counter)  # gradient status -> accepted kernels
+    exact: Counter = field(default_factory=Counter)  # Options.jax_gradient: the exact check's status -> kernels
     against: dict = field(default_factory=dict)  # Options.against: outcome counts (pipeline.BatchResult.against)
 
 
@@ -135,6 +136,8 @@ def run_hunt(task: HuntTask, hook=None) -> HuntOutcome:
             out.failures.append(r.failure)
         if r.verdict == "generator-error":
             out.notes.append((r.kernel.name, r.kernel.source, r.reason))
+        if r.exact is not None:
+            out.exact[r.exact.status] += 1
         if r.verdict == "accepted" and r.record is not None:
             out.gradient[r.record["verification"].get("gradient_status", "unknown")] += 1  # with its limit key
         if r.record is not None and r.record["verification"].get("gradient_status") == "checked":

@@ -23,6 +23,7 @@ jax.config.update("jax_enable_x64", True)
 
 from grammar.types import Array, Composite, Struct  # noqa: E402
 
+from .corpus import JAX_SECTION_FIELDS  # noqa: E402
 from .jax_render import JaxProgram  # noqa: E402
 from .reference import typed_ir  # noqa: E402
 
@@ -96,6 +97,54 @@ def _check_in_child(program: JaxProgram, kernel, values: dict, seed: int):
     return comparison.status, comparison.mismatches[:3]
 
 
+def exact_gradient(program: JaxProgram, kernel, values: dict, v: dict, u: dict) -> dict:
+    """JAX's derivative of the program at ``values``, for the gradient check of :mod:`harness.jax_gradient`.
+
+    ``v``: float output name -> cotangent (the seeds Warp's backward got); ``u``: float input name -> direction.
+    Returns ``{"mode": "vjp", "grads": {input: Jᵀv}}`` (reverse mode, every float input element), or, for a program
+    with a ``lax.while_loop`` (JAX has no reverse mode through it), ``{"mode": "jvp", "ju": {output: J u}}``; with
+    ``"outputs"``, the program's forward outputs at ``values`` (the caller checks them against the reference
+    before it trusts the derivative). Computed in the program's own dtypes, like Warp's."""
+    args = jax_arguments(program, kernel, values)
+    float_inputs, float_outputs = _float_params(program, kernel)
+    namespace: dict = {}
+    exec(compile(program.source, "<jax-program>", "exec"), namespace)
+    kernel_fn = namespace["kernel"]
+    positions = [program.params.index(n) for n in float_inputs]
+
+    def differentiable(*float_args):
+        full = list(args)
+        for i, a in zip(positions, float_args):
+            full[i] = a
+        result = kernel_fn(*full)
+        return tuple(result[name] for name in float_outputs)
+
+    primals = [args[i] for i in positions]
+    outputs = {name: np.asarray(o) for name, o in jax.jit(kernel_fn)(*args).items()}
+    if "lax.while_loop" in program.source:
+        tangents = [jax.numpy.asarray(np.asarray(u[n]), dtype=p.dtype) for n, p in zip(float_inputs, primals)]
+        _, ju = jax.jit(lambda p, t: jax.jvp(differentiable, p, t))(tuple(primals), tuple(tangents))
+        return {"mode": "jvp", "ju": {n: np.asarray(d) for n, d in zip(float_outputs, ju)}, "outputs": outputs}
+
+    def pull(p, cotangents):
+        _, back = jax.vjp(differentiable, *p)
+        return back(cotangents)
+
+    cotangents = tuple(jax.numpy.asarray(np.asarray(v[n]), dtype=outputs[n].dtype) for n in float_outputs)
+    grads = jax.jit(pull)(tuple(primals), cotangents)
+    return {"mode": "vjp", "grads": {n: np.asarray(g) for n, g in zip(float_inputs, grads)}, "outputs": outputs}
+
+
+def _gradient_in_child(kernel, values: dict, v: dict, u: dict) -> dict:
+    from .jax_render import Inexpressible, render
+
+    try:
+        program = render(kernel)
+    except Inexpressible as error:
+        return {"mode": "inexpressible", "reason": str(error)[:300]}
+    return exact_gradient(program, kernel, values, v, u)
+
+
 class _ChildDied(Exception):
     pass
 
@@ -147,6 +196,18 @@ class IsolatedChecker:
         except Exception as error:  # noqa: BLE001 - JAX's own errors, reported by kind
             return f"jax-error: {str(error)[:200]}", []
 
+    def gradient(self, kernel, values: dict, v: dict, u: dict, timeout: float = 300.0) -> dict:
+        """:func:`exact_gradient` in the child; ``{"mode": "jax-crash" | "jax-timeout" | "jax-error", "reason"}``
+        when JAX failed."""
+        try:
+            return self._call({"op": "gradient", "args": (kernel, values, v, u)}, timeout)
+        except _ChildDied:
+            return {"mode": "jax-crash", "reason": "the child died (XLA's compiler over the memory cap)"}
+        except TimeoutError:
+            return {"mode": "jax-timeout", "reason": f"over {timeout:g} s"}
+        except Exception as error:  # noqa: BLE001 - JAX's own errors, reported by kind
+            return {"mode": "jax-error", "reason": str(error)[:200]}
+
     def close(self, kill: bool = False) -> None:
         if self.proc is not None:
             try:
@@ -169,7 +230,7 @@ def _serve() -> int:
     from .companion import read_frame, write_frame
 
     _child_setup()
-    handlers = {"check": _check_in_child, "section": _section_in_child}
+    handlers = {"check": _check_in_child, "section": _section_in_child, "gradient": _gradient_in_child}
     stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
     while True:
         request = read_frame(stdin)
@@ -283,14 +344,13 @@ def relower(section: dict) -> dict[str, str | None]:
 
 #: the fields of a record's ``jax`` section (corpus/README.md); ``source`` and the HLO texts are empty strings when
 #: the kernel is not expressible or JAX disagreed with the reference (no unverified program enters a corpus)
-SECTION_FIELDS = ("expressible", "reason", "reference_status", "outputs_checked", "source", "arguments",
-                  "float_inputs", "float_outputs", "forward_hlo", "backward_hlo", "optimized_hlo", "jax_version")
+SECTION_FIELDS = tuple(JAX_SECTION_FIELDS)
 
 
 def _empty_section() -> dict:
     section = dict.fromkeys(SECTION_FIELDS, "")
     section.update(expressible=False, outputs_checked=0, arguments=[], float_inputs=[], float_outputs=[],
-                   jax_version=jax.__version__)
+                   jax_version=jax.__version__, gradient_status="unchecked")
     return section
 
 
@@ -344,6 +404,14 @@ def jax_section(kernel, values: dict, seed: int) -> dict:
     if _MAKER is None:
         _MAKER = SectionMaker()
     return _MAKER.section(kernel, values, seed)
+
+
+def jax_gradient(kernel, values: dict, v: dict, u: dict) -> dict:
+    """:func:`exact_gradient` of ``kernel``'s program at ``values``, made in the memory-capped child."""
+    global _MAKER
+    if _MAKER is None:
+        _MAKER = SectionMaker()
+    return _MAKER.gradient(kernel, values, v, u)
 
 
 if __name__ == "__main__":

@@ -49,7 +49,7 @@ from . import differential as D
 from .compare import Comparison, compare_outputs, exact_match
 from .corpus import utc_timestamp
 from .extract import extract_all, normalise
-from .gradient import GradientResult, LazyGradients, check_gradient, needs_backward
+from .gradient import CHECKED, GradientResult, LazyGradients, check_gradient, needs_backward
 from .input_choice import first_inputs
 from .inputs import INPUT_ATTEMPTS, make_inputs, profile_for_attempt
 from .reference import run_reference
@@ -95,6 +95,10 @@ class Options:
     # program and its HLO, harness.jax_oracle.jax_section), "jax" (no Warp at all: the JAX program is verified
     # against the reference instead, and only the kernels it expresses are kept)
     backend: str = "warp"
+    # the exact gradient oracle (harness.jax_gradient): Warp's gradient of every kernel the finite-difference check
+    # checked is compared with JAX's derivative of the kernel's JAX program, where JAX expresses it (always on with
+    # backend "both")
+    jax_gradient: bool = False
 
 
 BACKENDS = ("warp", "both", "jax")
@@ -107,6 +111,8 @@ class KernelResult:
     reason: str = ""
     record: dict | None = None
     failure: Failure | None = None
+    # Options.jax_gradient: the exact gradient oracle's verdict (harness.jax_gradient), None when it did not run
+    exact: object = None
 
 
 @dataclass
@@ -298,6 +304,10 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
             W.set_module_options(reuse.module, optimization_level=opts.optimization_level, enable_backward=True)
             reuse.enable_backward = True
         _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse)
+    if opts.backend == "both" or opts.jax_gradient:
+        t = time.perf_counter()
+        _jax_gradient_stage(ks, ids, checked, results)
+        timings["jax_gradient"] += time.perf_counter() - t
     if opts.backend == "both":
         t = time.perf_counter()
         _jax_sections(ks, launched, results)
@@ -700,7 +710,7 @@ def _record(k: GeneratedKernel, cid: str, cpu: dict, cuda: dict, verification: d
 
 def _jax_sections(ks, launched: dict, results: dict) -> None:
     """``--backend both``: each accepted record gains its ``jax`` section, made on the inputs of the kernel's last
-    launch (the ones its Warp outputs matched the reference on)."""
+    launch (the ones its Warp outputs matched the reference on), with the exact gradient oracle's verdict."""
     from .jax_oracle import jax_section
 
     for k in ks:
@@ -708,7 +718,48 @@ def _jax_sections(ks, launched: dict, results: dict) -> None:
         if r is None or r.verdict != "accepted" or r.record is None or k.name not in launched:
             continue
         seed, values, _, _ = launched[k.name]
-        r.record["jax"] = jax_section(k, values, seed)
+        section = jax_section(k, values, seed)
+        exact = r.exact
+        section["gradient_status"] = exact.status if exact is not None else "unchecked"
+        section["gradient_note"] = exact.note if exact is not None else ""
+        r.record["jax"] = section
+
+
+def _jax_gradient_stage(ks, ids: dict, checked: dict, results: dict) -> None:
+    """The exact gradient oracle (:mod:`harness.jax_gradient`) on every accepted kernel: its verdict goes to the
+    kernel's result (``exact``); a mismatch turns the kernel into a ``gradient-mismatch`` Warp report whose
+    expected gradients are JAX's."""
+    from .jax_gradient import MISMATCH, UNCHECKED, ExactGradient, compare
+    from .jax_oracle import jax_gradient
+
+    for k in ks:
+        r = results.get(k.name)
+        if r is None or r.verdict != "accepted" or k.name not in checked:
+            continue
+        gradient = checked[k.name][3]
+        if gradient.status != CHECKED:
+            r.exact = ExactGradient(UNCHECKED, note=f"the finite-difference check: {gradient.status}")
+            continue
+        seed = int(ids[k.name][:8], 16)  # the inputs and seed _check_kernel gave the gradient check
+        values = make_inputs(k.params, k.dim, seed, "smooth")
+        exact = jax_gradient(k, values, gradient.v, gradient.u)
+        if exact.get("mode") in ("vjp", "jvp"):
+            try:
+                comparison = _reference_comparison(k, values, exact["outputs"], seed)[0]
+                status, why = comparison.status, comparison.reason
+            except Exception as error:  # noqa: BLE001 - JAX's outputs the reference cannot compare
+                status, why = "error", f"{type(error).__name__}: {error}"
+            if status != "match":
+                why = why.replace("Warp gave", "JAX gave")  # the comparison's wording is Warp's
+                exact = {"mode": f"jax-forward-{status}", "reason": f"JAX's outputs at these inputs: {why}"[:300]}
+        verdict = compare(gradient, exact)
+        r.exact = verdict
+        if verdict.status == MISMATCH:
+            failure = _jax_gradient_failure(k, values, gradient, verdict, seed)
+            verdict.expected = {}
+            results[k.name] = KernelResult(k, "warp-bug", "jax-gradient-mismatch: " + verdict.note, failure=failure,
+                                           exact=verdict)
+        verdict.expected = {}
 
 
 def _jax_only_stage(ks, opts, ids, results, timings) -> None:
@@ -834,6 +885,30 @@ def _mismatch_failure(k, values, expected, actual, comparison: Comparison, seed:
             if n in actual and np.shape(t) and np.size(t) == np.size(actual[n])}},
         message=comparison.reason, warp_version=W.warp_version(), detail=detail, seed=seed,
     )
+
+
+def _jax_gradient_failure(k, values, result: GradientResult, exact, seed: int) -> Failure:
+    """A ``gradient-mismatch`` report of the exact gradient oracle: Warp's gradients against JAX's (``vjp``), or,
+    when JAX gave only a directional derivative (``jvp``), against the reference's per-element central differences
+    as for the finite-difference check."""
+    failure = _gradient_failure(k, values, result, seed)
+    failure.message = "jax-gradient-mismatch: " + exact.note
+    if exact.mode == "vjp":
+        failure.expected = {f"{n}.grad": np.asarray(g).astype(np.asarray(result.warp_grads[n]).dtype)
+                            for n, g in exact.expected.items()}
+        how = ("The expected ones are JAX's: the kernel's JAX program (the same computation over whole arrays, "
+               "in the same dtypes) differentiated by jax.vjp with the same seeds; that program's outputs at these "
+               "inputs pass the reference comparison Warp's outputs pass. ")
+    else:
+        how = ("The directional derivative v·(J u) came from jax.jvp of the kernel's JAX program (it loops with "
+               "lax.while_loop, which JAX cannot reverse); the per-element expected gradients below come from "
+               "central differences of the numpy reference. ")
+    failure.detail = (
+        "Warp's input gradients come from the kernel launched under wp.Tape with the seeds below in the output "
+        "adjoints (tape.backward(grads=...)). " + how + "The finite-difference dot-product test alone passed "
+        f"({result.note}); the exact comparison did not: {exact.note}."
+    )
+    return failure
 
 
 def _gradient_failure(k, values, result: GradientResult, seed: int) -> Failure:

@@ -231,7 +231,7 @@ def test_manifest_holds_counts_and_meta(tmp_path):
         writer.flush()
         manifest = json.loads((tmp_path / MANIFEST_NAME).read_text())
         assert manifest["n_records"] == 1 and manifest["meta"] == meta
-        assert manifest["schema_version"] == 3
+        assert manifest["schema_version"] == 4
     CorpusWriter(tmp_path).close()  # no meta given: the stored meta is kept
     assert json.loads((tmp_path / MANIFEST_NAME).read_text())["meta"] == meta
     assert not list(tmp_path.glob("*.tmp"))
@@ -419,3 +419,15 @@ def test_the_tracked_sample_is_valid_under_the_current_schema():
     assert records and all(validate_record(r) == [] for r in records)
     assert sum(p.stat().st_size for p in sample.iterdir()) < 300_000  # a small sample, not a corpus
     assert any(r["verification"]["gradient_status"] == "checked" for r in records)
+
+
+def test_a_jax_section_is_checked_field_by_field():
+    from harness.corpus import JAX_SECTION_FIELDS, validate_record
+
+    section = {name: (types[0]() if types[0] is not bool else False) for name, types in JAX_SECTION_FIELDS.items()}
+    assert validate_record(make_record(1, jax=section)) == []
+    del section["gradient_status"]
+    section["outputs_checked"] = "3"
+    assert set(validate_record(make_record(1, jax=section))) == {
+        "missing field jax.gradient_status", "jax.outputs_checked must be int, got str"}
+    assert validate_record(make_record(1, jax=[])) == ["jax must be dict, got list"]
