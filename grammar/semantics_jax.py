@@ -268,6 +268,83 @@ def _w_inverse3(m):
     return jnp.where(ok, b * r, jnp.zeros_like(m))
 
 
+def _w_det4_parts(m, full):
+    """The cofactors and determinant of a 4x4 matrix as ``inverse_impl<4>``/``determinant<4>`` (mat.h, USD code):
+    products of two entries in the matrix's type, cofactor terms ``Type * double`` in double (for half: rounded
+    back to half through float), the first two columns' cofactors stored in the type, the last two in double."""
+    T = m.dtype
+    half = T == jnp.float16
+
+    def d(v):
+        return v.astype(jnp.float64)
+
+    def td(a, y):
+        p = a.astype(jnp.float64) * y
+        return p.astype(jnp.float32).astype(jnp.float16) if half else p
+
+    def t(v):
+        return (v.astype(jnp.float32) if half and v.dtype == jnp.float64 else v).astype(T)
+
+    x00, x01, x10, x11, x20, x21, x30, x31 = (m[0, 0], m[0, 1], m[1, 0], m[1, 1], m[2, 0], m[2, 1], m[3, 0], m[3, 1])
+    x02, x03, x12, x13, x22, x23, x32, x33 = (m[0, 2], m[0, 3], m[1, 2], m[1, 3], m[2, 2], m[2, 3], m[3, 2], m[3, 3])
+    y01, y02, y03 = d(x00 * x11 - x10 * x01), d(x00 * x21 - x20 * x01), d(x00 * x31 - x30 * x01)
+    y12, y13, y23 = d(x10 * x21 - x20 * x11), d(x10 * x31 - x30 * x11), d(x20 * x31 - x30 * x21)
+    z = {}
+    if full:
+        z[3, 3] = d(td(x02, y12) - td(x12, y02) + td(x22, y01))
+        z[2, 3] = d(td(x12, y03) - td(x32, y01) - td(x02, y13))
+        z[1, 3] = d(td(x02, y23) - td(x22, y03) + td(x32, y02))
+        z[0, 3] = d(td(x22, y13) - td(x32, y12) - td(x12, y23))
+        z[3, 2] = d(td(x13, y02) - td(x23, y01) - td(x03, y12))
+        z[2, 2] = d(td(x03, y13) - td(x13, y03) + td(x33, y01))
+        z[1, 2] = d(td(x23, y03) - td(x33, y02) - td(x03, y23))
+        z[0, 2] = d(td(x13, y23) - td(x23, y13) + td(x33, y12))
+    y01, y02, y03 = d(x02 * x13 - x12 * x03), d(x02 * x23 - x22 * x03), d(x02 * x33 - x32 * x03)
+    y12, y13, y23 = d(x12 * x23 - x22 * x13), d(x12 * x33 - x32 * x13), d(x22 * x33 - x32 * x23)
+    z[3, 0] = t(td(x11, y02) - td(x21, y01) - td(x01, y12))
+    z[2, 0] = t(td(x01, y13) - td(x11, y03) + td(x31, y01))
+    z[1, 0] = t(td(x21, y03) - td(x31, y02) - td(x01, y23))
+    z[0, 0] = t(td(x11, y23) - td(x21, y13) + td(x31, y12))
+    if full:
+        z[3, 1] = t(td(x00, y12) - td(x10, y02) + td(x20, y01))
+        z[2, 1] = t(td(x10, y03) - td(x30, y01) - td(x00, y13))
+        z[1, 1] = t(td(x00, y23) - td(x20, y03) + td(x30, y02))
+        z[0, 1] = t(td(x20, y13) - td(x30, y12) - td(x10, y23))
+    det = d(x30 * z[3, 0] + x20 * z[2, 0] + x10 * z[1, 0] + x00 * z[0, 0])
+    return z, det
+
+
+def _w_det4(m):
+    """4x4 ``determinant`` (:func:`_w_det4_parts`), converted to the matrix's type (half through float)."""
+    _, det = _w_det4_parts(m, False)
+    return (det.astype(jnp.float32) if m.dtype == jnp.float16 else det).astype(m.dtype)
+
+
+def _w_inverse4(m):
+    """4x4 ``inverse``: cofactor (i, j) times ``1 / det`` in double lands at (j, i); zeros unless ``|det| > 0``."""
+    z, det = _w_det4_parts(m, True)
+    ok = jnp.abs(det) > 0
+    rcp = 1.0 / jnp.where(ok, det, 1.0)
+    rows = []
+    for j in range(4):
+        row = []
+        for i in range(4):
+            v = z[i, j].astype(jnp.float64) * rcp
+            row.append((v.astype(jnp.float32) if m.dtype == jnp.float16 else v).astype(m.dtype))
+        rows.append(jnp.stack(row))
+    return jnp.where(ok, jnp.stack(rows), jnp.zeros_like(m))
+
+
+def _w_mat44_apply(m, x, w):
+    """``transform_point``/``transform_vector`` of a 4x4 matrix: ``mul(m, vec4(x, w))`` accumulated column by
+    column, the first three components."""
+    v = (x[0], x[1], x[2], w)
+    r = m[:, 0] * v[0]
+    for c in range(1, 4):
+        r = r + m[:, c] * v[c]
+    return r[:3]
+
+
 def _w_from_axis_angle(axis, angle):
     half = angle * jnp.asarray(0.5, angle.dtype)
     s = jnp.sin(half)
@@ -810,7 +887,7 @@ def _determinant(sig, m):
         return f"_w_det2({m})"
     if n == 3:
         return f"_w_det3({m})"
-    return None  # 4x4: Warp's mixed float/double USD code, not spelled yet
+    return f"_w_det4({m})"  # Warp's mixed float/double USD code
 
 
 SPELLINGS[("semantics_linalg", "determinant")] = _determinant
@@ -851,8 +928,8 @@ def _transformation(sig, *args):
 
 def _transform_apply(point: bool):
     def spell(sig, t, x):
-        if len(_a(sig).shape) == 2:
-            return None  # the 4x4 matrix overloads (mat.h column accumulation): not spelled yet
+        if len(_a(sig).shape) == 2:  # the 4x4 matrix overloads (mat.h column accumulation)
+            return f"_w_mat44_apply({t}, {x}, jnp.asarray({1 if point else 0}, {t}.dtype))"
         return f"({t}[:3] + _w_rotate({t}[3:], {x}))" if point else f"_w_rotate({t}[3:], {x})"
     return spell
 
@@ -911,7 +988,7 @@ def _quat_from_euler(sig, e, i, j, k):
 
 def _inverse(sig, m):
     n = _a(sig).shape[0]
-    return f"_w_inverse2({m})" if n == 2 else (f"_w_inverse3({m})" if n == 3 else None)
+    return f"_w_inverse2({m})" if n == 2 else (f"_w_inverse3({m})" if n == 3 else f"_w_inverse4({m})")
 
 
 def _twist_angle(signed: bool):

@@ -40,7 +40,9 @@ OUT, OUT2 = _array("out", role="output"), _array("out2", "vec3", role="output")
 SINK = ParamSpec("sink", "array", "float32", "output", 0, 0, (2 * DIM,))
 ACC, ACCI = _array("acc", role="atomic"), _array("acci", "int32", role="atomic", low=0, high=0)
 N = ParamSpec("n", "scalar", "int32", "param", 0, 5)
-_ANN = {"float32": "wp.array(dtype=wp.float32)", "vec3": "wp.array(dtype=wp.vec3)", "int32": "wp.array(dtype=wp.int32)"}
+M44 = _array("m", "mat44")
+_ANN = {"float32": "wp.array(dtype=wp.float32)", "vec3": "wp.array(dtype=wp.vec3)", "int32": "wp.array(dtype=wp.int32)",
+        "mat44": "wp.array(dtype=wp.mat44)"}
 
 
 def _kernel(body: str, params, helpers: str = "", structs: str = "", dim=DIM) -> GeneratedKernel:
@@ -112,6 +114,14 @@ def f0(p: float, q: float):
             return
         out[tid] = a[tid]
         """, (A, I, OUT, ACC, ACCI))),
+    "mat44_usd_code": (_kernel("""
+        tid = wp.tid()
+        x = m[tid]
+        r = wp.inverse(x)
+        p = wp.transform_point(x, v[tid])
+        q = wp.transform_vector(r, v[tid])
+        out[tid] = wp.determinant(x) + r[1, 2] + p[0] + q[1]
+        """, (M44, V, OUT))),
     "integer_semantics": (_kernel("""
         tid = wp.tid()
         k = i[tid]
