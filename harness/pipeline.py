@@ -896,6 +896,10 @@ def _jax_gradient_failure(k, values, result: GradientResult, exact, seed: int) -
     if exact.mode == "vjp":
         failure.expected = {f"{n}.grad": np.asarray(g).astype(np.asarray(result.warp_grads[n]).dtype)
                             for n, g in exact.expected.items()}
+        from .jax_gradient import FLOOR
+
+        scale = max((float(np.max(np.abs(g), initial=0.0)) for g in exact.expected.values()), default=0.0)
+        failure.tolerance = {"rtol": exact.tolerance, "atol": exact.tolerance * FLOOR * scale}  # the check's own
         how = ("The expected ones are JAX's: the kernel's JAX program (the same computation over whole arrays, "
                "in the same dtypes) differentiated by jax.vjp with the same seeds; that program's outputs at these "
                "inputs pass the reference comparison Warp's outputs pass. ")

@@ -140,6 +140,17 @@ def test_a_wrong_gradient_element_the_dot_product_test_lets_through_is_reported(
     f = r.failure
     assert f.kind == "gradient-mismatch" and set(f.expected) == {"a.grad", "b.grad"}
     assert "jax.vjp" in f.detail
+    assert f.tolerance["rtol"] == RTOLS[32] and 0 < f.tolerance["atol"] < 1e-4
+    # the reproducer judges by the check's own tolerance: on the real (unpatched) Warp it does not reproduce
+    import subprocess
+    import sys
+
+    from harness.report import render_reproducer
+
+    script = tmp_path / "repro.py"
+    script.write_text(render_reproducer(f))
+    proc = subprocess.run([sys.executable, str(script)], cwd=tmp_path, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0 and "not reproduced" in proc.stdout, (proc.stdout, proc.stderr)
     np.testing.assert_allclose(f.expected["a.grad"], f.actual["a.grad"], rtol=2e-4)
     a = next(arg.value for arg in f.args if arg.name == "a")
     np.testing.assert_allclose(f.expected["a.grad"], f.output_grads["out"] * (3 + np.cos(a)), rtol=1e-6)
