@@ -243,7 +243,17 @@ def test_collect_with_both_backends_writes_jax_sections_that_lower_again_to_the_
     assert check.returncode == 0, check.stderr
     assert f"{len(expressible)} JAX records re-lowered to the same HLO, 0 differ" in check.stdout
     manifest = json.loads((out / "manifest.json").read_text())
-    assert manifest["meta"]["backend"] == "both" and manifest["schema_version"] == 3
+    from harness.corpus import SCHEMA_VERSION
+
+    assert manifest["meta"]["backend"] == "both" and manifest["schema_version"] == SCHEMA_VERSION
+    # the exact gradient oracle ran on every record whose gradient the finite-difference check checked
+    for r in records:
+        status = r["jax"]["gradient_status"]
+        if r["verification"]["gradient_status"] != "checked":
+            assert status == "unchecked", r["jax"]["gradient_note"]
+        else:
+            assert status == "checked" or status.startswith("excluded:"), (status, r["jax"]["gradient_note"])
+            assert r["jax"]["gradient_note"]
 
 
 def test_a_changed_stored_hlo_is_caught_by_the_relowering_check(tmp_path):
