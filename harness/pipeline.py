@@ -729,7 +729,8 @@ def _jax_gradient_stage(ks, ids: dict, checked: dict, results: dict) -> None:
     """The exact gradient oracle (:mod:`harness.jax_gradient`) on every accepted kernel: its verdict goes to the
     kernel's result (``exact``); a mismatch turns the kernel into a ``gradient-mismatch`` Warp report whose
     expected gradients are JAX's."""
-    from .jax_gradient import MISMATCH, UNCHECKED, ExactGradient, compare
+    from .gradient import expected_gradients
+    from .jax_gradient import MISMATCH, UNCHECKED, ExactGradient, arbitrate, compare
     from .jax_oracle import jax_gradient
 
     for k in ks:
@@ -753,6 +754,9 @@ def _jax_gradient_stage(ks, ids: dict, checked: dict, results: dict) -> None:
                 why = why.replace("Warp gave", "JAX gave")  # the comparison's wording is Warp's
                 exact = {"mode": f"jax-forward-{status}", "reason": f"JAX's outputs at these inputs: {why}"[:300]}
         verdict = compare(gradient, exact)
+        if verdict.status == MISMATCH and verdict.mode == "vjp":
+            truth = expected_gradients(k, values, gradient)
+            verdict = arbitrate(verdict, gradient.warp_grads, truth)
         r.exact = verdict
         if verdict.status == MISMATCH:
             failure = _jax_gradient_failure(k, values, gradient, verdict, seed)

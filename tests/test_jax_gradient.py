@@ -16,7 +16,7 @@ pytest.importorskip("jax")
 from harness import pipeline  # noqa: E402
 from harness import warp_adapter as W  # noqa: E402
 from harness.gradient import CHECKED, GradientResult  # noqa: E402
-from harness.jax_gradient import FLOOR, MISMATCH, RTOLS, compare  # noqa: E402
+from harness.jax_gradient import FLOOR, MISMATCH, RTOLS, arbitrate, compare  # noqa: E402
 from test_jax import A, B, OUT, _kernel  # noqa: E402
 
 
@@ -46,6 +46,20 @@ def test_equal_gradients_are_checked_and_one_wrong_element_is_a_mismatch():
     assert close.status == CHECKED and close.deviation <= RTOLS[32]
     # the float16 path has its own, wider tolerance
     assert compare(_result({"a": np.array([1.0, -2.0, 3.003, 0.5])}, precision=16), exact).status == CHECKED
+
+
+def test_a_mismatch_stands_only_when_jax_agrees_with_the_reference_s_derivative_and_warp_does_not():
+    exact = {"mode": "vjp", "grads": {"a": np.array([1.0, -2.0, 3.0, 0.5])}}
+    warp = {"a": np.array([1.0, -2.0, 3.003, 0.5])}
+    truth = {"a": np.array([1.0, -2.0, 3.0 + 1e-7, np.nan])}  # NaN: no central difference for that element
+    assert arbitrate(compare(_result(warp), exact), warp, truth).status == MISMATCH
+    # JAX's own float32 rounding as far from the truth as Warp: not evidence against Warp
+    off = {"a": np.array([1.0, -2.0, 3.0015, 0.5])}
+    verdict = arbitrate(compare(_result(warp), exact), warp, off)
+    assert verdict.status == "excluded:jax-rounding" and "central differences" in verdict.note
+    # no reference derivative at all: excluded
+    none = {"a": np.full(4, np.nan)}
+    assert arbitrate(compare(_result(warp), exact), warp, none).status == "excluded:jax-rounding"
 
 
 def test_a_leaked_gradient_where_the_exact_one_is_zero_is_a_mismatch():
