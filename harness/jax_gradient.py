@@ -131,14 +131,13 @@ def arbitrate(verdict: ExactGradient, warp_grads: dict, truth: dict) -> ExactGra
     names = [n for n in verdict.expected if n in truth]
     known = {n: np.isfinite(np.asarray(truth[n], dtype=np.float64)) for n in names}
     t = {n: np.where(known[n], np.asarray(truth[n], dtype=np.float64), 0.0) for n in names}
-    mask = {n: np.where(known[n], np.asarray(v, dtype=np.float64), 0.0) for n, v in
-            ((n, verdict.expected[n]) for n in names)}
+    j = {n: np.where(known[n], np.asarray(verdict.expected[n], dtype=np.float64), 0.0) for n in names}
     w = {n: np.where(known[n], np.asarray(warp_grads[n], dtype=np.float64), 0.0) for n in names}
     scale = max((float(np.max(np.abs(g), initial=0.0)) for g in t.values()), default=0.0)
     if not names or not any(np.any(k) for k in known.values()) or scale == 0.0:
         verdict.status, verdict.note = "excluded:jax-rounding", verdict.note + "; no reference derivative to decide"
         return verdict
-    jax_off, _ = _element_deviation(mask, t, scale, FLOOR)
+    jax_off, _ = _element_deviation(j, t, scale, FLOOR)
     warp_off, _ = _element_deviation(w, t, scale, FLOOR)
     decided = (f"; against the reference's central differences: Warp {warp_off:.3g}, JAX {jax_off:.3g} (rtol "
                f"{verdict.tolerance:g})")

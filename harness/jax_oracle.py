@@ -28,11 +28,29 @@ from .jax_render import JaxProgram  # noqa: E402
 from .reference import typed_ir  # noqa: E402
 
 
-@lru_cache(maxsize=256)
-def _compiled(source: str):
+def _kernel_function(source: str):
+    """The ``kernel`` function a program's source defines (not jitted)."""
     namespace: dict = {}
     exec(compile(source, "<jax-program>", "exec"), namespace)
-    return jax.jit(namespace["kernel"])
+    return namespace["kernel"]
+
+
+@lru_cache(maxsize=256)
+def _compiled(source: str):
+    return jax.jit(_kernel_function(source))
+
+
+def _over_float_inputs(kernel_fn, args, positions: list[int], float_outputs: list[str]):
+    """``kernel_fn`` as a function of the arguments at ``positions`` alone (the others fixed to ``args``), returning
+    the tuple of the ``float_outputs``: what ``jax.vjp``/``jax.jvp`` differentiate."""
+    def differentiable(*float_args):
+        full = list(args)
+        for i, a in zip(positions, float_args):
+            full[i] = a
+        result = kernel_fn(*full)
+        return tuple(result[name] for name in float_outputs)
+
+    return differentiable
 
 
 def _param_types(kernel) -> dict:
@@ -107,20 +125,10 @@ def exact_gradient(program: JaxProgram, kernel, values: dict, v: dict, u: dict) 
     before it trusts the derivative). Computed in the program's own dtypes, like Warp's."""
     args = jax_arguments(program, kernel, values)
     float_inputs, float_outputs = _float_params(program, kernel)
-    namespace: dict = {}
-    exec(compile(program.source, "<jax-program>", "exec"), namespace)
-    kernel_fn = namespace["kernel"]
     positions = [program.params.index(n) for n in float_inputs]
-
-    def differentiable(*float_args):
-        full = list(args)
-        for i, a in zip(positions, float_args):
-            full[i] = a
-        result = kernel_fn(*full)
-        return tuple(result[name] for name in float_outputs)
-
+    differentiable = _over_float_inputs(_kernel_function(program.source), args, positions, float_outputs)
     primals = [args[i] for i in positions]
-    outputs = {name: np.asarray(o) for name, o in jax.jit(kernel_fn)(*args).items()}
+    outputs = {name: np.asarray(o) for name, o in _compiled(program.source)(*args).items()}
     if "lax.while_loop" in program.source:
         tangents = [jax.numpy.asarray(np.asarray(u[n]), dtype=p.dtype) for n, p in zip(float_inputs, primals)]
         _, ju = jax.jit(lambda p, t: jax.jvp(differentiable, p, t))(tuple(primals), tuple(tangents))
@@ -305,9 +313,7 @@ def lower(source: str, arguments: list, float_inputs: list[str], float_outputs: 
     in, ``float_inputs``' cotangents out), None when it has none or JAX cannot reverse-differentiate the program
     (a ``lax.while_loop``); ``optimized``: the forward HLO after XLA's CPU passes. All normalised
     (:func:`normalise_hlo`)."""
-    namespace: dict = {}
-    exec(compile(source, "<jax-program>", "exec"), namespace)
-    kernel_fn = namespace["kernel"]
+    kernel_fn = _kernel_function(source)
     args = [_abstract(a) for a in arguments]
     names = [a[0] for a in arguments]
     lowered = jax.jit(kernel_fn).lower(*args)
@@ -318,13 +324,7 @@ def lower(source: str, arguments: list, float_inputs: list[str], float_outputs: 
         return texts
 
     def backward(all_args, cotangents):
-        def differentiable(*float_args):
-            full = list(all_args)
-            for i, a in zip(positions, float_args):
-                full[i] = a
-            result = kernel_fn(*full)
-            return tuple(result[name] for name in float_outputs)
-
+        differentiable = _over_float_inputs(kernel_fn, all_args, positions, float_outputs)
         _, pull = jax.vjp(differentiable, *[all_args[i] for i in positions])
         return pull(tuple(cotangents))
 

@@ -760,10 +760,9 @@ def _jax_gradient_stage(ks, ids: dict, checked: dict, results: dict) -> None:
         r.exact = verdict
         if verdict.status == MISMATCH:
             failure = _jax_gradient_failure(k, values, gradient, verdict, seed)
-            verdict.expected = {}
             results[k.name] = KernelResult(k, "warp-bug", "jax-gradient-mismatch: " + verdict.note, failure=failure,
                                            exact=verdict)
-        verdict.expected = {}
+        verdict.expected = {}  # the report holds them; results cross process boundaries
 
 
 def _jax_only_stage(ks, opts, ids, results, timings) -> None:

@@ -290,7 +290,8 @@ def test_a_changed_stored_hlo_is_caught_by_the_relowering_check(tmp_path):
     assert proc.returncode == 1 and "forward HLO differs" in proc.stderr, (proc.stdout, proc.stderr)
 
 
-def test_backend_jax_without_the_extra_exits_2_naming_it(tmp_path):
+def run_without_jax(command: str, argv: list[str]):
+    """``harness.<command>.main(argv)`` in a fresh process where ``import jax`` fails, as without the extra."""
     import subprocess
     import sys
 
@@ -299,9 +300,13 @@ def test_backend_jax_without_the_extra_exits_2_naming_it(tmp_path):
             "    if name == 'jax' or name.startswith('jax.'): raise ImportError(name)\n"
             "    return real(name, *a, **k)\n"
             "builtins.__import__ = fake\n"
-            "from harness.collect import main; sys.argv[0] = 'collect'\n"
-            f"sys.exit(main(['--backend', 'jax', '--out', {str(tmp_path / 'c')!r}]))\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+            f"from harness.{command} import main; sys.argv[0] = {command!r}\n"
+            f"sys.exit(main({argv!r}))\n")
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+
+
+def test_backend_jax_without_the_extra_exits_2_naming_it(tmp_path):
+    proc = run_without_jax("collect", ["--backend", "jax", "--out", str(tmp_path / "c")])
     assert proc.returncode == 2
     assert '.[jax]' in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
 

@@ -17,7 +17,7 @@ from harness import pipeline  # noqa: E402
 from harness import warp_adapter as W  # noqa: E402
 from harness.gradient import CHECKED, GradientResult  # noqa: E402
 from harness.jax_gradient import FLOOR, MISMATCH, RTOLS, arbitrate, compare  # noqa: E402
-from test_jax import A, B, OUT, _kernel  # noqa: E402
+from test_jax import A, B, OUT, _kernel, run_without_jax  # noqa: E402
 
 
 def _result(grads: dict, precision: int = 32, rhs: float = 0.0) -> GradientResult:
@@ -172,16 +172,6 @@ def test_a_wrong_gradient_element_the_dot_product_test_lets_through_is_reported(
 
 
 def test_fuzz_jax_gradient_without_the_extra_exits_2_naming_it(tmp_path):
-    import subprocess
-    import sys
-
-    code = ("import sys, builtins; real = builtins.__import__\n"
-            "def fake(name, *a, **k):\n"
-            "    if name == 'jax' or name.startswith('jax.'): raise ImportError(name)\n"
-            "    return real(name, *a, **k)\n"
-            "builtins.__import__ = fake\n"
-            "from harness.fuzz import main; sys.argv[0] = 'fuzz'\n"
-            f"sys.exit(main(['--budget-s', '5', '--jax-gradient', '--reports', {str(tmp_path / 'r')!r}]))\n")
-    proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
+    proc = run_without_jax("fuzz", ["--budget-s", "5", "--jax-gradient", "--reports", str(tmp_path / "r")])
     assert proc.returncode == 2
     assert '.[jax]' in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
