@@ -56,7 +56,7 @@ class Op:
     # widths and atomic min/max included); the gradient oracle records the value of piecewise-constant
     # results to detect steps, see harness.gradient
     differentiable: bool = True
-    family: str = "arith"  # arith | math | compare | logic | select | cast | vector
+    family: str = "arith"  # arith | math | compare | logic | select | cast | vector | nn
     # True when the result is fully determined by IEEE rules with no rounding latitude for an
     # implementation (negation, abs, min/max, selection, floor, casts, fmod...). Other float results may
     # legitimately differ by an ulp or so between Warp (libm, fused multiply-add) and numpy; the reference
@@ -75,6 +75,10 @@ class Op:
     # a predicate with one result for every finite argument (isnan, isinf: False; isfinite: True). Inputs are
     # finite (harness.inputs), so an `if` on it never takes one of its branches: branch tests avoid it
     fixed_on_finite: bool = False
+    # rows implemented in Warp's language rather than as a builtin (grammar.ops_nn): the source of the
+    # ``@wp.func`` of one signature, named like the spelling. A kernel using the row carries the definitions of
+    # the overloads it calls; the reference evaluates the row's semantics and never reads them
+    definition: Callable[[Signature], str] | None = field(default=None, compare=False, hash=False)
 
     def domain(self, i: int, signature: Signature | None = None) -> str:
         """The domain of argument ``i`` (of ``signature`` when given: an overload may narrow it)."""
@@ -195,9 +199,9 @@ def _assemble(core: tuple[Op, ...], modules) -> tuple[Op, ...]:
     return tuple(rows[n] for n in order)
 
 
-from . import ops_linalg, ops_quat, ops_scalar  # noqa: E402  (group modules build on the names above)
+from . import ops_linalg, ops_nn, ops_quat, ops_scalar  # noqa: E402  (group modules build on the names above)
 
-GROUP_MODULES = (ops_scalar, ops_linalg, ops_quat)
+GROUP_MODULES = (ops_scalar, ops_linalg, ops_quat, ops_nn)
 OPS = _assemble(CORE_OPS, GROUP_MODULES)
 DOMAIN_DOCS: dict[str, str] = {d: "" for d in DOMAINS}
 for _m in GROUP_MODULES:
@@ -210,6 +214,14 @@ UNOPS = {op.spelling: op.name for op in OPS if op.syntax == "unop"}
 COMPARES = {op.spelling: op.name for op in OPS if op.syntax == "compare"}
 BOOLOPS = {op.spelling: op.name for op in OPS if op.syntax == "boolop"}
 CALLS = {op.spelling: op.name for op in OPS + ATOMICS if op.syntax in ("call", "construct")}
+#: spellings of the rows implemented as ``@wp.func`` library functions (:attr:`Op.definition`): the names of
+#: the definitions a kernel carries, which the reference skips
+FRAGMENT_NAMES: frozenset[str] = frozenset(op.spelling for op in OPS if op.definition is not None)
+
+
+def fragment_source(op: Op, signature: Signature) -> str:
+    """The Warp source (a ``@wp.func`` definition) of one overload of a row implemented in Warp's language."""
+    return op.definition(signature)
 
 
 #: the Warp release the table follows: an older one may lack rows (:func:`restrict`) or overloads

@@ -549,6 +549,49 @@ def _w_merge(orig, w, m):
     return jnp.where(jnp.any(m, axis=0).reshape(k.shape + extra), picked, orig)
 
 
+# ---- the neural-network fragments (grammar.ops_nn, grammar.semantics_nn): the same order of operations -----------
+
+
+def _w_wide(fn, x):
+    """A libm function of a float32 value evaluated in float64 and rounded back (float64: as is)."""
+    return fn(x.astype(jnp.float64)).astype(x.dtype)
+
+
+def _w_sum(v):
+    """Components summed left to right."""
+    r = v[0]
+    for i in range(1, v.shape[0]):
+        r = r + v[i]
+    return r
+
+
+def _w_gelu(x):
+    one, half = jnp.ones((), x.dtype), jnp.asarray(0.5, x.dtype)
+    return half * x * (one + _w_wide(jax.scipy.special.erf, x * jnp.asarray(0.7071067811865476, x.dtype)))
+
+
+def _w_softmax(v):
+    e = _w_wide(jnp.exp, v - jnp.max(v))
+    return e / _w_sum(e)
+
+
+def _w_layer_norm(v):
+    n = jnp.asarray(v.shape[0], v.dtype)
+    d = v - _w_sum(v) / n
+    return d / jnp.sqrt(_w_dot(d, d) / n + jnp.asarray(1e-5, v.dtype))
+
+
+def _w_batch_norm(x):
+    n = jnp.asarray(x.shape[0], x.dtype)
+    d = x - (x[0] + x[1] + x[2]) / n
+    var = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]) / n
+    return d * (jnp.ones((), x.dtype) / jnp.sqrt(var + jnp.asarray(1e-5, x.dtype)))
+
+
+def _w_attention(q, k, v):
+    return _w_vec_mat(_w_softmax(_w_mat_vec(k, q) * jnp.asarray(0.5773502691896258, q.dtype)), v)
+
+
 HELPERS = {name: fn for name, fn in dict(globals()).items() if name.startswith("_w_") and callable(fn)}
 
 
@@ -1045,6 +1088,11 @@ def _erfinv(complement: bool):
 
 
 _register("semantics_scalar", {"erfinv": _erfinv(False), "erfcinv": _erfinv(True)})
+_register("semantics_nn", {
+    "gelu": lambda sig, x: f"_w_gelu({x})", "softmax": lambda sig, v: f"_w_softmax({v})",
+    "layer_norm": lambda sig, v: f"_w_layer_norm({v})", "batch_norm": lambda sig, x: f"_w_batch_norm({x})",
+    "attention": lambda sig, q, k, v: f"_w_attention({q}, {k}, {v})",
+})
 
 
 def spelling_key(op, sig) -> tuple[str, str]:

@@ -956,7 +956,8 @@ def analyse(kernel_source: str, params) -> Analysis:
     halves = half_product_statements(kernel_source)
     outputs = {p.name for p in params if p.role in ("output", "atomic")}
     module = parsed(kernel_source)
-    definitions = [d for d in module.body if isinstance(d, cst.FunctionDef)]
+    definitions = [d for d in module.body if isinstance(d, cst.FunctionDef)
+                   and d.name.value not in OPS.FRAGMENT_NAMES]  # (a library-function row is a row: grammar.ops_nn)
     unsafe: dict[str, tuple[str, str]] = {}  # helper name -> (limit key, statement)
     helper_bits: dict[str, set[int]] = {}
     kernel_wide: dict[str, str] = {}

@@ -66,7 +66,9 @@ def probes() -> list[tuple[str, str, str]]:
                 body = f"{', '.join(f'r{j}' for j in range(op.outputs))} = {call}"
             else:
                 body = call if (s.result is None or op.outputs or op.inplace) else f"r = {call}"
-            out.append((key(op, i), name, f"@wp.kernel\ndef {name}({params}):\n    {body}\n"))
+            # a library-function row (grammar.ops_nn) is probed with its definition: the release must build it
+            definition = OPS.fragment_source(op, s) + "\n\n" if op.definition is not None else ""
+            out.append((key(op, i), name, f"{definition}@wp.kernel\ndef {name}({params}):\n    {body}\n"))
     return out
 
 

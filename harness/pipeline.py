@@ -144,7 +144,10 @@ def name_kernels(kernels: list[GeneratedKernel]) -> list[tuple[str, GeneratedKer
 
 
 def module_source(kernels: list[GeneratedKernel]) -> str:
-    return "import warp as wp\n\n\n" + "\n\n".join(k.kernel_source for k in kernels)
+    """One importable module of ``kernels``: the library functions they call (grammar.ops_nn), each once, then
+    each kernel's own definitions."""
+    fragments = dict.fromkeys(f for k in kernels for f in k.fragments)
+    return "import warp as wp\n\n\n" + "\n\n".join((*fragments, *(k.own_source for k in kernels)))
 
 
 class _Build:

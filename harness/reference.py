@@ -848,7 +848,8 @@ def struct_types(source: str) -> dict[str, Struct]:
 
 def _definitions(source: str) -> list[cst.FunctionDef]:
     """The function definitions of a kernel's source: ``@wp.func`` helpers first, the ``@wp.kernel`` last."""
-    defs = [s for s in parsed(source).body if isinstance(s, cst.FunctionDef)]
+    defs = [s for s in parsed(source).body if isinstance(s, cst.FunctionDef)
+            and s.name.value not in OPS.FRAGMENT_NAMES]  # (library-function rows: their semantics is the table's)
     if not defs or _code(defs[-1].decorators[0].decorator) != "wp.kernel":
         raise ReferenceTypeError("the source must end with a @wp.kernel function")
     return defs

@@ -649,6 +649,8 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
     if not cast and (tracks_interval(result) or (op.syntax == "compare" and tracks_interval(signature.args[0]))):
         args = fit_int_operands(op, args, sc.policy, result if tracks_interval(result) else signature.args[0])
     node = render_op(op, [a.node for a in args], signature)
+    if op.definition is not None:  # a library-function row: the kernel carries its definition
+        sc.fragments[(op.name, signature)] = None
     if not tracks_interval(result):
         return Expr(node, result)
     lo, hi = int_interval(op, args, sc.policy.float_cast_bound, result)

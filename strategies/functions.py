@@ -97,7 +97,7 @@ def helper_function(draw, sc: Scope, index: int, types: list) -> tuple[cst.Funct
     n_params = draw(st.integers(1, 3))
     params = [choose(draw, types) for _ in range(n_params)]
     fs = Scope(p, [], [], [], palette=sc.palette, funcs=list(sc.funcs), in_func=True, focus=sc.focus,
-               structs=[s for s in sc.structs if not s.has_array], directed=sc.directed)
+               structs=[s for s in sc.structs if not s.has_array], directed=sc.directed, fragments=sc.fragments)
     names = []
     for k, t in enumerate(params):
         name = f"p{k}"

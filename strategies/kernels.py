@@ -67,15 +67,30 @@ class GeneratedKernel:
     helpers: tuple[cst.FunctionDef, ...] = ()  # user @wp.func definitions the kernel calls
     structs: tuple[cst.ClassDef, ...] = ()  # user @wp.struct definitions the kernel uses
     directed: bool = False  # drawn gradient-directed (Policy.directed_weights)
+    #: sources of the ``@wp.func`` definitions of the library-function rows the kernel calls (grammar.ops_nn:
+    #: ``softmax``...), each an overload named like its row's spelling; not renamed with the kernel (every
+    #: kernel of a module shares them: :func:`harness.pipeline.module_source` writes each once)
+    fragments: tuple[str, ...] = ()
 
     @cached_property  # rendering is costly and the harness reads it many times; nodes are immutable
     def source(self) -> str:
-        """A complete, importable module holding this kernel, its struct types and helper functions."""
-        return B.render(B.module([*self.structs, *self.helpers, self.func]))
+        """A complete, importable module holding this kernel, its library functions, struct types and helper
+        functions."""
+        own = B.render(B.module([*self.structs, *self.helpers, self.func]))
+        if not self.fragments:
+            return own
+        head, _, rest = own.partition("\n\n\n")  # after the import line
+        return f"{head}\n\n\n" + "\n\n".join(self.fragments) + "\n\n" + rest
 
     @cached_property
     def kernel_source(self) -> str:
-        """The definitions (struct types, helper functions, then the kernel) without the import line."""
+        """The definitions (library functions, struct types, helper functions, then the kernel) without the
+        import line."""
+        return "\n\n".join((*self.fragments, self.own_source)) if self.fragments else self.own_source
+
+    @cached_property
+    def own_source(self) -> str:
+        """:attr:`kernel_source` without the library functions (a module of several kernels holds each once)."""
         return "\n\n".join(B.render(d) for d in (*self.structs, *self.helpers, self.func))
 
     def __repr__(self) -> str:  # what Hypothesis prints for a falsifying example
@@ -342,5 +357,8 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     func = B.kernel_def(name, params, body)
     dim = shape[0] if rank == 1 else shape
     used = B.names_in(*helpers, func)  # a struct type nothing uses is not rendered
+    called = B.called_names(*helpers, func)  # (an expression drawn and then redrawn left no call behind)
+    fragments = tuple(OPS.fragment_source(OPS.BY_NAME[row], s) for row, s in sc.fragments
+                      if OPS.BY_NAME[row].spelling in called)
     return GeneratedKernel(name, func, tuple(specs), categories_of(func), dim, tuple(helpers),
-                           tuple(struct_def(s) for s in structs if s.name in used), directed)
+                           tuple(struct_def(s) for s in structs if s.name in used), directed, fragments)

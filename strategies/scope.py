@@ -90,6 +90,9 @@ class Scope:
     #: it accumulates instead where the type allows (strategies.statements.store)
     written: set = field(default_factory=set)
     converting: int = 0  # nesting of expressions.converted_leaf (bounded)
+    #: (row, signature) of each library-function row (``Op.definition``, grammar.ops_nn) drawn so far, in order:
+    #: the kernel carries their ``@wp.func`` definitions; shared with the scopes of its helpers
+    fragments: dict = field(default_factory=dict)
     _counter: int = 0
     _marks: list[tuple[int, bool]] = field(default_factory=list)
 

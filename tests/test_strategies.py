@@ -901,8 +901,9 @@ def test_a_second_store_to_an_output_accumulates():
     from grammar.types import BY_NAME as TYPES
 
     stores = 0
-    # 80 kernels: a second store to the same float output comes in 0-33 of 40 kernels depending on the seed
-    for k in draw_kernels(3, 80):
+    # 80 kernels: a second store to the same float output comes 10-39 times depending on the seed (generator
+    # 0.5.0: seeds 3, 4, 5, 6 give 10, 26, 19, 39)
+    for k in draw_kernels(4, 80):
         outs = {p.name for p in k.params if p.role == "output" and not p.name.startswith("sink")
                 and p.dtype in TYPES and accumulates(TYPES[p.dtype])}
         seen: set = set()

@@ -1,0 +1,83 @@
+"""Numpy semantics of the neural-network fragments (:mod:`grammar.ops_nn`): gelu, softmax, layer and batch
+normalisation, one attention head.
+
+Values follow :mod:`grammar.semantics_linalg`: vectors are 1-D numpy arrays and matrices 2-D, in the operands'
+own dtype in native runs and in float64 / long double in high-precision runs. Each function is the row's
+textbook definition, written in the order of operations of its Warp definition (:mod:`grammar.ops_nn`), so a
+native run rounds where Warp rounds; the sums of components go left to right, as Warp's written-out sums do.
+
+* ``gelu(x) = 0.5 * x * (1 + erf(x / sqrt(2)))`` (the exact form, not the tanh approximation); ``erf`` as the
+  ``erf`` row computes it (float32 through double, rounded).
+* ``softmax(v)_i = exp(v_i - max(v)) / sum_j exp(v_j - max(v))``: the shift by the largest component keeps
+  every exponent <= 0, so nothing overflows for any finite input.
+* ``layer_norm(v) = (v - mean(v)) / sqrt(var(v) + 1e-5)`` over the components (population variance).
+* ``batch_norm(x)``: the rows of a 3x3 matrix are three samples, the columns three features; each column is
+  normalised like ``layer_norm`` (its mean and population variance over the rows), eps 1e-5.
+* ``attention(q, k, v) = softmax(k q / sqrt(3)) v``: one query against three keys (the rows of ``k``), a weighted
+  sum of the rows of ``v``.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from . import semantics_linalg as L
+
+EPS = 1e-5
+INV_SQRT2 = 0.7071067811865476
+INV_SQRT3 = 0.5773502691896258
+
+
+def _t(x) -> type:
+    return x.dtype.type if isinstance(x, np.ndarray) else type(x)
+
+
+def _erf(x):
+    """The ``erf`` row's value: Python's (glibc's) double erf, rounded to float32 for float32 operands."""
+    if isinstance(x, np.float32):
+        return np.float32(math.erf(float(x)))
+    return type(x)(math.erf(float(x)))
+
+
+def _sum(v):
+    """Components summed left to right (Warp's written-out ``v[0] + v[1] + ...``)."""
+    r = v[0]
+    for i in range(1, v.shape[0]):
+        r = r + v[i]
+    return r
+
+
+def gelu(ctx, x):
+    t = _t(x)
+    return t(0.5) * x * (t(1.0) + _erf(x * t(INV_SQRT2)))
+
+
+def softmax(ctx, v):
+    e = np.exp(v - np.max(v))
+    return e / _sum(e)
+
+
+def layer_norm(ctx, v):
+    t = _t(v)
+    n = t(v.shape[0])
+    d = v - _sum(v) / n
+    var = L._dot(d, d) / n
+    return d / np.sqrt(var + t(EPS))
+
+
+def batch_norm(ctx, x):
+    t = _t(x)
+    n = t(x.shape[0])
+    mean = (x[0] + x[1] + x[2]) / n
+    d = x - mean
+    var = (d[0] * d[0] + d[1] * d[1] + d[2] * d[2]) / n
+    inv = t(1.0) / np.sqrt(var + t(EPS))
+    return d * inv
+
+
+def attention(ctx, q, k, v):
+    t = _t(q)
+    s = L.mat_vec(ctx, k, q) * t(INV_SQRT3)
+    return L.vec_mat(ctx, softmax(ctx, s), v)
