@@ -97,7 +97,10 @@ _HEADER = "import warp as wp\n\n\n"
 def _build(W, sources: list[str], options: dict, workdir: Path, tag: int):
     """Import the kernels' ``sources`` as one module and build it for the CPU: (module, None) or (None, error)."""
     path = workdir / f"m_{tag}.py"
-    path.write_text(_HEADER + "\n\n".join(sources))
+    # top-level definitions (two blank lines apart) once each: kernels that call the same library function
+    # (grammar.ops_nn) each carry its definition
+    blocks = dict.fromkeys(b.rstrip("\n") for source in sources for b in source.split("\n\n\n"))
+    path.write_text(_HEADER + "\n\n\n".join(blocks) + "\n")
     module = W.import_kernel_module(path)
     W.set_module_options(module, **options)
     try:

@@ -16,7 +16,7 @@ CATEGORIES = (
     "arithmetic", "atomic", "combined", "conditional", "loop", "math",
     "multi_conditional", "nested_loop", "scalar_param", "vector",
 )
-_MATH_CALLS = {op.spelling for op in OPS if op.family == "math"}
+_MATH_CALLS = {op.spelling for op in OPS if op.family in ("math", "nn")}  # (nn: grammar.ops_nn, softmax...)
 _ARITH = (cst.Add, cst.Subtract, cst.Multiply, cst.Divide, cst.FloorDivide, cst.Modulo)
 
 
