@@ -27,7 +27,7 @@ POLICY = dataclasses.replace(DEFAULT_POLICY, directed_weights=(0, 1), directed_f
 
 @pytest.fixture(scope="module")
 def kernels():
-    return draw_kernels(3, 8, POLICY)
+    return draw_kernels(3, 5, POLICY)
 
 
 def test_a_kernel_carries_the_definitions_of_the_overloads_it_calls(kernels):
