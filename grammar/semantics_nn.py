@@ -7,7 +7,7 @@ textbook definition, written in the order of operations of its Warp definition (
 native run rounds where Warp rounds; the sums of components go left to right, as Warp's written-out sums do.
 
 * ``gelu(x) = 0.5 * x * (1 + erf(x / sqrt(2)))`` (the exact form, not the tanh approximation); ``erf`` as the
-  ``erf`` row computes it (float32 through double, rounded).
+  ``erf`` row computes it (its semantics function is called).
 * ``softmax(v)_i = exp(v_i - max(v)) / sum_j exp(v_j - max(v))``: the shift by the largest component keeps
   every exponent <= 0, so nothing overflows for any finite input.
 * ``layer_norm(v) = (v - mean(v)) / sqrt(var(v) + 1e-5)`` over the components (population variance).
@@ -19,26 +19,14 @@ native run rounds where Warp rounds; the sums of components go left to right, as
 
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from . import semantics_linalg as L
+from . import semantics_scalar as Q
 
 EPS = 1e-5
 INV_SQRT2 = 0.7071067811865476
 INV_SQRT3 = 0.5773502691896258
-
-
-def _t(x) -> type:
-    return x.dtype.type if isinstance(x, np.ndarray) else type(x)
-
-
-def _erf(x):
-    """The ``erf`` row's value: Python's (glibc's) double erf, rounded to float32 for float32 operands."""
-    if isinstance(x, np.float32):
-        return np.float32(math.erf(float(x)))
-    return type(x)(math.erf(float(x)))
 
 
 def _sum(v):
@@ -50,8 +38,8 @@ def _sum(v):
 
 
 def gelu(ctx, x):
-    t = _t(x)
-    return t(0.5) * x * (t(1.0) + _erf(x * t(INV_SQRT2)))
+    t = L.dtype_of(x)
+    return t(0.5) * x * (t(1.0) + Q.erf(ctx, x * t(INV_SQRT2)))
 
 
 def softmax(ctx, v):
@@ -60,7 +48,7 @@ def softmax(ctx, v):
 
 
 def layer_norm(ctx, v):
-    t = _t(v)
+    t = L.dtype_of(v)
     n = t(v.shape[0])
     d = v - _sum(v) / n
     var = L._dot(d, d) / n
@@ -68,7 +56,7 @@ def layer_norm(ctx, v):
 
 
 def batch_norm(ctx, x):
-    t = _t(x)
+    t = L.dtype_of(x)
     n = t(x.shape[0])
     mean = (x[0] + x[1] + x[2]) / n
     d = x - mean
@@ -78,6 +66,6 @@ def batch_norm(ctx, x):
 
 
 def attention(ctx, q, k, v):
-    t = _t(q)
+    t = L.dtype_of(q)
     s = L.mat_vec(ctx, k, q) * t(INV_SQRT3)
     return L.vec_mat(ctx, softmax(ctx, s), v)
