@@ -240,6 +240,12 @@ def _mask_guard(mask_of: Callable[[Scalar], int | None]) -> Callable[[ValueType,
         mask = mask_of(t)
         return f"({e})" if mask is None else f"(({e}) & {literal(t, mask)})"
 
+    def interval(t: ValueType) -> tuple[int, int] | None:
+        """The guarded value's interval, ``[0, mask]`` (None: unmasked, the type's range)."""
+        mask = mask_of(t) if isinstance(t, Scalar) else None
+        return None if mask is None else (0, mask)
+
+    guard.interval = interval
     return guard
 
 

@@ -765,7 +765,10 @@ def _unit_clamped(fn: str):
 
 def _select01(test: str, yes: int, no: int):
     def spell(sig, x):
-        return f"jnp.where({test.format(x)}, {dtype(sig.result)}({yes}), {dtype(sig.result)}({no}))"
+        t = scalar_of(sig.result)
+        # an unsigned type never takes ``sign``'s -1 branch, but its literal must still be in range (C's wrap)
+        lit = (lambda v: v % (1 << t.bits)) if t.kind == "uint" else (lambda v: v)
+        return f"jnp.where({test.format(x)}, {dtype(sig.result)}({lit(yes)}), {dtype(sig.result)}({lit(no)}))"
     return spell
 
 

@@ -805,6 +805,13 @@ def _bit_or(a):
     return (0 if a[0].lo >= 0 and a[1].lo >= 0 else -(2**k)), 2**k - 1
 
 
+def _lshift(a):
+    """``x << n`` for the corners of x's interval and of n's (a count below 0 is never drawn: its guard masks it)."""
+    counts = (max(a[1].lo, 0), max(a[1].hi, 0))
+    ends = [v << n for v in (a[0].lo, a[0].hi) for n in counts]
+    return min(ends), max(ends)
+
+
 #: interval rules of the int-producing rows allowed on int32/int64 (rows without a rule are not generated
 #: for those types: an unknown row could overflow)
 INTERVAL_RULES = {
@@ -828,6 +835,7 @@ INTERVAL_RULES = {
     "bit_xor": _bit_or,
     "invert": lambda a: (-a[0].hi - 1, -a[0].lo - 1),
     "rshift": lambda a: (min(a[0].lo, 0), max(a[0].hi, 0)),
+    "lshift": _lshift,  # on int32/int64 since 0.5.1 (the masks of its guards give its operands' intervals)
     "bit_count": lambda a: (0, 64),
     "argmin": lambda a: (0, 5),
     "argmax": lambda a: (0, 5),

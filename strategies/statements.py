@@ -187,9 +187,10 @@ def store(draw, sc: Scope) -> cst.BaseStatement | None:
         form = "store"  # (atomic_exch has no adjoint, and the value it returns is not replayed: atomic-result)
     overwrites = out.name in sc.written
     sc.written.add(out.name)
-    if form in ("store", "update") and accumulates(out.dtype) and (form == "update" or overwrites):
+    if form in ("store", "update") and accumulates(out.dtype) and (form == "update" or overwrites or sc.loop_depth):
         # in-place update of the own element; a plain store after an earlier one would overwrite the value
-        # that one stored (no statement reads an output back), so it accumulates too
+        # that one stored (no statement reads an output back), so it accumulates too; so does one in a loop,
+        # where the next iteration would overwrite what this one stored
         return B.aug_assign(target, "+", e.node)
     if overwrites and form == "exchange" and out.dtype == INT32 and not sc.directed:
         return _exchange(draw, sc, out, e, keep=True)  # the value the earlier store left goes on in a local
@@ -375,12 +376,18 @@ def if_stmt(draw, sc: Scope) -> list[cst.BaseStatement]:
         body = [] if static else _pinned_block(draw, sc, test.node)
         n_elif = draw(st.integers(0, 2))
         has_else = draw(st.booleans())
-        orelse: cst.If | cst.Else | None = B.else_(block(draw, sc, 3)) if has_else else None
+        # the branches are drawn in source order (elif tests and bodies first, the else last), so that what a
+        # branch stores is known to the branches after it: in a loop, an earlier iteration may take any branch
+        # (strategies.statements.store never overwrites an output slot a statement before it stored to)
+        elifs = []
         for _ in range(n_elif):
             # hoisted before the whole `if`: an elif test runs only when the tests before it failed, and then no
             # branch body has run, so its operands hold the same values there
             cond = hoist_test(draw, sc, branch_test(draw, sc, _depth(draw, sc)), hoisted)
-            orelse = B.if_(cond.node, _pinned_block(draw, sc, cond.node), orelse)
+            elifs.append((cond.node, _pinned_block(draw, sc, cond.node)))
+        orelse: cst.If | cst.Else | None = B.else_(block(draw, sc, 3)) if has_else else None
+        for cond_node, elif_body in reversed(elifs):
+            orelse = B.if_(cond_node, elif_body, orelse)
     finally:
         sc.if_depth -= 1
     return [*hoisted, B.if_(test.node, body, orelse)]

@@ -41,7 +41,8 @@ SINK = ParamSpec("sink", "array", "float32", "output", 0, 0, (2 * DIM,))
 ACC, ACCI = _array("acc", role="atomic"), _array("acci", "int32", role="atomic", low=0, high=0)
 N = ParamSpec("n", "scalar", "int32", "param", 0, 5)
 M44 = _array("m", "mat44")
-_ANN = {"float32": "wp.array(dtype=wp.float32)", "vec3": "wp.array(dtype=wp.vec3)", "int32": "wp.array(dtype=wp.int32)",
+U16, OUTU = _array("u", "uint16", low=0, high=9), _array("outu", "uint16", role="output")
+_ANN = {"uint16": "wp.array(dtype=wp.uint16)", "float32": "wp.array(dtype=wp.float32)", "vec3": "wp.array(dtype=wp.vec3)", "int32": "wp.array(dtype=wp.int32)",
         "mat44": "wp.array(dtype=wp.mat44)"}
 
 
@@ -122,6 +123,13 @@ def f0(p: float, q: float):
         q = wp.transform_vector(r, v[tid])
         out[tid] = wp.determinant(x) + r[1, 2] + p[0] + q[1]
         """, (M44, V, OUT))),
+    # sign / step / nonzero of an unsigned value: never the negative branch, whose literal (-1) must still be in
+    # range for the type (a uint16 sign crashed the JAX program: `jnp.uint16(-1)`)
+    "unsigned_selects": (_kernel("""
+        tid = wp.tid()
+        x = u[tid]
+        outu[tid] = wp.sign(x) + wp.step(x) * wp.uint16(2) + wp.nonzero(x) * wp.uint16(4)
+        """, (U16, OUTU))),
     "integer_semantics": (_kernel("""
         tid = wp.tid()
         k = i[tid]
