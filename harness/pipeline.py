@@ -81,6 +81,9 @@ class Options:
     policy: str = "default"  # the grammar.policy.POLICIES entry the kernels were drawn with (recorded)
     # differential oracles (harness.differential.VARIANTS): batch i builds variant differential[i % n]; () = off
     differential: tuple[str, ...] = ()
+    # a variant build compiles the backward code too (False: forward only; a variant is only ever launched forward,
+    # and its backward code doubled what the build compiles)
+    variant_backward: bool = False
     # build the kernels that are not gradient candidates (gradient.needs_backward) in a second, forward-only CPU
     # module; records are unchanged (the code generation for the extraction keeps enable_backward on)
     backward_split: bool = False
@@ -426,7 +429,8 @@ def _differential_stage(passing, workdir, opts, variant: str, checked, results) 
     """Build ``passing`` with ``variant``'s options, launch each kernel on the inputs its main-build check used,
     and turn a disagreement (:mod:`harness.differential`) into a ``differential-<variant>`` warp-bug."""
     v = D.VARIANTS[variant]
-    vopts = {"optimization_level": opts.optimization_level, "enable_backward": opts.enable_backward} | v.options
+    vopts = {"optimization_level": opts.optimization_level,
+             "enable_backward": opts.enable_backward and opts.variant_backward} | v.options
     main_options = {"optimization_level": opts.optimization_level, "enable_backward": opts.enable_backward}
 
     class _VariantBuild(_Build):
@@ -442,7 +446,7 @@ def _differential_stage(passing, workdir, opts, variant: str, checked, results) 
     for k in passing:
         if k.name in failed:
             f = _build_failure(k, "compile-error", failed[k.name])
-            f.module_options = {key: val for key, val in v.options.items()}
+            f.module_options = dict(vopts)
             results[k.name] = KernelResult(k, "warp-bug", f"compile-error (variant {variant})", failure=f)
             checked.pop(k.name, None)
     if build is None:
@@ -457,12 +461,12 @@ def _differential_stage(passing, workdir, opts, variant: str, checked, results) 
         if not v.exact and not _fails_reference(k, values, other, seed):
             continue  # a legitimate rounding difference: the variant passes the reference comparison too
         message = (f"{k.name}: outputs {', '.join(names)} differ between the main build {main_options} and the "
-                   f"{variant} build ({v.options or {}} on {v.device})")
+                   f"{variant} build ({vopts} on {v.device})")
         failure = Failure(
             kind=f"differential-{variant}", kernel_name=k.name, module_source=k.source, dim=k.dim,
             args=_args(k, values), expected=main_out, actual=other, tolerance={"rtol": 0.0, "atol": 0.0},
             message=message, warp_version=W.warp_version(), seed=seed, module_options=main_options,
-            variant_options=dict(main_options) | v.options, variant_device=v.device,
+            variant_options=dict(vopts), variant_device=v.device,
             detail=("Both outputs come from Warp: the kernel launched on the same inputs twice, built with the "
                     "two configurations; they must agree bit for bit."
                     if v.exact else "The variant's output also fails the reference comparison that the main "
