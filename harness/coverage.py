@@ -174,7 +174,7 @@ class StatementCensus(cst.CSTVisitor):
 def struct_census(k) -> set[str]:
     """The struct constructs (keys of :data:`STRUCT_CONSTRUCTS`) kernel ``k`` uses."""
     from grammar.types import Array, Struct
-    from harness.reference import _transpile
+    from harness.reference import _tapped_transpile
 
     if not k.structs:
         return set()
@@ -190,7 +190,7 @@ def struct_census(k) -> set[str]:
             kinds.add("struct array output" if p.is_output else "struct array input")
     names = {c.name.value for c in k.structs}
     helper_text = " ".join(cst.Module(body=()).code_for_node(h) for h in k.helpers)
-    funcs = _transpile(k.kernel_source)[1].funcs.values() if any(n in helper_text for n in names) else ()
+    funcs = _tapped_transpile(k.kernel_source)[1].funcs.values() if any(n in helper_text for n in names) else ()
     if any(isinstance(t, Struct) for params, _ in funcs for t in params):
         kinds.add("@wp.func struct argument")
     if any(isinstance(result, Struct) for _, result in funcs):

@@ -19,6 +19,7 @@ index, out-of-range float->int conversion) raises :class:`grammar.semantics.Unde
 
 from __future__ import annotations
 
+import ast
 import math
 from dataclasses import dataclass
 from functools import lru_cache
@@ -857,21 +858,44 @@ def _definitions(source: str) -> list[cst.FunctionDef]:
 
 @lru_cache(maxsize=1024)
 def _transpile(source: str) -> tuple[str, "_ToReference"]:
+    """The reference source without taps (what :func:`transpile` and the JAX backend read) and its visitor."""
     t = _ToReference(struct_types(source))
     body = tuple(d.visit(t) for d in _definitions(source))
     return cst.Module(body=body).code, t
 
 
-@lru_cache(maxsize=256)
+@lru_cache(maxsize=1024)
+def _tapped_transpile(source: str) -> tuple[str, "_ToReference", list]:
+    """The reference source with every assigned value routed through ``R.tap(k, value)``, its visitor (types,
+    rows used: the same as :func:`_transpile`'s, since a tap only wraps a value) and the taps' kinds.
+
+    The one libcst pass of the hot path: the plain function (:func:`_compiled`) is this source with the taps
+    stripped by :class:`_StripTaps` on Python's own (C) parser, so a kernel is transformed by libcst once, not once
+    per form (the second pass was about half the cost of choosing a kernel's first inputs)."""
+    taps: list = []
+    t = _ToReference(struct_types(source), taps)
+    body = tuple(d.visit(t) for d in _definitions(source))
+    return cst.Module(body=body).code, t, taps
+
+
+class _StripTaps(ast.NodeTransformer):
+    """``R.tap(k, value)`` -> ``value``: the tapped reference source back to the plain one (a tap only wraps)."""
+
+    def visit_Call(self, node: ast.Call):
+        f = node.func
+        if (isinstance(f, ast.Attribute) and f.attr == "tap" and isinstance(f.value, ast.Name) and f.value.id == "R"
+                and len(node.args) == 2 and not node.keywords):
+            return self.visit(node.args[1])
+        return self.generic_visit(node)
+
+
 @lru_cache(maxsize=256)
 def tapped(kernel_source: str):
     """The reference function with every assigned value routed through ``R.tap(k, value)`` (liveness
     measurement), and the statement kinds of the taps: ``(function, [(kind, enclosing blocks), ...])``."""
-    taps: list = []
-    t = _ToReference(struct_types(kernel_source), taps)
-    body = tuple(d.visit(t) for d in _definitions(kernel_source))
+    code, _, taps = _tapped_transpile(kernel_source)
     namespace: dict = {}
-    exec(compile(cst.Module(body=body).code, "<reference-tapped>", "exec"), namespace)
+    exec(compile(code, "<reference-tapped>", "exec"), namespace)
     return namespace["reference_kernel"], taps
 
 
@@ -885,19 +909,19 @@ def typed_ir(kernel_source: str) -> tuple[str, dict[str, dict], dict[str, tuple]
 
 def local_types(kernel_source: str) -> dict[str, dict]:
     """Function name -> {parameter or local name -> Warp type}, for each definition of a kernel's source."""
-    return _transpile(kernel_source)[1].envs
+    return _tapped_transpile(kernel_source)[1].envs
 
 
 def half_product_statements(kernel_source: str) -> dict[str, set[str]]:
     """Function name -> the code of its assignments and expression statements that compute a float16 matrix,
     quaternion, transform or spatial matrix anywhere inside (``x = wp.determinant(wp.inverse(m))`` of a
     ``mat44h`` ``m``): its local types are fixed, so the same code in one function always computes the same."""
-    return _transpile(kernel_source)[1].half_statements
+    return _tapped_transpile(kernel_source)[1].half_statements
 
 
 def rows_used(kernel_source: str) -> set[str]:
     """Names of the table rows (operators, builtins, atomics) a kernel's source uses, as resolved by type."""
-    return set(_transpile(kernel_source)[1].used)
+    return set(_tapped_transpile(kernel_source)[1].used)
 
 
 @lru_cache(maxsize=4096)
@@ -908,8 +932,11 @@ def transpile(kernel_source: str) -> str:
 
 @lru_cache(maxsize=4096)
 def _compiled(kernel_source: str):
+    """The plain reference function: :func:`_tapped_transpile`'s source with its taps stripped (the same code as
+    :func:`transpile`'s; ``tests/test_reference.py`` checks it on generated kernels)."""
+    tree = ast.fix_missing_locations(_StripTaps().visit(ast.parse(_tapped_transpile(kernel_source)[0])))
     namespace: dict = {}
-    exec(compile(transpile(kernel_source), "<reference>", "exec"), namespace)
+    exec(compile(tree, "<reference>", "exec"), namespace)
     return namespace["reference_kernel"]
 
 

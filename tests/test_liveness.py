@@ -169,3 +169,21 @@ def test_adjoint_reach_perturbs_only_the_float_results_of_a_row():
     assert L.adjoint_reach(_kernel("out[tid + 0] = wp.sin(a[tid])"), cid) == {"add": False, "sin": True}
     import numpy as np
     assert L.nudge_floats((np.int32(3), np.float32(2.0), True)) == (3, np.float32(2.0 * (1 + L.REL)), True)
+
+
+def test_the_plain_reference_is_the_tapped_one_with_its_taps_stripped():
+    """The plain reference function is compiled from the tapped source with every ``R.tap(k, v)`` replaced by ``v``
+    (one libcst pass per kernel): it must be the very code the plain transpilation gives, on kernels of every
+    construct (helpers, structs, loops, branches, in-place updates, multi-value returns)."""
+    import ast
+
+    from harness.reference import _StripTaps, _tapped_transpile, transpile
+
+    stripped = 0
+    for k in draw_kernels(5, 40):
+        code, _, taps = _tapped_transpile(k.kernel_source)
+        plain = ast.dump(_StripTaps().visit(ast.parse(code)))
+        assert plain == ast.dump(ast.parse(transpile(k.kernel_source))), k.kernel_source
+        stripped += len(taps)
+        assert code.count("R.tap(") == len(taps)
+    assert stripped > 100
