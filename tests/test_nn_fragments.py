@@ -80,7 +80,7 @@ def test_a_wrong_definition_is_a_reported_warp_bug(kernels, tmp_path):
 
 def test_the_rows_are_drawn_by_the_default_mix():
     """Not only under a focus pool: some kernel of the default mix calls a fragment row (swarm focus)."""
-    # 60 kernels: 0-15 call one depending on the seed (generator 0.5.1, seeds 0-5: 0, 15, 6, 11, 11, 5)
+    # 60 kernels: 7-29 call one depending on the seed (generator 0.5.1, Hypothesis 6.170.27, seeds 0-5: 29, 12, 7, 19, 9, 19)
     drawn = draw_kernels(1, 60)
     assert any(k.fragments for k in drawn)
 
