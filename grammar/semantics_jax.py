@@ -767,7 +767,7 @@ def _select01(test: str, yes: int, no: int):
     def spell(sig, x):
         t = scalar_of(sig.result)
         # an unsigned type never takes ``sign``'s -1 branch, but its literal must still be in range (C's wrap)
-        lit = (lambda v: v % (1 << t.bits)) if t.kind == "uint" else (lambda v: v)
+        lit = t.wrap if t.is_int else (lambda v: v)
         return f"jnp.where({test.format(x)}, {dtype(sig.result)}({lit(yes)}), {dtype(sig.result)}({lit(no)}))"
     return spell
 

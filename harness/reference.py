@@ -856,12 +856,18 @@ def _definitions(source: str) -> list[cst.FunctionDef]:
     return defs
 
 
+def _reference_pass(source: str, taps: list | None = None) -> tuple[str, "_ToReference"]:
+    """One libcst pass over a kernel's definitions: the reference source and its visitor (``taps``: see
+    :func:`_tapped_transpile`)."""
+    t = _ToReference(struct_types(source), taps)
+    body = tuple(d.visit(t) for d in _definitions(source))
+    return cst.Module(body=body).code, t
+
+
 @lru_cache(maxsize=1024)
 def _transpile(source: str) -> tuple[str, "_ToReference"]:
     """The reference source without taps (what :func:`transpile` and the JAX backend read) and its visitor."""
-    t = _ToReference(struct_types(source))
-    body = tuple(d.visit(t) for d in _definitions(source))
-    return cst.Module(body=body).code, t
+    return _reference_pass(source)
 
 
 @lru_cache(maxsize=1024)
@@ -873,9 +879,8 @@ def _tapped_transpile(source: str) -> tuple[str, "_ToReference", list]:
     stripped by :class:`_StripTaps` on Python's own (C) parser, so a kernel is transformed by libcst once, not once
     per form (the second pass was about half the cost of choosing a kernel's first inputs)."""
     taps: list = []
-    t = _ToReference(struct_types(source), taps)
-    body = tuple(d.visit(t) for d in _definitions(source))
-    return cst.Module(body=body).code, t, taps
+    code, t = _reference_pass(source, taps)
+    return code, t, taps
 
 
 class _StripTaps(ast.NodeTransformer):
@@ -933,7 +938,7 @@ def transpile(kernel_source: str) -> str:
 @lru_cache(maxsize=4096)
 def _compiled(kernel_source: str):
     """The plain reference function: :func:`_tapped_transpile`'s source with its taps stripped (the same code as
-    :func:`transpile`'s; ``tests/test_reference.py`` checks it on generated kernels)."""
+    :func:`transpile`'s; ``tests/test_liveness.py`` checks it on generated kernels)."""
     tree = ast.fix_missing_locations(_StripTaps().visit(ast.parse(_tapped_transpile(kernel_source)[0])))
     namespace: dict = {}
     exec(compile(tree, "<reference>", "exec"), namespace)

@@ -51,9 +51,9 @@ def template_guard(draw, sc, t: ValueType, domain: str, depth: int) -> Expr:
         if guard is not None:
             inner = expression(draw, sc, t, depth)
             source = guard(t, B.render(inner.node))
-            # a guard that knows its result's interval (a mask: [0, mask]) says so; else the type's range
-            known = getattr(guard, "interval", lambda _t: None)(t) if tracks_interval(t) else None
-            lo, hi = known or ((t.min, t.max) if tracks_interval(t) else (0, 0))
+            lo, hi = 0, 0
+            if tracks_interval(t):  # a guard that knows its result's interval (a mask: [0, mask]); else the type's
+                lo, hi = getattr(guard, "interval", lambda _t: None)(t) or (t.min, t.max)
             return Expr(cst.parse_expression(source), t, lo, hi)
     raise KeyError(f"no guard for domain {domain!r}")
 
