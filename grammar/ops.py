@@ -75,6 +75,11 @@ class Op:
     # a predicate with one result for every finite argument (isnan, isinf: False; isfinite: True). Inputs are
     # finite (harness.inputs), so an `if` on it never takes one of its branches: branch tests avoid it
     fixed_on_finite: bool = False
+    # the argument values where an implementation of the row typically goes wrong while being right elsewhere
+    # (``grammar.semantics.CORNERS``: halves for round/rint, equal operands for comparisons and min/max, a
+    # wrapping unsigned difference): a predicate ``corner(signature, *args) -> bool``. The first attempt's input
+    # choice (harness.input_choice) prefers a draw on which the row meets it
+    corner: Callable | None = field(default=None, compare=False, hash=False)
     # rows implemented in Warp's language rather than as a builtin (grammar.ops_nn): the source of the
     # ``@wp.func`` of one signature, named like the spelling. A kernel using the row carries the definitions of
     # the overloads it calls; the reference evaluates the row's semantics and never reads them
@@ -100,26 +105,26 @@ def _same(*ts: ValueType, arity: int) -> tuple[Signature, ...]:
 OPS: tuple[Op, ...] = (
     # --- operators ---
     Op("add", "binop", "+", _same(F, I, V, arity=2), S.add),
-    Op("sub", "binop", "-", _same(F, I, V, arity=2), S.sub),
+    Op("sub", "binop", "-", _same(F, I, V, arity=2), S.sub, corner=S.unsigned_wrap_corner),
     Op("mul", "binop", "*", _same(F, I, arity=2) + (sig(V, V, F), sig(V, F, V)), S.mul),
     Op("div", "binop", "/", (sig(F, F, F), sig(I, I, I), sig(V, V, F)), S.div, ("any", "nonzero")),
     Op("floordiv", "binop", "//", (sig(I, I, I),), S.floordiv, ("any", "nonzero"), differentiable=False, exact=True),
     Op("mod", "binop", "%", (sig(I, I, I), sig(F, F, F)), S.mod, ("any", "nonzero"), exact=True),
     Op("neg", "unop", "-", (sig(F, F), sig(I, I), sig(V, V)), S.neg, exact=True),
     # --- comparisons and logic ---
-    Op("lt", "compare", "<", (sig(B, F, F), sig(B, I, I)), S.lt, family="compare"),
-    Op("le", "compare", "<=", (sig(B, F, F), sig(B, I, I)), S.le, family="compare"),
-    Op("gt", "compare", ">", (sig(B, F, F), sig(B, I, I)), S.gt, family="compare"),
-    Op("ge", "compare", ">=", (sig(B, F, F), sig(B, I, I)), S.ge, family="compare"),
-    Op("eq", "compare", "==", (sig(B, I, I),), S.eq, family="compare"),
-    Op("ne", "compare", "!=", (sig(B, I, I),), S.ne, family="compare"),
+    Op("lt", "compare", "<", (sig(B, F, F), sig(B, I, I)), S.lt, family="compare", corner=S.tie_corner),
+    Op("le", "compare", "<=", (sig(B, F, F), sig(B, I, I)), S.le, family="compare", corner=S.tie_corner),
+    Op("gt", "compare", ">", (sig(B, F, F), sig(B, I, I)), S.gt, family="compare", corner=S.tie_corner),
+    Op("ge", "compare", ">=", (sig(B, F, F), sig(B, I, I)), S.ge, family="compare", corner=S.tie_corner),
+    Op("eq", "compare", "==", (sig(B, I, I),), S.eq, family="compare", corner=S.tie_corner),
+    Op("ne", "compare", "!=", (sig(B, I, I),), S.ne, family="compare", corner=S.tie_corner),
     Op("and_", "boolop", "and", (sig(B, B, B),), S.and_, family="logic"),
     Op("or_", "boolop", "or", (sig(B, B, B),), S.or_, family="logic"),
     Op("not_", "unop", "not", (sig(B, B),), S.not_, family="logic"),
     Op("where", "call", "wp.where", (sig(F, B, F, F), sig(I, B, I, I), sig(V, B, V, V)), S.where, family="select", exact=True),
     # --- scalar math ---
-    Op("min", "call", "wp.min", _same(F, I, arity=2), S.min_, family="math", exact=True),
-    Op("max", "call", "wp.max", _same(F, I, arity=2), S.max_, family="math", exact=True),
+    Op("min", "call", "wp.min", _same(F, I, arity=2), S.min_, family="math", exact=True, corner=S.tie_corner),
+    Op("max", "call", "wp.max", _same(F, I, arity=2), S.max_, family="math", exact=True, corner=S.tie_corner),
     Op("abs", "call", "wp.abs", _same(F, I, arity=1), S.abs_, family="math", exact=True),
     Op("clamp", "call", "wp.clamp", _same(F, I, arity=3), S.clamp, family="math", exact=True),
     Op("sqrt", "call", "wp.sqrt", (sig(F, F),), S.sqrt, ("positive",), family="math"),

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 from . import semantics_quat as Q
 from .ops import Op, Signature, sig
+from .ops_scalar import literal as _literal
 from .types import BOOL, FLOAT32, FLOATS, INT32, Scalar, ValueType, composite
 
 
@@ -150,7 +151,7 @@ ROWS: tuple[Op, ...] = (
        Q.quat_to_matrix, ("unit_quat",), **_RQ),
     Op("quat_from_matrix", "call", "wp.quat_from_matrix",
        _per_float(lambda d: (sig(_quat(d), _m33(d)), sig(_quat(d), _m44(d)))), Q.quat_from_matrix,
-       ("rotation_matrix",), **_RQ),
+       ("rotation_block",), **_RQ),
     Op("quat_to_axis_angle", "call", "wp.quat_to_axis_angle",
        _per_float(lambda d: Signature((_quat(d), _v3(d), d), None)), Q.quat_to_axis_angle, outputs=2, **_RQ),
     # float32-only @wp.func builtins of warp/_src/math.py
@@ -256,6 +257,8 @@ DOMAINS: dict[str, str] = {
     "unit_quat": "a quaternion of unit length (up to rounding): a rotation",
     "rigid_transform": "a transform whose rotation has unit length (a 4x4 matrix argument is unconstrained)",
     "rotation_matrix": "a 3x3 rotation matrix, or a 4x4 matrix whose top-left 3x3 block is one",
+    "rotation_block": "a rotation_matrix of which the row reads only the 3x3 rotation (a 4x4's translation is "
+                      "never read)",
     "axis_index": "an int32 axis index in {0, 1, 2}",
 }
 
@@ -293,6 +296,17 @@ def rotation_matrix_source(t: ValueType, e: str) -> str:
             f"wp.transform_get_translation(wp.transform_from_matrix({e})), {q}))")
 
 
+def rotation_block_source(t: ValueType, e: str) -> str:
+    """:func:`rotation_matrix_source` for a row that reads only the rotation (``quat_from_matrix``): a 4x4
+    matrix gets a zero translation, since any translation kept from ``e`` could not reach an output (it was
+    ``transform_from_matrix(e)``'s translation: a use of that row that no fault of it could ever show through)."""
+    q = unit_quat_source(_quat(t.scalar), f"wp.quat_from_matrix({e})")
+    if t.shape == (3, 3):
+        return f"wp.quat_to_matrix({q})"
+    zero = _literal(t.scalar, 0.0)
+    return f"wp.transform_to_matrix(wp.transformation({_v3(t.scalar).warp_name}({zero}, {zero}, {zero}), {q}))"
+
+
 def axis_index_source(t: ValueType, e: str) -> str:
     """``|e % 3|``: C's ``%`` keeps the dividend's sign, so ``e % 3`` is in (-3, 3)."""
     return f"wp.abs(({e}) % 3)"
@@ -302,5 +316,6 @@ GUARDS = {
     "unit_quat": unit_quat_source,
     "rigid_transform": rigid_transform_source,
     "rotation_matrix": rotation_matrix_source,
+    "rotation_block": rotation_block_source,
     "axis_index": axis_index_source,
 }

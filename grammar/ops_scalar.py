@@ -62,9 +62,10 @@ def _math(name: str, fn, arity: int = 1, domains: tuple[str, ...] = (), **kw) ->
     return Op(name, "call", f"wp.{name}", _same(FLOATS, arity), fn, domains, family="math", **kw)
 
 
-def _discrete(name: str, fn, types=FLOATS) -> Op:
+def _discrete(name: str, fn, types=FLOATS, corner=None) -> Op:
     """A piecewise-constant scalar function: exact, not differentiable."""
-    return Op(name, "call", f"wp.{name}", _same(types, 1), fn, differentiable=False, family="math", exact=True)
+    return Op(name, "call", f"wp.{name}", _same(types, 1), fn, differentiable=False, family="math", exact=True,
+              corner=corner)
 
 
 def _casts(target: Scalar, sources=SCALARS) -> tuple[Signature, ...]:
@@ -114,8 +115,8 @@ ROWS: tuple[Op, ...] = (
     _math("degrees", Q.degrees, exact=True),
     _math("radians", Q.radians, exact=True),
     _math("copysign", Q.copysign, 2, exact=True),
-    _discrete("round", Q.round_),
-    _discrete("rint", Q.rint),
+    _discrete("round", Q.round_, corner=S.half_corner),
+    _discrete("rint", Q.rint, corner=S.half_corner),
     _discrete("trunc", Q.trunc),
     _discrete("ceil", Q.ceil),
     _discrete("frac", Q.frac),

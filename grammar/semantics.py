@@ -377,3 +377,29 @@ def atomic_exch(ctx, old, v):
 
 def atomic_cas(ctx, old, compare, v):
     return v if old == compare else old
+
+
+# ---- corners: where a faulty implementation of a row typically differs (grammar.ops.Op.corner) ----------------
+
+
+def tie_corner(sig, *args) -> bool:
+    """Two operands equal in some component (a comparison or min/max between equal values: ``<`` lowered as
+    ``<=`` differs only there)."""
+    if len(args) != 2:
+        return False
+    with np.errstate(all="ignore"):
+        return bool(np.any(np.asarray(args[0]) == np.asarray(args[1])))
+
+
+def half_corner(sig, *args) -> bool:
+    """A component exactly halfway between two integers (``round`` and ``rint`` differ only there)."""
+    x = np.asarray(args[0], dtype=np.float64)
+    with np.errstate(all="ignore"):
+        return bool(np.any(np.abs(x - np.trunc(x)) == 0.5))
+
+
+def unsigned_wrap_corner(sig, *args) -> bool:
+    """An unsigned difference that wraps (``a - b`` with ``b > a``: saturating or signed arithmetic differs only
+    there)."""
+    t = sig.args[0]
+    return getattr(t, "kind", None) == "uint" and len(args) == 2 and int(args[0]) < int(args[1])

@@ -19,10 +19,14 @@ failure as it always has. Cost: about 10 ms of reference time per candidate.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
+from grammar import ops as OPS
+
 from .inputs import WIDE_SHARE, make_inputs
-from .reference import Runtime, rows_used, run_reference, tapped
+from .reference import ReferenceRun, Runtime, rows_used, run_reference, tapped
 
 #: input sets drawn for the first attempt; the one executing the most of the kernel is verified
 CANDIDATES = 6
@@ -39,13 +43,22 @@ class _Executed(Runtime):
 
     def _bind(self, op, sig):
         fn = super()._bind(op, sig)
-        name = op.name
+        name, corner = op.name, op.corner
+        if corner is None:
+            def recorded(*args):
+                self.executed.add(name)
+                return fn(*args)
 
-        def recorded(*args):
+            return recorded
+        key = ("corner", name)
+
+        def recorded_corner(*args):
             self.executed.add(name)
+            if key not in self.executed and corner(sig, *args):
+                self.executed.add(key)
             return fn(*args)
 
-        return recorded
+        return recorded_corner
 
     def result(self, row, value):
         self.executed.add(row)
@@ -61,41 +74,76 @@ class _Executed(Runtime):
 
 
 def executed(k, values: dict) -> set | None:
-    """The taps (ints) and row names (strs) a reference run of ``k`` on ``values`` executes; None when the
-    reference fails on them."""
+    """The taps (ints) and row names (strs) a reference run of ``k`` on ``values`` executes, and
+    ``("corner", row)`` for each row with a corner (:attr:`grammar.ops.Op.corner`) some call of which met it;
+    None when the reference fails on them."""
+    run = _executed_run(k, values)
+    return None if run is None else run[0]
+
+
+def _executed_run(k, values: dict) -> tuple[set, ReferenceRun] | None:
+    """(:func:`executed`, the run itself). The run is the plain float32 reference run: a tap returns its value
+    unchanged and the recording runtime is the float32 one, so outputs and trace are those of
+    ``run_reference(source, params, values, dim)`` (``tests/test_liveness.py`` checks it)."""
     runtime = _Executed()
     try:
-        run_reference(k.kernel_source, k.params, values, k.dim, runtime=runtime, taps=True)
+        run = run_reference(k.kernel_source, k.params, values, k.dim, runtime=runtime, taps=True)
     except Exception:
         return None
-    return runtime.executed
+    return runtime.executed, run
 
 
 def candidate_seeds(base_seed: int, n: int = CANDIDATES) -> list[int]:
     return [base_seed + j * STEP for j in range(n)]
 
 
+@dataclass
+class Choice:
+    """The first attempt's inputs and what choosing them already computed."""
+
+    seed: int
+    values: dict
+    #: the float32 reference run on ``values`` (None: not made, with one candidate or when every candidate failed)
+    run: ReferenceRun | None = None
+    #: the reference outputs of another candidate that ran (None: no other one ran), for the input-dependence test
+    other: dict | None = None
+
+
 def first_inputs(k, base_seed: int, profile: str, candidates: int = CANDIDATES) -> tuple[int, dict]:
     """``(seed, inputs)`` of the first verification attempt of ``k``: of ``candidates`` draws of ``profile``
     (the first attempt's, ``profile_for_attempt(0, base_seed)``), the one whose reference run executes the
     most taps and rows (``candidates=1``: the base seed's draw, the choice of earlier versions)."""
-    best: tuple[int, int, dict] | None = None
+    choice = choose_first(k, base_seed, profile, candidates)
+    return choice.seed, choice.values
+
+
+def choose_first(k, base_seed: int, profile: str, candidates: int = CANDIDATES) -> Choice:
+    """:func:`first_inputs` with the reference runs the choice made: the chosen candidate's (the pipeline's
+    float32 run of the first attempt, not made again) and another candidate's outputs."""
+    best: tuple[int, int, dict, ReferenceRun] | None = None
+    other = None
     if candidates > 1:
         try:
-            everything = len(tapped(k.kernel_source)[1]) + len(rows_used(k.kernel_source))
+            rows = rows_used(k.kernel_source)
+            everything = len(tapped(k.kernel_source)[1]) + len(rows) + sum(
+                1 for r in rows if getattr(OPS.BY_NAME.get(r), "corner", None) is not None)
         except Exception:
             candidates = 1  # the reference cannot read the kernel: verification reports it
     for seed in candidate_seeds(base_seed, max(candidates, 1)):
         values = make_inputs(k.params, k.dim, seed, profile)
         if candidates <= 1:
-            return seed, values
-        done = executed(k, values)
+            return Choice(seed, values)
+        done = _executed_run(k, values)
         if done is None:
             continue
-        if best is None or len(done) > best[0]:
-            best = (len(done), seed, values)
-            if len(done) >= everything:  # nothing left to execute
+        if best is None or len(done[0]) > best[0]:
+            if best is not None:
+                other = best[3].outputs
+            best = (len(done[0]), seed, values, done[1])
+            if len(done[0]) >= everything:  # nothing left to execute
                 break
+        elif other is None:
+            other = done[1].outputs
     if best is None:
-        return base_seed, make_inputs(k.params, k.dim, base_seed, profile)
-    return best[1], best[2]
+        return Choice(base_seed, make_inputs(k.params, k.dim, base_seed, profile))
+    return Choice(best[1], best[2], best[3], other)

@@ -50,7 +50,7 @@ from .compare import Comparison, compare_outputs, exact_match
 from .corpus import utc_timestamp
 from .extract import extract_all, normalise
 from .gradient import CHECKED, GradientResult, LazyGradients, check_gradient, needs_backward
-from .input_choice import first_inputs
+from .input_choice import choose_first, first_inputs
 from .inputs import INPUT_ATTEMPTS, make_inputs, profile_for_attempt
 from .reference import run_reference
 from .report import Failure, KernelArg
@@ -333,16 +333,18 @@ def _finish(named, results, timings, skipped: int = 0, extra=(), against=None) -
 def _first_run(k: GeneratedKernel, cid: str):
     """((inputs, float32 reference run) of the first input attempt, whether the outputs depend on the inputs),
     or None when the reference cannot evaluate the kernel (then :func:`_check_kernel` reports it as always)."""
-    from .liveness import is_input_dependent
+    from .liveness import is_input_dependent, same_outputs
 
     base_seed = int(cid[:8], 16)
-    seed, values = first_inputs(k, base_seed, profile_for_attempt(0, base_seed, INPUT_ATTEMPTS))
-    try:
-        r32 = run_reference(k.kernel_source, k.params, values, k.dim)
+    choice = choose_first(k, base_seed, profile_for_attempt(0, base_seed, INPUT_ATTEMPTS))
+    try:  # the choice's own run when it made one (the same run: input_choice._executed_run)
+        r32 = choice.run or run_reference(k.kernel_source, k.params, choice.values, k.dim)
     except Exception:
         return None
-    dependent = is_input_dependent(k, seed, r32.outputs)
-    return None if dependent is None else ((seed, values, r32), dependent)
+    # two candidates of the choice whose outputs differ already show the dependence; otherwise a draw of seed + 1
+    dependent = (choice.other is not None and not same_outputs(r32.outputs, choice.other)) or \
+        is_input_dependent(k, choice.seed, r32.outputs)
+    return None if dependent is None else ((choice.seed, choice.values, r32), dependent)
 
 
 def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options, first: tuple | None = None,
@@ -356,14 +358,16 @@ def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options, first: tu
     base_seed = int(cid[:8], 16)
     for attempt in range(INPUT_ATTEMPTS):
         seed = base_seed + attempt
+        r32 = None
         if attempt == 0 and first is not None:
             seed, values, r32 = first
         elif attempt == 0:
-            seed, values = first_inputs(k, base_seed, profile_for_attempt(0, base_seed, INPUT_ATTEMPTS))
+            choice = choose_first(k, base_seed, profile_for_attempt(0, base_seed, INPUT_ATTEMPTS))
+            seed, values, r32 = choice.seed, choice.values, choice.run
         else:
             values = make_inputs(k.params, k.dim, seed, profile_for_attempt(attempt, seed, INPUT_ATTEMPTS))
         try:
-            if attempt != 0 or first is None:
+            if r32 is None:
                 r32 = run_reference(k.kernel_source, k.params, values, k.dim)
         except UndefinedBehaviour as error:
             return KernelResult(k, "generator-error", f"reference found undefined behaviour: {error}")

@@ -97,7 +97,7 @@ def _rotation(q) -> np.ndarray:
 
 def matrix_values(t, domain, rng, n):
     size = t.shape[0]
-    if domain == "rotation_matrix":
+    if domain in ("rotation_matrix", "rotation_block"):
         rots = [_rotation(q) for q in UNIT_QUATS + ((S2, S2, 0.0, 0.0),) + tuple(_unit_random(rng, n))]
         # exact entries for the axis-aligned ones (0, +-1): the diagonal ties of quat_from_matrix are exact
         rots = [np.where(np.abs(r) < 1e-15, 0.0, r) for r in rots]
@@ -416,6 +416,7 @@ GUARD_TYPES = {
     "unit_quat": [composite("quat", d) for d in FLOATS],
     "rigid_transform": [composite("transform", d) for d in FLOATS] + [composite("matrix", FLOAT16, 4)],
     "rotation_matrix": [composite("matrix", d, n) for d in FLOATS for n in (3, 4)],
+    "rotation_block": [composite("matrix", d, n) for d in FLOATS for n in (3, 4)],
     "axis_index": [INT32],
 }
 
@@ -474,6 +475,15 @@ def guard_module(tmp_path_factory):
     W.set_module_options(pymodule, optimization_level=0, enable_backward=False)
     W.compile_cpu(pymodule)
     return pymodule
+
+
+def test_the_rotation_block_guard_spells_its_argument_once():
+    """quat_from_matrix reads only a 4x4's rotation: a translation kept from the argument (as rotation_matrix
+    keeps it, through transform_from_matrix) could never reach an output."""
+    for d in FLOATS:
+        for n in (3, 4):
+            text = ops_quat.GUARDS["rotation_block"](composite("matrix", d, n), "e")
+            assert text.count("(e)") == 1 and "transform_from_matrix" not in text, text
 
 
 @pytest.mark.parametrize("domain,t,name", GUARD_KERNELS, ids=[g[2] for g in GUARD_KERNELS])

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import numpy as np
+
 from harness import liveness as L
 from harness.generate import draw_kernels
 from strategies.kernels import ParamSpec
@@ -120,6 +122,58 @@ def test_the_first_attempt_inputs_are_chosen_to_execute_more_of_the_kernel():
     assert chosen > 2 * single and chosen >= 15, (single, chosen)  # measured: 5 and 19 of 40
     # one candidate: the base draw, as before the choice
     assert first_inputs(k, 7, "corner", candidates=1)[0] == 7
+
+
+def test_the_choice_keeps_its_runs_and_they_are_the_plain_reference_runs():
+    """The pipeline takes the chosen candidate's run as its float32 run of the first attempt, and another
+    candidate's outputs for the input-dependence test: both must be what the plain reference gives."""
+    from harness.input_choice import choose_first
+    from harness.reference import run_reference
+
+    k = _kernel("if a[3] > 2.5:\n    out[tid] = wp.sin(a[tid])\nelse:\n    out[tid] = a[tid] * 0.5")
+    others = 0
+    for base in range(12):
+        choice = choose_first(k, base, "corner")
+        plain = run_reference(k.kernel_source, k.params, choice.values, k.dim)
+        assert choice.run is not None and L.same_outputs(choice.run.outputs, plain.outputs)
+        assert choice.run.trace == plain.trace
+        if choice.other is not None:
+            others += 1
+            assert not L.same_outputs(choice.other, plain.outputs)  # other inputs, so other outputs here
+    assert others >= 3, others
+    assert choose_first(k, 7, "corner", candidates=1).run is None  # one candidate: no run made
+
+
+def test_the_choice_prefers_inputs_that_meet_a_rows_corner():
+    """A faulty ``rint`` that rounds halves away from zero is right everywhere but at halves: among draws that
+    execute the same statements, the first attempt takes one where ``rint`` meets a half."""
+    from harness.input_choice import executed, first_inputs
+    from harness.inputs import make_inputs
+
+    k = _kernel("out[tid] = wp.rint(a[5]) + a[tid]")  # one element: a single draw is rarely a half there
+    single = chosen = 0
+    for base in range(40):
+        single += ("corner", "rint") in executed(k, make_inputs(k.params, k.dim, base, "corner"))
+        seed, values = first_inputs(k, base, "corner")
+        chosen += ("corner", "rint") in executed(k, values)
+    assert chosen > 2 * single and chosen >= 12, (single, chosen)
+
+
+def test_corner_predicates():
+    from grammar import ops as OPS
+    from grammar import semantics as S
+    from grammar.types import FLOAT32, INT32, UINT32
+
+    assert S.half_corner(None, np.float32(2.5)) and S.half_corner(None, np.float32(-0.5))
+    assert not S.half_corner(None, np.float32(2.25)) and not S.half_corner(None, np.float32(3.0))
+    assert S.tie_corner(None, np.float32(1.5), np.float32(1.5)) and not S.tie_corner(None, 1, 2)
+    assert S.tie_corner(None, np.array([1.0, 2.0]), np.array([0.0, 2.0]))  # a vector tie in one component
+    usub = OPS.Signature((UINT32, UINT32), UINT32)
+    assert S.unsigned_wrap_corner(usub, np.uint32(3), np.uint32(5))
+    assert not S.unsigned_wrap_corner(usub, np.uint32(5), np.uint32(3))
+    assert not S.unsigned_wrap_corner(OPS.Signature((INT32, INT32), INT32), 3, 5)  # signed: no wrap
+    assert not S.unsigned_wrap_corner(OPS.Signature((FLOAT32, FLOAT32), FLOAT32), 3.0, 5.0)
+    assert {op.name for op in OPS.OPS if op.corner} >= {"rint", "round", "lt", "le", "min", "max", "sub"}
 
 
 def test_an_output_argument_placeholder_is_not_a_use_of_its_row():
