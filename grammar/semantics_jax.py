@@ -592,6 +592,221 @@ def _w_attention(q, k, v):
     return _w_vec_mat(_w_softmax(_w_mat_vec(k, q) * jnp.asarray(0.5773502691896258, q.dtype)), v)
 
 
+def _w_svd_c(v, T):
+    """``Type(constant)`` of svd.h: a double constant converted like C++ does (to half through float)."""
+    return jnp.asarray(v, jnp.float64 if T == jnp.float64 else jnp.float32).astype(T)
+
+
+def _w_svd_eps(T):
+    return _w_svd_c(1e-12, T) if T == jnp.float64 else jnp.asarray(1e-6, jnp.float32).astype(T)
+
+
+def _w_givens_quaternion(a11, a12, a22):
+    """approximateGivensQuaternion (svd.h)."""
+    T = a11.dtype
+    ch = jnp.asarray(2, T) * (a11 - a22)
+    sh = a12
+    b = _w_svd_c(5.82842712474619, T) * sh * sh < ch * ch
+    w = jnp.ones((), T) / jnp.sqrt(ch * ch + sh * sh)
+    return (jnp.where(b, w * ch, _w_svd_c(0.9238795325112867, T)),
+            jnp.where(b, w * sh, _w_svd_c(0.3826834323650898, T)))
+
+
+def _w_jacobi_conjugate(x, y, z, s, qv):
+    """jacobiConjugation on s = [s11, s21, s22, s31, s32, s33] and the quaternion list qv (x, y, z, w)."""
+    s11, s21, s22, s31, s32, s33 = s
+    T = s11.dtype
+    ch, sh = _w_givens_quaternion(s11, s21, s22)
+    scale = ch * ch + sh * sh
+    a = (ch * ch - sh * sh) / scale
+    b = (jnp.asarray(2, T) * sh * ch) / scale
+    n11 = a * (a * s11 + b * s21) + b * (a * s21 + b * s22)
+    n21 = a * (-b * s11 + a * s21) + b * (-b * s21 + a * s22)
+    n22 = -b * (-b * s11 + a * s21) + a * (-b * s21 + a * s22)
+    n31 = a * s31 + b * s32
+    n32 = -b * s31 + a * s32
+    tmp = [qv[0] * sh, qv[1] * sh, qv[2] * sh]
+    sh = sh * qv[3]
+    qv = [c * ch for c in qv]
+    qv[z] = qv[z] + sh
+    qv[3] = qv[3] - tmp[z]
+    qv[x] = qv[x] + tmp[y]
+    qv[y] = qv[y] - tmp[x]
+    return [n22, n32, s33, n21, n31, n11], qv
+
+
+def _w_jacobi(s):
+    """jacobiEigenanalysis: 4 sweeps (8 in double) of three conjugations; (s, quaternion list). The sweeps are a
+    ``lax.fori_loop`` (the same operations in the same order): unrolled, XLA's CPU compiler fuses the eight double
+    sweeps into one expression that took it minutes to compile."""
+    T = s[0].dtype
+    qv = [jnp.zeros((), T), jnp.zeros((), T), jnp.zeros((), T), jnp.ones((), T)]
+
+    def sweep(_, carry):
+        s, qv = carry
+        s, qv = _w_jacobi_conjugate(0, 1, 2, list(s), list(qv))
+        s, qv = _w_jacobi_conjugate(1, 2, 0, s, qv)
+        s, qv = _w_jacobi_conjugate(2, 0, 1, s, qv)
+        return tuple(s), tuple(qv)
+
+    s, qv = lax.fori_loop(0, 8 if T == jnp.float64 else 4, sweep, (tuple(s), tuple(qv)))
+    return list(s), list(qv)
+
+
+def _w_svd_quat_to_mat(qv):
+    x, y, z, w = qv
+    one, two = jnp.ones((), x.dtype), jnp.asarray(2, x.dtype)
+    qxx, qyy, qzz = x * x, y * y, z * z
+    qxz, qxy, qyz = x * z, x * y, y * z
+    qwx, qwy, qwz = w * x, w * y, w * z
+    return [[one - two * (qyy + qzz), two * (qxy - qwz), two * (qxz + qwy)],
+            [two * (qxy + qwz), one - two * (qxx + qzz), two * (qyz - qwx)],
+            [two * (qxz - qwy), two * (qyz + qwx), one - two * (qxx + qyy)]]
+
+
+def _w_rows3(m):
+    return [[m[i, j] for j in range(3)] for i in range(3)]
+
+
+def _w_svd_ab(a, b):
+    return [[a[i][0] * b[0][j] + a[i][1] * b[1][j] + a[i][2] * b[2][j] for j in range(3)] for i in range(3)]
+
+
+def _w_svd_atb(a, b):
+    return [[a[0][i] * b[0][j] + a[1][i] * b[1][j] + a[2][i] * b[2][j] for j in range(3)] for i in range(3)]
+
+
+def _w_qr_givens(a1, a2):
+    """QRGivensQuaternion (svd.h): (ch, sh)."""
+    T = a1.dtype
+    eps = _w_svd_eps(T)
+    rho = jnp.sqrt(a1 * a1 + a2 * a2)
+    sh = jnp.where(rho > eps, a2, jnp.zeros((), T))
+    ch = jnp.abs(a1) + _w_fmax(rho, eps)
+    neg = a1 < jnp.zeros((), T)
+    sh, ch = jnp.where(neg, ch, sh), jnp.where(neg, sh, ch)
+    w = jnp.ones((), T) / jnp.sqrt(ch * ch + sh * sh)
+    return ch * w, sh * w
+
+
+def _w_qr_lists(b):
+    """QRDecomposition (svd.h) of a 3x3 list of lists: (Q, R) as lists of lists."""
+    T = b[0][0].dtype
+    one, two, m1 = jnp.ones((), T), jnp.asarray(2, T), jnp.asarray(-1, T)
+    (b11, b12, b13), (b21, b22, b23), (b31, b32, b33) = b
+    ch1, sh1 = _w_qr_givens(b11, b21)
+    a = one - two * sh1 * sh1
+    bb = two * ch1 * sh1
+    r11, r12, r13 = a * b11 + bb * b21, a * b12 + bb * b22, a * b13 + bb * b23
+    r21, r22, r23 = -bb * b11 + a * b21, -bb * b12 + a * b22, -bb * b13 + a * b23
+    r31, r32, r33 = b31, b32, b33
+    ch2, sh2 = _w_qr_givens(r11, r31)
+    a = one - two * sh2 * sh2
+    bb = two * ch2 * sh2
+    b11, b12, b13 = a * r11 + bb * r31, a * r12 + bb * r32, a * r13 + bb * r33
+    b21, b22, b23 = r21, r22, r23
+    b31, b32, b33 = -bb * r11 + a * r31, -bb * r12 + a * r32, -bb * r13 + a * r33
+    ch3, sh3 = _w_qr_givens(b22, b32)
+    a = one - two * sh3 * sh3
+    bb = two * ch3 * sh3
+    r11, r12, r13 = b11, b12, b13
+    r21, r22, r23 = a * b21 + bb * b31, a * b22 + bb * b32, a * b23 + bb * b33
+    r31, r32, r33 = -bb * b21 + a * b31, -bb * b22 + a * b32, -bb * b23 + a * b33
+    sh12, sh22, sh32 = sh1 * sh1, sh2 * sh2, sh3 * sh3
+    q11 = (m1 + two * sh12) * (m1 + two * sh22)
+    q12 = jnp.asarray(4, T) * ch2 * ch3 * (m1 + two * sh12) * sh2 * sh3 + two * ch1 * sh1 * (m1 + two * sh32)
+    q13 = jnp.asarray(4, T) * ch1 * ch3 * sh1 * sh3 - two * ch2 * (m1 + two * sh12) * sh2 * (m1 + two * sh32)
+    q21 = two * ch1 * sh1 * (one - two * sh22)
+    q22 = jnp.asarray(-8, T) * ch1 * ch2 * ch3 * sh1 * sh2 * sh3 + (m1 + two * sh12) * (m1 + two * sh32)
+    q23 = jnp.asarray(-2, T) * ch3 * sh3 + jnp.asarray(4, T) * sh1 * (
+        ch3 * sh1 * sh3 + ch1 * ch2 * sh2 * (m1 + two * sh32))
+    q31 = two * ch2 * sh2
+    q32 = two * ch3 * (one - two * sh22) * sh3
+    q33 = (m1 + two * sh22) * (m1 + two * sh32)
+    return ([[q11, q12, q13], [q21, q22, q23], [q31, q32, q33]],
+            [[r11, r12, r13], [r21, r22, r23], [r31, r32, r33]])
+
+
+def _w_mat_of(rows):
+    return jnp.stack([jnp.stack(r) for r in rows])
+
+
+def _w_qr3(m):
+    """``qr3(A, Q, R)``: (Q, R) by svd.h's three Givens rotations."""
+    q, r = _w_qr_lists(_w_rows3(m))
+    return _w_mat_of(q), _w_mat_of(r)
+
+
+def _w_eig3(m):
+    """``eig3(A, Q, d)``: Jacobi on A's lower triangle, then ``d = diag(Q^T A Q)`` with A's full entries."""
+    a = _w_rows3(m)
+    _, qv = _w_jacobi([a[0][0], a[1][0], a[1][1], a[2][0], a[2][1], a[2][2]])
+    q = _w_svd_quat_to_mat(qv)
+    u = _w_svd_ab(_w_svd_atb(q, a), q)
+    return _w_mat_of(q), jnp.stack([u[0][0], u[1][1], u[2][2]])
+
+
+def _w_svd3(m):
+    """``svd3(A, U, sigma, V)``: Jacobi on A^T A, the columns of A V sorted by decreasing norm (the moved one
+    negated), then QR."""
+    a = _w_rows3(m)
+    ata = _w_svd_atb(a, a)
+    _, qv = _w_jacobi([ata[0][0], ata[1][0], ata[1][1], ata[2][0], ata[2][1], ata[2][2]])
+    v = _w_svd_quat_to_mat(qv)
+    b = _w_svd_ab(a, v)
+    rho = [b[0][j] * b[0][j] + b[1][j] * b[1][j] + b[2][j] * b[2][j] for j in range(3)]
+    for j, k in ((0, 1), (0, 2), (1, 2)):
+        c = rho[j] < rho[k]
+        for mm in (b, v):
+            for i in range(3):
+                mj, mk = mm[i][j], mm[i][k]
+                mm[i][j], mm[i][k] = jnp.where(c, mk, mj), jnp.where(c, -mj, mk)
+        rho[j], rho[k] = jnp.where(c, rho[k], rho[j]), jnp.where(c, rho[j], rho[k])
+    q, r = _w_qr_lists(b)
+    return _w_mat_of(q), jnp.stack([r[0][0], r[1][1], r[2][2]]), _w_mat_of(v)
+
+
+def _w_svd2(m):
+    """``svd2(A, U, sigma, V)`` (svd.h ``_svd_2``): closed-form eigen-analysis of A^T A."""
+    T = m.dtype
+    one, two, half, zero = jnp.ones((), T), jnp.asarray(2, T), jnp.asarray(0.5, T), jnp.zeros((), T)
+    a11, a12, a21, a22 = m[0, 0], m[0, 1], m[1, 0], m[1, 1]
+    ata11 = a11 * a11 + a21 * a21
+    ata12 = a11 * a12 + a21 * a22
+    ata22 = a12 * a12 + a22 * a22
+    tr = ata11 + ata22
+    diff = ata11 - ata22
+    disc = diff * diff + jnp.asarray(4, T) * ata12 * ata12
+    degenerate = disc == zero
+    sq = jnp.sqrt(disc)
+    lambda1 = (tr + sq) * half
+    lambda2 = (tr - sq) * half
+    inv_sigma1 = one / jnp.sqrt(lambda1)
+    sigma1 = one / inv_sigma1
+    sigma2 = jnp.sqrt(lambda2)
+    v1y = diff - sq + two * ata12
+    v1x = diff + sq - two * ata12
+    len1_sq = v1x * v1x + v1y * v1y
+    flat = len1_sq == zero
+    inv_len1 = one / jnp.sqrt(jnp.where(flat, one, len1_sq))
+    r2 = _w_svd_c(0.707106781186547524401, T)
+    v11 = jnp.where(flat, r2, v1x * inv_len1)
+    v21 = jnp.where(flat, r2, v1y * inv_len1)
+    v12, v22 = -v21, v11
+    u11 = (a11 * v11 + a12 * v21) * inv_sigma1
+    u21 = (a21 * v11 + a22 * v21) * inv_sigma1
+    det = a11 * a22 - a12 * a21
+    det_sign = jnp.where(det < zero, -one, one)
+    u12 = -u21 * det_sign
+    u22 = u11 * det_sign
+    s = jnp.sqrt(half * tr)
+    eye = jnp.eye(2, dtype=T)
+    u = jnp.where(degenerate, eye, jnp.stack([jnp.stack([u11, u12]), jnp.stack([u21, u22])]))
+    sigma = jnp.where(degenerate, jnp.stack([s, s]), jnp.stack([sigma1, sigma2]))
+    v = jnp.where(degenerate, eye, jnp.stack([jnp.stack([v11, v12]), jnp.stack([v21, v22])]))
+    return u, sigma, v
+
+
 HELPERS = {name: fn for name, fn in dict(globals()).items() if name.startswith("_w_") and callable(fn)}
 
 
@@ -923,6 +1138,10 @@ _LINALG = {
     "identity": lambda sig: f"jnp.eye({sig.result.shape[0]}, dtype={dtype(sig.result)})",
     "matrix_from_cols": lambda sig, *c: f"jnp.stack([{', '.join(c)}], axis=1)",
     "matrix_from_rows": lambda sig, *r: f"jnp.stack([{', '.join(r)}], axis=0)",
+}
+_LINALG |= {
+    "qr3": lambda sig, m: f"_w_qr3({m})", "eig3": lambda sig, m: f"_w_eig3({m})",
+    "svd3": lambda sig, m: f"_w_svd3({m})", "svd2": lambda sig, m: f"_w_svd2({m})",
 }
 _register("semantics_linalg", _LINALG)
 

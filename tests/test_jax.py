@@ -41,9 +41,10 @@ SINK = ParamSpec("sink", "array", "float32", "output", 0, 0, (2 * DIM,))
 ACC, ACCI = _array("acc", role="atomic"), _array("acci", "int32", role="atomic", low=0, high=0)
 N = ParamSpec("n", "scalar", "int32", "param", 0, 5)
 M44 = _array("m", "mat44")
+M33 = _array("m3", "mat33")
 U16, OUTU = _array("u", "uint16", low=0, high=9), _array("outu", "uint16", role="output")
 _ANN = {"uint16": "wp.array(dtype=wp.uint16)", "float32": "wp.array(dtype=wp.float32)", "vec3": "wp.array(dtype=wp.vec3)", "int32": "wp.array(dtype=wp.int32)",
-        "mat44": "wp.array(dtype=wp.mat44)"}
+        "mat44": "wp.array(dtype=wp.mat44)", "mat33": "wp.array(dtype=wp.mat33)"}
 
 
 def _kernel(body: str, params, helpers: str = "", structs: str = "", dim=DIM) -> GeneratedKernel:
@@ -123,6 +124,27 @@ def f0(p: float, q: float):
         q = wp.transform_vector(r, v[tid])
         out[tid] = wp.determinant(x) + r[1, 2] + p[0] + q[1]
         """, (M44, V, OUT))),
+    # the decompositions: svd.h's Givens/Jacobi code written out with jnp.where for its branches (the Jacobi
+    # sweeps a lax.fori_loop), output arguments returned as a tuple
+    "decompositions": (_kernel("""
+        tid = wp.tid()
+        x = m3[tid]
+        Q = wp.matrix(shape=(3, 3), dtype=wp.float32)
+        Rq = wp.matrix(shape=(3, 3), dtype=wp.float32)
+        wp.qr3(x, Q, Rq)
+        U = wp.matrix(shape=(3, 3), dtype=wp.float32)
+        s = wp.vector(length=3, dtype=wp.float32)
+        V = wp.matrix(shape=(3, 3), dtype=wp.float32)
+        wp.svd3(x, U, s, V)
+        E = wp.matrix(shape=(3, 3), dtype=wp.float32)
+        d = wp.vector(length=3, dtype=wp.float32)
+        wp.eig3(x + wp.transpose(x), E, d)
+        U2 = wp.matrix(shape=(2, 2), dtype=wp.float32)
+        s2 = wp.vector(length=2, dtype=wp.float32)
+        V2 = wp.matrix(shape=(2, 2), dtype=wp.float32)
+        wp.svd2(wp.mat22(x[0, 0], x[0, 1], x[2, 0], x[2, 2]), U2, s2, V2)
+        out[tid] = Q[0, 1] + Rq[1, 2] + U[2, 0] + s[1] + V[0, 2] + E[1, 1] + d[0] + U2[1, 0] + s2[1] + V2[0, 1]
+        """, (M33, OUT))),
     # sign / step / nonzero of an unsigned value: never the negative branch, whose literal (-1) must still be in
     # range for the type (a uint16 sign crashed the JAX program: `jnp.uint16(-1)`)
     "unsigned_selects": (_kernel("""
