@@ -807,6 +807,58 @@ def _w_svd2(m):
     return u, sigma, v
 
 
+def _w_quat_from_euler(e, i, j, k):
+    """``quat_from_euler(e, i, j, k)`` with computed axes (math.py): the product of three axis rotations, each axis
+    picked by value (0: x, 1: y, anything else: z, as the reference's port)."""
+    T = e.dtype
+    half, zero = jnp.asarray(0.5, T), jnp.zeros((), T)
+
+    def axis_quat(n):
+        h = half * e[n]
+        s = jnp.sin(h)
+        return jnp.stack([jnp.where(n == 0, s, zero), jnp.where(n == 1, s, zero),
+                          jnp.where((n != 0) & (n != 1), s, zero), jnp.cos(h)])
+
+    return _w_qmul(axis_quat(k), _w_qmul(axis_quat(j), axis_quat(i)))
+
+
+def _w_quat_to_euler(q, i, j, k):
+    """``quat_to_euler(q, i, j, k)`` (math.py): Warp's transcription for scalar-first quaternions; every branch on
+    the axes and on the gimbal lock is a ``jnp.where`` (both sides computed, one kept)."""
+    T = q.dtype
+    one, two, zero = jnp.ones((), T), jnp.asarray(2, T), jnp.zeros((), T)
+    q0, q1, q2, q3 = q[3], q[0], q[1], q[2]
+    i, j, k = i + 1, j + 1, k + 1
+    not_proper = i != k
+    k = jnp.where(not_proper, k, 6 - i - j)
+    e = ((i - j) * (j - k) * (k - i)).astype(T) / two  # Levi-Civita symbol
+
+    def pick(n):
+        return jnp.where(n == 2, q2, jnp.where(n == 3, q3, q1))
+
+    a, b, c, d = q0, pick(i), pick(j), pick(k) * e
+    a = jnp.where(not_proper, a - pick(j), a)
+    b = jnp.where(not_proper, b + pick(k) * e, b)
+    c = jnp.where(not_proper, c + q0, c)
+    d = jnp.where(not_proper, d - pick(i), d)
+    cosine = two * (a * a + b * b) / (a * a + b * b + c * c + d * d) - one
+    t2 = jnp.arccos(_w_fmin(_w_fmax(cosine, -one), one))
+    tp = jnp.arctan2(b, a)
+    tm = jnp.arctan2(d, c)
+    lock0 = jnp.abs(t2) < jnp.asarray(1e-6, T)
+    lock_pi = jnp.abs(t2 - jnp.asarray(3.141592653589793, T)) < jnp.asarray(1e-6, T)
+    t1 = jnp.where(lock0 | lock_pi, zero, tp - tm)
+    t3 = jnp.where(lock0, two * tp - zero, jnp.where(lock_pi, two * tm + zero, tp + tm))
+    t2 = jnp.where(not_proper, t2 - jnp.asarray(1.5707963267948966, T), t2)
+    t3 = jnp.where(not_proper, t3 * e, t3)
+    ex = jnp.where(i == 2, t2, jnp.where(i == 3, t3, t1))
+    ey = jnp.where(i == 2, t1, t2)
+    ez = jnp.where(i == 3, t1, t3)
+    ex, ey, ez = jnp.where(j == 1, t2, ex), jnp.where(j == 2, t2, ey), jnp.where((j != 1) & (j != 2), t2, ez)
+    ex, ey, ez = jnp.where(k == 1, t3, ex), jnp.where(k == 2, t3, ey), jnp.where((k != 1) & (k != 2), t3, ez)
+    return jnp.stack([ex, ey, ez])
+
+
 HELPERS = {name: fn for name, fn in dict(globals()).items() if name.startswith("_w_") and callable(fn)}
 
 
@@ -1237,7 +1289,7 @@ def _static_int(code: str) -> int | None:
 def _quat_from_euler(sig, e, i, j, k):
     axes = [_static_int(c) for c in (i, j, k)]
     if any(a is None or not 0 <= a < 3 for a in axes):
-        return None  # computed axis indices: not spelled (they pick the formula)
+        return f"_w_quat_from_euler({e}, {i}, {j}, {k})"  # computed axis indices pick the axes by value
     d = dtype(sig.result)
     half = f"{d}(0.5)"
 
@@ -1276,6 +1328,7 @@ _register("semantics_quat", {
     "quat_rpy": lambda sig, r, p, y: f"_w_quat_rpy({r}, {p}, {y})",
     "quat_to_rpy": lambda sig, q: f"_w_quat_to_rpy({q})",
     "quat_from_euler": _quat_from_euler,
+    "quat_to_euler": lambda sig, q, i, j, k: f"_w_quat_to_euler({q}, {i}, {j}, {k})",
     "quat_slerp": lambda sig, a, b, t: f"_w_quat_slerp({a}, {b}, {t})",
     "quat_to_matrix": lambda sig, q: f"_w_to_matrix({q})",
     "transform_to_matrix": lambda sig, t: f"_w_transform_to_matrix({t})",

@@ -145,6 +145,15 @@ def f0(p: float, q: float):
         wp.svd2(wp.mat22(x[0, 0], x[0, 1], x[2, 0], x[2, 2]), U2, s2, V2)
         out[tid] = Q[0, 1] + Rq[1, 2] + U[2, 0] + s[1] + V[0, 2] + E[1, 1] + d[0] + U2[1, 0] + s2[1] + V2[0, 1]
         """, (M33, OUT))),
+    # Euler angles with computed axes (proper and Tait-Bryan orders both occur: ax == ay in some threads)
+    "euler_angles": (_kernel("""
+        tid = wp.tid()
+        ax = wp.abs(i[tid] % 3)
+        ay = wp.abs((i[tid] // 2) % 3)
+        q = wp.quat_from_euler(wp.vec3(a[tid], b[tid], 0.5), ax, ay, 2)
+        r = wp.quat_to_euler(wp.normalize(q), ax, 1, ay)
+        out[tid] = q[0] + q[3] * 2.0 + r[0] + r[1] * 3.0 + r[2] * 5.0
+        """, (A, B, I, OUT))),
     # sign / step / nonzero of an unsigned value: never the negative branch, whose literal (-1) must still be in
     # range for the type (a uint16 sign crashed the JAX program: `jnp.uint16(-1)`)
     "unsigned_selects": (_kernel("""
