@@ -65,6 +65,8 @@ def jax_arguments(program: JaxProgram, kernel, values: dict) -> list:
     def convert(value, t):
         if isinstance(t, Struct):  # a dict of fields (a numpy structured value or a mapping in ``values``)
             return {f: convert(value[f], ft) for f, ft in t.fields}
+        if isinstance(t, Array):  # a struct's array field: the whole array
+            t = t.dtype
         scalar = t.scalar if isinstance(t, Composite) else t
         return jnp.asarray(np.asarray(value), dtype=np.dtype(scalar.numpy_dtype))
 

@@ -224,6 +224,13 @@ class _Function:
             if kind in ("wp.static", "struct"):
                 return self.expr(args[1])
             raise Inexpressible("unexpected-ir", kind)
+        if func == "R.aload" and isinstance(args[0], cst.Call):
+            # a struct's array field (``sp0.m1[i]``): a view of an input, read only (the grammar never writes one
+            # and never makes a struct with an array field a local), passed whole with its struct
+            base, at = self.expr(args[0])
+            if not isinstance(at, Array) or isinstance(at.dtype, Struct):
+                raise Inexpressible("unexpected-ir", _code(node))
+            return f"{base}[{self.index(args[1])}]", at.dtype
         if func == "R.aload":
             arr, idx = args[0].value, args[1]
             if arr in self.r.atomic_kind:
@@ -581,9 +588,6 @@ class _Renderer:
         params = [p.name.value for p in kernel_def.params.params][1:]  # without _tid
         roles = {p.name: p.role for p in k.params}
         self.structs = struct_types(k.kernel_source)
-        for st in self.structs.values():
-            if st.has_array:
-                raise Inexpressible("struct-array-field", st.name)
         for name in params:
             t = kenv[name]
             if isinstance(t, Array):

@@ -210,6 +210,29 @@ def kernel(a: wp.array(dtype=S, ndim=2), out: wp.array(dtype=S, ndim=2), o: wp.a
         np.testing.assert_allclose(actual[out].astype(np.float64), np.asarray(expected[out], np.float64), rtol=1e-6)
 
 
+def test_a_struct_array_field_is_read_as_the_whole_input_array():
+    """A struct parameter's array field (a view of an input; the grammar never writes one) is passed whole inside
+    the struct's dict of fields and indexed like any input array."""
+    from grammar.types import Array
+
+    s = Struct("S", (("m0", VEC3), ("m1", Array(FLOAT32, 1))))
+    params = (A, OUT, ParamSpec("sp", "scalar", "S", "param", 0, 0, (DIM,), s, ((-1.0, 1.0), (-4.0, 4.0))))
+    source = """@wp.kernel
+def kernel(a: wp.array(dtype=wp.float32), out: wp.array(dtype=wp.float32), sp: S):
+    tid = wp.tid()
+    out[tid] = sp.m1[tid] * a[tid] + sp.m1[wp.clamp(tid + 1, 0, 7)] + sp.m0[1]
+"""
+    k = GeneratedKernel("kernel", cst.parse_statement(source), params, (), DIM, (),
+                        (cst.parse_statement("@wp.struct\nclass S:\n    m0: wp.vec3\n    m1: wp.array(dtype=wp.float32)\n"),))
+    program = render(k)
+    for seed in (1, 2):
+        values = make_inputs(k.params, k.dim, seed)
+        expected = run_reference(k.kernel_source, k.params, values, k.dim).outputs
+        actual = run_program(program, k, values)
+        np.testing.assert_allclose(actual["out"].astype(np.float64), np.asarray(expected["out"], np.float64), rtol=1e-6)
+        assert np.ptp(np.asarray(expected["out"])) > 0  # the field's elements differ per thread: a real read
+
+
 def test_a_wrong_spelling_is_reported_as_a_mismatch(monkeypatch):
     """The oracle can fail: ``sin`` spelled as ``sin * (1 + 1e-3)`` must be caught by the comparison."""
     k = _kernel("tid = wp.tid()\nout[tid] = wp.sin(a[tid]) + b[tid]\n", (A, B, OUT))
