@@ -15,6 +15,12 @@ Every candidate seed is ``base_seed + j * STEP`` with ``STEP`` a multiple of
 seed))``. A candidate on which the reference fails (undefined behaviour, an evaluation error) is never
 chosen; when every candidate fails, the base seed's inputs are returned and the verification reports the
 failure as it always has. Cost: about 10 ms of reference time per candidate.
+
+Corners count as coverage: a row with a corner (:attr:`grammar.ops.Op.corner`: an exact half for ``round``/``rint``,
+equal operands for comparisons and ``min``/``max``, a wrapping unsigned ``-``) some call of which meets it adds
+``("corner", row)`` to what a candidate executes, so a draw that puts a fault's trigger in front of Warp wins. The
+choice keeps its runs (:func:`choose_first`): the chosen candidate's run is the first attempt's float32 reference run,
+and another candidate's outputs serve the input-dependence test.
 """
 
 from __future__ import annotations
