@@ -76,8 +76,8 @@ class Op:
     # finite (harness.inputs), so an `if` on it never takes one of its branches: branch tests avoid it
     fixed_on_finite: bool = False
     # the argument values where an implementation of the row typically goes wrong while being right elsewhere
-    # (``grammar.semantics.CORNERS``: halves for round/rint, equal operands for comparisons and min/max, a
-    # wrapping unsigned difference): a predicate ``corner(signature, *args) -> bool``. The first attempt's input
+    # (predicates in ``grammar.semantics``: ``half_corner`` for round/rint, ``tie_corner`` for comparisons and
+    # min/max, ``unsigned_wrap_corner`` for a wrapping unsigned difference): a predicate ``corner(signature, *args) -> bool``. The first attempt's input
     # choice (harness.input_choice) prefers a draw on which the row meets it
     corner: Callable | None = field(default=None, compare=False, hash=False)
     # rows implemented in Warp's language rather than as a builtin (grammar.ops_nn): the source of the

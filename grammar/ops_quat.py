@@ -300,9 +300,9 @@ def rotation_block_source(t: ValueType, e: str) -> str:
     """:func:`rotation_matrix_source` for a row that reads only the rotation (``quat_from_matrix``): a 4x4
     matrix gets a zero translation, since any translation kept from ``e`` could not reach an output (it was
     ``transform_from_matrix(e)``'s translation: a use of that row that no fault of it could ever show through)."""
-    q = unit_quat_source(_quat(t.scalar), f"wp.quat_from_matrix({e})")
     if t.shape == (3, 3):
-        return f"wp.quat_to_matrix({q})"
+        return rotation_matrix_source(t, e)  # a 3x3 has no translation: the same guard
+    q = unit_quat_source(_quat(t.scalar), f"wp.quat_from_matrix({e})")
     zero = _literal(t.scalar, 0.0)
     return f"wp.transform_to_matrix(wp.transformation({_v3(t.scalar).warp_name}({zero}, {zero}, {zero}), {q}))"
 

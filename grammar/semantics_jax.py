@@ -598,7 +598,7 @@ def _w_svd_c(v, T):
 
 
 def _w_svd_eps(T):
-    return _w_svd_c(1e-12, T) if T == jnp.float64 else jnp.asarray(1e-6, jnp.float32).astype(T)
+    return _w_svd_c(1e-12 if T == jnp.float64 else 1e-6, T)
 
 
 def _w_givens_quaternion(a11, a12, a22):
