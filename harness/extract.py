@@ -137,13 +137,33 @@ def _strip_hash(match: re.Match) -> str:
     return name if hashed is None else hashed["stem"] + hashed["suffix"]
 
 
-def normalise(code: str) -> str:
+def _renumber_functions(text: str, functions: Iterable[str]) -> str:
+    """``f_<n>`` -> ``f_<i>``, ``i`` counting the distinct ``n`` of ``f`` in order of first appearance."""
+    keys = sorted(set(functions), key=len, reverse=True)  # the longest first: f0 before f
+    if not keys:
+        return text
+    pattern = re.compile(r"(?:\b|(?<=\badj_))(?P<key>" + "|".join(map(re.escape, keys)) + r")_(?P<n>\d+)\b")
+    seen: dict[str, dict[str, int]] = {}
+
+    def renumber(match: re.Match) -> str:
+        numbers = seen.setdefault(match["key"], {})
+        return f"{match['key']}_{numbers.setdefault(match['n'], len(numbers))}"
+
+    return pattern.sub(renumber, text)
+
+
+def normalise(code: str, functions: Iterable[str] = ()) -> str:
     """Generated code with everything that depends on the surrounding module removed.
 
     * Warp's 8-hex-digit content hash is dropped from identifiers: ``k_foo_1a2b3c4d_cpu_kernel_forward``
       becomes ``k_foo_cpu_kernel_forward``, ``wp_args_k_foo_1a2b3c4d`` becomes ``wp_args_k_foo`` and a
       struct ``S_1a2b3c4d`` becomes ``S``. Warp's numbered temporaries (``var_12345678``) are kept. A
       user identifier that itself ends in ``_`` plus 8 hex digits would lose that ending too.
+    * ``functions``: the names of the ``@wp.func`` functions the kernel calls. Warp names each instance of a
+      user function ``<name>_<n>`` (``adj_<name>_<n>`` for its adjoint) with ``n`` from a process-wide
+      counter per name, so the number tells how many such functions the process made before (a worker's
+      100th ``layer_norm`` is ``layer_norm_137``); they are numbered from 0 in order of first appearance
+      instead, distinct numbers staying distinct.
     * Whole-line source comments (``// <python source>   <L 12>``) and ``#line`` directives go.
     * Trailing whitespace is stripped, runs of blank lines become one, and the text ends in one newline.
     """
@@ -153,5 +173,6 @@ def normalise(code: str) -> str:
             continue
         lines.append(line.rstrip())
     text = _IDENTIFIER.sub(_strip_hash, "\n".join(lines))
+    text = _renumber_functions(text, functions)
     text = _BLANK_RUNS.sub("\n\n", text).strip("\n")
     return text + "\n" if text else ""

@@ -115,10 +115,12 @@ def run_hunt(task: HuntTask, hook=None) -> HuntOutcome:
     out = HuntOutcome(task.batch_index, timings={"generate": gen_time})
     if not kernels:
         return out
-    ids = {k.name: cid for cid, k in name_kernels(kernels)}
+    named = name_kernels(kernels)
+    ids = {k.name: cid for cid, k in named}
     workdir = Path(tempfile.mkdtemp(prefix=f"batch{task.batch_index}-", dir=_worker._scratch))
     try:
-        result = verify_batch(kernels, workdir, Options(**{**task.opts.__dict__, "seed": bseed}), task.skip_ids)
+        result = verify_batch(kernels, workdir, Options(**{**task.opts.__dict__, "seed": bseed}), task.skip_ids,
+                              named=named)
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
         W.clear_kernel_cache()

@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import re
 import time
 import traceback
 from collections import Counter
@@ -208,15 +209,18 @@ def _isolate(kernels, workdir, opts, step, build=None, make=None) -> tuple[_Buil
 
 
 def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | None = None,
-                 skip_ids: frozenset[str] = frozenset(), batch_index: int | None = None) -> BatchResult:
+                 skip_ids: frozenset[str] = frozenset(), batch_index: int | None = None,
+                 named: list[tuple[str, GeneratedKernel]] | None = None) -> BatchResult:
     """Verify ``kernels`` (see the module docstring); kernels whose record id is in ``skip_ids`` (already
     collected) are left out like duplicates within the batch. ``batch_index`` picks the differential
-    variant (``opts.differential``); without it the variant is a function of the batch's kernels."""
+    variant (``opts.differential``); without it the variant is a function of the batch's kernels.
+    ``named``: ``name_kernels(kernels)`` when the caller made it already (renaming re-renders a kernel with
+    helpers or structs: about 0.1 s a kernel, not to be paid twice)."""
     opts = opts or Options()
     workdir = Path(workdir)
     workdir.mkdir(parents=True, exist_ok=True)
     timings: Counter = Counter()
-    named = name_kernels(kernels)
+    named = name_kernels(kernels) if named is None else named
     skipped = sum(1 for cid, _ in named if cid in skip_ids)
     named = [(cid, k) for cid, k in named if cid not in skip_ids]
     ids = {k.name: cid for cid, k in named}
@@ -298,14 +302,17 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
         timings["against"] += time.perf_counter() - t
 
     # 4-5. sources, NVRTC, extraction for the kernels that matched
-    # the CPU build is reused when every kernel in it passed (no second import and parse of the module); a
-    # forward-only build gets enable_backward back first: the records carry the backward code
+    # the CPU build is reused (no second import, and Warp's builder of the build emits the texts: nothing is
+    # built again, warp_adapter._Builders) when every kernel in it passed, or when NVRTC is off (NVRTC compiles
+    # the whole text and bisects its failures over the passing kernels only; a kernel's extracted functions do
+    # not depend on the module's other kernels once normalised, tests/test_extract.py). A forward-only build
+    # gets enable_backward back first: the records carry the backward code
     for b in builds or [None]:
         group = ks if b is None else b.kernels
         passing = [k for k in group if k.name in checked]
         if not passing:
             continue
-        reuse = b if b is not None and len(passing) == len(b.kernels) else None
+        reuse = b if b is not None and (len(passing) == len(b.kernels) or not opts.nvrtc) else None
         if reuse is not None and not reuse.enable_backward:
             W.set_module_options(reuse.module, optimization_level=opts.optimization_level, enable_backward=True)
             reuse.enable_backward = True
@@ -666,10 +673,12 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
     if build is None:
         return
     t = time.perf_counter()
-    cpu, cuda = _extracted(build, sources)
+    cpu, cuda = _extracted(build, sources, checked)
     timings["codegen_extract"] += time.perf_counter() - t
     now = utc_timestamp()
     for k in build.kernels:
+        if k.name not in checked:  # a reused build's kernel that did not pass
+            continue
         comparison, seed, attempts, gradient, _ = checked[k.name]
         verification = {
             "cpu_executed": True,
@@ -692,25 +701,30 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
                                                                     opts, now))
 
 
-def _extracted(build: _Build, sources: dict[int, tuple[str, str]]) -> tuple[dict, dict]:
-    """Each kernel's forward/backward functions for the CPU and CUDA, from the texts generated for ``build``."""
-    names = [k.name for k in build.kernels]
+def _extracted(build: _Build, sources: dict[int, tuple[str, str]], keep) -> tuple[dict, dict]:
+    """Each kernel's forward/backward functions for the CPU and CUDA, from the texts generated for ``build``
+    (the kernels named in ``keep``)."""
+    names = [k.name for k in build.kernels if k.name in keep]
     cpu_source, cuda_source = sources[id(build)]
     return extract_all(cpu_source, names, "cpu"), extract_all(cuda_source, names, "cuda")
+
+
+_DEF = re.compile(r"^def (\w+)\(", re.M)
 
 
 def _record(k: GeneratedKernel, cid: str, cpu: dict, cuda: dict, verification: dict, opts: Options,
             now: str) -> dict:
     """One corpus record: the kernel, its extracted functions for both targets, and how it was verified."""
+    functions = {name for name in _DEF.findall(k.kernel_source) if name != k.name}  # its @wp.func functions
     return {
         "id": cid,
         "kernel_name": k.name,
         "categories": list(k.categories),
         "python_source": k.source,
-        "cpu_forward": normalise(cpu[k.name]["forward"]),
-        "cpu_backward": normalise(cpu[k.name]["backward"]),
-        "cuda_forward": normalise(cuda[k.name]["forward"]),
-        "cuda_backward": normalise(cuda[k.name]["backward"]),
+        "cpu_forward": normalise(cpu[k.name]["forward"], functions),
+        "cpu_backward": normalise(cpu[k.name]["backward"], functions),
+        "cuda_forward": normalise(cuda[k.name]["forward"], functions),
+        "cuda_backward": normalise(cuda[k.name]["backward"], functions),
         "verification": verification,
         "warp_version": W.warp_version(),
         "generator_version": GENERATOR_VERSION,
@@ -835,7 +849,7 @@ def _unverified_stage(ks, workdir, opts, ids, results, timings) -> None:
     if build is None:
         timings["codegen_extract"] += time.perf_counter() - t
         return
-    cpu, cuda = _extracted(build, sources)
+    cpu, cuda = _extracted(build, sources, ids)
     timings["codegen_extract"] += time.perf_counter() - t
     now = utc_timestamp()
     for k in build.kernels:

@@ -66,6 +66,7 @@ import sys
 import tempfile
 import time
 import types
+import weakref
 from pathlib import Path
 
 import numpy as np
@@ -272,14 +273,69 @@ def _build_errors():
 # --------------------------------------------------------------------------- code generation and builds
 
 
+class _Builders:
+    """The ``ModuleBuilder`` Warp makes while it builds a module for the CPU, kept for :func:`generate_sources`.
+
+    Making a builder builds every kernel's forward and adjoint (Warp's Python code generation: on our kernels
+    about as much time as Clang's whole build, 0.3 s a kernel), and the text of each target is then only
+    emitted. While :func:`compile_cpu` runs, ``ModuleBuilder`` in Warp's context module is a subclass that
+    records each instance it makes; the last one made for a module is kept with the options it was made with
+    (a weak reference to the module: a released module takes its builder along). :func:`generate_sources`
+    uses it when the module's resolved options are still those, ``block_dim`` aside: Warp builds for the CPU
+    with ``block_dim`` 1 and :func:`generate_sources` emits at the module's (256 by default), which only
+    the emitted launch wrappers and tile header read (our kernels have no tile operations; a test checks the
+    texts equal a fresh builder's). Otherwise (options changed since the build, a build loaded from the
+    kernel cache) it makes a builder as before.
+    """
+
+    kept: "weakref.WeakKeyDictionary" = weakref.WeakKeyDictionary()
+
+    @classmethod
+    @contextlib.contextmanager
+    def recording(cls, module):
+        original = _wp_context.ModuleBuilder
+        made: list = []
+
+        class Recording(original):
+            def __init__(self, *args, **kwargs):
+                super().__init__(*args, **kwargs)
+                made.append(self)
+
+        _wp_context.ModuleBuilder = Recording
+        try:
+            yield
+        finally:
+            _wp_context.ModuleBuilder = original
+        if made and getattr(made[-1], "module", None) is module:
+            cls.kept[module] = (dict(getattr(made[-1], "options", {}) or {}), made[-1])
+
+    @classmethod
+    def emit(cls, module, options: dict, targets: tuple[str, ...]) -> tuple[str, ...] | None:
+        """The texts of ``targets`` emitted at ``options`` by the builder of the module's last CPU build, or
+        None when there is none made with ``options`` (``block_dim`` aside)."""
+        kept = cls.kept.get(module)
+        if kept is None or {**kept[0], "block_dim": None} != {**options, "block_dim": None}:
+            return None
+        builder = kept[1]
+        built_with = builder.options
+        builder.options = options
+        try:
+            return tuple(builder.codegen(target) for target in targets)
+        finally:
+            builder.options = built_with
+
+
 def compile_cpu(pymodule) -> float:
     """Build (or load from the kernel cache) the module for the CPU; return the seconds it took.
 
+    The builder of the build is kept for :func:`generate_sources` (:class:`_Builders`).
     Raises :class:`BuildError` when code generation or the Clang build fails.
     """
     init()
     start = time.perf_counter()
-    with _build_errors():
+    module = _warp_module(pymodule)
+    _Builders.kept.pop(module, None)
+    with _build_errors(), _Builders.recording(module):
         wp.load_module(pymodule, device="cpu")
     return time.perf_counter() - start
 
@@ -298,6 +354,8 @@ def generate_sources(pymodule, targets: tuple[str, ...] = ("cpu", "cuda")) -> tu
     """:func:`generate_source` for several targets from one hasher and one builder: the same texts (a test
     checks it) for about half the cost, since building the kernels' adjoints is most of the work and
     does not depend on the target for the kernels we generate (no tiles, no target-specific builtins).
+    After :func:`compile_cpu` built the module with its current options, the build's own builder is used
+    (:class:`_Builders`): nothing is built again (a test checks the texts are those of a fresh builder).
     """
     for target in targets:
         if target not in ("cpu", "cuda"):
@@ -309,6 +367,9 @@ def generate_sources(pymodule, targets: tuple[str, ...] = ("cpu", "cuda")) -> tu
         # missing attribute, and hasattr() only catches AttributeError
         if hasattr(type(module), "resolve_options"):
             options = module.resolve_options(wp.config) | {"output_arch": None}
+            texts = _Builders.emit(module, options, targets)  # the CPU build's builder: nothing built again
+            if texts is not None:
+                return texts
             hasher = _wp_context.ModuleHasher(module._get_live_kernels(), options)
             if "target" in inspect.signature(_wp_context.ModuleBuilder.__init__).parameters:
                 builder = _wp_context.ModuleBuilder(module, options, hasher, target=targets[0])

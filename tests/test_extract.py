@@ -228,3 +228,60 @@ def test_without_backward_the_backward_text_is_empty(tmp_path, target):
     functions = extract_all(wa.generate_source(module, target), ["k_scale", "k_len"], target)
     for pair in functions.values():
         assert pair["forward"] and pair["backward"] == ""
+
+
+
+def test_a_reused_build_with_a_failed_kernel_records_the_passing_kernels_as_a_fresh_builder_would(tmp_path,
+                                                                                                   monkeypatch):
+    """Without NVRTC the pipeline extracts from the CPU build (and Warp's builder of it) even when one of its
+    kernels did not pass (pipeline steps 4-5): the passing kernels get the records a fresh builder of that
+    module gives, the other none (the instance numbers of user functions, ``layer_norm_0``, which every new
+    builder advances, are renumbered by extract.normalise)."""
+    from harness import pipeline
+    from harness.generate import draw_kernels
+
+    kernels = [k for _, k in pipeline.name_kernels(draw_kernels(5, 5))]
+    dropped = kernels[0].name
+    check = pipeline._check_kernel
+
+    def screen_one(k, *args, **kwargs):
+        if k.name == dropped:
+            return pipeline.KernelResult(k, "screened", "screened by the test")
+        return check(k, *args, **kwargs)
+
+    monkeypatch.setattr(pipeline, "_check_kernel", screen_one)
+    opts = pipeline.Options(nvrtc=False)
+    fields = ("cpu_forward", "cpu_backward", "cuda_forward", "cuda_backward", "python_source", "id")
+    emitted = []
+    emit = wa._Builders.emit
+
+    def counting_emit(*args):
+        texts = emit(*args)
+        emitted.append(texts is not None)
+        return texts
+
+    monkeypatch.setattr(wa._Builders, "emit", counting_emit)
+    reused = pipeline.verify_batch(kernels, tmp_path / "reused", opts)
+    assert emitted == [True]  # one build, its builder emitted both targets
+    monkeypatch.setattr(wa._Builders, "emit", lambda *args: None)  # a fresh builder every time
+    fresh = pipeline.verify_batch(kernels, tmp_path / "fresh", opts)
+    got = {r.kernel.name: [r.record[f] for f in fields] for r in reused.results if r.record is not None}
+    want = {r.kernel.name: [r.record[f] for f in fields] for r in fresh.results if r.record is not None}
+    assert reused.results[0].verdict == "screened" and dropped not in got
+    assert len(want) >= 3 and got == want
+    # and the records are those of a module without the kernel that did not pass
+    alone = pipeline.verify_batch(kernels[1:], tmp_path / "alone", opts)
+    assert got == {r.kernel.name: [r.record[f] for f in fields] for r in alone.results if r.record is not None}
+
+
+def test_normalise_numbers_user_functions_from_zero_whatever_the_process_made_before():
+    """Warp names a user function's instances <name>_<n> from a process-wide counter; normalise renumbers them
+    by first appearance, distinct stays distinct, other names ending in digits are left alone."""
+    code = ("var_3 = layer_norm_137(var_1);\nvar_4 = layer_norm_140(var_2);\nk_f0_12(var_4);\n"
+            "adj_layer_norm_140(var_2, adj_2, adj_4);\nadj_layer_norm_137(var_1, adj_1, adj_3);\n"
+            "my_layer_norm_3(var_1);\nlayer_norm_x_5(var_1);\n")
+    assert normalise(code, {"layer_norm", "k_f0", "k"}) == (
+        "var_3 = layer_norm_0(var_1);\nvar_4 = layer_norm_1(var_2);\nk_f0_0(var_4);\n"
+        "adj_layer_norm_1(var_2, adj_2, adj_4);\nadj_layer_norm_0(var_1, adj_1, adj_3);\n"
+        "my_layer_norm_3(var_1);\nlayer_norm_x_5(var_1);\n")
+    assert normalise(code) == code  # no functions named: nothing renumbered

@@ -180,6 +180,52 @@ def test_generate_sources_equals_one_generate_source_per_target(tmp_path, seed):
     wa.release_module(module)
 
 
+def test_generate_sources_after_a_cpu_build_reuses_its_builder_and_gives_the_same_texts(tmp_path, monkeypatch):
+    """After compile_cpu, generate_sources emits from the build's own builder (no kernel is built again); the
+    texts are those a fresh builder gives (up to the process-wide instance numbers of user functions, which
+    every new builder advances and the records renumber: extract.normalise), and an option changed since the
+    build is not served stale."""
+    import re
+
+    from harness.extract import normalise
+    from harness.generate import draw_kernels
+    from harness.pipeline import module_source, name_kernels
+
+    kernels = [k for _, k in name_kernels(draw_kernels(5, 8))]
+    functions = {n for k in kernels for n in re.findall(r"^def (\w+)\(", k.kernel_source, re.M)} - \
+        {k.name for k in kernels}
+    assert functions  # helpers and library functions: the instance numbers are exercised
+    path = tmp_path / "generated_reuse.py"
+    path.write_text(module_source(kernels))
+    module = wa.import_kernel_module(path)
+    wa.set_module_options(module, optimization_level=0, enable_backward=True)
+    wa.compile_cpu(module)
+    warp_module = wa._warp_module(module)
+    assert warp_module in wa._Builders.kept  # the build's builder was recorded
+    made = []
+    original = wa._wp_context.ModuleBuilder
+
+    class Counting(original):
+        def __init__(self, *args, **kwargs):
+            made.append(self)
+            super().__init__(*args, **kwargs)
+
+    monkeypatch.setattr(wa._wp_context, "ModuleBuilder", Counting)
+    reused = wa.generate_sources(module, ("cpu", "cuda"))
+    assert made == []  # nothing built again
+    wa._Builders.kept.clear()
+    fresh = wa.generate_sources(module, ("cpu", "cuda"))
+    assert len(made) == 1
+    monkeypatch.undo()
+    assert [normalise(t, functions) for t in reused] == [normalise(t, functions) for t in fresh]
+    assert "_cpu_kernel_backward(" in reused[0]
+    wa.compile_cpu(module)  # recorded again; then the options change: the old builder must not serve
+    wa.set_module_options(module, optimization_level=0, enable_backward=False)
+    cpu = wa.generate_source(module, "cpu")
+    assert "_cpu_kernel_forward(" in cpu and "_cpu_kernel_backward(" not in cpu
+    wa.release_module(module)
+
+
 def test_rows_a_release_lacks_are_left_out_of_the_generator_table(monkeypatch):
     """On the release the table follows, every ``wp.<name>`` row exists (none is dropped); a row whose builtin the
     release lacks is found and :func:`grammar.ops.restrict` leaves it out of ``OPS`` but not of ``BY_NAME``."""
