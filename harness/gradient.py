@@ -28,8 +28,13 @@ For a kernel that passed the forward check, :func:`check_gradient`
    within ``10 × Richardson error + RTOL × (Σ|v_j (J u)_j| + Σ|u_i (Jᵀv)_i|)`` where ``RTOL`` follows the
    least precise float type the kernel uses (``RTOL32`` for float32/64, ``RTOL16`` with any float16).
 
-A disagreement is a ``gradient-mismatch`` failure; the per-element expected gradient ``Jᵀv`` is then
-derived from the same reference by central differences along each input element (for the report).
+A disagreement is a ``gradient-mismatch`` failure, unless Warp's backward is neither linear nor affine in its
+seeds there: when ``r(c) = u·Jᵀ(cv)/c`` for c = 1, 3, 5, 7 is not ``A + B/c`` within a tenth of the
+disagreement, the disagreement is the rounding of large intermediate adjoints that cancel (reverse mode is
+linear in the seeds; a wrong adjoint is linear or, when a term forgets the incoming adjoint, affine), and the
+kernel is excluded (``adjoint-rounding``; float32 and float16 paths). The
+per-element expected gradient ``Jᵀv`` of a failure is derived from the same reference by central differences
+along each input element (for the report).
 """
 
 from __future__ import annotations
@@ -73,6 +78,11 @@ HALF_STATIONARY_KEY = "float16-stationary"
 #: ... and a kernel whose forward result in Warp's precision departs from the exact one by more than
 #: DEPARTURES of that precision ("ill-conditioned")
 ILL_CONDITIONED_KEY = "ill-conditioned"
+#: ... and a mismatch where Warp's r(c) = u·Jᵀ(cv)/c over the factors c of NOISE_FACTORS is not A + B/c within
+#: NOISE_SHARE of the mismatch (:func:`_warp_rescaled`): the rounding of Warp's adjoint, not a wrong one
+ADJOINT_ROUNDING_KEY = "adjoint-rounding"
+NOISE_SHARE = 0.1
+NOISE_FACTORS = (3.0, 5.0, 7.0)
 
 
 #: differentiable rows with a kink inside (their derivative jumps where these decisions change): the sign
@@ -561,6 +571,13 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
         result.status, result.note = "excluded:non-finite", "the dot products are not finite"
         return result
     if abs(lhs - rhs) > tolerance:
+        rescaled = [] if result.precision == 64 else _warp_rescaled(kernel, k, values, inputs, outputs, u, v, module)
+        if len(rescaled) == len(NOISE_FACTORS) and not _affine_in_seeds(rhs, rescaled, NOISE_SHARE * abs(lhs - rhs)):
+            result.status = f"excluded:{ADJOINT_ROUNDING_KEY}"
+            result.note = (f"{LIMITS[ADJOINT_ROUNDING_KEY].summary} (reference v·Ju = {lhs:.6g}; Warp's u·Jᵀv = "
+                           f"{rhs:.6g}, u·Jᵀ(cv)/c = {', '.join(f'{e:.6g}' for e in rescaled)} for c = "
+                           f"{', '.join(f'{c:g}' for c in NOISE_FACTORS)}; allowed deviation {tolerance:.3g}){narrowed}")
+            return result
         result.status = "mismatch"
         result.note = (f"v·(J u) = {lhs!r} from the reference, u·(Jᵀv) = {rhs!r} from Warp's backward pass "
                        f"(allowed deviation {tolerance:.3g})")
@@ -569,6 +586,31 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
     result.note += (f" (float{result.precision} path, rtol {rtol:g}, deviation {abs(lhs - rhs) / max(scale, 1e-300):.3g}"
                     f" of the scale){narrowed}")
     return result
+
+
+def _affine_in_seeds(rhs: float, rescaled: list[float], slack: float) -> bool:
+    """Whether Warp's ``r(c) = u·Jᵀ(c v) / c`` (``rhs`` at c = 1, ``rescaled`` at :data:`NOISE_FACTORS`) is
+    ``A + B / c`` within ``slack``: fitted at c = 1 and the first factor, checked at the others."""
+    c1 = NOISE_FACTORS[0]
+    b = (rhs - rescaled[0]) / (1.0 - 1.0 / c1)
+    a = rhs - b
+    return all(abs(r - (a + b / c)) <= slack for c, r in zip(NOISE_FACTORS[1:], rescaled[1:]))
+
+
+def _warp_rescaled(kernel, k, values: dict, inputs, outputs, u: dict, v: dict, module) -> list[float]:
+    """Warp's ``u·Jᵀ(c v) / c`` for each factor ``c`` of :data:`NOISE_FACTORS` (the seeds stay exact: ``v`` lies
+    on a 1/8 grid in [-2, 2]). Reverse mode is linear in the seeds, and a wrong adjoint stays linear (a wrong
+    sign, an overwrite instead of an accumulation, a scaled term) or becomes affine (a term that forgets to
+    multiply by the incoming adjoint, a leaked constant): ``r(c) = A + B / c`` up to the rounding of the terms
+    (1e-7 of them in float32). The rounding of large intermediate adjoints that cancel follows no such law:
+    it moves by whole units of their last place from one factor to the next."""
+    found = []
+    for c in NOISE_FACTORS:
+        grads = warp_gradients(kernel, k, values, outputs, {name: c * np.asarray(s) for name, s in v.items()}, module)
+        rhs = float(sum(np.sum(u[p.name] * np.asarray(grads[p.name], dtype=np.float64)) for p in inputs)) / c
+        if math.isfinite(rhs):
+            found.append(rhs)
+    return found
 
 
 def expected_gradients(k, values: dict, result: GradientResult, max_elements: int = 512) -> dict[str, np.ndarray]:

@@ -176,6 +176,18 @@ LIMITS: dict[str, Limit] = {
             "one (+-1, 0)); a float32 quotient by a cancelled vector component (deviation 0.009 of the scale)",
         ),
         Limit(
+            "adjoint-rounding", "mathematical",
+            "Warp's dot-product error is its adjoint's rounding, not a wrong derivative: Warp's backward is "
+            "neither linear nor affine in its seeds there (r(c) = u·Jᵀ(cv)/c for c = 1, 3, 5, 7 is not A + B/c "
+            "within a tenth of the error; reverse mode is linear in the seeds up to 1e-7 of its terms, and a wrong "
+            "adjoint linear or affine). Reverse mode in float32 forms intermediate adjoints the "
+            "derivative never shows; where they are large and cancel (a normalisation of a vector with equal "
+            "components, whose derivative along them is exactly zero, nested three deep: adjoints of 1e7 "
+            "that cancel to their rounding), Warp's gradient is that rounding",
+            "a gradient-share run: layer_norm(layer_norm(layer_norm(vec2(x, x)))) beside x * x: Warp's "
+            "gradient 0.5, 2.0, 2.2, 0.0 for 2x = 0.6, 1.4, 2.2, -0.8 (one layer_norm: 1.5e-6 off)",
+        ),
+        Limit(
             "float16-stationary", "mathematical",
             "a float16 derivative path whose exact derivative along the test direction is exactly zero (a "
             "stationary point such as smoothstep(e0, x, lerp(x, x, t)) at ratio 1) while Warp's is not: "

@@ -256,6 +256,12 @@ CASES = {
     "half_vector": (_kernel("half_vector", "w = wp.vec3h(h[tid], h[tid], wp.float16(3.0))\n"
                             "out[tid] = wp.float32(wp.dot(w, w)) * b[tid]\n", (H, B, OUT)), "checked"),
     # the exact ratio of smoothstep is 1 (a zero derivative); float16 rounding of lerp moves Warp's off it
+    # three normalisations of a vector with equal components (layer_norm of vec2(x, x), written out): their
+    # derivative along the vector is exactly zero, but float32 reverse mode forms adjoints of ~1e7 there that
+    # cancel to their rounding (a gradient-share run; harness.gradient._warp_rescaled)
+    "adjoint_rounding": (_kernel("adjoint_rounding", "x = a[tid] * b[tid]\nw = wp.vec2(x, x)\n" + 3 * (
+        "m = (w[0] + w[1]) / 2.0\nd = w - wp.vec2(m, m)\nw = d / wp.sqrt(wp.dot(d, d) / 2.0 + 1e-05)\n")
+        + "out[tid] = x * x + w[0] - 0.5 * w[1]\n"), "excluded:adjoint-rounding"),
     "half_stationary": (_kernel("half_stationary", "e = wp.lerp(h[tid], h[tid], c[tid])\n"
                                 "out[tid] = wp.float32(wp.smoothstep(c[tid] - wp.float16(4.0), h[tid], e))\n",
                                 (H, array("c", "float16"), OUT)), "excluded:float16-stationary"),
