@@ -38,6 +38,12 @@ class Policy:
     # them). ``harness.fuzz`` sets it per batch to the rows whose adjoint its checked kernels exercised least so
     # far (coverage feedback); the default keeps every draw as it was
     directed_focus_pool: tuple[str, ...] = ()
+    # statements of a gradient-directed kernel's main block after its focus-row calls (None: max_statements). A
+    # directed kernel's adjoint reach comes from its focus-row calls (a row counts once per checked kernel), its
+    # cost from everything: with 2 (since 0.5.3) directed-only batches verified in 133 s instead of 197 s with
+    # 1,209 live checked row uses instead of 1,298 (benchmarks/gradient_share.py --kernels 144 --batch-size 12
+    # --seed 4 --adjoint-reach --set directed_weights=0,1), +38 % per second
+    directed_max_statements: int | None = 2
     # liveness of branch tests: a test's computed operand reaches an output only through the branch it picks
     # (a fault in it is seen when it flips the test); with odds hoist_test_odds : 1 an `if`/guarded jump's
     # non-leaf operand is first held in a local (`x4 = wp.length(v); if x4 < s0:`), which is sunk like any (elif

@@ -10,7 +10,8 @@ say which of the ten corpus categories it exercises, computed from the AST.
 Guarantees: see :mod:`strategies.statements`; in short well typed, no UB, no races, terminating.
 
 Half of the kernels (``Policy.directed_weights``) are *gradient-directed*: built for the gradient check
-(see :func:`kernels`).
+(see :func:`kernels`), with a short main block after their favoured rows' calls
+(``Policy.directed_max_statements``).
 
 Shrinking: toward an ordinary (not gradient-directed) kernel, one input, one output, no scalar parameters, no
 struct types, no atomics, one statement.
@@ -261,6 +262,8 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     Gradient-directed kernels (``policy.directed_weights``; shrinks to an ordinary one) favour
     differentiable rows, take a float first input and a float first output, and draw no statement that
     makes Warp's adjoint unusable (see :attr:`Scope.directed`): most of them get their gradient checked.
+    Their main block holds at most ``policy.directed_max_statements`` statements after the favoured rows'
+    calls (a row's adjoint counts once per checked kernel; the rest of a long block costs build time).
     """
     w_ordinary, w_directed = policy.directed_weights  # no draw when one weight is 0 (stable draws)
     directed = choose(draw, [False, True], [w_ordinary, w_directed]) if w_ordinary and w_directed else bool(w_directed)
@@ -325,7 +328,9 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     body = [B.assign(target, B.call("wp.tid"))]
     for op, sig in focus:  # each favoured row is used at least once
         body += call_statement(draw, sc, op, sig)
-    body += block(draw, sc, min_stmts=0)
+    lean = policy.directed_max_statements if directed else None
+    if lean != 0:
+        body += block(draw, sc, max_stmts=lean, min_stmts=0)
     for out in outputs:
         with live(sc):  # the final value of an output carries data
             e = expression(draw, sc, out.dtype, draw(st.integers(0, policy.max_expr_depth)))
