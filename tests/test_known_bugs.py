@@ -173,7 +173,7 @@ def test_an_older_release_is_hunted_end_to_end(tmp_path):
     known bug present in every release from 1.10 reproduces there too."""
     python = R.interpreter(OLD_WARP, harness=True)
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "WARPSMITH_WORKER_HOOK")}
-    run = subprocess.run([python, "-m", "harness.fuzz", "--budget-s", "60", "--workers", "1", "--batch-size", "3",
+    run = subprocess.run([python, "-m", "harness.fuzz", "--budget-s", "40", "--workers", "1", "--batch-size", "3",
                           "--seed", "3", "--quiet", "--reports", str(tmp_path / "reports")], cwd=ROOT, env=env,
                          capture_output=True, text=True, timeout=600)
     assert run.returncode in (0, 1), run.stderr[-3000:]

@@ -159,9 +159,16 @@ def test_census_reads_rows_and_statements():
 # ---- reachability ---------------------------------------------------------------------------------------------
 
 
+#: the ordinary half of the default mix: gradient-directed kernels favour differentiable rows, avoid dynamic
+#: loops and, since generator 0.5.3, hold a main block of two statements, so a search for a rare row or a
+#: statement form among them mostly waits (`and_` took 53-89 s of 1000 examples in the default mix); reachability
+#: in the ordinary half is reachability in the default mix (the searches are not derandomized: times vary)
+ORDINARY = dataclasses.replace(DEFAULT_POLICY, directed_weights=(1, 0))
+
+
 @pytest.mark.parametrize("category", CATEGORIES)
 def test_every_category_is_reachable(category):
-    k = find(kernels(), lambda k: category in k.categories, settings=SEARCH)
+    k = find(kernels(ORDINARY), lambda k: category in k.categories, settings=SEARCH)
     assert category in k.categories
 
 
@@ -179,7 +186,7 @@ ATOMIC_HEAVY = Policy(statement_weights=tuple((k, 40 if k == "atomic" else 10 if
 
 @pytest.mark.parametrize("row", ROWS)
 def test_every_core_operator_row_is_reachable(row):
-    strategy = kernels(ATOMIC_HEAVY) if row.startswith("atomic_") else kernels()
+    strategy = kernels(ATOMIC_HEAVY) if row.startswith("atomic_") else kernels(ORDINARY)
     k = find(strategy, lambda k: row in census(k).ops, settings=SEARCH)
     assert row in census(k).ops
 
@@ -201,7 +208,7 @@ STATEMENT_KINDS = ("if", "elif", "else", "for range(literal)", "for range(a, b)"
 
 @pytest.mark.parametrize("kind", STATEMENT_KINDS)
 def test_every_statement_kind_is_reachable(kind):
-    k = find(kernels(), lambda k: kind in census(k).statements, settings=SEARCH)
+    k = find(kernels(ORDINARY), lambda k: kind in census(k).statements, settings=SEARCH)
     assert kind in census(k).statements
 
 
