@@ -27,7 +27,8 @@ from strategies import GeneratedKernel, ParamSpec, kernels
 
 #: kernels that nearly always declare struct types, with more struct statements than by default
 STRUCTS = Policy(struct_odds=(1, 3, 3), struct_array_field_odds=1, statement_weights=tuple(
-    (kind, {"struct": 3, "field": 6}.get(kind, w)) for kind, w in Policy().statement_weights))
+    (kind, {"struct": 3, "field": 6}.get(kind, w)) for kind, w in Policy().statement_weights), directed_weights=(1, 0))
+#: (ordinary kernels only: a gradient-directed kernel's main block holds two statements since generator 0.5.3)
 SEARCH = settings(max_examples=1000, database=None, phases=[Phase.generate], deadline=None,
                   suppress_health_check=list(HealthCheck))
 STRUCT_KINDS = list(STRUCT_CONSTRUCTS)
