@@ -541,7 +541,7 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
         result.status, result.note = "excluded:non-finite", "Warp's gradient is not finite"
         return result
     lhs = float(sum(np.sum(np.asarray(v[p.name], dtype=np.longdouble) * ju[p.name]) for p in outputs))
-    rhs = float(sum(np.sum(u[p.name] * g[p.name]) for p in inputs))
+    rhs = _u_dot(u, g, inputs)
     scale = float(sum(np.sum(np.abs(v[p.name] * ju[p.name])) for p in outputs)) + float(
         sum(np.sum(np.abs(u[p.name] * g[p.name])) for p in inputs))
     error = float(sum(np.sum(np.abs(v[p.name]) * err[p.name]) for p in outputs))
@@ -588,6 +588,11 @@ def check_gradient(k, kernel, values: dict, seed: int, module=None) -> GradientR
     return result
 
 
+def _u_dot(u: dict, grads: dict, inputs) -> float:
+    """``u·(Jᵀv)``: the direction dotted with Warp's input gradients."""
+    return float(sum(np.sum(u[p.name] * np.asarray(grads[p.name], dtype=np.float64)) for p in inputs))
+
+
 def _affine_in_seeds(rhs: float, rescaled: list[float], slack: float) -> bool:
     """Whether Warp's ``r(c) = u·Jᵀ(c v) / c`` (``rhs`` at c = 1, ``rescaled`` at :data:`NOISE_FACTORS`) is
     ``A + B / c`` within ``slack``: fitted at c = 1 and the first factor, checked at the others."""
@@ -607,7 +612,7 @@ def _warp_rescaled(kernel, k, values: dict, inputs, outputs, u: dict, v: dict, m
     found = []
     for c in NOISE_FACTORS:
         grads = warp_gradients(kernel, k, values, outputs, {name: c * np.asarray(s) for name, s in v.items()}, module)
-        rhs = float(sum(np.sum(u[p.name] * np.asarray(grads[p.name], dtype=np.float64)) for p in inputs)) / c
+        rhs = _u_dot(u, grads, inputs) / c
         if math.isfinite(rhs):
             found.append(rhs)
     return found
