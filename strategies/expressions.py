@@ -644,6 +644,13 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
             args[1] = independent(draw, sc, t, args[0], args[1])
     if op.syntax == "compare" and len(args) == 2:
         args[1] = splitting(draw, args[0], args[1])
+    if op.name in ("min", "max") and len(args) == 2 and isinstance(signature.result, Scalar):
+        # `wp.min(wp.bit_count(x), -3)` is -3 whatever x: a constant operand splits the other's values, as a
+        # constant compared with data does (since generator 0.5.4)
+        if args[1].is_literal and not args[0].is_literal:
+            args[1] = splitting(draw, args[0], args[1])
+        elif args[0].is_literal and not args[1].is_literal:
+            args[0] = splitting(draw, args[1], args[0])
     result = signature.result
     cast = _is_cast(op, result)
     if not cast and (tracks_interval(result) or (op.syntax == "compare" and tracks_interval(signature.args[0]))):
