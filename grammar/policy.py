@@ -59,6 +59,11 @@ class Policy:
     max_struct_fields: int = 3
     struct_array_field_odds: int = 3
     max_statements: int = 6  # per block
+    # records: a kernel whose four generated functions (CPU/CUDA forward/backward, normalised) exceed this many kB is
+    # verified but not recorded (verdict screened, reason code-size), so that records fit code models' context
+    # windows (a 200 MB corpus of generator 0.5.x: p99 225 kB, max 1.4 MB). None: no budget. Read by
+    # harness.collect only (the fuzz hunt keeps every kernel); each record states its size (verification.code_bytes)
+    max_code_kb: int | None = 64
     max_block_depth: int = 3  # nesting of if/for blocks
     # an `if` is drawn inside at most this many `if` bodies (ifs still nest through loops and elif chains): a
     # body runs only when every enclosing test holds, and bodies three ifs deep ran in 46 % (if), 27 % (elif)

@@ -294,10 +294,11 @@ class CollectAborted(Exception):
 def collect(args: argparse.Namespace) -> dict:
     opts = Options(optimization_level=args.opt_level, nvrtc_arch=args.nvrtc_arch, seed=args.seed,
                    verify=args.verify, nvrtc=args.verify == "full", nvrtc_mode=args.nvrtc_mode,
-                   policy=args.policy, backend=args.backend)
+                   policy=args.policy, backend=args.backend, max_code_kb=POLICIES[args.policy].max_code_kb)
     target = int(args.target_mb * 1e6)
     key = _run_key(args)
-    meta = {"generator_version": GENERATOR_VERSION, **key, "workers": args.workers}
+    meta = {"generator_version": GENERATOR_VERSION, **key, "workers": args.workers,
+            "max_code_kb": POLICIES[args.policy].max_code_kb}
     verdicts: Counter = Counter()
     timings: Counter = Counter()
     n_kernels = n_new = reported = n_skipped = 0

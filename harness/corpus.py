@@ -47,6 +47,7 @@ __all__ = [
     "SCHEMA_VERSION",
     "VERIFICATION_FIELDS",
     "CorpusError",
+    "code_bytes",
     "CorpusWriter",
     "read_records",
     "shard_paths",
@@ -120,6 +121,12 @@ class CorpusError(Exception):
 def utc_timestamp() -> str:
     """The current time as ISO 8601 UTC, e.g. ``2025-06-01T12:00:00Z`` (for ``created_at``)."""
     return datetime.now(timezone.utc).isoformat(timespec="seconds").replace("+00:00", "Z")
+
+
+def code_bytes(record: dict[str, Any]) -> int:
+    """UTF-8 bytes of a record's four generated functions (``verification.code_bytes``; the policy's
+    ``max_code_kb`` budget)."""
+    return sum(len(record.get(f, "").encode()) for f in ("cpu_forward", "cpu_backward", "cuda_forward", "cuda_backward"))
 
 
 def shard_paths(out_dir: str | os.PathLike[str]) -> list[Path]:

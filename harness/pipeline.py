@@ -48,7 +48,7 @@ from . import warp_adapter as W
 from .canonical import canonical_id
 from . import differential as D
 from .compare import Comparison, compare_outputs, exact_match
-from .corpus import utc_timestamp
+from .corpus import code_bytes, utc_timestamp
 from .extract import extract_all, normalise
 from .gradient import CHECKED, GradientResult, LazyGradients, check_gradient, needs_backward
 from .input_choice import choose_first, first_inputs
@@ -103,6 +103,9 @@ class Options:
     # checked is compared with JAX's derivative of the kernel's JAX program, where JAX expresses it (always on with
     # backend "both")
     jax_gradient: bool = False
+    # records whose four generated functions exceed this many kB are screened (reason code-size); None: no budget
+    # (harness.collect sets it from the policy's max_code_kb)
+    max_code_kb: int | None = None
 
 
 BACKENDS = ("warp", "both", "jax")
@@ -697,8 +700,13 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
             "optimization_level": opts.optimization_level,
             "policy": opts.policy,
         }
-        results[k.name] = KernelResult(k, "accepted", record=_record(k, ids[k.name], cpu, cuda, verification,
-                                                                    opts, now))
+        record = _record(k, ids[k.name], cpu, cuda, verification, opts, now)
+        size = code_bytes(record)
+        verification["code_bytes"] = size
+        if opts.max_code_kb is not None and size > opts.max_code_kb * 1000:
+            results[k.name] = KernelResult(k, "screened", "code-size")
+            continue
+        results[k.name] = KernelResult(k, "accepted", record=record)
 
 
 def _extracted(build: _Build, sources: dict[int, tuple[str, str]], keep) -> tuple[dict, dict]:
@@ -868,8 +876,13 @@ def _unverified_stage(ks, workdir, opts, ids, results, timings) -> None:
             "optimization_level": opts.optimization_level,
             "policy": opts.policy,
         }
-        results[k.name] = KernelResult(k, "accepted", record=_record(k, ids[k.name], cpu, cuda, verification,
-                                                                    opts, now))
+        record = _record(k, ids[k.name], cpu, cuda, verification, opts, now)
+        size = code_bytes(record)
+        verification["code_bytes"] = size
+        if opts.max_code_kb is not None and size > opts.max_code_kb * 1000:
+            results[k.name] = KernelResult(k, "screened", "code-size")
+            continue
+        results[k.name] = KernelResult(k, "accepted", record=record)
 
 
 # ---- failures for reports -------------------------------------------------------------------------------------
