@@ -55,8 +55,9 @@ __all__ = [
     "validate_record",
 ]
 
-SCHEMA_VERSION = 4  # 2: verification gains gradient_status and gradient_note; 3: the optional jax section;
-#: 4: the jax section gains gradient_status and gradient_note (the exact gradient oracle, harness.jax_gradient)
+SCHEMA_VERSION = 5  # 2: verification gains gradient_status and gradient_note; 3: the optional jax section;
+#: 4: the jax section gains gradient_status and gradient_note (the exact gradient oracle, harness.jax_gradient);
+#: 5: the tests section (the verified inputs and outputs, harness.check_translation) and verification.code_bytes
 INDEX_NAME = "index.txt"
 MANIFEST_NAME = "manifest.json"
 LOCK_NAME = ".lock"
@@ -109,6 +110,15 @@ JAX_SECTION_FIELDS: dict[str, tuple[type, ...]] = {
     "jax_version": (str,),
     "gradient_status": (str,),
     "gradient_note": (str,),
+}
+
+#: the optional ``tests`` section (schema 5: every record of a verified Warp run; harness.check_translation)
+TESTS_FIELDS: dict[str, tuple[type, ...]] = {
+    "dim": (int, list),
+    "input_seed": (int,),
+    "params": (list,),
+    "inputs": (dict,),
+    "outputs": (dict,),
 }
 
 _log = logging.getLogger(__name__)
@@ -193,6 +203,12 @@ def validate_record(record: Any) -> list[str]:
         ulp = verification.get("max_error_ulp")
         if _is_number(ulp, (int, float)) and not (math.isfinite(ulp) and ulp >= 0):
             problems.append("verification.max_error_ulp must be finite and >= 0")
+    if "tests" in record:
+        tests = record["tests"]
+        if not isinstance(tests, dict):
+            problems.append(f"tests must be dict, got {type(tests).__name__}")
+        else:
+            problems += _check_fields(tests, TESTS_FIELDS, "tests.")
     if "jax" in record:
         section = record["jax"]
         if not isinstance(section, dict):

@@ -48,6 +48,7 @@ from . import warp_adapter as W
 from .canonical import canonical_id
 from . import differential as D
 from .compare import Comparison, compare_outputs, exact_match
+from .check_translation import record_tests
 from .corpus import code_bytes, utc_timestamp
 from .extract import extract_all, normalise
 from .gradient import CHECKED, GradientResult, LazyGradients, check_gradient, needs_backward
@@ -319,7 +320,7 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
         if reuse is not None and not reuse.enable_backward:
             W.set_module_options(reuse.module, optimization_level=opts.optimization_level, enable_backward=True)
             reuse.enable_backward = True
-        _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse)
+        _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse, launched)
     if opts.backend == "both" or opts.jax_gradient:
         t = time.perf_counter()
         _jax_gradient_stage(ks, ids, checked, results)
@@ -646,9 +647,10 @@ def run_warp(module, k: GeneratedKernel, values: dict, device: str = "cpu") -> d
     return result
 
 
-def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse=None) -> None:
+def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse=None, launched=None) -> None:
     """Generate both targets' code once per module (one Warp builder), compile the CUDA text with NVRTC,
-    extract; NVRTC failures are bisected down to the kernels responsible."""
+    extract; NVRTC failures are bisected down to the kernels responsible. Each record carries the inputs of its
+    kernel's matching launch and Warp's outputs there (``launched``; harness.check_translation)."""
     nvrtc_dir = workdir / "nvrtc"
     counter = itertools.count()
     sources: dict[int, tuple[str, str]] = {}
@@ -682,7 +684,7 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
     for k in build.kernels:
         if k.name not in checked:  # a reused build's kernel that did not pass
             continue
-        comparison, seed, attempts, gradient, _ = checked[k.name]
+        comparison, seed, attempts, gradient, outputs = checked[k.name]
         verification = {
             "cpu_executed": True,
             "reference_match": True,
@@ -701,6 +703,8 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
             "policy": opts.policy,
         }
         record = _record(k, ids[k.name], cpu, cuda, verification, opts, now)
+        if launched is not None and k.name in launched:
+            record["tests"] = record_tests(k, seed, launched[k.name][1], outputs)
         size = code_bytes(record)
         verification["code_bytes"] = size
         if opts.max_code_kb is not None and size > opts.max_code_kb * 1000:

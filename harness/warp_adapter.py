@@ -340,6 +340,33 @@ def compile_cpu(pymodule) -> float:
     return time.perf_counter() - start
 
 
+def compile_substituted(pymodule, transform, token: str, device: str = "cpu") -> float:
+    """Build the module for ``device`` (``"cpu"`` or ``"cuda:0"``) from Warp's generated code for it passed
+    through ``transform(text) -> text`` (a candidate translation put in place of a generated function:
+    ``harness.check_translation``); return the seconds it took. ``token`` (for example a hash of the candidate)
+    becomes a module option, so the build has its own kernel-cache entry: Warp keys its cache on the Python source
+    and the options, never on the generated text. Raises :class:`BuildError` when code generation or the build
+    fails (a candidate that does not compile)."""
+    init()
+    start = time.perf_counter()
+    wp.set_module_options({"warpsmith_substitution": token}, module=pymodule)
+    target = "cpu" if device == "cpu" else "cuda"
+    original = _wp_context.ModuleBuilder
+
+    class Substituting(original):
+        def codegen(self, device, *args, **kwargs):
+            text = super().codegen(device, *args, **kwargs)
+            return transform(text) if device == target else text
+
+    _wp_context.ModuleBuilder = Substituting
+    try:
+        with _build_errors():
+            wp.load_module(pymodule, device=device)
+    finally:
+        _wp_context.ModuleBuilder = original
+    return time.perf_counter() - start
+
+
 def generate_source(pymodule, target: str) -> str:
     """The generated C++ (``target="cpu"``) or CUDA (``"cuda"``) source of the whole module.
 
@@ -469,15 +496,15 @@ def struct_instance(pymodule, name: str, values: dict):
     return inst
 
 
-def struct_array(pymodule, name: str, value: np.ndarray) -> wp.array:
-    """A CPU ``wp.array`` of the ``@wp.struct`` class ``name`` from a numpy structured array with the same
-    field names (any layout: copied field by field into Warp's own)."""
+def struct_array(pymodule, name: str, value: np.ndarray, device: str = "cpu") -> wp.array:
+    """A ``wp.array`` (on ``device``, the CPU by default) of the ``@wp.struct`` class ``name`` from a numpy
+    structured array with the same field names (any layout: copied field by field into Warp's own)."""
     init()
     cls = getattr(pymodule, name)
     data = np.zeros(value.shape, dtype=cls.numpy_dtype())
     for field in value.dtype.names:
         data[field] = value[field]
-    return wp.array(data, dtype=cls, shape=value.shape, device="cpu")
+    return wp.array(data, dtype=cls, shape=value.shape, device=device)
 
 
 def to_numpy(warp_array) -> np.ndarray:

@@ -11,6 +11,7 @@ from harness.canonical import canonical_id
 from harness.corpus import (
     INDEX_NAME,
     MANIFEST_NAME,
+    SCHEMA_VERSION,
     CorpusError,
     CorpusWriter,
     read_records,
@@ -231,7 +232,7 @@ def test_manifest_holds_counts_and_meta(tmp_path):
         writer.flush()
         manifest = json.loads((tmp_path / MANIFEST_NAME).read_text())
         assert manifest["n_records"] == 1 and manifest["meta"] == meta
-        assert manifest["schema_version"] == 4
+        assert manifest["schema_version"] == SCHEMA_VERSION == 5
     CorpusWriter(tmp_path).close()  # no meta given: the stored meta is kept
     assert json.loads((tmp_path / MANIFEST_NAME).read_text())["meta"] == meta
     assert not list(tmp_path.glob("*.tmp"))
