@@ -12,7 +12,7 @@ reads the JSONL shards of corpus directory ``DIR`` and writes::
 ``datasets.load_dataset(OUT)`` reads the splits the card names; ``pandas.read_parquet(OUT + "/data")`` or
 ``pyarrow.parquet.read_table`` read the shards with typed columns. Every record of the corpus becomes one row with
 its fields as columns (``verification`` and ``jax`` are struct columns; the ``jax`` section's ``arguments``,
-nested lists of mixed types, is a JSON string), plus ``shape_id``, ``cluster_id`` and ``split``
+nested lists of mixed types, and the ``tests`` section are JSON strings), plus ``shape_id``, ``cluster_id`` and ``split``
 (:mod:`harness.neardup`: near-duplicate clusters never cross splits) and ``code_bytes`` (the four generated
 functions' UTF-8 bytes). ``--keep cluster`` (or ``shape``) keeps one record per near-duplicate cluster (or per
 shape), the one with the smallest id.
@@ -39,8 +39,9 @@ __all__ = ["arrow_schema", "arrow_table", "dataset_card", "export", "main"]
 
 #: columns added to the record fields
 GROUP_COLUMNS = ("shape_id", "cluster_id", "split", "code_bytes")
-#: fields of the jax section stored as JSON text (nested lists of mixed types)
-JSON_FIELDS = frozenset({"arguments"})
+#: fields stored as JSON text: the jax section's arguments (nested lists of mixed types) and the tests section
+#: (inputs and outputs keyed by parameter name: a struct column would hold every name of every kernel)
+JSON_FIELDS = frozenset({"arguments", "tests"})
 
 
 def _arrow_type(values: list, pa, name: str = ""):
@@ -247,6 +248,9 @@ def dataset_card(summary: dict, stats, example: dict) -> str:
         "| `seed` | int64 | the seed that reproduces the kernel |",
         "| `created_at` | string | ISO 8601 UTC |",
         "| `jax` | struct or null | with `--backend both`: the kernel as a JAX program, its StableHLO forward and backward and XLA-optimised HLO (`arguments` is JSON text) |",
+        "| `tests` | string (JSON) | the inputs the kernel was verified on and Warp's outputs there (each array as dtype, shape and "
+        "zlib-compressed bytes in base64), with the launch parameters: `python -m harness.check_translation` runs a "
+        "candidate Python kernel or C++/CUDA forward function on them |",
         "| `shape_id` | string | the canonical source with numeric literals masked, hashed: records of one shape differ only in constants |",
         "| `cluster_id` | string | the near-duplicate cluster (its smallest record id) |",
         "| `split` | string | train / validation / test |",
