@@ -177,15 +177,15 @@ def export(corpus_dir: str | Path, out: str | Path, keep: str = "all", max_shard
         "plots": plot_files,
         "seconds": round(time.monotonic() - t0, 1),
     }
-    (out / "README.md").write_text(dataset_card(summary, stats, records[0]), encoding="utf-8")
+    (out / "README.md").write_text(dataset_card(summary, stats), encoding="utf-8")
     return summary
 
 
-def dataset_card(summary: dict, stats, example: dict) -> str:
+def dataset_card(summary: dict, stats) -> str:
     """The dataset card: YAML front matter naming the splits' files, then what the records are and how they were
     made and checked."""
     s = stats.summary()
-    lines = ["---", "license: apache-2.0", "pretty_name: warpsmith — verified NVIDIA Warp kernels with generated C++/CUDA",
+    lines = ["---", "license: apache-2.0", "pretty_name: \"warpsmith: verified NVIDIA Warp kernels with their generated C++/CUDA\"",
              "language:", "- code", "tags:", "- code", "- nvidia-warp", "- cuda", "- compiler", "- automatic-differentiation",
              "task_categories:", "- text-generation", "size_categories:", f"- {_size_category(summary['records'])}",
              "configs:", "- config_name: default", "  data_files:"]

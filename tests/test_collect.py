@@ -50,24 +50,27 @@ def test_collect_writes_valid_verified_records(small_corpus):
     assert len({r["id"] for r in records}) == len(records)
 
 
-def test_collect_resumes_without_duplicates(small_corpus):
-    out, first = small_corpus
+def test_collect_resumes_without_duplicates(tmp_path):
+    # the small policy (resuming does not depend on the policy; its kernels verify about 5x faster)
+    out = tmp_path / "c"
+    args = ("--workers", "1", "--batch-size", "12", "--seed", "5", "--policy", "small")
+    first = collect(out, "--target-mb", "0.1", *args)
     assert first.returncode == 0, first.stderr
     before = [r["id"] for r in read_records(out)]
-    again = collect(out, "--target-mb", "0.2", "--workers", "1", "--batch-size", "12", "--seed", "5")
+    again = collect(out, "--target-mb", "0.1", *args)
     assert again.returncode == 0, again.stderr
     assert [r["id"] for r in read_records(out)] == before, "target already met: nothing new is written"
-    held = sum(p.stat().st_size for p in out.glob("shard-*.jsonl")) / 1e6  # one record may be several 100 kB
-    # enough to finish batch 0 (the state names the next batch only once a batch is stored whole; one batch of
-    # 12 default-policy kernels holds 1-2 MB of generated code; seed 5's batch 0 fits in 2 MB since 0.5.3)
-    more = collect(out, "--target-mb", f"{held + 2.0:.3f}", "--workers", "1", "--batch-size", "12", "--seed", "5")
+    held = sum(p.stat().st_size for p in out.glob("shard-*.jsonl")) / 1e6
+    # enough to finish batch 0 (the state names the next batch only once a batch is stored whole; a batch of 12
+    # small-policy kernels holds a few hundred kB of generated code)
+    more = collect(out, "--target-mb", f"{held + 1.0:.3f}", *args)
     assert more.returncode == 0, more.stderr
     after = [r["id"] for r in read_records(out)]
     assert after[: len(before)] == before
     assert len(after) > len(before)
     assert len(set(after)) == len(after)
     state = json.loads((out / "collect_state.json").read_text())
-    assert state["seed"] == 5 and state["next_batch"] >= 1
+    assert state["seed"] == 5 and state["policy"] == "small" and state["next_batch"] >= 1
 
 
 @pytest.mark.parametrize(
