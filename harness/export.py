@@ -31,7 +31,7 @@ from pathlib import Path
 
 from . import GENERATOR_VERSION
 from .cli import OneLineParser
-from .corpus import RECORD_FIELDS, SCHEMA_VERSION, CorpusError, code_bytes, read_records
+from .corpus import MANIFEST_NAME, RECORD_FIELDS, SCHEMA_VERSION, CorpusError, code_bytes, read_records
 from .neardup import NUM_PERM, SHINGLE, SPLIT_FRACTIONS, THRESHOLD, group, keep_one
 from .stats import PLOTS, corpus_stats, plot
 
@@ -165,7 +165,12 @@ def export(corpus_dir: str | Path, out: str | Path, keep: str = "all", max_shard
             plot_files = [p.name for p in plot(stats, out / "plots")]
         except ImportError as e:
             log(f"[export] plots left out ({e})")
+    try:
+        schema = json.loads((Path(corpus_dir) / MANIFEST_NAME).read_text()).get("schema_version", "?")
+    except (OSError, ValueError):
+        schema = "?"
     summary = {
+        "schema_version": schema,
         "records_in_corpus": n_all,
         "records": len(rows),
         "keep": keep,
@@ -205,7 +210,7 @@ def dataset_card(summary: dict, stats) -> str:
         "functions Warp generates for the CPU (C++) and for CUDA.",
         "",
         f"Warp versions: {versions}. warpsmith generator versions: {gens}. Exported by warpsmith "
-        f"{GENERATOR_VERSION} from corpus schema {SCHEMA_VERSION}.",
+        f"{GENERATOR_VERSION} from a corpus of record schema {summary['schema_version']} (current: {SCHEMA_VERSION}).",
         "",
         "## Loading",
         "",
