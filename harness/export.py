@@ -166,9 +166,9 @@ def export(corpus_dir: str | Path, out: str | Path, keep: str = "all", max_shard
         except ImportError as e:
             log(f"[export] plots left out ({e})")
     try:
-        schema = json.loads((Path(corpus_dir) / MANIFEST_NAME).read_text()).get("schema_version", "?")
+        schema = json.loads((Path(corpus_dir) / MANIFEST_NAME).read_text()).get("schema_version", "unknown")
     except (OSError, ValueError):
-        schema = "?"
+        schema = "unknown (no manifest)"
     summary = {
         "schema_version": schema,
         "records_in_corpus": n_all,
