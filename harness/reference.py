@@ -237,11 +237,14 @@ class Runtime:
             return self.f[_CALL_INDEX[(op.name, sig)]](*args)
 
     def _perturb(self, value, eps, t):
-        """A scalar moves by one relative ulp; each component of a composite by one ulp of the composite's
+        """A scalar moves by one relative ulp up or down; each component of a composite by one ulp of the composite's
         largest component (Warp computes a component as sums of products of the operands, so its rounding
         error follows their magnitude, not the component's: a component that cancels to an exact 0.0 in
         the reference comes out as +-1e-9 from Warp's fused multiply-adds)."""
-        scale = (1.0 - eps, 1.0, 1.0 + eps)[int(self._rng.integers(0, 3))]
+        # always one ulp, never none: with "none" among the choices, a call left unperturbed by both runs (1 in 9)
+        # measured no sensitivity to it (a float64 layer_norm of a float32 sinh, one ulp from numpy's in Warp's
+        # libm: allowed 4.4e-14, off by 5e-13; a 30-minute fuzz false alarm of generator 0.5.4)
+        scale = (1.0 - eps, 1.0 + eps)[int(self._rng.integers(0, 2))]
         if isinstance(value, np.ndarray):
             if not np.isfinite(value).all() or value.dtype.kind != "f":
                 return value
