@@ -62,6 +62,11 @@ class Op:
     # legitimately differ by an ulp or so between Warp (libm, fused multiply-add) and numpy; the reference
     # perturbs those to measure how much that can move each output.
     exact: bool = False
+    # the magnitude of the intermediate values whose rounding reaches an inexact result: its perturbation step is one
+    # ulp of the larger of this and the result's largest component. ``quat_to_euler`` returns differences of angles
+    # up to pi (``tp - tm``): Warp's libm atan2, one ulp of pi from numpy's, moved a 0.139 component by 8 of its
+    # own ulps (a 30-minute fuzz false alarm of generator 0.5.4). 0: the result's own magnitude
+    perturb_floor: float = 0.0
     # builtins that return through their last `outputs` arguments (wp.svd3(A, U, sigma, V)): the semantics
     # returns a tuple of those values; the signature's ``args`` lists all arguments, outputs included,
     # and its ``result`` is None

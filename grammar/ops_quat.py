@@ -37,6 +37,8 @@ Not rows: ``quat_to_axis_angle(q)``'s one-argument tuple form (the same builtin 
 
 from __future__ import annotations
 
+import math
+
 from . import semantics_quat as Q
 from .ops import Op, Signature, sig
 from .ops_scalar import literal as _literal
@@ -158,7 +160,7 @@ ROWS: tuple[Op, ...] = (
     Op("quat_from_euler", "call", "wp.quat_from_euler", (sig(QF, V3F, INT32, INT32, INT32),), Q.quat_from_euler,
        ("any", _AXIS, _AXIS, _AXIS), **_RQ),
     Op("quat_to_euler", "call", "wp.quat_to_euler", (sig(V3F, QF, INT32, INT32, INT32),), Q.quat_to_euler,
-       ("any", _AXIS, _AXIS, _AXIS), **_RQ),
+       ("any", _AXIS, _AXIS, _AXIS), perturb_floor=math.pi, **_RQ),
     Op("quat_to_rpy", "call", "wp.quat_to_rpy", (sig(V3F, QF),), Q.quat_to_rpy, ("unit_quat",), **_RQ),
     Op("quat_twist", "call", "wp.quat_twist", (sig(QF, V3F, QF),), Q.quat_twist, **_RQ),
     Op("quat_twist_angle", "call", "wp.quat_twist_angle", (sig(F32, V3F, QF),), Q.quat_twist_angle, **_RQ),

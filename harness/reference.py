@@ -173,6 +173,7 @@ class Runtime:
             isinstance(result, Composite) or getattr(result, "is_float", False)
         )
         eps = float(np.finfo((result.scalar if isinstance(result, Composite) else result).numpy_dtype).eps) if perturb else 0.0
+        floor = op.perturb_floor
 
         if op.inplace:  # returns its first argument's new value
             coerce_first = self.coercer(sig.args[0])
@@ -208,7 +209,7 @@ class Runtime:
             ctx.sig = sig
             value = coerce_result(fn(ctx, *args))
             if perturb:
-                value = self._perturb(value, eps, result)
+                value = self._perturb(value, eps, result, floor)
             return value
 
         return call
@@ -236,9 +237,9 @@ class Runtime:
         with np.errstate(all="ignore"):
             return self.f[_CALL_INDEX[(op.name, sig)]](*args)
 
-    def _perturb(self, value, eps, t):
+    def _perturb(self, value, eps, t, floor: float = 0.0):
         """A scalar moves by one relative ulp up or down; each component of a composite by one ulp of the composite's
-        largest component (Warp computes a component as sums of products of the operands, so its rounding
+        largest component, or of ``floor`` when that is larger (Op.perturb_floor) (Warp computes a component as sums of products of the operands, so its rounding
         error follows their magnitude, not the component's: a component that cancels to an exact 0.0 in
         the reference comes out as +-1e-9 from Warp's fused multiply-adds)."""
         # always one ulp, never none: with "none" among the choices, a call left unperturbed by both runs (1 in 9)
@@ -248,7 +249,7 @@ class Runtime:
         if isinstance(value, np.ndarray):
             if not np.isfinite(value).all() or value.dtype.kind != "f":
                 return value
-            step = eps * float(np.max(np.abs(value), initial=0.0))
+            step = eps * max(float(np.max(np.abs(value), initial=0.0)), floor)
             signs = 2 * self._rng.integers(0, 2, size=value.shape) - 1
             return (value * value.dtype.type(scale) + signs * step).astype(value.dtype)
         return value if not math.isfinite(float(value)) else type(value)(value * type(value)(scale))

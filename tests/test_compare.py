@@ -611,3 +611,42 @@ def test_every_perturbed_run_moves_every_inexact_result():
         assert np.all(p["out0"] != base["out0"]), seed
         assert np.all(p["out1"] != base["out1"]), seed
         assert np.all(np.abs(p["out1"] - base["out1"]) <= 2.5e-7 * np.abs(base["out1"])), seed  # one float32 ulp
+
+
+EULER_SOURCE = """\
+@wp.kernel
+def kernel(a0: wp.array(dtype=wp.float32), out0: wp.array(dtype=wp.vec3)):
+    tid = wp.tid()
+    out0[tid] = wp.quat_to_euler(wp.quat(a0[tid], 0.75, 0.125, 0.125), 0, 0, 1 + tid % 2)
+"""
+
+
+def test_quat_to_euler_is_perturbed_by_the_rounding_of_its_angles():
+    """``quat_to_euler`` returns differences of angles up to pi: Warp's libm atan2, one ulp of pi from numpy's, moves
+    a 0.139 component by 8 of its own ulps (a 30-minute fuzz false alarm), so its perturbation step is one ulp of pi
+    (Op.perturb_floor), not of its largest component."""
+    params = (array("a0", "float32", "input", -2.0, 2.0), array("out0", "vec3", "output"))
+    values = {"a0": np.full(DIM, np.float16(-0.8906), dtype=np.float32), "out0": np.zeros((DIM, 3), np.float32)}
+    base = run_reference(EULER_SOURCE, params, values, DIM).outputs["out0"]
+    assert np.all(np.abs(base[:, 0]) < 0.2)  # the small component the fuzz report met
+    step = float(np.finfo(np.float32).eps) * math.pi
+    for seed in range(6):
+        p = run_reference(EULER_SOURCE, params, values, DIM, perturb_seed=seed).outputs["out0"]
+        assert np.all(np.abs(p[:, 0] - base[:, 0]) >= 0.9 * step), seed
+    warp = _launch_euler(values["a0"])
+    assert np.max(np.abs(warp[:, 0] - base[:, 0])) <= 2 * step  # Warp's value: within two ulps of pi of ours
+
+
+def _launch_euler(a0: np.ndarray) -> np.ndarray:
+    import warp as wp
+
+    W.init()
+
+    @wp.kernel
+    def euler(a0: wp.array(dtype=wp.float32), out0: wp.array(dtype=wp.vec3)):
+        tid = wp.tid()
+        out0[tid] = wp.quat_to_euler(wp.quat(a0[tid], 0.75, 0.125, 0.125), 0, 0, 1 + tid % 2)
+
+    out = wp.zeros(len(a0), dtype=wp.vec3, device="cpu")
+    wp.launch(euler, dim=len(a0), inputs=[wp.array(a0, dtype=wp.float32, device="cpu"), out], device="cpu")
+    return out.numpy()
