@@ -76,8 +76,15 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    help="warp: records carry Warp's C++/CUDA (default); both: also the kernel as a JAX program with "
                    "its HLO (forward, backward, optimized), JAX checked against the reference; jax: no Warp, the "
                    "JAX program verified against the reference (needs the [jax] extra)")
+    p.add_argument("--max-code-kb", type=int, default=None,
+                   help="records whose four generated functions exceed this many kB are not kept (default: the "
+                   "policy's max_code_kb, 64; 0: no budget)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
+    if args.max_code_kb is None:
+        args.max_code_kb = POLICIES[args.policy].max_code_kb or 0
+    if args.max_code_kb < 0:
+        p.error("--max-code-kb must be >= 0 (0: no budget)")
     if args.backend != "warp":
         try:
             import jax  # noqa: F401
@@ -103,7 +110,8 @@ def _run_key(args: argparse.Namespace) -> dict:
     generator version draws other kernels from the same seeds: batch numbering starts again, the records already
     collected stay and deduplicate the new ones)."""
     return {"seed": args.seed, "batch_size": args.batch_size, "verify": args.verify, "policy": args.policy,
-            "backend": args.backend, "generator_version": GENERATOR_VERSION}
+            "backend": args.backend, "generator_version": GENERATOR_VERSION,
+            "max_code_kb": getattr(args, "max_code_kb", None)}
 
 
 def _read_state(out: Path, key: dict) -> int:
@@ -294,11 +302,10 @@ class CollectAborted(Exception):
 def collect(args: argparse.Namespace) -> dict:
     opts = Options(optimization_level=args.opt_level, nvrtc_arch=args.nvrtc_arch, seed=args.seed,
                    verify=args.verify, nvrtc=args.verify == "full", nvrtc_mode=args.nvrtc_mode,
-                   policy=args.policy, backend=args.backend, max_code_kb=POLICIES[args.policy].max_code_kb)
+                   policy=args.policy, backend=args.backend, max_code_kb=args.max_code_kb or None)
     target = int(args.target_mb * 1e6)
     key = _run_key(args)
-    meta = {"generator_version": GENERATOR_VERSION, **key, "workers": args.workers,
-            "max_code_kb": POLICIES[args.policy].max_code_kb}
+    meta = {"generator_version": GENERATOR_VERSION, **key, "workers": args.workers}
     verdicts: Counter = Counter()
     timings: Counter = Counter()
     n_kernels = n_new = reported = n_skipped = 0

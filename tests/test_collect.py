@@ -79,6 +79,7 @@ def test_collect_resumes_without_duplicates(tmp_path):
         (["--target-mb", "0"], "--target-mb must be > 0"),
         (["--workers", "0"], "--workers must be >= 1"),
         (["--batch-size", "-3"], "--batch-size must be >= 1"),
+        (["--max-code-kb", "-1"], "--max-code-kb must be >= 0"),
         (["--frobnicate"], "unrecognized arguments"),
     ],
 )
@@ -126,7 +127,7 @@ def _summary(proc: subprocess.CompletedProcess) -> dict:
 def test_collect_survives_kernels_that_kill_or_break_their_worker(tmp_path):
     out = tmp_path / "c"
     env = {**_faulty("segv", 0, 1), "WARPSMITH_TEST_FAULT": "segv:0:1,raise:0:3"}
-    proc = collect(out, "--target-mb", "0.5", "--workers", "2", "--batch-size", "4", "--verify", "none",
+    proc = collect(out, "--target-mb", "0.5", "--workers", "2", "--batch-size", "4", "--max-code-kb", "0", "--verify", "none",
                    "--seed", "3", env=env, timeout=300)
     summary = _summary(proc)
     crash, error = sorted(summary["culprits"], key=lambda c: c["position"])
