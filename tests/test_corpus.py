@@ -420,6 +420,8 @@ def test_the_tracked_sample_is_valid_under_the_current_schema():
     assert records and all(validate_record(r) == [] for r in records)
     assert sum(p.stat().st_size for p in sample.iterdir()) < 300_000  # a small sample, not a corpus
     assert any(r["verification"]["gradient_status"] == "checked" for r in records)
+    # schema 5: executable tests and the code size in every record (regenerated with generator 0.5.4)
+    assert all(r["tests"]["outputs"] and r["verification"]["code_bytes"] > 0 for r in records)
 
 
 def test_a_jax_section_is_checked_field_by_field():
