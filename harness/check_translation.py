@@ -187,7 +187,11 @@ def _launch_args(W, module, tests: dict, inputs: dict, device: str = "cpu"):
     return args, outs
 
 
-def _outputs(W, outs: dict, expected: dict) -> dict:
+def output_arrays(outs: dict) -> dict[str, np.ndarray]:
+    """Launched output ``wp.array``s by name as numpy arrays (an array of structs as ``"<name>.<field>"``): the form
+    of a record's outputs (harness.pipeline.run_warp returns it too)."""
+    from . import warp_adapter as W
+
     result = {}
     for name, a in outs.items():
         data = W.to_numpy(a)
@@ -195,7 +199,7 @@ def _outputs(W, outs: dict, expected: dict) -> dict:
             result |= {f"{name}.{f}": np.ascontiguousarray(data[f]) for f in data.dtype.names}
         else:
             result[name] = data
-    return {k: v for k, v in result.items() if k in expected}
+    return result
 
 
 def check(record: dict, candidate: str, kind: str, workdir: str | Path | None = None) -> Verdict:
@@ -266,7 +270,7 @@ def check(record: dict, candidate: str, kind: str, workdir: str | Path | None = 
         device = "cuda:0" if kind == "cuda_forward" else "cpu"
         args, outs = _launch_args(W, module, tests, inputs, device)
         W.launch(getattr(module, kname), dim, args, device)
-        problems = compare(expected, _outputs(W, outs, expected))
+        problems = compare(expected, {n: v for n, v in output_arrays(outs).items() if n in expected})
         return Verdict(not problems, True, problems)
     finally:
         if tmp is not None:

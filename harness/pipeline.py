@@ -48,7 +48,7 @@ from . import warp_adapter as W
 from .canonical import canonical_id
 from . import differential as D
 from .compare import Comparison, compare_outputs, exact_match
-from .check_translation import record_tests
+from .check_translation import output_arrays, record_tests
 from .corpus import code_bytes, utc_timestamp
 from .extract import extract_all, normalise
 from .gradient import CHECKED, GradientResult, LazyGradients, check_gradient, needs_backward
@@ -637,14 +637,7 @@ def run_warp(module, k: GeneratedKernel, values: dict, device: str = "cpu") -> d
         else:
             args.append(W.struct_instance(module, p.dtype, v) if struct is not None else v)
     W.launch(getattr(module, k.name), k.dim, args, device)
-    result = {}
-    for name, a in outs.items():
-        data = W.to_numpy(a)
-        if data.dtype.names:
-            result |= {f"{name}.{f}": np.ascontiguousarray(data[f]) for f in data.dtype.names}
-        else:
-            result[name] = data
-    return result
+    return output_arrays(outs)
 
 
 def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse=None, launched=None) -> None:
@@ -705,12 +698,16 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
         record = _record(k, ids[k.name], cpu, cuda, verification, opts, now)
         if launched is not None and k.name in launched:
             record["tests"] = record_tests(k, seed, launched[k.name][1], outputs)
-        size = code_bytes(record)
-        verification["code_bytes"] = size
-        if opts.max_code_kb is not None and size > opts.max_code_kb * 1000:
-            results[k.name] = KernelResult(k, "screened", "code-size")
-            continue
-        results[k.name] = KernelResult(k, "accepted", record=record)
+        results[k.name] = _sized(k, record, opts)
+
+
+def _sized(k: GeneratedKernel, record: dict, opts: Options) -> KernelResult:
+    """The record with its ``verification.code_bytes``, accepted, or screened (``code-size``) above the budget."""
+    size = code_bytes(record)
+    record["verification"]["code_bytes"] = size
+    if opts.max_code_kb is not None and size > opts.max_code_kb * 1000:
+        return KernelResult(k, "screened", "code-size")
+    return KernelResult(k, "accepted", record=record)
 
 
 def _extracted(build: _Build, sources: dict[int, tuple[str, str]], keep) -> tuple[dict, dict]:
@@ -881,12 +878,7 @@ def _unverified_stage(ks, workdir, opts, ids, results, timings) -> None:
             "policy": opts.policy,
         }
         record = _record(k, ids[k.name], cpu, cuda, verification, opts, now)
-        size = code_bytes(record)
-        verification["code_bytes"] = size
-        if opts.max_code_kb is not None and size > opts.max_code_kb * 1000:
-            results[k.name] = KernelResult(k, "screened", "code-size")
-            continue
-        results[k.name] = KernelResult(k, "accepted", record=record)
+        results[k.name] = _sized(k, record, opts)
 
 
 # ---- failures for reports -------------------------------------------------------------------------------------
