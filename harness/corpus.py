@@ -203,18 +203,8 @@ def validate_record(record: Any) -> list[str]:
         ulp = verification.get("max_error_ulp")
         if _is_number(ulp, (int, float)) and not (math.isfinite(ulp) and ulp >= 0):
             problems.append("verification.max_error_ulp must be finite and >= 0")
-    if "tests" in record:
-        tests = record["tests"]
-        if not isinstance(tests, dict):
-            problems.append(f"tests must be dict, got {type(tests).__name__}")
-        else:
-            problems += _check_fields(tests, TESTS_FIELDS, "tests.")
-    if "jax" in record:
-        section = record["jax"]
-        if not isinstance(section, dict):
-            problems.append(f"jax must be dict, got {type(section).__name__}")
-        else:
-            problems += _check_fields(section, JAX_SECTION_FIELDS, "jax.")
+    for name, fields in (("tests", TESTS_FIELDS), ("jax", JAX_SECTION_FIELDS)):
+        problems += _check_optional_section(record, name, fields)
     record_id, source = record.get("id"), record.get("python_source")
     if isinstance(record_id, str) and not _ID_RE.fullmatch(record_id):
         problems.append(f"id must be 32 lowercase hex digits, got {record_id!r}")
@@ -227,6 +217,16 @@ def validate_record(record: Any) -> list[str]:
             if record_id != expected:
                 problems.append(f"id does not match canonical_id(python_source) = {expected}")
     return problems
+
+
+def _check_optional_section(record: dict, name: str, fields) -> list[str]:
+    """Problems of the optional section ``record[name]`` (none when the record has no such section)."""
+    if name not in record:
+        return []
+    section = record[name]
+    if not isinstance(section, dict):
+        return [f"{name} must be dict, got {type(section).__name__}"]
+    return _check_fields(section, fields, f"{name}.")
 
 
 @dataclass

@@ -184,9 +184,12 @@ def test_collect_resumes_after_kill_9_with_the_records_of_an_uninterrupted_run(t
     import signal
     import time
 
-    # records are some 100 kB each and --verify none makes about 1 MB/s: a target of 12 MB keeps every run busy
-    # for several seconds (at 5 MB a run that started up fast could reach the target before its kill)
-    args = ["--target-mb", "12.0", "--workers", "2", "--batch-size", "4", "--verify", "none", "--seed", "11"]
+    # unbudgeted records (--max-code-kb 0) are some 100 kB each and --verify none makes about 1 MB/s: a target of
+    # 12 MB keeps every run busy for several seconds (at 5 MB a run that started up fast could reach the target
+    # before its kill). With the 64 kB budget the large kernels are generated and then dropped,
+    # which made this test the suite's slowest.
+    args = ["--target-mb", "12.0", "--workers", "2", "--batch-size", "4", "--verify", "none", "--seed", "11",
+            "--max-code-kb", "0"]
     reference = tmp_path / "reference"
     _summary(collect(reference, *args, timeout=300))
     expected = _assert_strictly_valid(reference)
@@ -225,7 +228,7 @@ def test_collect_resumes_after_kill_9_with_the_records_of_an_uninterrupted_run(t
 
 def test_collect_gives_the_same_records_for_the_same_seed(tmp_path):
     # 1.2 MB: one record of seed 7's first batches is 864 kB (generator 0.4.1), so 0.6 MB held only two
-    args = ["--target-mb", "1.2", "--batch-size", "3", "--verify", "none", "--seed", "7"]
+    args = ["--target-mb", "1.2", "--batch-size", "3", "--verify", "none", "--max-code-kb", "0", "--seed", "7"]
     runs = {name: collect(tmp_path / name, *args, "--workers", workers)
             for name, workers in (("a", "2"), ("b", "2"), ("one-worker", "1"))}
     ids = {name: [r["id"] for r in read_records(tmp_path / name)] for name in runs if _summary(runs[name])}

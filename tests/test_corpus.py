@@ -434,3 +434,16 @@ def test_a_jax_section_is_checked_field_by_field():
     assert set(validate_record(make_record(1, jax=section))) == {
         "missing field jax.gradient_status", "jax.outputs_checked must be int, got str"}
     assert validate_record(make_record(1, jax=[])) == ["jax must be dict, got list"]
+
+
+def test_a_tests_section_is_checked_field_by_field():
+    from harness.corpus import TESTS_FIELDS, validate_record
+
+    section = {name: types[0]() for name, types in TESTS_FIELDS.items()}
+    assert validate_record(make_record(1, tests=section)) == []
+    missing, retyped = sorted(TESTS_FIELDS)[:2]
+    del section[missing]
+    section[retyped] = 3.5
+    assert set(validate_record(make_record(1, tests=section))) == {
+        f"missing field tests.{missing}", f"tests.{retyped} must be {TESTS_FIELDS[retyped][0].__name__}, got float"}
+    assert validate_record(make_record(1, tests="inputs")) == ["tests must be dict, got str"]
