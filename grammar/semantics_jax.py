@@ -406,26 +406,34 @@ def _w_transform_to_matrix(t):
 
 
 def _w_from_matrix(m):
-    """quat.h ``quat_from_matrix``: every branch computed, the one Warp takes selected."""
+    """quat.h ``quat_from_matrix``: every branch computed, the one Warp takes selected. A branch not taken gets 1 under
+    its square root, so that its derivative (infinite or NaN at a zero or negative argument) does not reach the
+    gradient through ``jnp.where`` (0 * inf is NaN); the taken branch computes exactly what it did."""
     half, one = jnp.asarray(0.5, m.dtype), jnp.ones((), m.dtype)
     tr = m[0, 0] + m[1, 1] + m[2, 2]
-    h = jnp.sqrt(tr + one)
-    g = half / h
-    q_tr = jnp.stack([(m[2, 1] - m[1, 2]) * g, (m[0, 2] - m[2, 0]) * g, (m[1, 0] - m[0, 1]) * g, half * h])
-    h0 = jnp.sqrt((m[0, 0] - (m[1, 1] + m[2, 2])) + one)
-    g0 = half / h0
-    q0 = jnp.stack([half * h0, (m[0, 1] + m[1, 0]) * g0, (m[2, 0] + m[0, 2]) * g0, (m[2, 1] - m[1, 2]) * g0])
-    h1 = jnp.sqrt((m[1, 1] - (m[2, 2] + m[0, 0])) + one)
-    g1 = half / h1
-    q1 = jnp.stack([(m[0, 1] + m[1, 0]) * g1, half * h1, (m[1, 2] + m[2, 1]) * g1, (m[0, 2] - m[2, 0]) * g1])
-    h2 = jnp.sqrt((m[2, 2] - (m[0, 0] + m[1, 1])) + one)
-    g2 = half / h2
-    q2 = jnp.stack([(m[2, 0] + m[0, 2]) * g2, (m[1, 2] + m[2, 1]) * g2, half * h2, (m[1, 0] - m[0, 1]) * g2])
+    use_tr = tr >= 0
     k1 = m[1, 1] > m[0, 0]
     kk = jnp.where(k1, m[1, 1], m[0, 0])
     k2 = m[2, 2] > kk
+    taken = {"tr": use_tr, 0: ~use_tr & ~k2 & ~k1, 1: ~use_tr & ~k2 & k1, 2: ~use_tr & k2}
+
+    def root(branch, x):
+        return jnp.sqrt(jnp.where(taken[branch], x, one))
+
+    h = root("tr", tr + one)
+    g = half / h
+    q_tr = jnp.stack([(m[2, 1] - m[1, 2]) * g, (m[0, 2] - m[2, 0]) * g, (m[1, 0] - m[0, 1]) * g, half * h])
+    h0 = root(0, (m[0, 0] - (m[1, 1] + m[2, 2])) + one)
+    g0 = half / h0
+    q0 = jnp.stack([half * h0, (m[0, 1] + m[1, 0]) * g0, (m[2, 0] + m[0, 2]) * g0, (m[2, 1] - m[1, 2]) * g0])
+    h1 = root(1, (m[1, 1] - (m[2, 2] + m[0, 0])) + one)
+    g1 = half / h1
+    q1 = jnp.stack([(m[0, 1] + m[1, 0]) * g1, half * h1, (m[1, 2] + m[2, 1]) * g1, (m[0, 2] - m[2, 0]) * g1])
+    h2 = root(2, (m[2, 2] - (m[0, 0] + m[1, 1])) + one)
+    g2 = half / h2
+    q2 = jnp.stack([(m[2, 0] + m[0, 2]) * g2, (m[1, 2] + m[2, 1]) * g2, half * h2, (m[1, 0] - m[0, 1]) * g2])
     other = jnp.where(k2, q2, jnp.where(k1, q1, q0))
-    return _w_qnormalize(jnp.where(tr >= 0, q_tr, other))
+    return _w_qnormalize(jnp.where(use_tr, q_tr, other))
 
 
 def _w_transform_decompose(m):

@@ -175,3 +175,27 @@ def test_fuzz_jax_gradient_without_the_extra_exits_2_naming_it(tmp_path):
     proc = run_without_jax("fuzz", ["--budget-s", "5", "--jax-gradient", "--reports", str(tmp_path / "r")])
     assert proc.returncode == 2
     assert '.[jax]' in proc.stderr and len(proc.stderr.strip().splitlines()) == 1, proc.stderr
+
+
+def test_a_branch_quat_from_matrix_does_not_take_leaves_the_gradient_finite():
+    """``_w_from_matrix`` computes all four branches of quat.h and selects one with ``jnp.where``: a branch not taken
+    with a zero or negative argument under its square root gave an infinite/NaN derivative that ``where``'s
+    gradient multiplied by zero (NaN), and 7 of 37 finite-difference-checked kernels of a 20 MB ``--backend both``
+    run lost their exact check (``excluded:jax-non-finite``). The gradient is the taken branch's alone."""
+    import jax
+    import jax.numpy as jnp
+
+    from grammar import semantics_jax as SJ
+
+    def trace_branch(m):  # quat.h's branch for a non-negative trace, written out alone
+        h = jnp.sqrt(m[0, 0] + m[1, 1] + m[2, 2] + 1.0)
+        g = 0.5 / h
+        q = jnp.stack([(m[2, 1] - m[1, 2]) * g, (m[0, 2] - m[2, 0]) * g, (m[1, 0] - m[0, 1]) * g, 0.5 * h])
+        return q / jnp.sqrt(jnp.sum(q * q))
+
+    weights = jnp.asarray([0.3, -1.1, 0.7, 2.0])
+    for m in (jnp.eye(3), jnp.asarray([[1.0, 0.2, 0.0], [-0.2, 1.0, 0.1], [0.0, -0.1, 1.0]])):  # h0..h2 args <= 0
+        got = jax.grad(lambda m: jnp.dot(weights, SJ._w_from_matrix(m)))(m)
+        want = jax.grad(lambda m: jnp.dot(weights, trace_branch(m)))(m)
+        assert np.all(np.isfinite(np.asarray(got)))
+        np.testing.assert_allclose(np.asarray(got), np.asarray(want), rtol=1e-12, atol=1e-12)
