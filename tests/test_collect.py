@@ -184,11 +184,11 @@ def test_collect_resumes_after_kill_9_with_the_records_of_an_uninterrupted_run(t
     import signal
     import time
 
-    # unbudgeted records (--max-code-kb 0) are some 100 kB each and --verify none makes about 1 MB/s: a target of
-    # 12 MB keeps every run busy for several seconds (at 5 MB a run that started up fast could reach the target
-    # before its kill). With the 64 kB budget the large kernels are generated and then dropped,
-    # which made this test the suite's slowest (156 s; 42 s unbudgeted).
-    args = ["--target-mb", "12.0", "--workers", "2", "--batch-size", "4", "--verify", "none", "--seed", "11",
+    # unbudgeted records (--max-code-kb 0) are some 100 kB each and --verify none makes about 1 MB/s; the kills
+    # below land by about 3.1 MB (1 MB stored first, then +0.5, +0.9, +0.7 MB), so a target of 7 MB keeps every
+    # killed run busy for seconds past its kill. With the 64 kB budget the large kernels are generated and then
+    # dropped, which made this test the suite's slowest (156 s at a 12 MB target; 42 s unbudgeted).
+    args = ["--target-mb", "7.0", "--workers", "2", "--batch-size", "4", "--verify", "none", "--seed", "11",
             "--max-code-kb", "0"]
     reference = tmp_path / "reference"
     _summary(collect(reference, *args, timeout=300))
@@ -196,7 +196,7 @@ def test_collect_resumes_after_kill_9_with_the_records_of_an_uninterrupted_run(t
 
     out = tmp_path / "killed"
     # first a smaller target: its last batch is cut short, and the larger target must store the rest of it
-    _summary(collect(out, *[a if a != "12.0" else "1.0" for a in args], timeout=300))
+    _summary(collect(out, *[a if a != "7.0" else "1.0" for a in args], timeout=300))
     assert [r["id"] for r in read_records(out)] == expected[: len(list(read_records(out)))]
     rng = random.Random(0)
     cmd = [sys.executable, "-m", "harness.collect", "--out", str(out), "--no-progress", *args]
