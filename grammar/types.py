@@ -63,6 +63,12 @@ class Scalar:
         return self.name
 
 
+#: the attribute names of a vector's first four components (``v.x`` is ``v[0]``), in index order
+COMPONENT_NAMES = ("x", "y", "z", "w")
+#: attribute name -> component index
+COMPONENT_INDEX = {name: k for k, name in enumerate(COMPONENT_NAMES)}
+
+
 @dataclass(frozen=True)
 class Composite:
     """A fixed-shape Warp value type built from a float scalar: vector, matrix, quat, transform, spatial."""

@@ -16,7 +16,7 @@ from collections import Counter
 import libcst as cst
 
 from grammar.ops import FRAGMENT_NAMES
-from grammar.types import Composite
+from grammar.types import COMPONENT_NAMES, Composite
 from strategies._cst import look
 
 from .cli import OneLineParser
@@ -66,7 +66,7 @@ def builtin_of(row_name: str) -> str | None:
 
 def _component_name(node: cst.BaseExpression) -> bool:
     """``v.x`` .. ``v.w`` (struct fields are named ``m0``, ``m1``...)."""
-    return isinstance(node, cst.Attribute) and node.attr.value in ("x", "y", "z", "w")
+    return isinstance(node, cst.Attribute) and node.attr.value in COMPONENT_NAMES
 
 
 def _element_component(target: cst.BaseExpression) -> bool:

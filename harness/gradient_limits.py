@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import libcst as cst
 
 from grammar import ops as OPS
-from grammar.types import Array, Composite, Scalar, Struct, half_product
-from strategies._cst import COMPONENT_INDEX, look
+from grammar.types import COMPONENT_INDEX, Array, Composite, Scalar, Struct, half_product
+from strategies._cst import look
 
 _GUIDE = "https://nvidia.github.io/warp/user_guide/differentiability.html"
 
@@ -287,19 +287,16 @@ def _target_name(target) -> str | None:
     return target.value if isinstance(target, cst.Name) else None
 
 
-_COMPONENT_NAMES = COMPONENT_INDEX
-
-
 def _field_component_root(target) -> str | None:
     """``r.m1[k]`` / ``r.m1.y`` / ``out[i].m1[k]`` (a component of a struct's field) -> the root name (``r``,
     ``out``); anything else -> None."""
-    if isinstance(target, cst.Attribute) and target.attr.value in _COMPONENT_NAMES:
+    if isinstance(target, cst.Attribute) and target.attr.value in COMPONENT_INDEX:
         base = target.value
     elif isinstance(target, cst.Subscript):
         base = target.value
     else:
         return None
-    if not (isinstance(base, cst.Attribute) and base.attr.value not in _COMPONENT_NAMES):
+    if not (isinstance(base, cst.Attribute) and base.attr.value not in COMPONENT_INDEX):
         return None
     while isinstance(base, (cst.Attribute, cst.Subscript)):
         base = base.value
@@ -309,8 +306,8 @@ def _field_component_root(target) -> str | None:
 def _component_of(target) -> tuple[str, str, bool] | None:
     """``v[k]`` / ``v.y`` on a local -> (v, index text, False); ``out[i][k]`` / ``out[i].y`` on an array
     element -> (out, index text, True); anything else (a struct field, a whole element) -> None."""
-    if isinstance(target, cst.Attribute) and target.attr.value in _COMPONENT_NAMES:
-        base, index = target.value, _COMPONENT_NAMES[target.attr.value]
+    if isinstance(target, cst.Attribute) and target.attr.value in COMPONENT_INDEX:
+        base, index = target.value, str(COMPONENT_INDEX[target.attr.value])
     elif isinstance(target, cst.Subscript):
         base, index = target.value, ",".join(_code(s.slice.value) for s in target.slice)
     else:

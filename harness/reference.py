@@ -29,7 +29,8 @@ import numpy as np
 
 from grammar import ops as OPS
 from grammar.semantics import EvalContext, UndefinedBehaviour
-from grammar.types import BOOL, BY_WARP_NAME, FLOAT32, INT32, Array, Composite, Scalar, Struct, half_product
+from grammar.types import (BOOL, BY_WARP_NAME, COMPONENT_INDEX, FLOAT32, INT32, Array, Composite, Scalar, Struct,
+                           half_product)
 
 #: the full table (grammar.ops.BY_NAME without the atomics): the reference reads kernels using rows or overloads
 #: that the generator leaves out for an older release (grammar.ops.restrict), whenever this module is imported
@@ -460,9 +461,6 @@ _CALL_TABLE = _by_spelling(("call", "construct"))
 _ATOMICS = {op.spelling: op.name for op in OPS.ATOMICS}
 
 
-_COMPONENT_NAMES = {"x": 0, "y": 1, "z": 2, "w": 3}
-
-
 class _ToReference(cst.CSTTransformer):
     """Rewrites one Warp kernel into Python over a ``Runtime`` named ``R``, inferring types as it goes."""
 
@@ -688,7 +686,7 @@ class _ToReference(cst.CSTTransformer):
             if ft is None:
                 raise ReferenceTypeError(f"{bt.name} has no field {field}")
             return self.typed(_rcall("fget", updated.value, cst.SimpleString(repr(field))), ft)
-        k = _COMPONENT_NAMES.get(updated.attr.value)
+        k = COMPONENT_INDEX.get(updated.attr.value)
         if k is None or bt is None:  # a dotted name such as wp.sin: resolved by the enclosing call
             return updated
         if not (isinstance(bt, Composite) and bt.kind in ("vector", "quaternion") and k < bt.shape[0]):

@@ -13,6 +13,8 @@ import dataclasses
 
 import libcst as cst
 
+from grammar.types import COMPONENT_INDEX
+
 _PARENS = {"lpar": (cst.LeftParen(),), "rpar": (cst.RightParen(),)}
 
 _BINOPS = {
@@ -56,10 +58,6 @@ def _look(visitor, node, hooks) -> None:
             _look(visitor, child, hooks)
     if leave is not None:
         leave(visitor, node)
-
-
-#: a component attribute (``v.y``) and the index it reads, as text (``"1"``)
-COMPONENT_INDEX = {"x": "0", "y": "1", "z": "2", "w": "3"}
 
 
 def data_paths(*nodes: cst.CSTNode) -> set[tuple[str, ...]]:

@@ -26,7 +26,7 @@ import libcst as cst
 
 from grammar import ops as OPS
 from grammar.ops import Op, Signature
-from grammar.types import BOOL, FLOAT32, INT32, INT64, Composite, Scalar, ValueType, float_valued
+from grammar.types import BOOL, COMPONENT_NAMES, FLOAT32, INT32, INT64, Composite, Scalar, ValueType, float_valued
 
 from . import _cst as B
 from .scope import Scope
@@ -598,7 +598,7 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
         vec = expression(draw, sc, base, depth - 1)
         k = draw(st.integers(0, base.shape[0] - 1))
         if by_name(base, k) and draw(st.booleans()):  # v.y
-            return Expr(B.attribute(vec.node, "xyzw"[k]), signature.result)
+            return Expr(B.attribute(vec.node, COMPONENT_NAMES[k]), signature.result)
         return Expr(B.subscript(vec.node, B.int_lit(k)), signature.result)
     arg_depth = depth - 1
     if depth > 1 and (_truth_only(op, signature) or _edge_sensitive(op) and choose(

@@ -32,7 +32,7 @@ from functools import lru_cache
 import hypothesis.strategies as st
 import libcst as cst
 
-from grammar.types import BOOL, FLOAT32, INT32, Composite, Scalar, float_valued
+from grammar.types import BOOL, COMPONENT_NAMES, FLOAT32, INT32, Composite, Scalar, float_valued
 
 from . import _cst as B
 from .expressions import (Expr, branch_test, by_name, choose, expression, lane_uniform, literal_types, live,
@@ -334,7 +334,7 @@ def _component(draw, base: cst.BaseExpression, t: Composite) -> cst.BaseAssignTa
     """A component of ``base``: ``v[k]``, ``m[i, j]``, or by name ``v.y`` (vectors up to 4, quaternions)."""
     ks = [draw(st.integers(0, n - 1)) for n in t.shape]
     if by_name(t, ks[0]) and draw(st.booleans()):
-        return B.attribute(base, "xyzw"[ks[0]])
+        return B.attribute(base, COMPONENT_NAMES[ks[0]])
     return B.subscript(base, *[B.int_lit(k) for k in ks])
 
 
