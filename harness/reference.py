@@ -31,6 +31,7 @@ from grammar import ops as OPS
 from grammar.semantics import EvalContext, UndefinedBehaviour
 from grammar.types import (BOOL, BY_WARP_NAME, COMPONENT_INDEX, FLOAT32, INT32, Array, Composite, Scalar, Struct,
                            half_product)
+from strategies._cst import SPELLING_OF
 
 #: the full table (grammar.ops.BY_NAME without the atomics): the reference reads kernels using rows or overloads
 #: that the generator leaves out for an older release (grammar.ops.restrict), whenever this module is imported
@@ -414,14 +415,6 @@ def parse_annotation(node: cst.BaseExpression, structs: dict | None = None):
     raise ReferenceTypeError(f"unsupported annotation {text}")
 
 
-_BIN = {cst.Add: "+", cst.Subtract: "-", cst.Multiply: "*", cst.Divide: "/", cst.FloorDivide: "//", cst.Modulo: "%",
-        cst.BitAnd: "&", cst.BitOr: "|", cst.BitXor: "^", cst.LeftShift: "<<", cst.RightShift: ">>",
-        cst.Power: "**", cst.MatrixMultiply: "@"}
-_CMP = {cst.LessThan: "<", cst.LessThanEqual: "<=", cst.GreaterThan: ">", cst.GreaterThanEqual: ">=",
-        cst.Equal: "==", cst.NotEqual: "!="}
-_AUG = {cst.AddAssign: "+", cst.SubtractAssign: "-", cst.MultiplyAssign: "*", cst.DivideAssign: "/",
-        cst.BitAndAssign: "&", cst.BitOrAssign: "|", cst.BitXorAssign: "^"}
-_UN = {cst.Minus: "-", cst.Plus: "+", cst.Not: "not", cst.BitInvert: "~"}
 
 
 def _resolve_into(used: set, *args, **kw):
@@ -561,12 +554,12 @@ class _ToReference(cst.CSTTransformer):
     # ---- operators ----
 
     def leave_BinaryOperation(self, original, updated):
-        spelling = _BIN[type(updated.operator)]
+        spelling = SPELLING_OF[type(updated.operator)]
         i, t = _resolve_into(self.used, _BINOP_TABLE, spelling, (self.type_of(updated.left), self.type_of(updated.right)))
         return self.typed(_fcall(i, [updated.left, updated.right]), t)
 
     def leave_UnaryOperation(self, original, updated):
-        spelling = _UN[type(updated.operator)]
+        spelling = SPELLING_OF[type(updated.operator)]
         operand = updated.expression
         if spelling == "-" and isinstance(operand, cst.Integer):
             return self.typed(updated, INT32)  # a negative int literal stays an exact Python int
@@ -581,7 +574,7 @@ class _ToReference(cst.CSTTransformer):
         if len(updated.comparisons) != 1:
             raise ReferenceTypeError("chained comparisons are not in the grammar")
         target = updated.comparisons[0]
-        spelling = _CMP[type(target.operator)]
+        spelling = SPELLING_OF[type(target.operator)]
         i, t = _resolve_into(self.used, _COMPARE_TABLE, spelling, (self.type_of(updated.left), self.type_of(target.comparator)))
         return self.typed(_fcall(i, [updated.left, target.comparator]), t)
 
@@ -781,7 +774,7 @@ class _ToReference(cst.CSTTransformer):
 
     def leave_AugAssign(self, original, updated):
         self._note_half(original)
-        spelling = _AUG[type(updated.operator)]
+        spelling = SPELLING_OF[type(updated.operator)]
         tt = self.type_of(updated.target)
         i, t = _resolve_into(self.used, _BINOP_TABLE, spelling, (tt, self.type_of(updated.value)))
         if t != tt:

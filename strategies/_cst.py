@@ -17,17 +17,23 @@ from grammar.types import COMPONENT_INDEX
 
 _PARENS = {"lpar": (cst.LeftParen(),), "rpar": (cst.RightParen(),)}
 
-_BINOPS = {
+# The spelling <-> libcst node class of every operator a kernel may hold: the builder below writes them, and the
+# reference (harness.reference) reads them back through the inverse maps (SPELLING_OF).
+BINARY_OPERATORS = {
     "+": cst.Add, "-": cst.Subtract, "*": cst.Multiply, "/": cst.Divide,
     "//": cst.FloorDivide, "%": cst.Modulo, "&": cst.BitAnd, "|": cst.BitOr, "^": cst.BitXor,
     "<<": cst.LeftShift, ">>": cst.RightShift, "**": cst.Power, "@": cst.MatrixMultiply,
 }
-_AUGOPS = {"+": cst.AddAssign, "-": cst.SubtractAssign, "*": cst.MultiplyAssign, "/": cst.DivideAssign,
-           "&": cst.BitAndAssign, "|": cst.BitOrAssign, "^": cst.BitXorAssign}
-_COMPARES = {
+AUGMENTED_OPERATORS = {"+": cst.AddAssign, "-": cst.SubtractAssign, "*": cst.MultiplyAssign, "/": cst.DivideAssign,
+                       "&": cst.BitAndAssign, "|": cst.BitOrAssign, "^": cst.BitXorAssign}
+COMPARISON_OPERATORS = {
     "<": cst.LessThan, "<=": cst.LessThanEqual, ">": cst.GreaterThan,
     ">=": cst.GreaterThanEqual, "==": cst.Equal, "!=": cst.NotEqual,
 }
+UNARY_OPERATORS = {"-": cst.Minus, "not": cst.Not, "+": cst.Plus, "~": cst.BitInvert}
+#: node class -> spelling, over all four tables (no class is in two)
+SPELLING_OF = {cls: spelling for table in (BINARY_OPERATORS, AUGMENTED_OPERATORS, COMPARISON_OPERATORS,
+                                           UNARY_OPERATORS) for spelling, cls in table.items()}
 
 
 def look(visitor: cst.CSTVisitor, node: cst.CSTNode) -> None:
@@ -217,16 +223,16 @@ def bool_lit(v: bool) -> cst.Name:
 
 
 def binop(left: cst.BaseExpression, op: str, right: cst.BaseExpression) -> cst.BinaryOperation:
-    return cst.BinaryOperation(left=left, operator=_BINOPS[op](), right=right, **_PARENS)
+    return cst.BinaryOperation(left=left, operator=BINARY_OPERATORS[op](), right=right, **_PARENS)
 
 
 def unop(op: str, operand: cst.BaseExpression) -> cst.UnaryOperation:
-    node = {"-": cst.Minus, "not": cst.Not, "+": cst.Plus, "~": cst.BitInvert}[op]()
+    node = UNARY_OPERATORS[op]()
     return cst.UnaryOperation(operator=node, expression=operand, **_PARENS)
 
 
 def compare(left: cst.BaseExpression, op: str, right: cst.BaseExpression) -> cst.Comparison:
-    return cst.Comparison(left=left, comparisons=(cst.ComparisonTarget(_COMPARES[op](), right),), **_PARENS)
+    return cst.Comparison(left=left, comparisons=(cst.ComparisonTarget(COMPARISON_OPERATORS[op](), right),), **_PARENS)
 
 
 def boolop(left: cst.BaseExpression, op: str, right: cst.BaseExpression) -> cst.BooleanOperation:
@@ -272,7 +278,7 @@ def assign(target: cst.BaseAssignTargetExpression, value: cst.BaseExpression) ->
 
 
 def aug_assign(target: cst.Name, op: str, value: cst.BaseExpression) -> cst.SimpleStatementLine:
-    return cst.SimpleStatementLine((cst.AugAssign(target=target, operator=_AUGOPS[op](), value=value),))
+    return cst.SimpleStatementLine((cst.AugAssign(target=target, operator=AUGMENTED_OPERATORS[op](), value=value),))
 
 
 def expr_stmt(value: cst.BaseExpression) -> cst.SimpleStatementLine:
