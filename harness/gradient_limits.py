@@ -218,8 +218,9 @@ def _code(node: cst.CSTNode) -> str:
 _INPLACE_CALLS = {op.spelling for op in OPS.OPS if op.inplace}
 _OUTPUT_CALLS = {op.spelling: op.outputs for op in OPS.OPS if op.outputs}
 _ATOMIC_CALLS = {op.spelling for op in OPS.ATOMICS}
-# registered with is_differentiable=False in Warp 1.19 (and/or/xor only ever see ints: the float test excludes them)
-_NON_DIFFERENTIABLE_ATOMICS = {"wp.atomic_exch", "wp.atomic_cas", "wp.atomic_and", "wp.atomic_or", "wp.atomic_xor"}
+# the rows Warp 1.19 registers with is_differentiable=False (their `differentiable` flag; and/or/xor only ever see ints:
+# the float test below excludes them)
+_NON_DIFFERENTIABLE_ATOMICS = {op.spelling for op in OPS.ATOMICS if not op.differentiable}
 MAX_UNROLL = 16  # Warp's default module option "max_unroll"
 
 
