@@ -19,6 +19,14 @@ class Policy:
     max_outputs: int = 2  # own-slot output arrays (each thread writes out[tid])
     max_scalar_params: int = 2
     max_funcs: int = 2  # user @wp.func helpers per kernel
+    max_atomic_arrays: int = 1  # shared accumulator arrays (atomics' targets)
+    max_struct_params: int = 2  # struct-valued kernel parameters (when the kernel declares structs)
+    array_rank_weights: tuple[int, int, int] = (6, 2, 1)  # weights of 1-, 2- and 3-dimensional launches
+    # user @wp.func helpers: 1..max_func_params parameters, 0..max_func_statements statements before the return,
+    # returning one value or two with weights func_return_weights
+    max_func_params: int = 3
+    max_func_statements: int = 3
+    func_return_weights: tuple[int, int] = (3, 1)
     # gradient reach: a kernel whose input arrays are all ints, bools or structs has no derivative to check;
     # with odds float_input_odds : 1 its first input is then redrawn among the float element types
     float_input_odds: int = 3
@@ -90,6 +98,13 @@ class Policy:
         ("if", 3), ("for", 3), ("while", 1), ("break", 1), ("continue", 1), ("return", 1), ("builtin", 1),
         ("struct", 1), ("field", 2),
     )
+    # a store to an output: out[i] = e, out[i] += e, wp.atomic_exch(out, i, e), out[i][k] = e
+    store_form_weights: tuple[int, int, int, int] = (8, 3, 2, 2)
+    static_if_weights: tuple[int, int] = (7, 1)  # an `if` tests a runtime value : a wp.static(...) constant
+    max_elifs: int = 2
+    # a `for` loop's bound: each of range(k), range(start, start + k) and range(int param) : range(wp.static(...))
+    loop_kind_weights: tuple[int, int] = (3, 1)
+    max_range_start: int = 3  # range(start, start + k) starts at 0..max_range_start
     # swarm testing over table rows: each kernel favours up to max_focus_rows rows (their types join the
     # kernel's palette); a favoured row is focus_weight times as likely as another at each choice
     max_focus_rows: int = 3

@@ -1,8 +1,8 @@
 """User ``@wp.func`` helpers: generated before the kernel, called from its expressions and statements.
 
-What is generated: functions ``f0``, ``f1``... with 1-3 annotated parameters of the kernel's types, a short
-body of statements (no stores, atomics or bare returns) and a final ``return x`` or ``return x1, x2, ...``
-(at most ``MAX_RESULTS``) of the body's *carries* and of its top-level locals that nothing in the body reads,
+What is generated: functions ``f0``, ``f1``... with 1..``Policy.max_func_params`` annotated parameters of the
+kernel's types, a short body of statements (no stores, atomics or bare returns) and a final ``return x`` or
+``return x1, x2, ...`` (at most ``MAX_RESULTS``) of the body's *carries* and of its top-level locals that nothing in the body reads,
 so what the body computes reaches the caller; the return types follow from the body. A local of a nested
 block (an ``if``/``for``/``while`` body) is folded into the carry of its type at the end of its block
 (:func:`strategies.sinks.carry_statements`); each carry is declared with a literal at the top of the body.
@@ -94,7 +94,7 @@ def helper_function(draw, sc: Scope, index: int, types: list) -> tuple[cst.Funct
     the latest first), so every value the body computes at its top level reaches the caller. A body without
     locals returns expressions over the parameters (their types drawn from ``types``)."""
     p = sc.policy
-    n_params = draw(st.integers(1, 3))
+    n_params = draw(st.integers(1, p.max_func_params))
     params = [choose(draw, types) for _ in range(n_params)]
     fs = Scope(p, [], [], [], palette=sc.palette, funcs=list(sc.funcs), in_func=True, focus=sc.focus,
                structs=[s for s in sc.structs if not s.has_array], directed=sc.directed, fragments=sc.fragments)
@@ -127,12 +127,13 @@ def helper_function(draw, sc: Scope, index: int, types: list) -> tuple[cst.Funct
 
 
 def _body(draw, fs: Scope, types: list) -> list[cst.BaseStatement]:
-    """0-3 statements in a scope left open (its locals are the candidate results); shrinks toward none."""
+    """0..policy.max_func_statements statements in a scope left open (its locals are the candidate results);
+    shrinks toward none."""
     from .statements import statement
 
     fs.push()
     out: list[cst.BaseStatement] = []
-    for _ in range(draw(st.integers(0, 3))):
+    for _ in range(draw(st.integers(0, fs.policy.max_func_statements))):
         s = statement(draw, fs)
         out.extend(s if isinstance(s, list) else [s])
     return out
@@ -166,7 +167,7 @@ def _results(draw, fs: Scope, body: list, types: list) -> list[Expr]:
         unread = [v for v in candidates if _reads(source, v.name) == 0]
         chosen = carries + [var_expr(v) for v in reversed(unread or ([] if carries else candidates[-1:]))]
         return chosen[:MAX_RESULTS]
-    returns = [choose(draw, types) for _ in range(choose(draw, [1, 2], [3, 1]))]
+    returns = [choose(draw, types) for _ in range(choose(draw, [1, 2], list(fs.policy.func_return_weights)))]
     with live(fs):  # the result carries the parameters, not only literals
         return [expression(draw, fs, t, draw(st.integers(0, fs.policy.max_expr_depth))) for t in returns]
 

@@ -278,12 +278,12 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     local = [t for t in [FLOAT32, INT32, BOOL, VEC3] + sorted(set(extras), key=lambda t: t.name)]
     structs = struct_types(draw, policy, local)
     plain_structs = [s for s in structs if not s.has_array]  # may be locals, array elements, helper values
-    rank = choose(draw, [1, 2, 3], [6, 2, 1])
+    rank = choose(draw, [1, 2, 3], list(policy.array_rank_weights))
     shape = SHAPES[rank] if rank > 1 else (policy.dim,)
     element_types = list(ARRAY_ELEMENT_TYPES) + [t for t in dict.fromkeys(extras)] + plain_structs
     n_in = draw(st.integers(1, policy.max_inputs))
     n_out = draw(st.integers(1, policy.max_outputs))
-    n_atomic = draw(st.integers(0, 1))
+    n_atomic = draw(st.integers(0, policy.max_atomic_arrays))
     n_scalar = draw(st.integers(0, policy.max_scalar_params))
     inputs = [ArrayParam(f"a{i}", choose(draw, element_types), "input") for i in range(n_in)]
     floats = [t for t in element_types if float_valued(t)]
@@ -296,7 +296,8 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
     atomics = [ArrayParam(f"acc{i}", choose(draw, [FLOAT32, INT32]), "atomic") for i in range(n_atomic)]
     scalar_types = [INT32, FLOAT32] + [t for t in dict.fromkeys(extras) if isinstance(t, Scalar) and t != BOOL]
     scalars = [(f"s{i}", choose(draw, scalar_types)) for i in range(n_scalar)]
-    struct_params = [(f"sp{i}", choose(draw, structs)) for i in range(draw(st.integers(0, 2)) if structs else 0)]
+    n_struct = draw(st.integers(0, policy.max_struct_params)) if structs else 0
+    struct_params = [(f"sp{i}", choose(draw, structs)) for i in range(n_struct)]
 
     sc = Scope(policy, inputs, outputs, atomics, palette=palette, shape=shape,
                focus=frozenset(op.name for op, _ in focus), structs=structs, directed=directed)

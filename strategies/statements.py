@@ -179,7 +179,7 @@ def store(draw, sc: Scope) -> cst.BaseStatement | None:
 
         return field_store(draw, sc, target, out.dtype, _depth(draw, sc))  # out[tid].m0 = e
     e = expression(draw, sc, out.dtype, _depth(draw, sc))
-    form = choose(draw, ["store", "update", "exchange", "component"], [8, 3, 2, 2])
+    form = choose(draw, ["store", "update", "exchange", "component"], list(sc.policy.store_form_weights))
     if form == "exchange" and out.dtype not in (FLOAT32, INT32) or form == "component" and not isinstance(
             out.dtype, Composite):
         form = "store"  # the form does not apply to the type: a plain store, which may not overwrite either
@@ -363,10 +363,10 @@ def atomic(draw, sc: Scope) -> cst.BaseStatement:
 
 def if_stmt(draw, sc: Scope) -> list[cst.BaseStatement]:
     """if/elif/else, preceded by the locals that hold its tests' computed operands (:func:`hoist_test`); one
-    test in eight is ``wp.static(...)``. Warp drops the branch such a test does not take at code generation,
-    so that branch is empty: a true one has no ``elif``/``else``, a false one the body ``pass`` (then its
-    ``elif``/``else`` chain as usual)."""
-    static = choose(draw, [False, True], [7, 1])
+    test in eight (``Policy.static_if_weights``) is ``wp.static(...)``. Warp drops the branch such a test does
+    not take at code generation, so that branch is empty: a true one has no ``elif``/``else``, a false one the
+    body ``pass`` (then its ``elif``/``else`` chain as usual)."""
+    static = choose(draw, [False, True], list(sc.policy.static_if_weights))
     hoisted: list[cst.BaseStatement] = []
     test = static_bool(draw) if static else hoist_test(draw, sc, branch_test(draw, sc, _depth(draw, sc)), hoisted)
     sc.if_depth += 1
@@ -374,7 +374,7 @@ def if_stmt(draw, sc: Scope) -> list[cst.BaseStatement]:
         if static and test.lo:
             return [B.if_(test.node, block(draw, sc, 3))]
         body = [] if static else _pinned_block(draw, sc, test.node)
-        n_elif = draw(st.integers(0, 2))
+        n_elif = draw(st.integers(0, sc.policy.max_elifs))
         has_else = draw(st.booleans())
         # the branches are drawn in source order (elif tests and bodies first, the else last), so that what a
         # branch stores is known to the branches after it: in a loop, an earlier iteration may take any branch
@@ -479,7 +479,8 @@ def for_stmt(draw, sc: Scope) -> cst.BaseStatement:
     room = max(1, min(p.max_const_trip, p.max_trip_product // sc.trip))
     int_params = [v for v in sc.vars if v.kind == "param" and v.type == INT32 and v.hi * sc.trip <= p.max_trip_product]
     kinds = ["const", "range2"] + (["param"] if int_params and not sc.directed else []) + ["static"]
-    kind = choose(draw, kinds, [3] * (len(kinds) - 1) + [1])
+    runtime, static = p.loop_kind_weights
+    kind = choose(draw, kinds, [runtime] * (len(kinds) - 1) + [static])
     if kind == "const":
         k = draw(st.integers(1, room))
         bounds, lo, hi, trip = [B.int_lit(k)], 0, k - 1, k
@@ -487,7 +488,7 @@ def for_stmt(draw, sc: Scope) -> cst.BaseStatement:
         bound = static_int(draw, 1, room)
         bounds, lo, hi, trip = [bound.node], 0, bound.hi - 1, bound.hi
     elif kind == "range2":
-        start = draw(st.integers(0, 3))
+        start = draw(st.integers(0, p.max_range_start))
         k = draw(st.integers(1, room))
         bounds, lo, hi, trip = [B.int_lit(start), B.int_lit(start + k)], start, start + k - 1, k
     else:
