@@ -16,6 +16,7 @@ from collections import Counter
 import libcst as cst
 
 from grammar.ops import FRAGMENT_NAMES
+from grammar.policy import POLICIES
 from grammar.types import COMPONENT_NAMES, Composite
 from strategies._cst import look
 
@@ -235,7 +236,6 @@ BATCH = 10
 
 
 def measure(samples: int, seed: int = 0, policy: str = "default") -> dict:
-    from grammar.policy import POLICIES
     from harness.generate import draw_kernels
     from harness.reference import ReferenceTypeError, _param_types, rows_used
     from harness.warp_adapter import builtin_groups
@@ -290,7 +290,7 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--samples", type=int, default=1000, help="kernels to draw (default 1000)")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
-    p.add_argument("--policy", default="default", choices=("default", "small"),
+    p.add_argument("--policy", default="default", choices=sorted(POLICIES),
                    help="generator policy to sample (grammar.policy.POLICIES; default: default)")
     p.add_argument("--baseline", action="store_true",
                    help="print the ratchet file tests/coverage_baseline.json expects")
