@@ -18,7 +18,6 @@ leaf or a single operator over leaves.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
 
 import hypothesis.strategies as st
@@ -26,75 +25,18 @@ import libcst as cst
 
 from grammar import ops as OPS
 from grammar.ops import Op, Signature
-from grammar.types import BOOL, COMPONENT_NAMES, FLOAT32, INT32, INT64, Composite, Scalar, ValueType, float_valued
+from grammar.types import BOOL, COMPONENT_NAMES, FLOAT32, INT32, Composite, Scalar, ValueType, float_valued
 
 from . import _cst as B
+from .core import (Expr, _cast_node, _cast_row, _conversion_row, _is_constant, choose, int_limit, tracks_interval,
+                   typed_float, typed_int)
 from .scope import Scope
 
 #: literals whose float value is exact in float16/32/64 (shrinks toward 0.0, 1.0, ...)
 FLOAT_LITERALS = (0.0, 1.0, 0.5, 2.0, -1.0, 0.25, 3.0, -0.5, 1.5, -2.0, 4.0, 0.125, 0.75, -3.5, 10.0)
 
 
-@dataclass(frozen=True)
-class Expr:
-    node: cst.BaseExpression
-    type: ValueType
-    lo: int = 0  # int interval (int types only)
-    hi: int = 0
-    is_literal: bool = False
-    operands: tuple = ()  # a comparison's two operand Exprs (branch_test: what hoisting may hold in locals)
-
-    @property
-    def mag(self) -> int:
-        return max(abs(self.lo), abs(self.hi))
-
-
-def choose(draw, options: list, weights: list[int] | None = None):
-    """Pick one option (optionally weighted); earlier options are simpler and shrinking moves toward index 0."""
-    if weights is None:
-        return options[draw(st.integers(0, len(options) - 1))]
-    k = draw(st.integers(0, sum(weights) - 1))
-    for option, w in zip(options, weights):
-        if k < w:
-            return option
-        k -= w
-    raise AssertionError("unreachable")
-
-
-def spread_choice(draw, options: list):
-    """Pick one option nearly uniformly. Hypothesis draws a bounded integer at its lower bound far more often
-    than elsewhere (over a third of the time for eight options), which suits :func:`choose` but starves the
-    end of a long list; the sum of two draws modulo the length flattens that. Still shrinks toward index 0."""
-    n = len(options)
-    return options[(draw(st.integers(0, n - 1)) + draw(st.integers(0, n - 1))) % n]
-
-
 # ---- what the table lets us build -------------------------------------------------------------------------------
-
-
-def tracks_interval(t: ValueType) -> bool:
-    """Int types whose overflow is undefined behaviour: their expressions carry intervals."""
-    return isinstance(t, Scalar) and t.is_int and not t.wraps
-
-
-def int_limit(t: Scalar, policy) -> int:
-    return policy.int_limit if t.bits <= 32 else 2**62
-
-
-def _cast_row(t: Scalar) -> tuple[Op, Signature] | None:
-    """The row spelled like ``t`` (``wp.float16``) converting a float32/int32 literal into ``t``."""
-    return _conversion_row(t, FLOAT32 if t.is_float else INT32)
-
-
-@lru_cache(maxsize=None)
-def _conversion_row(t: Scalar, source: Scalar) -> tuple[Op, Signature] | None:
-    """The row spelled like ``t`` converting a ``source`` value into ``t`` (``wp.float16(x)``)."""
-    for op in OPS.OPS:
-        if op.spelling == t.warp_name:
-            for s in op.signatures:
-                if s.args == (source,) and s.result == t and not s.keywords:
-                    return op, s
-    return None
 
 
 def _constructor(t: Composite) -> tuple[Op, Signature] | None:
@@ -167,24 +109,9 @@ def int_literal(draw, sc: Scope, lo: int | None = None, hi: int | None = None, t
     return Expr(node, t, v, v, True)
 
 
-def _cast_node(t: Scalar, inner: cst.BaseExpression) -> cst.BaseExpression:
-    op, _ = _cast_row(t)
-    return B.call(op.spelling, inner)
-
-
 def float_literal(draw, sc: Scope, t: Scalar = FLOAT32) -> Expr:
     v = draw(st.sampled_from(FLOAT_LITERALS))
     return typed_float(v, t)
-
-
-def typed_float(v: float, t: Scalar = FLOAT32) -> Expr:
-    node = B.float_lit(v) if t == FLOAT32 else _cast_node(t, B.float_lit(v))
-    return Expr(node, t, is_literal=True)
-
-
-def typed_int(v: int, t: Scalar = INT32) -> Expr:
-    node = B.int_lit(v) if t == INT32 else _cast_node(t, B.int_lit(v))
-    return Expr(node, t, v, v, True)
 
 
 def literal(draw, sc: Scope, t: ValueType) -> Expr:
@@ -730,8 +657,6 @@ def _constant(e: Expr) -> bool:
     """A literal, or a guard applied to one (``wp.abs(2.0) + 0.25``): nothing from the kernel's data."""
     if e.is_literal:
         return True
-    from .statements import _is_constant
-
     return _is_constant(e.node)
 
 

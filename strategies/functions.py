@@ -24,8 +24,8 @@ import hypothesis.strategies as st
 import libcst as cst
 
 from . import _cst as B
-from .expressions import (Expr, choose, expression, lane_leaf, lane_uniform, literal, live, tracks_interval,
-                          var_expr)
+from .core import Expr, _prefix, choose, clamp_into, dynamic, tracks_interval
+from .expressions import expression, lane_leaf, lane_uniform, literal, live, var_expr
 from .scope import Scope, Var
 from .sinks import xor_closure, xor_folds
 
@@ -46,8 +46,6 @@ def call_args(draw, sc: Scope, f: FuncSig, depth: int) -> list[cst.BaseExpressio
     same in every thread (:func:`~strategies.expressions.lane_uniform`: literals, scalar parameters) would
     take one branch in the whole launch: in a kernel body every such argument that can be this thread's data
     (:func:`~strategies.expressions.lane_leaf`) then is."""
-    from .statements import clamp_into
-
     bound = sc.policy.int_var_bound
     exprs = [expression(draw, sc, t, max(depth - 1, 0)) for t in f.params]
     for i, t in enumerate(f.params):
@@ -74,8 +72,6 @@ def call_expr(draw, sc: Scope, t, depth: int) -> Expr | None:
 def call_statement(draw, sc: Scope, f: FuncSig) -> cst.BaseStatement:
     """``x = f(...)`` or ``a, b = f(...)``: a call of ``f`` whose results are new locals of ``sc`` (used for a
     helper nothing else calls, so that its body is executed and reaches an output through the sinks)."""
-    from .statements import _prefix
-
     with live(sc):
         args = call_args(draw, sc, f, 1)
     names = []
@@ -142,8 +138,6 @@ def _body(draw, fs: Scope, types: list) -> list[cst.BaseStatement]:
 def _carry_declarations(draw, fs: Scope) -> list[cst.BaseStatement]:
     """``k3 = wp.float32(<literal>)`` for each carry the body folded a nested local into (declared before any
     use)."""
-    from .statements import dynamic
-
     out = []
     for t, (name, _, _) in fs.carries.items():
         init = literal(draw, fs, t)

@@ -19,7 +19,8 @@ from grammar import ops as OPS
 from grammar.types import Scalar, ValueType
 
 from . import _cst as B
-from .expressions import Expr, expression, tracks_interval, typed_float, typed_int
+from .core import Expr, tracks_interval, typed_float, typed_int
+from .expressions import expression
 
 _NONZERO_FLOATS = (1.0, 2.0, -1.0, 0.5, -2.0, 4.0, 1.5, -0.5)
 _POSITIVE_FLOATS = (1.0, 2.0, 0.5, 4.0, 1.5, 3.0, 0.25)

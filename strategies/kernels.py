@@ -32,10 +32,11 @@ from grammar.types import (ARRAY_ELEMENT_TYPES, BOOL, FLOAT32, INT32, VEC3, Arra
 
 from . import _cst as B
 from .categories import categories_of
-from .expressions import choose, expression, literal_types, live, spread_choice, usable_ops
+from .core import accumulates, choose, spread_choice
+from .expressions import expression, literal_types, live, usable_ops
 from .functions import call_statement as helper_call, helper_function
 from .scope import ArrayParam, Scope, Var
-from .statements import accumulates, block, call_statement
+from .statements import block, call_statement
 from .structs import field_interval, field_store, struct_def, struct_types, value_fields
 
 

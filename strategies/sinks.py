@@ -35,13 +35,11 @@ import libcst as cst
 from grammar.types import Composite, Scalar, Struct
 
 from . import _cst as B
-from .expressions import tracks_interval
+from .core import _has_binop, accumulates, tracks_interval
 from .scope import Scope, Var
 
 
 def _accumulates(t) -> bool:
-    from .statements import accumulates
-
     return accumulates(t)
 
 
@@ -100,8 +98,6 @@ def carry_statements(sc: Scope, variables: list[Var]) -> list[cst.BaseStatement]
 
 def xor_folds(t) -> bool:
     """An int carry of a tracked type is folded with ``^`` (no overflow; see :func:`xor_closure`)."""
-    from .statements import _has_binop
-
     return tracks_interval(t) and _has_binop("^", t)
 
 

@@ -35,13 +35,13 @@ import libcst as cst
 from grammar.types import BOOL, COMPONENT_NAMES, FLOAT32, INT32, Composite, Scalar, float_valued
 
 from . import _cst as B
-from .expressions import (Expr, branch_test, by_name, choose, expression, lane_uniform, literal_types, live,
-                          render_op, spread_choice, tracks_interval, typed_float, typed_int, wrap)
+from .core import (Expr, _has_binop, _prefix, accumulates, choose, clamp_into, dynamic, spread_choice, tracks_interval,
+                   typed_float, typed_int)
+from .expressions import branch_test, by_name, expression, lane_uniform, literal_types, live, render_op, wrap
 from .scope import Scope, Var
 from .static import static_bool, static_int
 
 LOCAL_TYPES = (FLOAT32, INT32, BOOL)
-_PREFIX = {"float": "x", "int": "i", "uint": "u", "bool": "c", "struct": "r"}
 
 
 def local_types(sc: Scope) -> list:
@@ -98,55 +98,6 @@ def statement(draw, sc: Scope) -> cst.BaseStatement | list[cst.BaseStatement]:
 
 def _depth(draw, sc: Scope) -> int:
     return draw(st.integers(0, sc.policy.max_expr_depth))
-
-
-def _prefix(t) -> str:
-    return "v" if isinstance(t, Composite) else _PREFIX[t.kind]
-
-
-def dynamic(e: Expr, sc: Scope | None = None) -> Expr:
-    """Warp treats ``x = <literal>`` as a constant that may not be mutated inside a dynamic loop; declaring
-    it through its type's constructor (``wp.float32(0.5)``) makes it a variable (documented Warp rule). So is
-    an expression over an unrolled loop's variable (``i9 = (-j1)``: a gradient-share run's compile error), so
-    with ``sc`` the loop variables in scope count as constants too (the cast is harmless where a loop is not
-    unrolled)."""
-    loops = frozenset(v.name for v in sc.vars if v.kind == "loop") if sc is not None else frozenset()
-    if not isinstance(e.type, Scalar) or not _is_constant(e.node, loops):
-        return e
-    if not _has_identity_cast(e.type):
-        return e
-    return Expr(B.call(e.type.warp_name, e.node), e.type, e.lo, e.hi, False)
-
-
-class _Names(cst.CSTVisitor):
-    def __init__(self, constants: frozenset = frozenset()) -> None:
-        self.found = False
-        self.constants = constants
-
-    def visit_Call(self, node: cst.Call) -> bool:
-        # len(v) is a compile-time constant whatever v is (a vector's length is part of its type)
-        return not (isinstance(node.func, cst.Name) and node.func.value == "len")
-
-    def visit_Name(self, node: cst.Name) -> None:
-        # "static": wp.static(...) is a constant too (a builtin's name such as wp.sin is not: Warp only
-        # treats literals and folded constants as constants)
-        if node.value not in ("wp", "True", "False", "static") and node.value not in self.constants:
-            self.found = True
-
-
-def _is_constant(node: cst.BaseExpression, constants: frozenset = frozenset()) -> bool:
-    """No variable (but those named in ``constants``), parameter or load in the expression: Warp may fold it
-    into a constant."""
-    v = _Names(constants)
-    B.look(v, node)
-    return not v.found
-
-
-def _has_identity_cast(t: Scalar) -> bool:
-    from grammar.ops import OPS
-
-    return any(op.spelling == t.warp_name and any(s.args == (t,) and s.result == t for s in op.signatures)
-               for op in OPS)
 
 
 def declare(draw, sc: Scope) -> cst.BaseStatement:
@@ -235,29 +186,6 @@ def _exchange(draw, sc: Scope, out, e: Expr, keep: bool = False) -> cst.BaseStat
     return B.assign(B.name(name), call)
 
 
-def clamp_into(e: Expr, lo: int, hi: int) -> Expr:
-    """``e`` kept inside [lo, hi]: itself when its interval fits, else ``wp.clamp(e, lo, hi)``. When the two
-    intervals share at most one value (``wp.clamp(len(v), 0, 1)`` of a length 3) every value of ``e`` would
-    clamp to the same end and reach nothing: ``e`` is first shifted to the middle of [lo, hi]
-    (``wp.clamp((len(v) - 3), 0, 1)``)."""
-    if lo <= e.lo and e.hi <= hi:
-        return e
-    t = e.type
-    if lo < hi and min(e.hi, hi) - max(e.lo, lo) < 1:
-        c = (e.lo + e.hi) // 2 - (lo + hi) // 2
-        if abs(c) < 2**30:
-            e = Expr(B.binop(e.node, "-", typed_int(c, t).node), t, e.lo - c, e.hi - c)
-            if lo <= e.lo and e.hi <= hi:
-                return e
-    return Expr(B.call("wp.clamp", e.node, typed_int(lo, t).node, typed_int(hi, t).node), t, lo, hi)
-
-
-def accumulates(t) -> bool:
-    """Whether a value of type ``t`` can be summed into a slot with ``+=`` without overflow (floats,
-    composites, wrapping unsigned ints; not the interval-tracked ints, not bool)."""
-    return not tracks_interval(t) and getattr(t, "kind", None) != "bool" and _has_binop("+", t)
-
-
 def keep_unread(sc: Scope, v: Var) -> list[cst.BaseStatement]:
     """Before ``v`` is overwritten: a sink store of its value when nothing has read it (else it would reach
     no output), nothing otherwise (:mod:`strategies.sinks`)."""
@@ -284,13 +212,6 @@ def assign(draw, sc: Scope) -> list[cst.BaseStatement] | None:
     v.unread = True
     # `x = 10.0` would make x a constant again, and a later dynamic loop could not mutate it (a fuzz report)
     return [*kept, B.assign(B.name(v.name), dynamic(e, sc).node)]
-
-
-def _has_binop(spelling: str, t) -> bool:
-    from grammar.ops import BY_NAME, BINOPS
-
-    op = BY_NAME.get(BINOPS.get(spelling, ""))
-    return op is not None and any(s.args == (t, t) and s.result == t for s in op.signatures)
 
 
 def aug_assign(draw, sc: Scope) -> cst.BaseStatement | None:

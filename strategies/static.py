@@ -25,7 +25,8 @@ import hypothesis.strategies as st
 from grammar.types import BOOL, FLOAT32, INT32
 
 from . import _cst as B
-from .expressions import FLOAT_LITERALS, Expr, choose
+from .core import Expr, choose
+from .expressions import FLOAT_LITERALS
 
 #: Python's semantics of each operator (what Warp runs at code-generation time)
 INT_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "//": operator.floordiv, "%": operator.mod}

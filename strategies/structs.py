@@ -26,7 +26,8 @@ import libcst as cst
 from grammar.types import FLOAT32, INT32, Array, Composite, Struct
 
 from . import _cst as B
-from .expressions import Expr, choose, expression, index_expr, tracks_interval
+from .core import Expr, choose, clamp_into, tracks_interval
+from .expressions import expression, index_expr
 from .scope import Scope
 
 
@@ -136,8 +137,6 @@ def field_store(draw, sc: Scope, base: cst.BaseExpression, s: Struct, depth: int
         return B.assign(B.subscript(target, *index), expression(draw, sc, t.scalar, depth).node)
     e = expression(draw, sc, t, depth)
     if tracks_interval(t):
-        from .statements import clamp_into
-
         e = clamp_into(e, *field_interval(sc, t))
     return B.assign(target, e.node)
 
