@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
+from typing import TYPE_CHECKING
 
 import hypothesis.strategies as st
 import libcst as cst
@@ -18,7 +19,9 @@ from grammar.ops import Op, Signature
 from grammar.types import FLOAT32, INT32, Composite, Scalar, ValueType
 
 from . import _cst as B
-from .scope import Scope
+
+if TYPE_CHECKING:  # annotations only: core imports no generator module
+    from .scope import Scope
 
 @dataclass(frozen=True)
 class Expr:

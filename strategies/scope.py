@@ -19,6 +19,8 @@ from dataclasses import dataclass, field
 from grammar.policy import Policy
 from grammar.types import INT32, ValueType
 
+from . import _cst as B
+
 
 @dataclass
 class Var:
@@ -165,8 +167,6 @@ class Scope:
 
     def own_slot(self) -> list:
         """The index of this thread's own element: ``[tid]`` or ``[i, j]``."""
-        from . import _cst as B
-
         return [B.name(self.tid(k).name) for k in range(len(self.dims))]
 
     def int_vars(self) -> list[Var]:
