@@ -109,6 +109,7 @@ class Policy:
     # kernel's palette); a favoured row is focus_weight times as likely as another at each choice
     max_focus_rows: int = 3
     focus_weight: int = 8
+    focus_pool_weights: tuple[int, int] = (4, 1)  # a favoured row is an expression row : a statement row
     leaf_weight: int = 2  # an expression below max depth is a leaf with odds leaf_weight : operator_weight
     # liveness of quantized arguments: a row whose result jumps at particular argument values (floor, sign,
     # nonzero, comparisons...) passes a computed argument's change on only near a jump, so with odds

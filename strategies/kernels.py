@@ -192,12 +192,13 @@ def focusable_rows() -> tuple:
 
 
 @st.composite
-def focus_row(draw: st.DrawFn) -> tuple:
-    """One (row, signature) pair a kernel favours; the 8 statement rows (svd3, transform_decompose...) get a
-    fifth of the picks. Shrinks toward the first expression row."""
+def focus_row(draw: st.DrawFn, weights: tuple[int, int] = DEFAULT_POLICY.focus_pool_weights) -> tuple:
+    """One (row, signature) pair a kernel favours: an expression row or, with weights ``(expression rows,
+    statement rows)`` (``Policy.focus_pool_weights``: a fifth of the picks), one of the 8 statement rows (svd3,
+    transform_decompose...). Shrinks toward the first expression row."""
     pools = ([r for r in focusable_rows() if not (r[0].outputs or r[0].inplace)],
              [r for r in focusable_rows() if r[0].outputs or r[0].inplace])
-    op, sigs = spread_choice(draw, choose(draw, pools, [4, 1]))
+    op, sigs = spread_choice(draw, choose(draw, pools, list(weights)))
     return op, spread_choice(draw, list(sigs))
 
 
@@ -244,7 +245,7 @@ def focus_rows(draw, policy: Policy, directed: bool = False) -> list:
         high = min(policy.directed_focus_rows, available)
         return draw(st.lists(differentiable_focus_row(pool), min_size=min(max(1, policy.directed_focus_rows - 2), high),
                              max_size=high, unique_by=lambda pick: pick[0].name))
-    return draw(st.lists(focus_row(), max_size=policy.max_focus_rows))
+    return draw(st.lists(focus_row(policy.focus_pool_weights), max_size=policy.max_focus_rows))
 
 
 @st.composite
