@@ -152,12 +152,17 @@ def index_expr(draw, sc: Scope, depth: int, n: int | None = None, tid=None) -> E
     return Expr(B.call("wp.clamp", e.node, B.int_lit(0), B.int_lit(n - 1)), INT32, 0, n - 1)
 
 
+def element_index(draw, sc: Scope, depth: int) -> list[Expr]:
+    """One in-bounds index expression per array dimension of the launch."""
+    return [index_expr(draw, sc, depth, n, sc.tid(k)) for k, n in enumerate(sc.dims)]
+
+
 def load(draw, sc: Scope, t: ValueType, depth: int) -> Expr | None:
     arrays = [a for a in sc.inputs if a.dtype == t]
     if not arrays:
         return None
     a = choose(draw, arrays)
-    idx = sc.element_index(draw, depth)
+    idx = element_index(draw, sc, depth)
     lo, hi = (sc.policy.int_input_range if tracks_interval(t) else (0, 0))
     return Expr(B.subscript(B.name(a.name), *[i.node for i in idx]), t, lo, hi)
 

@@ -159,12 +159,6 @@ class Scope:
 
         return [(op, s) for op, s in usable_ops(t) if all(self.allowed(a) for a in s.args)]
 
-    def element_index(self, draw, depth: int) -> list:
-        """One in-bounds index expression per array dimension."""
-        from .expressions import index_expr
-
-        return [index_expr(draw, self, depth, n, self.tid(k)) for k, n in enumerate(self.dims)]
-
     def own_slot(self) -> list:
         """The index of this thread's own element: ``[tid]`` or ``[i, j]``."""
         return [B.name(self.tid(k).name) for k in range(len(self.dims))]

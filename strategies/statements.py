@@ -37,7 +37,8 @@ from grammar.types import BOOL, COMPONENT_NAMES, FLOAT32, INT32, Composite, Scal
 from . import _cst as B
 from .core import (Expr, _has_binop, _prefix, accumulates, choose, clamp_into, dynamic, spread_choice, tracks_interval,
                    typed_float, typed_int)
-from .expressions import branch_test, by_name, expression, lane_uniform, literal_types, live, render_op, wrap
+from .expressions import (branch_test, by_name, element_index, expression, lane_uniform, literal_types, live, render_op,
+                          wrap)
 from .scope import Scope, Var
 from .static import static_bool, static_int
 
@@ -274,7 +275,7 @@ def atomic(draw, sc: Scope) -> cst.BaseStatement:
     op = spread_choice(draw, rows)
     sc.atomic_class[arr.name] = next(c for c in ATOMIC_CLASSES if op.name in c)
     fn = op.spelling
-    idx = sc.element_index(draw, 1)
+    idx = element_index(draw, sc, 1)
     e = expression(draw, sc, arr.dtype, _depth(draw, sc))
     if tracks_interval(arr.dtype) and e.mag > sc.policy.atomic_int_bound:
         e = wrap(e, sc.policy.int_wrap_modulus)

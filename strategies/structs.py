@@ -27,7 +27,7 @@ from grammar.types import FLOAT32, INT32, Array, Composite, Struct
 
 from . import _cst as B
 from .core import Expr, choose, clamp_into, tracks_interval
-from .expressions import expression, index_expr
+from .expressions import element_index, expression, index_expr
 from .scope import Scope
 
 
@@ -78,7 +78,7 @@ def struct_expr(draw, sc: Scope, s: Struct, depth: int) -> Expr:
         return Expr(B.name(v.name), s)
     if kind == "load":
         a = choose(draw, [a for a in sc.inputs if a.dtype == s])
-        idx = sc.element_index(draw, depth)
+        idx = element_index(draw, sc, depth)
         return Expr(B.subscript(B.name(a.name), *[i.node for i in idx]), s)
     if kind == "call":
         from .functions import call_expr
@@ -113,7 +113,7 @@ def field_read(draw, sc: Scope, t, depth: int) -> Expr | None:
         return None
     kind, src, f = choose(draw, sources)
     if kind == "load":
-        idx = sc.element_index(draw, depth)
+        idx = element_index(draw, sc, depth)
         node = B.attribute(B.subscript(B.name(src.name), *[i.node for i in idx]), f)
     elif kind == "array":
         i = index_expr(draw, sc, depth, sc.dims[0], sc.tid(0))
