@@ -69,6 +69,11 @@ def block(draw, sc: Scope, max_stmts: int | None = None, min_stmts: int = 1) -> 
 
 
 def statement(draw, sc: Scope) -> cst.BaseStatement | list[cst.BaseStatement]:
+    """One statement of a kind the scope allows (``Policy.statement_weights``; declarations first, so shrinking
+    moves toward ``x = e``): declarations, stores, assignments, component writes, atomics, ``if``, ``for``,
+    ``while``, jumps, builtin calls, struct statements. Kinds that cannot apply here are not offered (no room in
+    the nesting or trip budget, no loop around a jump); a generator that finds no target returns None and a
+    declaration is drawn instead. Guarantees are those of each kind's generator."""
     # a gradient-directed kernel writes no component of a local: after a read, or of a value computed from
     # variables, Warp's in-place write spoils the gradient (gradient_limits: component-overwrite)
     kinds = ["declare", "store", "assign", "augassign"] + ([] if sc.directed else ["component"])
@@ -102,6 +107,9 @@ def _depth(draw, sc: Scope) -> int:
 
 
 def declare(draw, sc: Scope) -> cst.BaseStatement:
+    """``x<n> = e`` of a type in the kernel's palette: a fresh local (:func:`declare_value`), a constant written
+    through its type's constructor where Warp would otherwise fold it (:func:`dynamic`). Shrinks toward the
+    first local type and a leaf."""
     t = choose(draw, local_types(sc))
     return declare_value(draw, sc, dynamic(expression(draw, sc, t, _depth(draw, sc)), sc))
 
@@ -122,6 +130,10 @@ def declare_value(draw, sc: Scope, e: Expr) -> cst.BaseStatement:
 
 
 def store(draw, sc: Scope) -> cst.BaseStatement | None:
+    """A write to this thread's own slot of an output (no race: ``out[tid]`` / ``out[i, j]``), in one of the forms
+    of ``Policy.store_form_weights`` (plain, ``+=``, ``wp.atomic_exch``, one component), or a struct field.
+    Never overwrites what an earlier store left: a second store accumulates, or (ints, bools) goes to a sink
+    slot. None when the kernel has no output. Shrinks toward a plain store of a leaf."""
     if not sc.outputs:
         return None
     out = choose(draw, sc.outputs)
@@ -216,6 +228,10 @@ def assign(draw, sc: Scope) -> list[cst.BaseStatement] | None:
 
 
 def aug_assign(draw, sc: Scope) -> cst.BaseStatement | None:
+    """``v += e`` / ``-=`` / ``*=`` on an assignable local: ints only ``+=``/``-=``, an interval-tracked int within
+    its growth budget (no overflow, even in loops: the cost is scaled by the trip count), no float ``*=`` in a
+    gradient-directed kernel (no correct adjoint in Warp). None when nothing is assignable or the budget is
+    spent. Shrinks toward ``+=`` of a leaf."""
     targets = [v for v in sc.vars if v.assignable and v.type != BOOL]
     if not targets:
         return None
@@ -397,6 +413,10 @@ def _loop_block(draw, sc: Scope, var: Var, trip: int, prefix: list | None) -> li
 
 
 def for_stmt(draw, sc: Scope) -> cst.BaseStatement:
+    """``for j in range(...)``: a constant bound, ``range(start, start + k)``, an int parameter (a loop Warp does
+    not unroll; not in gradient-directed kernels) or ``range(wp.static(...))`` (``Policy.loop_kind_weights``).
+    The trip count keeps the product of enclosing trips within ``Policy.max_trip_product``; the loop variable's
+    interval is known to the body. Shrinks toward ``range(1)`` with a short body."""
     p = sc.policy
     room = max(1, min(p.max_const_trip, p.max_trip_product // sc.trip))
     int_params = [v for v in sc.vars if v.kind == "param" and v.type == INT32 and v.hi * sc.trip <= p.max_trip_product]
@@ -448,14 +468,17 @@ def _guarded_jump(draw, sc: Scope, jump: cst.BaseSmallStatement) -> list[cst.Bas
 
 
 def break_stmt(draw, sc: Scope) -> cst.BaseStatement:
+    """``if test: break`` inside a loop (:func:`_guarded_jump`: the locals it would drop are sunk first)."""
     return _guarded_jump(draw, sc, cst.Break())
 
 
 def continue_stmt(draw, sc: Scope) -> cst.BaseStatement:
+    """``if test: continue`` inside a loop (:func:`_guarded_jump`)."""
     return _guarded_jump(draw, sc, cst.Continue())
 
 
 def return_stmt(draw, sc: Scope) -> cst.BaseStatement:
+    """``if test: return`` (:func:`_guarded_jump`: every unread local in scope is sunk before it)."""
     return _guarded_jump(draw, sc, cst.Return())
 
 
