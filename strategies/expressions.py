@@ -101,6 +101,8 @@ def _is_cast(op: Op, t: ValueType) -> bool:
 
 
 def int_literal(draw, sc: Scope, lo: int | None = None, hi: int | None = None, t: Scalar = INT32) -> Expr:
+    """An int literal of type ``t`` in [lo, hi] (default +-``Policy.int_const_max``) and in ``t``'s range, cast
+    through ``t``'s row unless int32; its interval is the value. Shrinks toward 0 (or the bound nearest it)."""
     m = sc.policy.int_const_max
     lo = max(-m if lo is None else lo, t.min)
     hi = min(m if hi is None else hi, t.max)
@@ -110,11 +112,14 @@ def int_literal(draw, sc: Scope, lo: int | None = None, hi: int | None = None, t
 
 
 def float_literal(draw, sc: Scope, t: Scalar = FLOAT32) -> Expr:
+    """A float literal of type ``t`` from :data:`FLOAT_LITERALS` (exact in every float width). Shrinks toward 0.0."""
     v = draw(st.sampled_from(FLOAT_LITERALS))
     return typed_float(v, t)
 
 
 def literal(draw, sc: Scope, t: ValueType) -> Expr:
+    """A constant of any literal type: bool, int, float, or a composite built by its simplest constructor from
+    literals of its argument types. Shrinks toward False / 0 / 0.0 components."""
     if t == BOOL:
         v = draw(st.booleans())
         return Expr(B.bool_lit(v), BOOL, is_literal=True)
@@ -130,6 +135,7 @@ def constructed(t: Composite, part) -> Expr:
 
 
 def var_expr(v) -> Expr:
+    """A read of variable ``v`` (marked read, so it needs no sink), carrying its interval when it has one."""
     v.unread = False
     lo, hi = v.interval if tracks_interval(v.type) else (0, 0)
     return Expr(B.name(v.name), v.type, lo, hi)
@@ -158,6 +164,8 @@ def element_index(draw, sc: Scope, depth: int) -> list[Expr]:
 
 
 def load(draw, sc: Scope, t: ValueType, depth: int) -> Expr | None:
+    """``a[idx]`` of an input array of element type ``t`` at an in-bounds index (:func:`element_index`); an int
+    load's interval is the policy's input range. None when no input has type ``t``. Shrinks toward ``a[tid]``."""
     arrays = [a for a in sc.inputs if a.dtype == t]
     if not arrays:
         return None
@@ -278,6 +286,10 @@ def _component_rows(t: ValueType) -> tuple[tuple[Op, Signature], ...]:
 
 
 def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
+    """An expression of type ``t`` without an operator of the table at its top: a literal, a variable, an input
+    load, a comparison (bools), a struct field read, a ``wp.static`` constant, or a conversion/constructor over
+    data when no variable or load of ``t`` exists. Data leaves outweigh literals (in live mode only data), so
+    computations read the inputs; literals stay first, so shrinking goes to a constant."""
     options = ["literal"]
     if sc.of_type(t):
         options.append("var")
@@ -523,6 +535,11 @@ def expression(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
 
 
 def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
+    """Row ``op`` applied at ``signature`` to argument expressions of depth ``depth - 1``, each kept inside the
+    row's domain by a guard (:mod:`strategies.guards`: non-zero divisors, bounded exp arguments, in-range casts...)
+    and, for interval-tracked ints, with the result's interval computed (:func:`int_interval`); arguments of
+    rows whose result jumps at particular values are data leaves with odds ``Policy.edge_leaf_odds``. Shrinks
+    toward leaf arguments."""
     from .guards import guarded  # guards build on expression(); imported late to avoid a cycle
 
     if op.syntax == "index":  # component v[k]
