@@ -689,6 +689,8 @@ def by_name(t: ValueType, k: int) -> bool:
 
 
 def render_op(op: Op, args: list[cst.BaseExpression], signature: Signature | None = None) -> cst.BaseExpression:
+    """Row ``op`` written over argument nodes in its syntax: an operator (binary, unary, comparison, boolean) or
+    a call of its spelling with the signature's keywords. Draws nothing."""
     if op.syntax == "binop":
         return B.binop(args[0], op.spelling, args[1])
     if op.syntax == "unop":

@@ -33,6 +33,9 @@ def _has(name: str, *args: ValueType) -> bool:
 
 
 def guarded(draw, sc, t: ValueType, domain: str, depth: int) -> Expr:
+    """An expression of type ``t`` whose value lies in the row argument's ``domain`` (``"any"``: unconstrained):
+    the core float domains by their hand-written guards, a non-zero int by :func:`nonzero_int`, the group rows'
+    domains by their source templates (:func:`template_guard`). Shrinks with the guarded expression."""
     if domain == "any":
         return expression(draw, sc, t, depth)
     is_float = isinstance(t, Scalar) and t.is_float
@@ -90,6 +93,8 @@ def positive_float(draw, sc, t: Scalar, depth: int, floor: float = 0.25) -> Expr
 
 
 def bounded_float(bound_of):
+    """A guard keeping a float inside +-``bound_of(policy)``: a literal in the bound, or ``wp.clamp(e, -b, b)``
+    (always the clamp in live mode, so the value stays computed). Shrinks toward the literal."""
     def guard(draw, sc, t: Scalar, depth: int) -> Expr:
         bound = bound_of(sc.policy)
         if depth < 0 or not _has("clamp", t, t, t) or not (sc.live or draw(st.booleans())):

@@ -37,6 +37,7 @@ OPERAND = 9  # |literal operands| <= this
 
 
 def static(node) -> "B.cst.Call":
+    """``wp.static(node)``: Warp evaluates ``node`` at code generation (its Python semantics: :data:`INT_OPS`)."""
     return B.call("wp.static", node)
 
 
