@@ -42,18 +42,7 @@ def pytest_configure(config: pytest.Config) -> None:
         raise pytest.UsageError("--hypothesis-profile=dataset writes one corpus: run it without -n (pytest-xdist)")
 
 
-#: the test files that take longest (seconds on a 2-core machine, CI profile), run first: pytest-xdist's
-#: ``--dist loadfile`` hands whole files to workers in collection order (with ``--no-loadscope-reorder``; its default
-#: order is by test count), so the long files start first and the short ones fill the end instead of one worker
-#: finishing a long file alone (longest-first scheduling)
-LONGEST_FIRST = ("test_strategies.py", "test_collect.py", "test_gradient.py", "test_jax.py", "test_against.py",
-                 "test_known_bugs.py", "test_coverage.py", "test_kernels_verify.py", "test_fuzz.py", "test_faults.py",
-                 "test_conformance_linalg.py", "test_static.py", "test_structs.py", "test_nn_fragments.py")
-
-
 def pytest_collection_modifyitems(config: pytest.Config, items: list) -> None:
-    rank = {name: k for k, name in enumerate(LONGEST_FIRST)}
-    items.sort(key=lambda item: rank.get(item.path.name, len(rank)))  # stable: file and test order kept otherwise
     if settings._current_profile not in GENERATED_ONLY:
         return
     keep = [item for item in items if item.get_closest_marker("generated")]
