@@ -241,9 +241,9 @@ class Runtime:
 
     def _perturb(self, value, eps, t, floor: float = 0.0):
         """A scalar moves by one relative ulp up or down; each component of a composite by one ulp of the composite's
-        largest component, or of ``floor`` when that is larger (Op.perturb_floor) (Warp computes a component as sums of products of the operands, so its rounding
-        error follows their magnitude, not the component's: a component that cancels to an exact 0.0 in
-        the reference comes out as +-1e-9 from Warp's fused multiply-adds)."""
+        largest component, or of ``floor`` when that is larger (Op.perturb_floor). Warp computes a component as sums
+        of products of the operands, so its rounding error follows their magnitude, not the component's: a
+        component that cancels to an exact 0.0 in the reference comes out as +-1e-9 from Warp's fused multiply-adds."""
         # always one ulp, never none: with "none" among the choices, a call left unperturbed by both runs (1 in 9)
         # measured no sensitivity to it (a float64 layer_norm of a float32 sinh, one ulp from numpy's in Warp's
         # libm: allowed 4.4e-14, off by 5e-13; a 30-minute fuzz false alarm of generator 0.5.4)
@@ -413,8 +413,6 @@ def parse_annotation(node: cst.BaseExpression, structs: dict | None = None):
         if dtype is not None:
             return Array(dtype, ndim)
     raise ReferenceTypeError(f"unsupported annotation {text}")
-
-
 
 
 def _resolve_into(used: set, *args, **kw):

@@ -129,10 +129,8 @@ def _is_constant(node: cst.BaseExpression, constants: frozenset = frozenset()) -
 
 
 def _has_identity_cast(t: Scalar) -> bool:
-    from grammar.ops import OPS
-
     return any(op.spelling == t.warp_name and any(s.args == (t,) and s.result == t for s in op.signatures)
-               for op in OPS)
+               for op in OPS.OPS)
 
 
 def dynamic(e: Expr, sc: Scope | None = None) -> Expr:
@@ -167,9 +165,7 @@ def clamp_into(e: Expr, lo: int, hi: int) -> Expr:
 
 
 def _has_binop(spelling: str, t) -> bool:
-    from grammar.ops import BY_NAME, BINOPS
-
-    op = BY_NAME.get(BINOPS.get(spelling, ""))
+    op = OPS.BY_NAME.get(OPS.BINOPS.get(spelling, ""))
     return op is not None and any(s.args == (t, t) and s.result == t for s in op.signatures)
 
 

@@ -2,9 +2,9 @@
 
 What is generated: functions ``f0``, ``f1``... with 1..``Policy.max_func_params`` annotated parameters of the
 kernel's types, a short body of statements (no stores, atomics or bare returns) and a final ``return x`` or
-``return x1, x2, ...`` (at most ``MAX_RESULTS``) of the body's *carries* and of its top-level locals that nothing in the body reads,
-so what the body computes reaches the caller; the return types follow from the body. A local of a nested
-block (an ``if``/``for``/``while`` body) is folded into the carry of its type at the end of its block
+``return x1, x2, ...`` (at most ``MAX_RESULTS``) of the body's *carries* and of its top-level locals that nothing
+in the body reads, so what the body computes reaches the caller; the return types follow from the body. A local
+of a nested block (an ``if``/``for``/``while`` body) is folded into the carry of its type at the end of its block
 (:func:`strategies.sinks.carry_statements`); each carry is declared with a literal at the top of the body.
 A body without locals returns expressions over the parameters. A single-result function is an operator of
 its return type for the kernel's expressions; a several-result function is used by the

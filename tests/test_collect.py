@@ -127,8 +127,8 @@ def _summary(proc: subprocess.CompletedProcess) -> dict:
 def test_collect_survives_kernels_that_kill_or_break_their_worker(tmp_path):
     out = tmp_path / "c"
     env = {**_faulty("segv", 0, 1), "WARPSMITH_TEST_FAULT": "segv:0:1,raise:0:3"}
-    proc = collect(out, "--target-mb", "0.5", "--workers", "2", "--batch-size", "4", "--max-code-kb", "0", "--verify", "none",
-                   "--seed", "3", env=env, timeout=300)
+    proc = collect(out, "--target-mb", "0.5", "--workers", "2", "--batch-size", "4", "--max-code-kb", "0",
+                   "--verify", "none", "--seed", "3", env=env, timeout=300)
     summary = _summary(proc)
     crash, error = sorted(summary["culprits"], key=lambda c: c["position"])
     assert (crash["batch"], crash["position"], crash["kind"]) == (0, 1, "crash")
