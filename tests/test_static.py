@@ -24,6 +24,8 @@ from strategies import kernels
 from strategies.kernels import GeneratedKernel, ParamSpec
 from strategies.static import static_bool, static_float, static_int
 
+from reach import reach
+
 SOURCE = """@wp.kernel
 def kernel(a0: wp.array(dtype=wp.float32), out0: wp.array(dtype=wp.int32), out1: wp.array(dtype=wp.float32)):
     tid = wp.tid()
@@ -93,5 +95,5 @@ def test_every_static_form_is_reachable(kind):
     search = settings(max_examples=1000, database=None, phases=[Phase.generate], deadline=None,
                       suppress_health_check=list(HealthCheck))
     # the ordinary half of the default mix (a gradient-directed kernel's main block holds two statements)
-    k = find(kernels(replace(DEFAULT_POLICY, directed_weights=(1, 0))), lambda k: kind in _kinds(k), settings=search)
+    k = reach(replace(DEFAULT_POLICY, directed_weights=(1, 0)), lambda k: kind in _kinds(k), search)
     assert kind in _kinds(k)
