@@ -1,6 +1,6 @@
 """Vector, matrix and spatial math: operator-table rows of Warp's "Vector Math" builtin group, "Spatial Math" and the composite overloads of "Operators".
 
-Conventions (see grammar/ops.py): ``ROWS`` are new rows; ``EXTEND`` maps an existing row's name to extra
+Conventions (see grammar/ops_core.py): ``ROWS`` are new rows; ``EXTEND`` maps an existing row's name to extra
 signatures (each may carry ``semantics=`` when the row's own semantics does not fit the new types);
 ``DOMAINS`` names and documents new argument domains; ``GUARDS`` maps each new domain to a source template
 ``guard(t, e) -> str`` that turns any expression source ``e`` of type ``t`` into a fully parenthesised
@@ -46,9 +46,11 @@ defines the row, and as rows of this module otherwise.
 
 from __future__ import annotations
 
+from . import intervals as IV
 from . import ops_scalar
 from . import semantics_linalg as L
-from .ops import CORE_OPS, Op, Signature, sig
+from .ops_core import ROWS as CORE_OPS
+from .rows import Op, Signature, sig
 from .types import BOOL, FLOAT32, FLOATS, INT32, TRANSFORM, UINT32, Composite, Scalar, ValueType, composite
 
 SIZES = (2, 3, 4, 6)  # 6: spatial_vector / spatial_matrix
@@ -197,7 +199,7 @@ _ROWS: list[Op] = [
     *_CONSTRUCTOR_ROWS,
     # len(v): the number of components of a vector, of rows of a matrix (an int32 constant)
     Op("len", "call", "len", _each(VECTORS + MATRICES, lambda t: Signature((t,), INT32)), L.len_,
-       family="utility", exact=True, differentiable=False),
+       family="utility", exact=True, differentiable=False, interval=IV.length_of),
     Op("vector", "call", "wp.vector", _each(VECTORS, _vector_sigs), L.construct, exact=True, **_RV),
     Op("matrix", "call", "wp.matrix", _each(MATRICES, _matrix_sigs), L.construct, exact=True, **_RV),
     Op("identity", "call", "wp.identity", _each(MATRICES, _identity_sig), L.identity, differentiable=False,
@@ -217,9 +219,9 @@ _ROWS: list[Op] = [
     # --- Vector Math: reductions and products ---
     Op("length_sq", "call", "wp.length_sq", _reduce(VECTORS), L.length_sq, **_RV),
     Op("argmin", "call", "wp.argmin", _each(VECTORS, lambda v: sig(UINT32, v)), L.argmin, differentiable=False,
-       exact=True, **_RV),
+       exact=True, interval=IV.vector_index, **_RV),
     Op("argmax", "call", "wp.argmax", _each(VECTORS, lambda v: sig(UINT32, v)), L.argmax, differentiable=False,
-       exact=True, **_RV),
+       exact=True, interval=IV.vector_index, **_RV),
     Op("cw_mul", "call", "wp.cw_mul", _binary_same(VECTORS + MATRICES), L.cw_mul, **_RV),
     Op("cw_div", "call", "wp.cw_div", _binary_same(VECTORS + MATRICES), L.cw_div, ("any", "nonzero_elements"),
        **_RV),

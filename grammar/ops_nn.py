@@ -22,7 +22,7 @@ not repeated here.
 from __future__ import annotations
 
 from . import semantics_nn as N
-from .ops import Op, Signature, sig
+from .rows import Op, Signature, sig
 from .types import FLOAT32, FLOAT64, Composite, Scalar, composite
 
 _FAMILY = dict(family="nn")

@@ -1,6 +1,6 @@
 """Quaternions and transforms: operator-table rows of Warp's "Quaternion Math" builtin group and "Transformations".
 
-Conventions (see grammar/ops.py): ``ROWS`` are new rows; ``EXTEND`` maps an existing row's name to extra
+Conventions (see grammar/ops_core.py): ``ROWS`` are new rows; ``EXTEND`` maps an existing row's name to extra
 signatures (each may carry ``semantics=`` when the row's own semantics does not fit the new types);
 ``DOMAINS`` names and documents new argument domains; ``GUARDS`` maps each new domain to a source template
 ``guard(t, e) -> str`` that turns any expression source ``e`` of type ``t`` into a fully parenthesised
@@ -40,7 +40,7 @@ from __future__ import annotations
 import math
 
 from . import semantics_quat as Q
-from .ops import Op, Signature, sig
+from .rows import Op, Signature, sig
 from .ops_scalar import literal as _literal
 from .types import BOOL, FLOAT32, FLOATS, INT32, Scalar, ValueType, composite
 

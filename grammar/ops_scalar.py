@@ -1,7 +1,7 @@
 """Scalar math and operators: operator-table rows of Warp's "Scalar Math" builtin group, the scalar overloads
 of "Operators", the scalar ``lerp``/``smoothstep``/``where``, and the conversions between scalar types.
 
-Conventions (see grammar/ops.py): ``ROWS`` are new rows; ``EXTEND`` maps an existing row's name to extra
+Conventions (see grammar/ops_core.py): ``ROWS`` are new rows; ``EXTEND`` maps an existing row's name to extra
 signatures (each may carry ``semantics=`` when the row's own semantics does not fit the new types);
 ``DOMAINS`` names and documents new argument domains; ``GUARDS`` maps each new domain to a source template
 ``guard(t, e) -> str`` that turns any expression source ``e`` of type ``t`` into a fully parenthesised
@@ -37,9 +37,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+from . import intervals as IV
 from . import semantics as S
 from . import semantics_scalar as Q
-from .ops import Op, Signature
+from .rows import Op, Signature
 from .policy import DEFAULT_POLICY
 from .types import (
     BOOL, FLOAT16, FLOAT32, FLOAT64, FLOATS, INT8, INT16, INT32, INT64, INTS, UINT8, UINT16, UINT32, UINT64,
@@ -62,10 +63,10 @@ def _math(name: str, fn, arity: int = 1, domains: tuple[str, ...] = (), **kw) ->
     return Op(name, "call", f"wp.{name}", _same(FLOATS, arity), fn, domains, family="math", **kw)
 
 
-def _discrete(name: str, fn, types=FLOATS, corner=None) -> Op:
+def _discrete(name: str, fn, types=FLOATS, corner=None, interval=None) -> Op:
     """A piecewise-constant scalar function: exact, not differentiable."""
     return Op(name, "call", f"wp.{name}", _same(types, 1), fn, differentiable=False, family="math", exact=True,
-              corner=corner)
+              corner=corner, interval=interval)
 
 
 def _casts(target: Scalar, sources=SCALARS) -> tuple[Signature, ...]:
@@ -89,13 +90,14 @@ _NO_BOOL = tuple(t for t in SCALARS if t != BOOL)
 
 ROWS: tuple[Op, ...] = (
     # --- operators ---
-    Op("pos", "unop", "+", _same(NUMERIC, 1), S.pos, exact=True),
-    Op("bit_and", "binop", "&", _same(INTS, 2), Q.bit_and, **_INT_OPS),
-    Op("bit_or", "binop", "|", _same(INTS, 2), Q.bit_or, **_INT_OPS),
-    Op("bit_xor", "binop", "^", _same(INTS, 2), Q.bit_xor, **_INT_OPS),
-    Op("lshift", "binop", "<<", _same(INTS, 2), Q.lshift, ("lshift_value", "lshift_count"), **_INT_OPS),
-    Op("rshift", "binop", ">>", _same(INTS, 2), Q.rshift, ("any", "shift_count"), **_INT_OPS),
-    Op("invert", "unop", "~", _same(INTS, 1), Q.invert, **_INT_OPS),
+    Op("pos", "unop", "+", _same(NUMERIC, 1), S.pos, exact=True, interval=IV.pos),
+    Op("bit_and", "binop", "&", _same(INTS, 2), Q.bit_and, interval=IV.bit_and, **_INT_OPS),
+    Op("bit_or", "binop", "|", _same(INTS, 2), Q.bit_or, interval=IV.bit_or, **_INT_OPS),
+    Op("bit_xor", "binop", "^", _same(INTS, 2), Q.bit_xor, interval=IV.bit_xor, **_INT_OPS),
+    Op("lshift", "binop", "<<", _same(INTS, 2), Q.lshift, ("lshift_value", "lshift_count"), interval=IV.lshift,
+       **_INT_OPS),
+    Op("rshift", "binop", ">>", _same(INTS, 2), Q.rshift, ("any", "shift_count"), interval=IV.rshift, **_INT_OPS),
+    Op("invert", "unop", "~", _same(INTS, 1), Q.invert, interval=IV.invert, **_INT_OPS),
     Op("div_approx", "call", "wp.div_approx", _same(FLOATS, 2), Q.div_approx, ("any", "nonzero")),
     # --- scalar math ---
     _math("acos", Q.acos),
@@ -120,10 +122,11 @@ ROWS: tuple[Op, ...] = (
     _discrete("trunc", Q.trunc),
     _discrete("ceil", Q.ceil),
     _discrete("frac", Q.frac),
-    _discrete("sign", Q.sign, NUMERIC),
+    _discrete("sign", Q.sign, NUMERIC, interval=IV.sign),
     _discrete("step", Q.step, NUMERIC),
-    _discrete("nonzero", Q.nonzero, NUMERIC),
-    Op("bit_count", "call", "wp.bit_count", _to(INT32, INTS), Q.bit_count, family="math", **_INT_OPS),
+    _discrete("nonzero", Q.nonzero, NUMERIC, interval=IV.nonzero),
+    Op("bit_count", "call", "wp.bit_count", _to(INT32, INTS), Q.bit_count, family="math", interval=IV.bit_count,
+       **_INT_OPS),
     Op("isfinite", "call", "wp.isfinite", _to(BOOL, FLOATS), Q.isfinite, family="math", fixed_on_finite=True,
        **_INT_OPS),
     Op("isinf", "call", "wp.isinf", _to(BOOL, FLOATS), Q.isinf, family="math", fixed_on_finite=True,

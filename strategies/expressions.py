@@ -85,7 +85,7 @@ def usable_ops(t: ValueType) -> tuple[tuple[Op, Signature], ...]:
     for op, s in OPS.ops_returning(t):
         if op.outputs or s.keywords and any(a not in lits for a in s.args):
             continue
-        if all(a in lits for a in s.args) and (not tracks_interval(t) or op.name in INTERVAL_RULES
+        if all(a in lits for a in s.args) and (not tracks_interval(t) or op.interval is not None
                                               or _is_cast(op, t)):
             out.append((op, s))
     return tuple(out)
@@ -726,83 +726,9 @@ def fit_int_operands(op: Op, args: list[Expr], policy, t: Scalar = INT32) -> lis
         args[i] = wrap(args[i], modulus)
 
 
-def _bits(m: int) -> int:
-    return max(m, 1).bit_length()
-
-
-def _mul(a, b):
-    c = [x * y for x in (a.lo, a.hi) for y in (b.lo, b.hi)]
-    return min(c), max(c)
-
-
-def _clamp(a):  # min(max(lo, x), hi), exactly as Warp computes it
-    m_lo, m_hi = max(a[1].lo, a[0].lo), max(a[1].hi, a[0].hi)
-    return min(m_lo, a[2].lo), min(m_hi, a[2].hi)
-
-
-def _mod(a):
-    m = a[1].mag - 1
-    return (0 if a[0].lo >= 0 else -m), (0 if a[0].hi <= 0 else m)
-
-
-def _abs(a):
-    return (0 if a[0].lo <= 0 <= a[0].hi else min(abs(a[0].lo), abs(a[0].hi))), a[0].mag
-
-
-def _bit_and(a):
-    if a[0].lo >= 0 or a[1].lo >= 0:
-        return 0, min(x.hi for x in a if x.lo >= 0)
-    k = _bits(max(a[0].mag, a[1].mag))
-    return -(2**k), 2**k - 1
-
-
-def _bit_or(a):
-    k = _bits(max(a[0].mag, a[1].mag))
-    return (0 if a[0].lo >= 0 and a[1].lo >= 0 else -(2**k)), 2**k - 1
-
-
-def _lshift(a):
-    """``x << n`` for the corners of x's interval and of n's (a count below 0 is never drawn: its guard masks it)."""
-    counts = (max(a[1].lo, 0), max(a[1].hi, 0))
-    ends = [v << n for v in (a[0].lo, a[0].hi) for n in counts]
-    return min(ends), max(ends)
-
-
-#: interval rules of the int-producing rows allowed on int32/int64 (rows without a rule are not generated
-#: for those types: an unknown row could overflow)
-INTERVAL_RULES = {
-    "add": lambda a: (a[0].lo + a[1].lo, a[0].hi + a[1].hi),
-    "sub": lambda a: (a[0].lo - a[1].hi, a[0].hi - a[1].lo),
-    "mul": lambda a: _mul(a[0], a[1]),
-    "div": lambda a: (-a[0].mag, a[0].mag),
-    "floordiv": lambda a: (-max(a[0].mag, 1), max(a[0].mag, 1)),
-    "mod": _mod,
-    "neg": lambda a: (-a[0].hi, -a[0].lo),
-    "pos": lambda a: (a[0].lo, a[0].hi),
-    "abs": _abs,
-    "min": lambda a: (min(a[0].lo, a[1].lo), min(a[0].hi, a[1].hi)),
-    "max": lambda a: (max(a[0].lo, a[1].lo), max(a[0].hi, a[1].hi)),
-    "clamp": _clamp,
-    "where": lambda a: (min(a[1].lo, a[2].lo), max(a[1].hi, a[2].hi)),
-    "sign": lambda a: (-1, 1),
-    "nonzero": lambda a: (0, 1),
-    "bit_and": _bit_and,
-    "bit_or": _bit_or,
-    "bit_xor": _bit_or,
-    "invert": lambda a: (-a[0].hi - 1, -a[0].lo - 1),
-    "rshift": lambda a: (min(a[0].lo, 0), max(a[0].hi, 0)),
-    "lshift": _lshift,  # on int32/int64 since 0.5.1 (the masks of its guards give its operands' intervals)
-    "bit_count": lambda a: (0, 64),
-    "argmin": lambda a: (0, 5),
-    "argmax": lambda a: (0, 5),
-    "len": lambda a: (a[0].type.shape[0], a[0].type.shape[0]),  # a vector's components, a matrix's rows
-}
-_COMPARES = ("lt", "le", "gt", "ge", "eq", "ne")
-
-
 def int_interval(op: Op, a: list[Expr], cast_bound: float = 1000.0, t: Scalar = INT32) -> tuple[int, int]:
-    if op.name in _COMPARES:
-        return (0, 1)  # only the operands' size matters (their subtraction is never emitted)
+    """The interval of ``op``'s result over arguments ``a``: a conversion into ``t`` by its source, any other row by
+    its interval rule (:mod:`grammar.intervals`)."""
     if _is_cast(op, t):  # a conversion into t
         src = a[0]
         if src.type == BOOL:
@@ -815,7 +741,6 @@ def int_interval(op: Op, a: list[Expr], cast_bound: float = 1000.0, t: Scalar = 
         if isinstance(st_, Scalar) and st_.is_int and t.min <= st_.min and st_.max <= t.max:
             return st_.min, st_.max
         return t.min, t.max
-    rule = INTERVAL_RULES.get(op.name)
-    if rule is None:
+    if op.interval is None:
         raise KeyError(f"no interval rule for int op {op.name}")
-    return rule(a)
+    return op.interval(a)
