@@ -10,7 +10,8 @@ expression whose value lies in the domain.
 Overloads follow Warp 1.19's ``builtins.py``: math on ``Float`` (float16/32/64), ``min``/``max``/``clamp``/
 ``abs``/``sign``/``step``/``nonzero`` and arithmetic on every ``Scalar`` (floats and the eight int types),
 bitwise operators and ``bit_count`` on ``Int``, ``not`` on bool and ints, ``where`` with a bool or int
-condition. Every operand of one call has the same type (Warp's ``sametypes``). Semantics are in
+condition, and from the "Random" group ``rand_init(seed)`` / ``rand_init(seed, offset)``: int32 seeds hashed
+into a uint32 state (exact; ``randi``/``randf``/``sample_*`` advance that state in place and are not covered). Every operand of one call has the same type (Warp's ``sametypes``). Semantics are in
 :mod:`grammar.semantics_scalar` (the Warp behaviour each copies is listed there).
 
 Spellings: operators are Python syntax (``+x`` is ``pos``, ``~x`` ``invert``, ``&`` ``|`` ``^`` ``<<``
@@ -136,6 +137,9 @@ ROWS: tuple[Op, ...] = (
     # --- utility ---
     _math("lerp", Q.lerp, 3),
     _math("smoothstep", Q.smoothstep, 3),
+    # --- random: the seed hash (the rand*/sample_* builtins advance a state variable in place: not covered) ---
+    Op("rand_init", "call", "wp.rand_init", _to(UINT32, (INT32,)) + _to(UINT32, (INT32,), 2), Q.rand_init,
+       family="math", **_INT_OPS),
     # --- conversions (float32 and int32 are core rows, extended below) ---
     # wp.float16(bool) does not build with backward enabled (adj_float16<bool>: ambiguous half -> bool)
     _cast_row("float16", "wp.float16", FLOAT16, tuple(t for t in SCALARS if t != BOOL)),

@@ -62,6 +62,20 @@ def small_int(t) -> bool:
 # ---- helpers copied into programs (plain JAX: jnp, lax) ---------------------------------------------------------
 
 
+def _w_rand_pcg(state):
+    b = state * jnp.uint32(747796405) + jnp.uint32(2891336453)
+    c = ((b >> ((b >> jnp.uint32(28)) + jnp.uint32(4))) ^ b) * jnp.uint32(277803737)
+    return (c >> jnp.uint32(22)) ^ c
+
+
+def _rand_init(sig, seed, offset=None) -> str:
+    """``rand_init``: the int32 seed (and offset) reinterpreted as uint32 bits, hashed by Warp's PCG."""
+    s = f"lax.bitcast_convert_type({seed}, jnp.uint32)"
+    if offset is None:
+        return f"_w_rand_pcg({s})"
+    return f"_w_rand_pcg({s} + _w_rand_pcg(lax.bitcast_convert_type({offset}, jnp.uint32)))"
+
+
 def _w_fmin(a, b):
     """Warp's CPU ``min`` on floats: ``(a <= b) ? a : ((b == b) ? b : a)``."""
     return jnp.where(a <= b, a, jnp.where(b == b, b, a))
@@ -1162,7 +1176,7 @@ _SCALAR = {
     "bit_count": lambda sig, x: f"lax.population_count({x}).astype(jnp.int32)",
     "isfinite": lambda sig, x: f"jnp.isfinite({x})", "isinf": lambda sig, x: f"jnp.isinf({x})",
     "isnan": lambda sig, x: f"jnp.isnan({x})",
-    "lerp": _lerp, "smoothstep": _smoothstep,
+    "lerp": _lerp, "smoothstep": _smoothstep, "rand_init": _rand_init,
     "eq_float": _compare("=="), "ne_float": _compare("!="), "and_any": _logic("&"), "or_any": _logic("|"),
 }
 for _name in ("float16", "float32", "float64", "int8", "int16", "int32", "int64", "uint8", "uint16", "uint32",

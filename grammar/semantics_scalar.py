@@ -389,6 +389,22 @@ def bit_count(ctx, x: int) -> int:
     return (x % 2**t.bits).bit_count()
 
 
+def _rand_pcg(state: int) -> int:
+    """Warp's ``rand_pcg`` (native/rand.h): the PCG hash of Jarzynski and Olano (2020) in uint32 arithmetic."""
+    b = (state * 747796405 + 2891336453) % 2**32
+    c = (((b >> ((b >> 28) + 4)) ^ b) * 277803737) % 2**32
+    return (c >> 22) ^ c
+
+
+def rand_init(ctx, seed, offset=None) -> int:
+    """``wp.rand_init(seed)`` = ``rand_pcg(uint32(seed))``; ``wp.rand_init(seed, offset)`` =
+    ``rand_pcg(uint32(seed) + rand_pcg(uint32(offset)))`` (int32 seeds wrap into uint32, the sum wraps)."""
+    s = int(seed) % 2**32
+    if offset is None:
+        return _rand_pcg(s)
+    return _rand_pcg((s + _rand_pcg(int(offset) % 2**32)) % 2**32)
+
+
 def isfinite(ctx, x):
     return bool(np.isfinite(x))
 

@@ -1,3 +1,3 @@
 """The verification harness: build -> run -> compare -> extract -> store, and the command lines."""
 
-GENERATOR_VERSION = "0.5.4"
+GENERATOR_VERSION = "0.5.5"

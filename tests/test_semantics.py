@@ -376,3 +376,20 @@ def test_float32_libm_results_are_correctly_rounded(ctx):
     assert abs(0.9482358694076538 - 0.85260748863220215 ** (1 / 3)) < abs(0.948235809803009 - 0.85260748863220215 ** (1 / 3))
     assert Q.exp(ctx, f32(100.0)) == f32(np.inf)  # overflows as in float32
     assert Q.cbrt(ctx, np.float64(0.85)).dtype == np.float64  # float64 stays float64
+
+
+# the values Warp 1.19 computes on the CPU for these seeds (wp.rand_init(s) and wp.rand_init(s, o) in a kernel)
+RAND_INIT_BY_WARP = [
+    (0, 0, 129708002, 817759070), (-1, -1, 3861530882, 84801872), (INT32_MAX, INT32_MIN, 3919530446, 539511480),
+    (INT32_MIN, INT32_MAX, 566699590, 2335357263), (1, 7, 2831084092, 2809854175),
+]
+
+
+@pytest.mark.parametrize("seed, offset, one, two", RAND_INIT_BY_WARP)
+def test_rand_init_is_warps_pcg_hash_of_the_seed_bits(seed, offset, one, two):
+    """``wp.rand_init`` (the Random group's seed hash): negative seeds hash as their uint32 bits, the sum of the seed and
+    the offset's hash wraps. The conformance test compares every overload with Warp on edge values too."""
+    from grammar import semantics_scalar as Q
+
+    assert Q.rand_init(None, seed) == one
+    assert Q.rand_init(None, seed, offset) == two
