@@ -23,6 +23,10 @@ from . import _cst as B
 if TYPE_CHECKING:  # annotations only: core imports no generator module
     from .scope import Scope
 
+#: literals whose float value is exact in float16/32/64 (shrinks toward 0.0, 1.0, ...)
+FLOAT_LITERALS = (0.0, 1.0, 0.5, 2.0, -1.0, 0.25, 3.0, -0.5, 1.5, -2.0, 4.0, 0.125, 0.75, -3.5, 10.0)
+
+
 @dataclass(frozen=True)
 class Expr:
     node: cst.BaseExpression

@@ -28,12 +28,11 @@ from grammar.ops import Op, Signature
 from grammar.types import BOOL, COMPONENT_NAMES, FLOAT32, INT32, Composite, Scalar, ValueType, float_valued
 
 from . import _cst as B
-from .core import (Expr, _cast_node, _cast_row, _conversion_row, _is_constant, choose, int_limit, tracks_interval,
-                   typed_float, typed_int)
+from .core import (FLOAT_LITERALS, Expr, _cast_node, _cast_row, _conversion_row, _is_constant, choose, int_limit,
+                   tracks_interval, typed_float, typed_int)
+from .registry import P
 from .scope import Scope
-
-#: literals whose float value is exact in float16/32/64 (shrinks toward 0.0, 1.0, ...)
-FLOAT_LITERALS = (0.0, 1.0, 0.5, 2.0, -1.0, 0.25, 3.0, -0.5, 1.5, -2.0, 4.0, 0.125, 0.75, -3.5, 10.0)
+from .static import static_leaf
 
 
 # ---- what the table lets us build -------------------------------------------------------------------------------
@@ -77,6 +76,7 @@ def literal_types() -> frozenset:
     return frozenset(known)
 
 
+@P.register
 @lru_cache(maxsize=None)
 def usable_ops(t: ValueType) -> tuple[tuple[Op, Signature], ...]:
     """(row, signature) pairs producing ``t`` whose argument types all have literals (table order)."""
@@ -298,12 +298,9 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     if t == BOOL:
         options.append("compare")
     weights = [4] * len(options)
-    if sc.structs:
-        from .structs import has_field_reads
-
-        if has_field_reads(sc, t):
-            options.append("field")
-            weights.append(4)
+    if sc.structs and P.has_field_reads(sc, t):
+        options.append("field")
+        weights.append(4)
     if t in (INT32, FLOAT32, BOOL):  # a compile-time constant wp.static(...), rarely
         options.append("static")
         weights.append(1)
@@ -320,8 +317,6 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
         weights[0] = 1 if isinstance(t, Composite) else 2  # composite literal is all constants: rarer
     kind = choose(draw, options, weights)
     if kind == "static":
-        from .static import static_leaf
-
         m = sc.policy.int_const_max
         return static_leaf(draw, t, -m, m)
     if kind == "literal":
@@ -331,9 +326,7 @@ def leaf(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     if kind == "load":
         return load(draw, sc, t, depth)
     if kind == "field":
-        from .structs import field_read
-
-        return field_read(draw, sc, t, depth)
+        return P.field_read(draw, sc, t, depth)
     ct = choose(draw, [FLOAT32, INT32])
     op_name = choose(draw, ["<", "<=", ">", ">="])
     left = nonliteral_leaf(draw, sc, ct, 0) or leaf(draw, sc, ct, 0)
@@ -507,9 +500,7 @@ def expression(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
     """An expression of type ``t`` at most ``depth`` operators deep."""
     p = sc.policy
     if getattr(t, "kind", None) == "struct":
-        from .structs import struct_expr
-
-        return struct_expr(draw, sc, t, depth)
+        return P.struct_expr(draw, sc, t, depth)
     if depth <= 0 or choose(draw, ["leaf", "op"], [p.leaf_weight, p.operator_weight + p.leaf_weight * (sc.live > 0)]) == "leaf":
         return leaf(draw, sc, t, depth)
     candidates = sc.ops_for(t)
@@ -527,9 +518,7 @@ def expression(draw, sc: Scope, t: ValueType, depth: int) -> Expr:
         weights.append(1)
     group = choose(draw, groups, weights)
     if group == "call":
-        from .functions import call_expr
-
-        return call_expr(draw, sc, t, depth)
+        return P.call_expr(draw, sc, t, depth)
     op, signature = choose(draw, group)
     return apply_op(draw, sc, op, signature, depth)
 
@@ -540,8 +529,6 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
     and, for interval-tracked ints, with the result's interval computed (:func:`int_interval`); arguments of
     rows whose result jumps at particular values are data leaves with odds ``Policy.edge_leaf_odds``. Shrinks
     toward leaf arguments."""
-    from .guards import guarded  # guards build on expression(); imported late to avoid a cycle
-
     if op.syntax == "index":  # component v[k]
         base = signature.args[0]
         vec = expression(draw, sc, base, depth - 1)
@@ -554,9 +541,9 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
             draw, [False, True], [1, sc.policy.edge_leaf_odds])):  # the input's corner value itself
         arg_depth = 0
         with live(sc):
-            args = [guarded(draw, sc, a, op.domain(i, signature), 0) for i, a in enumerate(signature.args)]
+            args = [P.guarded(draw, sc, a, op.domain(i, signature), 0) for i, a in enumerate(signature.args)]
     else:
-        args = [guarded(draw, sc, a, op.domain(i, signature), arg_depth) for i, a in enumerate(signature.args)]
+        args = [P.guarded(draw, sc, a, op.domain(i, signature), arg_depth) for i, a in enumerate(signature.args)]
     enliven(draw, sc, op, signature.args, args, depth)
     _unpin_constant_arguments(sc, op, args)
     if len(args) == 2 and args[0].node.deep_equals(args[1].node) and (
@@ -564,7 +551,7 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
         # also `wp.cross(v, v)`, `wp.spatial_cross(v, v)`: zero, and Warp's float32 adjoint adds and subtracts two
         # large equal terms into v's adjoint, losing what it already held (a 10-minute fuzz gradient mismatch;
         # known_bugs/self_cross_product_adjoint_cancellation/)
-        args[1] = guarded(draw, sc, signature.args[1], op.domain(1, signature), arg_depth)  # `x - x`, `x < x`: constants
+        args[1] = P.guarded(draw, sc, signature.args[1], op.domain(1, signature), arg_depth)  # `x - x`, `x < x`: constants
         if args[0].node.deep_equals(args[1].node) and op.domain(1, signature) == "any" and (
                 signature.args[1] in literal_types()):  # the only leaf of that type: a constant operand
             args[1] = literal(draw, sc, signature.args[1])
@@ -579,12 +566,12 @@ def apply_op(draw, sc: Scope, op: Op, signature: Signature, depth: int) -> Expr:
             with live(sc):
                 args[0] = leaf(draw, sc, BOOL, 0)
         if args[1].node.deep_equals(args[2].node):  # `wp.where(c, x, x)`: the condition reaches nothing
-            args[2] = guarded(draw, sc, signature.args[2], op.domain(2, signature), arg_depth)
+            args[2] = P.guarded(draw, sc, signature.args[2], op.domain(2, signature), arg_depth)
     if op.name in _SHIFTS:
         for _ in range(2):  # `x >> (x & 31)` is 0 for every x in [1, 2**31): the count reads other data
             if not B.shares_data(args[0].node, args[1].node):
                 break
-            args[1] = guarded(draw, sc, signature.args[1], op.domain(1, signature), depth - 1)
+            args[1] = P.guarded(draw, sc, signature.args[1], op.domain(1, signature), depth - 1)
         if B.shares_data(args[0].node, args[1].node):  # no other data of that type: a count in every domain
             args[1] = typed_int(draw(st.integers(0, 3)), signature.args[1])
     if op.syntax in ("compare", "boolop") and len(args) == 2:
@@ -664,15 +651,13 @@ def _edge_sensitive(op: Op) -> bool:
 def enliven(draw, sc: Scope, op: Op, types, args: list[Expr], depth: int) -> None:
     """An operator (or a constructor) over constants only is constant-folded by any compiler and tests one
     argument value: redraw its first operand from the kernel's data (in place; kept when there is none)."""
-    from .guards import guarded
-
     if not args or not all(_constant(a) for a in args):
         return
     if op.domain(0) == "any":
         args[0] = nonliteral_leaf(draw, sc, types[0], depth) or converted_leaf(draw, sc, types[0]) or args[0]
     elif op.syntax != "construct":
         with live(sc):
-            args[0] = guarded(draw, sc, types[0], op.domain(0), max(depth - 1, 0))
+            args[0] = P.guarded(draw, sc, types[0], op.domain(0), max(depth - 1, 0))
 
 
 def _constant(e: Expr) -> bool:

@@ -26,6 +26,7 @@ import libcst as cst
 from . import _cst as B
 from .core import Expr, _prefix, choose, clamp_into, dynamic, tracks_interval
 from .expressions import expression, lane_leaf, lane_uniform, literal, live, var_expr
+from .registry import P
 from .scope import Scope, Var
 from .sinks import xor_closure, xor_folds
 
@@ -59,6 +60,7 @@ def call_args(draw, sc: Scope, f: FuncSig, depth: int) -> list[cst.BaseExpressio
     return args
 
 
+@P.register
 def call_expr(draw, sc: Scope, t, depth: int) -> Expr | None:
     """A call of a single-result helper returning ``t``, or None."""
     funcs = [f for f in sc.funcs if f.returns == (t,)]
@@ -125,12 +127,10 @@ def helper_function(draw, sc: Scope, index: int, types: list) -> tuple[cst.Funct
 def _body(draw, fs: Scope, types: list) -> list[cst.BaseStatement]:
     """0..policy.max_func_statements statements in a scope left open (its locals are the candidate results);
     shrinks toward none."""
-    from .statements import statement
-
     fs.push()
     out: list[cst.BaseStatement] = []
     for _ in range(draw(st.integers(0, fs.policy.max_func_statements))):
-        s = statement(draw, fs)
+        s = P.statement(draw, fs)
         out.extend(s if isinstance(s, list) else [s])
     return out
 

@@ -21,6 +21,7 @@ from grammar.types import Scalar, ValueType
 from . import _cst as B
 from .core import Expr, tracks_interval, typed_float, typed_int
 from .expressions import expression
+from .registry import P
 
 _NONZERO_FLOATS = (1.0, 2.0, -1.0, 0.5, -2.0, 4.0, 1.5, -0.5)
 _POSITIVE_FLOATS = (1.0, 2.0, 0.5, 4.0, 1.5, 3.0, 0.25)
@@ -32,6 +33,7 @@ def _has(name: str, *args: ValueType) -> bool:
     return op is not None and any(s.args == args for s in op.signatures)
 
 
+@P.register
 def guarded(draw, sc, t: ValueType, domain: str, depth: int) -> Expr:
     """An expression of type ``t`` whose value lies in the row argument's ``domain`` (``"any"``: unconstrained):
     the core float domains by their hand-written guards, a non-zero int by :func:`nonzero_int`, the group rows'

@@ -36,6 +36,7 @@ from .core import accumulates, choose, spread_choice
 from .expressions import expression, literal_types, live, usable_ops
 from .functions import call_statement as helper_call, helper_function
 from .scope import ArrayParam, Scope, Var
+from .sinks import sink_shapes, sink_statements, sink_target
 from .statements import block, call_statement
 from .structs import field_interval, field_store, struct_def, struct_types, value_fields
 
@@ -343,16 +344,12 @@ def kernels(draw: st.DrawFn, policy: Policy = DEFAULT_POLICY, name: str = "kerne
         elif out.name in sc.written and not isinstance(out.dtype, Struct):
             # an int or bool output the body stored to keeps that value, and this one goes to a sink slot (a
             # plain store here overwrote it: `atomic_exch` into an int output was 3 of 14 live census uses)
-            from .sinks import sink_target
-
             body.append(B.assign(sink_target(sc, out.dtype), e.node))
         else:
             body.append(B.assign(slot, e.node))
         if isinstance(out.dtype, Struct):  # then some of its fields: out0[tid].m0 = e
             for _ in range(draw(st.integers(0, len(value_fields(out.dtype))))):
                 body.append(field_store(draw, sc, slot, out.dtype, draw(st.integers(0, policy.max_expr_depth))))
-
-    from .sinks import sink_shapes, sink_statements
 
     called = B.called_names(*helpers, *body)
     for fsig in sc.funcs:  # a helper nothing calls would be dead code: call it once

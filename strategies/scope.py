@@ -20,6 +20,7 @@ from grammar.policy import Policy
 from grammar.types import INT32, ValueType
 
 from . import _cst as B
+from .registry import P
 
 
 @dataclass
@@ -155,9 +156,7 @@ class Scope:
 
     def ops_for(self, t):
         """(row, signature) pairs producing ``t`` over types this kernel uses."""
-        from .expressions import usable_ops
-
-        return [(op, s) for op, s in usable_ops(t) if all(self.allowed(a) for a in s.args)]
+        return [(op, s) for op, s in P.usable_ops(t) if all(self.allowed(a) for a in s.args)]
 
     def own_slot(self) -> list:
         """The index of this thread's own element: ``[tid]`` or ``[i, j]``."""

@@ -37,10 +37,15 @@ from grammar.types import BOOL, COMPONENT_NAMES, FLOAT32, INT32, Composite, Scal
 from . import _cst as B
 from .core import (Expr, _has_binop, _prefix, accumulates, choose, clamp_into, dynamic, spread_choice, tracks_interval,
                    typed_float, typed_int)
-from .expressions import (branch_test, by_name, element_index, expression, lane_uniform, literal_types, live, render_op,
-                          wrap)
+from .expressions import (apply_op, branch_test, by_name, element_index, enliven, expression, lane_uniform,
+                          literal_types, live, render_op, wrap)
+from .functions import call_args
+from .guards import guarded
+from .registry import P
 from .scope import Scope, Var
+from .sinks import sink_statements, sink_target
 from .static import static_bool, static_int
+from .structs import field_store, field_write, struct_declare
 
 LOCAL_TYPES = (FLOAT32, INT32, BOOL)
 
@@ -61,13 +66,12 @@ def block(draw, sc: Scope, max_stmts: int | None = None, min_stmts: int = 1) -> 
         for _ in range(n):
             s = statement(draw, sc)
             out.extend(s if isinstance(s, list) else [s])
-        from .sinks import sink_statements
-
         return out + sink_statements(sc, sc.block_locals())  # every local reaches an output
     finally:
         sc.pop()
 
 
+@P.register
 def statement(draw, sc: Scope) -> cst.BaseStatement | list[cst.BaseStatement]:
     """One statement of a kind the scope allows (``Policy.statement_weights``; declarations first, so shrinking
     moves toward ``x = e``): declarations, stores, assignments, component writes, atomics, ``if``, ``for``,
@@ -114,6 +118,7 @@ def declare(draw, sc: Scope) -> cst.BaseStatement:
     return declare_value(draw, sc, dynamic(expression(draw, sc, t, _depth(draw, sc)), sc))
 
 
+@P.register
 def declare_value(draw, sc: Scope, e: Expr) -> cst.BaseStatement:
     """``x<n> = e`` for a fresh local (an int local is wrapped into the policy's bound)."""
     t = e.type
@@ -139,8 +144,6 @@ def store(draw, sc: Scope) -> cst.BaseStatement | None:
     out = choose(draw, sc.outputs)
     target = B.subscript(B.name(out.name), *sc.own_slot())
     if getattr(out.dtype, "kind", None) == "struct" and draw(st.booleans()):
-        from .structs import field_store
-
         return field_store(draw, sc, target, out.dtype, _depth(draw, sc))  # out[tid].m0 = e
     e = expression(draw, sc, out.dtype, _depth(draw, sc))
     form = choose(draw, ["store", "update", "exchange", "component"], list(sc.policy.store_form_weights))
@@ -162,8 +165,6 @@ def store(draw, sc: Scope) -> cst.BaseStatement | None:
         # an int or bool output already written cannot accumulate: the value goes to a sink slot of its own
         # instead of overwriting what the earlier store (or atomic_exch) left there (`atomic_exch` was 3 of 14
         # live row uses in a liveness census: a later plain store overwrote its slot)
-        from .sinks import sink_target
-
         return B.assign(sink_target(sc, out.dtype), e.node)
     if form == "component" and isinstance(out.dtype, Composite):  # out[tid].y = x, out[tid][1] += x
         part = _component(draw, target, out.dtype)
@@ -204,8 +205,6 @@ def keep_unread(sc: Scope, v: Var) -> list[cst.BaseStatement]:
     no output), nothing otherwise (:mod:`strategies.sinks`)."""
     if not v.unread:
         return []
-    from .sinks import sink_statements
-
     return sink_statements(sc, [v])
 
 
@@ -458,8 +457,6 @@ def _guarded_jump(draw, sc: Scope, jump: cst.BaseSmallStatement) -> list[cst.Bas
     before its block's own sinks and that nothing has read (:func:`keep_unread`): every local in scope for
     a ``return``, those of the innermost loop's body for ``break``/``continue``. A thread that jumps would
     otherwise take their values nowhere."""
-    from .sinks import sink_statements
-
     hoisted: list[cst.BaseStatement] = []
     test = hoist_test(draw, sc, branch_test(draw, sc, _depth(draw, sc)), hoisted)
     start = 0 if isinstance(jump, cst.Return) else sc.loop_marks[-1]
@@ -484,8 +481,6 @@ def return_stmt(draw, sc: Scope) -> cst.BaseStatement:
 
 def unpack(draw, sc: Scope) -> cst.BaseStatement | None:
     """``a, b = f(...)``: declare the results of a @wp.func with several return values."""
-    from .functions import call_args
-
     funcs = [f for f in sc.funcs if len(f.returns) > 1]
     if not funcs:
         return None
@@ -548,9 +543,6 @@ def builtin_statement(draw, sc: Scope) -> list[cst.BaseStatement] | None:
 def call_statement(draw, sc: Scope, op, sig) -> list[cst.BaseStatement]:
     """One use of ``op`` with signature ``sig`` as statements: a builtin statement (see
     :func:`builtin_statement`) or, for an expression row, a new local ``x = op(...)``."""
-    from .expressions import apply_op, enliven
-    from .guards import guarded  # guards build on statements' helpers: imported late
-
     depth = max(_depth(draw, sc), 1)
     if not (op.outputs or op.inplace):
         return [declare_value(draw, sc, dynamic(apply_op(draw, sc, op, sig, depth), sc))]
@@ -585,14 +577,10 @@ def call_statement(draw, sc: Scope, op, sig) -> list[cst.BaseStatement]:
 
 
 def _struct_declare(draw, sc: Scope):
-    from .structs import struct_declare
-
     return struct_declare(draw, sc)
 
 
 def _field_write(draw, sc: Scope):
-    from .structs import field_write
-
     return field_write(draw, sc)
 
 

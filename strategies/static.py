@@ -25,8 +25,7 @@ import hypothesis.strategies as st
 from grammar.types import BOOL, FLOAT32, INT32
 
 from . import _cst as B
-from .core import Expr, choose
-from .expressions import FLOAT_LITERALS
+from .core import FLOAT_LITERALS, Expr, choose
 
 #: Python's semantics of each operator (what Warp runs at code-generation time)
 INT_OPS = {"+": operator.add, "-": operator.sub, "*": operator.mul, "//": operator.floordiv, "%": operator.mod}

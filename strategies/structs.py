@@ -28,6 +28,7 @@ from grammar.types import FLOAT32, INT32, Array, Composite, Struct
 from . import _cst as B
 from .core import Expr, choose, clamp_into, tracks_interval
 from .expressions import element_index, expression, index_expr
+from .registry import P
 from .scope import Scope
 
 
@@ -62,6 +63,7 @@ def value_fields(s: Struct) -> list[tuple[str, object]]:
 # ---- expressions --------------------------------------------------------------------------------------------------
 
 
+@P.register
 def struct_expr(draw, sc: Scope, s: Struct, depth: int) -> Expr:
     """A value of struct type ``s``: ``S0()``, a variable, an input element ``a0[i]`` or a helper call."""
     options = ["new"]
@@ -81,9 +83,7 @@ def struct_expr(draw, sc: Scope, s: Struct, depth: int) -> Expr:
         idx = element_index(draw, sc, depth)
         return Expr(B.subscript(B.name(a.name), *[i.node for i in idx]), s)
     if kind == "call":
-        from .functions import call_expr
-
-        return call_expr(draw, sc, s, depth)
+        return P.call_expr(draw, sc, s, depth)
     return Expr(B.call(s.name), s, is_literal=True)
 
 
@@ -102,10 +102,12 @@ def _sources(sc: Scope, t) -> list[tuple[str, object, str]]:
     return out
 
 
+@P.register
 def has_field_reads(sc: Scope, t) -> bool:
     return bool(_sources(sc, t))
 
 
+@P.register
 def field_read(draw, sc: Scope, t, depth: int) -> Expr | None:
     """A read of a field of type ``t`` (``r3.m0``, ``a0[tid].m1``, ``sp0.m2[i]``), or None when there is none."""
     sources = _sources(sc, t)
@@ -143,13 +145,11 @@ def field_store(draw, sc: Scope, base: cst.BaseExpression, s: Struct, depth: int
 
 def struct_declare(draw, sc: Scope) -> cst.BaseStatement | None:
     """``r<n> = <struct value>``: a new struct local (types with an array field are never locals)."""
-    from .statements import declare_value
-
     types = [s for s in sc.structs if not s.has_array]
     if not types:
         return None
     s = choose(draw, types)
-    return declare_value(draw, sc, struct_expr(draw, sc, s, draw(st.integers(0, sc.policy.max_expr_depth))))
+    return P.declare_value(draw, sc, struct_expr(draw, sc, s, draw(st.integers(0, sc.policy.max_expr_depth))))
 
 
 def field_write(draw, sc: Scope) -> cst.BaseStatement | None:
