@@ -40,7 +40,8 @@ def _assemble(core: tuple[Op, ...], modules) -> tuple[Op, ...]:
 
 GROUP_MODULES = (ops_scalar, ops_linalg, ops_quat, ops_nn)
 OPS = _assemble(CORE_OPS, GROUP_MODULES)
-DOMAIN_DOCS: dict[str, str] = {d: "" for d in DOMAINS}
+#: every argument domain of the table (the core ones, then each group module's) and what it guarantees
+DOMAIN_DOCS: dict[str, str] = dict(DOMAINS)
 for _m in GROUP_MODULES:
     DOMAIN_DOCS.update(getattr(_m, "DOMAINS", {}))
 

@@ -7,15 +7,9 @@ in, whether Warp can differentiate it, and which family it belongs to (families 
 and swarm testing). The rows themselves live in the group modules (``grammar/ops_core.py``, ``ops_scalar.py``,
 ``ops_linalg.py``, ``ops_quat.py``, ``ops_nn.py``); :mod:`grammar.ops` assembles them into the table.
 
-Domains (per argument; strategies keep arguments inside them by construction, see ``strategies.guards``):
-
-``any``       no constraint
-``nonzero``   divisor: never zero (ints: by interval; floats: magnitude >= 0.5)
-``positive``  strictly positive (sqrt, log): >= 0.25
-``exp_arg``   within +-policy.exp_arg_bound, so exp() cannot overflow float32
-``pow_base``  >= 0.25 (no negative base: powf of a negative base and fractional exponent is NaN)
-``pow_exp``   within +-policy.pow_exp_bound
-``cast_arg``  within +-policy.float_cast_bound, so a float->int conversion is defined
+Domains (per argument; strategies keep arguments inside them by construction, see ``strategies.guards``): the
+core ones are :data:`DOMAINS`, each documented; a group module adds its own in its ``DOMAINS`` dict (with a
+``GUARDS`` source template each), and :data:`grammar.ops.DOMAIN_DOCS` holds them all.
 """
 
 from __future__ import annotations
@@ -25,7 +19,16 @@ from dataclasses import dataclass, field
 
 from .types import ValueType
 
-DOMAINS = ("any", "nonzero", "positive", "exp_arg", "pow_base", "pow_exp", "cast_arg")
+#: the core argument domains, each with what it guarantees (their guards: ``strategies.guards``)
+DOMAINS: dict[str, str] = {
+    "any": "no constraint",
+    "nonzero": "a divisor: never zero (ints: by interval; floats: magnitude >= 0.5)",
+    "positive": "strictly positive (sqrt, log): >= 0.25",
+    "exp_arg": "within +-policy.exp_arg_bound, so exp() cannot overflow float32",
+    "pow_base": ">= 0.25 (no negative base: powf of a negative base and fractional exponent is NaN)",
+    "pow_exp": "within +-policy.pow_exp_bound",
+    "cast_arg": "within +-policy.float_cast_bound, so a float->int conversion is defined",
+}
 
 
 @dataclass(frozen=True)

@@ -370,3 +370,14 @@ def test_atomic_semantics_applied_in_thread_order_match_warp(module, op: Op, t: 
     else:
         for g, w in zip(got, acc.data):
             assert abs(float(g) - float(w)) <= 4 * _ulp(float(w)), (got, acc.data)
+
+
+def test_every_domain_a_row_uses_is_documented_in_one_table():
+    """The core domains and each group module's are documented in one place (grammar.ops.DOMAIN_DOCS); a row may
+    use no other."""
+    from grammar.ops import DOMAIN_DOCS
+
+    used = {d for op in OPS + ATOMICS for s in (None, *op.signatures) for d in
+            (op.domains if s is None else s.domains)}
+    assert used <= set(DOMAIN_DOCS), sorted(used - set(DOMAIN_DOCS))
+    assert all(doc.strip() for doc in DOMAIN_DOCS.values())
