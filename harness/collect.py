@@ -299,124 +299,159 @@ class CollectAborted(Exception):
     """Collection cannot make progress (every record fails validation): exit status 1."""
 
 
+class _Run:
+    """One collect run in progress: the batches in flight and the parts queued, the counts, and the corpus they
+    fill. :meth:`step` keeps the workers busy, takes what they finished and stores completed batches in batch
+    order (so the same seed gives the same records)."""
+
+    def __init__(self, args: argparse.Namespace, opts: Options, key: dict, corpus: CorpusWriter,
+                 pool: WorkerPool, progress: Progress, start: float):
+        self.args, self.opts, self.key, self.corpus, self.pool, self.progress = args, opts, key, corpus, pool, progress
+        self.target = int(args.target_mb * 1e6)
+        self.next_batch = self.submitted = _read_state(args.out, key)
+        self.batches: dict[int, _Batch] = {}
+        self.queue: deque[Task] = deque()  # parts of bisected batches, run before new batches
+        self.verdicts: Counter = Counter()
+        self.timings: Counter = Counter()
+        self.n_kernels = self.n_new = self.reported = self.n_skipped = 0
+        self.notes: list[str] = []
+        self.invalid_streak = 0
+        self.culprits: list[dict] = []
+        self.worker_errors: list[str] = []
+        self.start = start
+
+    def done(self) -> bool:
+        return self.corpus.total_bytes >= self.target
+
+    def step(self) -> None:
+        self._submit()
+        for finished in self.pool.poll(timeout=1.0):
+            self._receive(finished)
+        self.progress.tick(verifying=f"{sum(b.running for b in self.batches.values())} batch(es) of "
+                                     f"{self.args.batch_size}")
+        while (self.next_batch in self.batches and self.batches[self.next_batch].running == 0
+               and not self.done()):
+            self._store(self.batches.pop(self.next_batch).parts)
+
+    def _submit(self) -> None:
+        """Up to WINDOW batches per worker in hand, so that a slow batch holding up the in-order consumption does
+        not leave the other workers idle; bisected parts first."""
+        args = self.args
+        while self.pool.idle() and (self.queue or len(self.batches) < WINDOW * args.workers):
+            if not self.queue:
+                self.queue.append(Task(args.seed, self.submitted, args.batch_size, self.opts))
+                self.batches[self.submitted] = _Batch()
+                self.submitted += 1
+            self.pool.submit(self.queue.popleft())
+
+    def _receive(self, finished) -> None:
+        """A finished part: kept; or, when it failed, bisected; or, a single kernel, skipped as a culprit."""
+        task, batch = finished.task, self.batches[finished.task.batch_index]
+        batch.running -= 1
+        first = task.all_positions()[0] if task.all_positions() else 0
+        if finished.status == "ok":
+            batch.parts[first] = finished.result
+        elif len(task.all_positions()) > 1:
+            left, right = task.halves()
+            self.queue.appendleft(right)
+            self.queue.appendleft(left)
+            batch.running += 2
+            if finished.status == "error":
+                self.worker_errors.append(finished.detail.strip().splitlines()[-1])
+        else:
+            detail = finished.detail.strip().splitlines()[-1] if finished.detail.strip() else finished.status
+            entry = _culprit(self.args, task, finished.status, detail)
+            self.culprits.append(entry)
+            self.n_kernels += 1
+            self.progress.write(f"collect: batch {entry['batch']} kernel {entry['position']} "
+                                f"({entry.get('kernel_name', '?')}): {finished.status}, {entry['detail']}; "
+                                f"skipped; source in {entry.get('source', '?')}")
+
+    def _store(self, parts: dict[int, BatchOutcome]) -> None:
+        """The next batch in order: its records stored up to the target, its failures reported, its counts kept."""
+        corpus, out = self.corpus, self.args.out
+        outcome = BatchOutcome.merged(self.next_batch, [parts[k] for k in sorted(parts)])
+        stored_all = True
+        for record in outcome.records:
+            if self.done():
+                stored_all = False  # stop at the target, not at the end of a batch
+                break
+            self.n_new += corpus.add(record)
+        for failure in outcome.failures:
+            self.reported += _reports(out).write(failure) is not None
+        corpus.flush()
+        if stored_all:  # else a run with a larger target redoes this batch and stores the rest
+            self.next_batch += 1
+            _write_state(out, self.key, self.next_batch)
+        self.verdicts.update(outcome.verdicts)
+        self.timings.update(outcome.timings)
+        self.n_kernels += outcome.n_kernels
+        self.n_skipped += outcome.skipped
+        self.notes.extend(outcome.notes)
+        invalid = [n for n in outcome.notes if ": invalid record:" in n]
+        self.invalid_streak = self.invalid_streak + 1 if invalid and not outcome.records else 0
+        if self.invalid_streak >= INVALID_STREAK:  # a bug of ours: never spin without progress
+            raise CollectAborted(f"the last {INVALID_STREAK} batches produced only invalid records "
+                                 f"(a bug of warpsmith's); first: {invalid[0]}")
+        elapsed = time.perf_counter() - self.start
+        self.progress.update(corpus.total_bytes, records=corpus.n_records,
+                             kps=f"{self.n_kernels / elapsed:.1f}", **dict(self.verdicts))
+
+    def summary(self) -> dict:
+        elapsed = time.perf_counter() - self.start
+        self.verdicts.update(f"worker-{c['kind']}" for c in self.culprits)
+        return {
+            "out": str(self.args.out),
+            "verify": self.args.verify,
+            "records": self.corpus.n_records,
+            "new_records": self.n_new,
+            "mb": round(self.corpus.total_bytes / 1e6, 3),
+            "kernels_processed": self.n_kernels,
+            "known_kernels_skipped": self.n_skipped,  # drawn again after their record was made: not re-verified
+            "seconds": round(elapsed, 1),
+            "kernels_per_s": round(self.n_kernels / elapsed, 2) if elapsed else 0.0,
+            "verdicts": dict(self.verdicts),
+            "stage_seconds_summed_over_workers": {k: round(v, 1) for k, v in self.timings.items()},
+            "worker_restarts": self.pool.restarts,
+            "culprits": self.culprits,
+            "failure_reports": self.reported,
+        }
+
+
 def collect(args: argparse.Namespace) -> dict:
+    """Fill ``args.out`` up to ``--target-mb`` with verified records, resuming where an earlier run with the same
+    key stopped; the run's summary (counts, verdicts, stage times, culprits)."""
     opts = Options(optimization_level=args.opt_level, nvrtc_arch=args.nvrtc_arch, seed=args.seed,
                    verify=args.verify, nvrtc=args.verify == "full", nvrtc_mode=args.nvrtc_mode,
                    policy=args.policy, backend=args.backend, max_code_kb=args.max_code_kb or None)
     target = int(args.target_mb * 1e6)
     key = _run_key(args)
     meta = {"generator_version": GENERATOR_VERSION, **key, "workers": args.workers}
-    verdicts: Counter = Counter()
-    timings: Counter = Counter()
-    n_kernels = n_new = reported = n_skipped = 0
-    notes: list[str] = []
-    invalid_streak = 0
-    culprits: list[dict] = []
-    worker_errors: list[str] = []
     start = time.perf_counter()
     _check_verify_mode(args.out, args.verify, args.backend)
     # records are validated in the workers (validate_record parses every source: too slow for one process)
     with CorpusWriter(args.out, meta=meta, validate=False) as corpus:
-        next_batch = _read_state(args.out, key)
         if corpus.total_bytes >= target:
             print(f"collect: {args.out} already holds {corpus.total_bytes / 1e6:.2f} MB >= --target-mb "
                   f"{args.target_mb:g}: nothing to collect (raise --target-mb to add records)", file=sys.stderr)
         progress = Progress(target, corpus.total_bytes, not args.no_progress and corpus.total_bytes < target)
-        batches: dict[int, _Batch] = {}
-        queue: deque[Task] = deque()  # parts of bisected batches, run before new batches
-        submitted = next_batch
         sweep_stale_scratch()
         scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
         (Path(scratch) / OWNER_NAME).write_text(str(os.getpid()))
         pool = WorkerPool(args.workers, serve, (scratch,), timeout_s=args.batch_timeout)
+        run = _Run(args, opts, key, corpus, pool, progress, start)
         try:
-            while corpus.total_bytes < target:
-                # up to WINDOW batches per worker in hand, so that a slow batch holding up the in-order
-                # consumption does not leave the other workers idle
-                while pool.idle() and (queue or len(batches) < WINDOW * args.workers):
-                    if not queue:
-                        queue.append(Task(args.seed, submitted, args.batch_size, opts))
-                        batches[submitted] = _Batch()
-                        submitted += 1
-                    pool.submit(queue.popleft())
-                for done in pool.poll(timeout=1.0):
-                    task, batch = done.task, batches[done.task.batch_index]
-                    batch.running -= 1
-                    first = task.all_positions()[0] if task.all_positions() else 0
-                    if done.status == "ok":
-                        batch.parts[first] = done.result
-                    elif len(task.all_positions()) > 1:
-                        left, right = task.halves()
-                        queue.appendleft(right)
-                        queue.appendleft(left)
-                        batch.running += 2
-                        if done.status == "error":
-                            worker_errors.append(done.detail.strip().splitlines()[-1])
-                    else:
-                        detail = done.detail.strip().splitlines()[-1] if done.detail.strip() else done.status
-                        entry = _culprit(args, task, done.status, detail)
-                        culprits.append(entry)
-                        n_kernels += 1
-                        progress.write(f"collect: batch {entry['batch']} kernel {entry['position']} "
-                                       f"({entry.get('kernel_name', '?')}): {done.status}, {entry['detail']}; "
-                                       f"skipped; source in {entry.get('source', '?')}")
-                progress.tick(verifying=f"{sum(b.running for b in batches.values())} batch(es) of "
-                                        f"{args.batch_size}")
-                # consume in batch order so the same seed gives the same records
-                while next_batch in batches and batches[next_batch].running == 0 and corpus.total_bytes < target:
-                    parts = batches.pop(next_batch).parts
-                    outcome = BatchOutcome.merged(next_batch, [parts[k] for k in sorted(parts)])
-                    stored_all = True
-                    for record in outcome.records:
-                        if corpus.total_bytes >= target:
-                            stored_all = False  # stop at the target, not at the end of a batch
-                            break
-                        n_new += corpus.add(record)
-                    for failure in outcome.failures:
-                        reported += _reports(args.out).write(failure) is not None
-                    corpus.flush()
-                    if stored_all:  # else a run with a larger target redoes this batch and stores the rest
-                        next_batch += 1
-                        _write_state(args.out, key, next_batch)
-                    verdicts.update(outcome.verdicts)
-                    timings.update(outcome.timings)
-                    n_kernels += outcome.n_kernels
-                    n_skipped += outcome.skipped
-                    notes.extend(outcome.notes)
-                    invalid = [n for n in outcome.notes if ": invalid record:" in n]
-                    invalid_streak = invalid_streak + 1 if invalid and not outcome.records else 0
-                    if invalid_streak >= INVALID_STREAK:  # a bug of ours: never spin without progress
-                        raise CollectAborted(f"the last {INVALID_STREAK} batches produced only invalid records "
-                                             f"(a bug of warpsmith's); first: {invalid[0]}")
-                    elapsed = time.perf_counter() - start
-                    progress.update(corpus.total_bytes, records=corpus.n_records,
-                                    kps=f"{n_kernels / elapsed:.1f}", **dict(verdicts))
+            while not run.done():
+                run.step()
         finally:
             progress.close()
             pool.close()
             shutil.rmtree(scratch, ignore_errors=True)
-        elapsed = time.perf_counter() - start
-        verdicts.update(f"worker-{c['kind']}" for c in culprits)
-        summary = {
-            "out": str(args.out),
-            "verify": args.verify,
-            "records": corpus.n_records,
-            "new_records": n_new,
-            "mb": round(corpus.total_bytes / 1e6, 3),
-            "kernels_processed": n_kernels,
-            "known_kernels_skipped": n_skipped,  # drawn again after their record was made: not re-verified
-            "seconds": round(elapsed, 1),
-            "kernels_per_s": round(n_kernels / elapsed, 2) if elapsed else 0.0,
-            "verdicts": dict(verdicts),
-            "stage_seconds_summed_over_workers": {k: round(v, 1) for k, v in timings.items()},
-            "worker_restarts": pool.restarts,
-            "culprits": culprits,
-            "failure_reports": reported,
-        }
-    if notes:
-        print(f"{len(notes)} generator errors (bugs of ours, not Warp's); first: {notes[0]}", file=sys.stderr)
-    if worker_errors:
-        print(f"{len(worker_errors)} batch parts raised in a worker (bisected); first: {worker_errors[0]}",
+        summary = run.summary()
+    if run.notes:
+        print(f"{len(run.notes)} generator errors (bugs of ours, not Warp's); first: {run.notes[0]}", file=sys.stderr)
+    if run.worker_errors:
+        print(f"{len(run.worker_errors)} batch parts raised in a worker (bisected); first: {run.worker_errors[0]}",
               file=sys.stderr)
     return summary
 
