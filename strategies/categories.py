@@ -67,6 +67,7 @@ class _Census(cst.CSTVisitor):
 
 
 def categories_of(func: cst.FunctionDef) -> tuple[str, ...]:
+    """The kernel categories (:data:`CATEGORIES`) a generated function belongs to, read off its tree. Draws nothing."""
     census = _Census()
     B.look(census, func)
     found = census.found

@@ -67,6 +67,8 @@ def tracks_interval(t: ValueType) -> bool:
 
 
 def int_limit(t: Scalar, policy) -> int:
+    """The largest magnitude an interval-tracked expression of type ``t`` may reach (``Policy.int_limit`` for
+    32-bit and narrower types, 2**62 for int64): headroom below the type's own limit."""
     return policy.int_limit if t.bits <= 32 else 2**62
 
 
@@ -92,11 +94,14 @@ def _cast_node(t: Scalar, inner: cst.BaseExpression) -> cst.BaseExpression:
 
 
 def typed_float(v: float, t: Scalar = FLOAT32) -> Expr:
+    """The float literal ``v`` as a ``t`` (wrapped in ``t``'s conversion unless float32). Draws nothing."""
     node = B.float_lit(v) if t == FLOAT32 else _cast_node(t, B.float_lit(v))
     return Expr(node, t, is_literal=True)
 
 
 def typed_int(v: int, t: Scalar = INT32) -> Expr:
+    """The int literal ``v`` as a ``t`` (wrapped in ``t``'s conversion unless int32); its interval is ``[v, v]``.
+    Draws nothing."""
     node = B.int_lit(v) if t == INT32 else _cast_node(t, B.int_lit(v))
     return Expr(node, t, v, v, True)
 

@@ -57,6 +57,7 @@ def field_interval(sc: Scope, t) -> tuple[int, int]:
 
 
 def value_fields(s: Struct) -> list[tuple[str, object]]:
+    """The (name, type) of each field of ``s`` that holds a value (its array fields left out)."""
     return [(f, t) for f, t in s.fields if not isinstance(t, Array)]
 
 
@@ -104,6 +105,7 @@ def _sources(sc: Scope, t) -> list[tuple[str, object, str]]:
 
 @P.register
 def has_field_reads(sc: Scope, t) -> bool:
+    """Whether some struct in scope has a field of type ``t`` an expression may read (:func:`field_read`)."""
     return bool(_sources(sc, t))
 
 
