@@ -212,6 +212,46 @@ def _isolate(kernels, workdir, opts, step, build=None, make=None) -> tuple[_Buil
     return build, failures
 
 
+def _input_dependence_stage(ks: list[GeneratedKernel], ids: dict, results: dict, first_runs: dict) -> list:
+    """The kernels whose reference outputs change with their inputs (the others get verdict ``input-independent``);
+    the first reference run of each goes to ``first_runs``, for the launch to reuse."""
+    kept = []
+    for k in ks:
+        first = _first_run(k, ids[k.name])
+        if first is not None and first[1] is False:
+            results[k.name] = KernelResult(k, "input-independent", "reference outputs identical for two input "
+                                           "draws (nothing reaches an output from the data)")
+            continue
+        if first is not None:
+            first_runs[k.name] = first[0]
+        kept.append(k)
+    return kept
+
+
+def _cpu_build_stage(ks: list[GeneratedKernel], workdir: Path, opts: Options, results: dict) -> list:
+    """Render and compile ``ks`` for the CPU (with ``opts.backward_split``: the kernels that need no backward pass in
+    a forward-only module of their own), bisecting compile failures into ``warp-bug`` results; the builds."""
+    groups = [(ks, opts)]
+    if opts.backward_split and opts.enable_backward:
+        backward = [k for k in ks if needs_backward(k)]
+        forward = [k for k in ks if not needs_backward(k)]
+        groups = [(g, o) for g, o in ((backward, opts), (forward, replace(opts, enable_backward=False))) if g]
+    builds, failed = [], {}
+    for group, gopts in groups:
+        try:
+            b, f = _isolate(group, workdir, gopts, lambda b: W.compile_cpu(b.module))
+        except W.BuildError as error:
+            b, f = None, {group[0].name: str(error)}
+        failed |= f
+        if b is not None:
+            builds.append(b)
+    for k in ks:
+        if k.name in failed:
+            results[k.name] = KernelResult(k, "warp-bug", "compile-error",
+                                           failure=_build_failure(k, "compile-error", failed[k.name]))
+    return builds
+
+
 def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | None = None,
                  skip_ids: frozenset[str] = frozenset(), batch_index: int | None = None,
                  named: list[tuple[str, GeneratedKernel]] | None = None) -> BatchResult:
@@ -241,41 +281,15 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
     first_runs: dict[str, tuple] = {}
     if opts.skip_input_independent:
         t = time.perf_counter()
-        kept = []
-        for k in ks:
-            first = _first_run(k, ids[k.name])
-            if first is not None and first[1] is False:
-                results[k.name] = KernelResult(k, "input-independent", "reference outputs identical for two input "
-                                               "draws (nothing reaches an output from the data)")
-                continue
-            if first is not None:
-                first_runs[k.name] = first[0]
-            kept.append(k)
-        ks = kept
+        ks = _input_dependence_stage(ks, ids, results, first_runs)
         timings["input_dependence"] += time.perf_counter() - t
         if not ks:
             return _finish(named, results, timings, skipped)
 
     # 1-2. render + CPU compile (bisecting compile failures)
     t = time.perf_counter()
-    groups = [(ks, opts)]
-    if opts.backward_split and opts.enable_backward:
-        backward = [k for k in ks if needs_backward(k)]
-        forward = [k for k in ks if not needs_backward(k)]
-        groups = [(g, o) for g, o in ((backward, opts), (forward, replace(opts, enable_backward=False))) if g]
-    builds, failed = [], {}
-    for group, gopts in groups:
-        try:
-            b, f = _isolate(group, workdir, gopts, lambda b: W.compile_cpu(b.module))
-        except W.BuildError as error:
-            b, f = None, {group[0].name: str(error)}
-        failed |= f
-        if b is not None:
-            builds.append(b)
+    builds = _cpu_build_stage(ks, workdir, opts, results)
     timings["cpu_compile"] += time.perf_counter() - t
-    for k in ks:
-        if k.name in failed:
-            results[k.name] = KernelResult(k, "warp-bug", "compile-error", failure=_build_failure(k, "compile-error", failed[k.name]))
 
     # 3. run + reference + compare
     checked: dict[str, tuple[Comparison, int, int, GradientResult, dict]] = {}
