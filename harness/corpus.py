@@ -28,7 +28,7 @@ import os
 import platform
 import re
 from collections.abc import Iterator, KeysView
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
@@ -44,6 +44,7 @@ __all__ = [
     "INDEX_NAME",
     "MANIFEST_NAME",
     "RECORD_FIELDS",
+    "Record",
     "SCHEMA_VERSION",
     "VERIFICATION_FIELDS",
     "CorpusError",
@@ -66,21 +67,35 @@ _SHARD_RE = re.compile(r"shard-(\d{5,})\.jsonl")
 _ID_RE = re.compile(r"[0-9a-f]{32}")
 _INT64_MIN, _INT64_MAX = -(2**63), 2**63 - 1  # pandas and Arrow readers need int64
 
-# Field -> accepted types, in the order fields are written.
+@dataclass(frozen=True)
+class Record:
+    """One corpus record's required fields, typed, in the order they are written: the pipeline builds each record
+    through this class once (``harness.pipeline``), and the store's field table (:data:`RECORD_FIELDS`) is read off
+    it. The optional sections (``jax``, ``tests``) are added to the record's dict afterwards, by the stages that
+    make them."""
+
+    id: str
+    kernel_name: str
+    categories: list
+    python_source: str
+    cpu_forward: str
+    cpu_backward: str
+    cuda_forward: str
+    cuda_backward: str
+    verification: dict
+    warp_version: str
+    generator_version: str
+    seed: int
+    created_at: str
+
+    def as_dict(self) -> dict[str, Any]:
+        """The record as the JSON object a shard line holds (its fields in order; values not copied)."""
+        return {f: getattr(self, f) for f in RECORD_FIELDS}
+
+
+#: field -> accepted types, in the order fields are written (read off :class:`Record`)
 RECORD_FIELDS: dict[str, tuple[type, ...]] = {
-    "id": (str,),
-    "kernel_name": (str,),
-    "categories": (list,),
-    "python_source": (str,),
-    "cpu_forward": (str,),
-    "cpu_backward": (str,),
-    "cuda_forward": (str,),
-    "cuda_backward": (str,),
-    "verification": (dict,),
-    "warp_version": (str,),
-    "generator_version": (str,),
-    "seed": (int,),
-    "created_at": (str,),
+    f.name: {"str": (str,), "int": (int,), "list": (list,), "dict": (dict,)}[f.type] for f in fields(Record)
 }
 VERIFICATION_FIELDS: dict[str, tuple[type, ...]] = {
     "cpu_executed": (bool,),

@@ -49,7 +49,7 @@ from .canonical import canonical_id
 from . import differential as D
 from .compare import Comparison, compare_outputs, exact_match
 from .check_translation import output_arrays, record_tests
-from .corpus import code_bytes, utc_timestamp
+from .corpus import Record, code_bytes, utc_timestamp
 from .extract import extract_all, normalise
 from .gradient import CHECKED, GradientResult, LazyGradients, check_gradient, needs_backward
 from .input_choice import choose_first, first_inputs
@@ -739,21 +739,21 @@ def _record(k: GeneratedKernel, cid: str, cpu: dict, cuda: dict, verification: d
             now: str) -> dict:
     """One corpus record: the kernel, its extracted functions for both targets, and how it was verified."""
     functions = {name for name in _DEF.findall(k.kernel_source) if name != k.name}  # its @wp.func functions
-    return {
-        "id": cid,
-        "kernel_name": k.name,
-        "categories": list(k.categories),
-        "python_source": k.source,
-        "cpu_forward": normalise(cpu[k.name]["forward"], functions),
-        "cpu_backward": normalise(cpu[k.name]["backward"], functions),
-        "cuda_forward": normalise(cuda[k.name]["forward"], functions),
-        "cuda_backward": normalise(cuda[k.name]["backward"], functions),
-        "verification": verification,
-        "warp_version": W.warp_version(),
-        "generator_version": GENERATOR_VERSION,
-        "seed": opts.seed % 2**63,
-        "created_at": now,
-    }
+    return Record(
+        id=cid,
+        kernel_name=k.name,
+        categories=list(k.categories),
+        python_source=k.source,
+        cpu_forward=normalise(cpu[k.name]["forward"], functions),
+        cpu_backward=normalise(cpu[k.name]["backward"], functions),
+        cuda_forward=normalise(cuda[k.name]["forward"], functions),
+        cuda_backward=normalise(cuda[k.name]["backward"], functions),
+        verification=verification,
+        warp_version=W.warp_version(),
+        generator_version=GENERATOR_VERSION,
+        seed=opts.seed % 2**63,
+        created_at=now,
+    ).as_dict()
 
 
 def _jax_sections(ks, launched: dict, results: dict) -> None:

@@ -447,3 +447,17 @@ def test_a_tests_section_is_checked_field_by_field():
     assert set(validate_record(make_record(1, tests=section))) == {
         f"missing field tests.{missing}", f"tests.{retyped} must be {TESTS_FIELDS[retyped][0].__name__}, got float"}
     assert validate_record(make_record(1, tests="inputs")) == ["tests must be dict, got str"]
+
+
+def test_a_record_is_built_through_the_typed_record_and_the_field_table_is_read_off_it():
+    """``Record`` lists the required fields once: the store's field table follows it, in order, and a record built
+    through it is valid; a field of the wrong type is still refused."""
+    from dataclasses import fields
+
+    from harness.corpus import RECORD_FIELDS, Record
+
+    assert list(RECORD_FIELDS) == [f.name for f in fields(Record)]
+    record = Record(**make_record(3)).as_dict()
+    assert record == make_record(3) and list(record) == list(RECORD_FIELDS)
+    assert validate_record(record) == []
+    assert validate_record({**record, "seed": "3"}) == ["seed must be int, got str"]
