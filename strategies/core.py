@@ -72,13 +72,13 @@ def int_limit(t: Scalar, policy) -> int:
     return policy.int_limit if t.bits <= 32 else 2**62
 
 
-def _cast_row(t: Scalar) -> tuple[Op, Signature] | None:
+def cast_row(t: Scalar) -> tuple[Op, Signature] | None:
     """The row spelled like ``t`` (``wp.float16``) converting a float32/int32 literal into ``t``."""
-    return _conversion_row(t, FLOAT32 if t.is_float else INT32)
+    return conversion_row(t, FLOAT32 if t.is_float else INT32)
 
 
 @lru_cache(maxsize=None)
-def _conversion_row(t: Scalar, source: Scalar) -> tuple[Op, Signature] | None:
+def conversion_row(t: Scalar, source: Scalar) -> tuple[Op, Signature] | None:
     """The row spelled like ``t`` converting a ``source`` value into ``t`` (``wp.float16(x)``)."""
     for op in OPS.OPS:
         if op.spelling == t.warp_name:
@@ -88,28 +88,30 @@ def _conversion_row(t: Scalar, source: Scalar) -> tuple[Op, Signature] | None:
     return None
 
 
-def _cast_node(t: Scalar, inner: cst.BaseExpression) -> cst.BaseExpression:
-    op, _ = _cast_row(t)
+def cast_node(t: Scalar, inner: cst.BaseExpression) -> cst.BaseExpression:
+    """``inner`` converted into ``t`` by ``t``'s conversion row (``wp.float16(inner)``). Draws nothing."""
+    op, _ = cast_row(t)
     return B.call(op.spelling, inner)
 
 
 def typed_float(v: float, t: Scalar = FLOAT32) -> Expr:
     """The float literal ``v`` as a ``t`` (wrapped in ``t``'s conversion unless float32). Draws nothing."""
-    node = B.float_lit(v) if t == FLOAT32 else _cast_node(t, B.float_lit(v))
+    node = B.float_lit(v) if t == FLOAT32 else cast_node(t, B.float_lit(v))
     return Expr(node, t, is_literal=True)
 
 
 def typed_int(v: int, t: Scalar = INT32) -> Expr:
     """The int literal ``v`` as a ``t`` (wrapped in ``t``'s conversion unless int32); its interval is ``[v, v]``.
     Draws nothing."""
-    node = B.int_lit(v) if t == INT32 else _cast_node(t, B.int_lit(v))
+    node = B.int_lit(v) if t == INT32 else cast_node(t, B.int_lit(v))
     return Expr(node, t, v, v, True)
 
 
 _PREFIX = {"float": "x", "int": "i", "uint": "u", "bool": "c", "struct": "r"}
 
 
-def _prefix(t) -> str:
+def name_prefix(t) -> str:
+    """The first letter of a new local's name of type ``t`` (``x`` floats, ``i`` ints, ``v`` composites...)."""
     return "v" if isinstance(t, Composite) else _PREFIX[t.kind]
 
 
@@ -129,7 +131,7 @@ class _Names(cst.CSTVisitor):
             self.found = True
 
 
-def _is_constant(node: cst.BaseExpression, constants: frozenset = frozenset()) -> bool:
+def is_constant(node: cst.BaseExpression, constants: frozenset = frozenset()) -> bool:
     """No variable (but those named in ``constants``), parameter or load in the expression: Warp may fold it
     into a constant."""
     v = _Names(constants)
@@ -149,7 +151,7 @@ def dynamic(e: Expr, sc: Scope | None = None) -> Expr:
     with ``sc`` the loop variables in scope count as constants too (the cast is harmless where a loop is not
     unrolled)."""
     loops = frozenset(v.name for v in sc.vars if v.kind == "loop") if sc is not None else frozenset()
-    if not isinstance(e.type, Scalar) or not _is_constant(e.node, loops):
+    if not isinstance(e.type, Scalar) or not is_constant(e.node, loops):
         return e
     if not _has_identity_cast(e.type):
         return e
@@ -173,7 +175,8 @@ def clamp_into(e: Expr, lo: int, hi: int) -> Expr:
     return Expr(B.call("wp.clamp", e.node, typed_int(lo, t).node, typed_int(hi, t).node), t, lo, hi)
 
 
-def _has_binop(spelling: str, t) -> bool:
+def has_binop(spelling: str, t) -> bool:
+    """Whether the table has the binary operator ``spelling`` on two ``t`` giving a ``t``."""
     op = OPS.BY_NAME.get(OPS.BINOPS.get(spelling, ""))
     return op is not None and any(s.args == (t, t) and s.result == t for s in op.signatures)
 
@@ -181,4 +184,4 @@ def _has_binop(spelling: str, t) -> bool:
 def accumulates(t) -> bool:
     """Whether a value of type ``t`` can be summed into a slot with ``+=`` without overflow (floats,
     composites, wrapping unsigned ints; not the interval-tracked ints, not bool)."""
-    return not tracks_interval(t) and getattr(t, "kind", None) != "bool" and _has_binop("+", t)
+    return not tracks_interval(t) and getattr(t, "kind", None) != "bool" and has_binop("+", t)

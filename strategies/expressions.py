@@ -28,7 +28,7 @@ from grammar.ops import Op, Signature
 from grammar.types import BOOL, COMPONENT_NAMES, FLOAT32, INT32, Composite, Scalar, ValueType, float_valued
 
 from . import _cst as B
-from .core import (FLOAT_LITERALS, Expr, _cast_node, _cast_row, _conversion_row, _is_constant, choose, int_limit,
+from .core import (Expr, FLOAT_LITERALS, cast_node, cast_row, choose, conversion_row, int_limit, is_constant,
                    tracks_interval, typed_float, typed_int)
 from .registry import P
 from .scope import Scope
@@ -65,7 +65,7 @@ def literal_types() -> frozenset:
         for t in BY_NAME.values():
             if t in known:
                 continue
-            if isinstance(t, Scalar) and _cast_row(t) is not None:
+            if isinstance(t, Scalar) and cast_row(t) is not None:
                 known.add(t)
                 changed = True
             elif isinstance(t, Composite):
@@ -107,7 +107,7 @@ def int_literal(draw, sc: Scope, lo: int | None = None, hi: int | None = None, t
     lo = max(-m if lo is None else lo, t.min)
     hi = min(m if hi is None else hi, t.max)
     v = draw(st.integers(lo, hi))
-    node = B.int_lit(v) if t == INT32 else _cast_node(t, B.int_lit(v))
+    node = B.int_lit(v) if t == INT32 else cast_node(t, B.int_lit(v))
     return Expr(node, t, v, v, True)
 
 
@@ -234,8 +234,8 @@ def converted_leaf(draw, sc: Scope, t: ValueType) -> Expr | None:
                              key=lambda x: getattr(x, "name", ""))
             sources = [x for x in (FLOAT32, *scalars, INT32) if isinstance(x, Scalar) and x not in (t, BOOL) and (
                 _has_data(sc, x) or any(_has_data(sc, s.args[0]) for _, s in _component_rows(x)))]
-            rows = [r for r in (_conversion_row(t, x) for x in dict.fromkeys(sources)) if r is not None]
-            rows = rows or _row_components(sc, t) or [r for r in [_conversion_row(t, INT32)] if r is not None]
+            rows = [r for r in (conversion_row(t, x) for x in dict.fromkeys(sources)) if r is not None]
+            rows = rows or _row_components(sc, t) or [r for r in [conversion_row(t, INT32)] if r is not None]
             if rows:
                 op, s = rows[0] if rows[0][0].syntax != "index" else choose(draw, rows)
                 with live(sc):
@@ -444,7 +444,7 @@ def lane_leaf(draw, sc: Scope, t: ValueType) -> Expr | None:
             a = choose(draw, holders)
             k = draw(st.integers(0, a.dtype.length - 1))
             return Expr(B.subscript(B.subscript(B.name(a.name), *sc.own_slot()), B.int_lit(k)), t)
-        row = _conversion_row(t, INT32)
+        row = conversion_row(t, INT32)
         counters = [v for v in sc.of_type(INT32) if v.kind in ("tid", "loop")]
         if row is not None and counters:
             counter = Expr(B.name(choose(draw, counters).name), INT32)
@@ -664,7 +664,7 @@ def _constant(e: Expr) -> bool:
     """A literal, or a guard applied to one (``wp.abs(2.0) + 0.25``): nothing from the kernel's data."""
     if e.is_literal:
         return True
-    return _is_constant(e.node)
+    return is_constant(e.node)
 
 
 def by_name(t: ValueType, k: int) -> bool:

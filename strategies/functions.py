@@ -24,7 +24,7 @@ import hypothesis.strategies as st
 import libcst as cst
 
 from . import _cst as B
-from .core import Expr, _prefix, choose, clamp_into, dynamic, tracks_interval
+from .core import Expr, choose, clamp_into, dynamic, name_prefix, tracks_interval
 from .expressions import expression, lane_leaf, lane_uniform, literal, live, var_expr
 from .registry import P
 from .scope import Scope, Var
@@ -78,7 +78,7 @@ def call_statement(draw, sc: Scope, f: FuncSig) -> cst.BaseStatement:
         args = call_args(draw, sc, f, 1)
     names = []
     for t, (lo, hi) in zip(f.returns, f.intervals):
-        name = sc.fresh(_prefix(t))
+        name = sc.fresh(name_prefix(t))
         sc.declare(Var(name, t, "local", lo, hi) if tracks_interval(t) else Var(name, t, "local"))
         names.append(name)
     target = B.name(names[0]) if len(names) == 1 else B.names_tuple(names)

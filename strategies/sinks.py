@@ -35,7 +35,7 @@ import libcst as cst
 from grammar.types import Composite, Scalar, Struct
 
 from . import _cst as B
-from .core import _has_binop, accumulates, tracks_interval
+from .core import accumulates, has_binop, tracks_interval
 from .scope import Scope, Var
 
 
@@ -98,7 +98,7 @@ def carry_statements(sc: Scope, variables: list[Var]) -> list[cst.BaseStatement]
 
 def xor_folds(t) -> bool:
     """An int carry of a tracked type is folded with ``^`` (no overflow; see :func:`xor_closure`)."""
-    return tracks_interval(t) and _has_binop("^", t)
+    return tracks_interval(t) and has_binop("^", t)
 
 
 def xor_closure(lo: int, hi: int) -> tuple[int, int]:

@@ -35,8 +35,8 @@ import libcst as cst
 from grammar.types import BOOL, COMPONENT_NAMES, FLOAT32, INT32, Composite, Scalar, float_valued
 
 from . import _cst as B
-from .core import (Expr, _has_binop, _prefix, accumulates, choose, clamp_into, dynamic, spread_choice, tracks_interval,
-                   typed_float, typed_int)
+from .core import (Expr, accumulates, choose, clamp_into, dynamic, has_binop, name_prefix, spread_choice,
+                   tracks_interval, typed_float, typed_int)
 from .expressions import (apply_op, branch_test, by_name, element_index, enliven, expression, lane_uniform,
                           literal_types, live, render_op, wrap)
 from .functions import call_args
@@ -122,7 +122,7 @@ def declare(draw, sc: Scope) -> cst.BaseStatement:
 def declare_value(draw, sc: Scope, e: Expr) -> cst.BaseStatement:
     """``x<n> = e`` for a fresh local (an int local is wrapped into the policy's bound)."""
     t = e.type
-    name = sc.fresh(_prefix(t))
+    name = sc.fresh(name_prefix(t))
     if tracks_interval(t):
         if e.mag > sc.policy.int_var_bound:
             e = wrap(e, sc.policy.int_wrap_modulus)
@@ -169,7 +169,7 @@ def store(draw, sc: Scope) -> cst.BaseStatement | None:
     if form == "component" and isinstance(out.dtype, Composite):  # out[tid].y = x, out[tid][1] += x
         part = _component(draw, target, out.dtype)
         x = expression(draw, sc, out.dtype.scalar, _depth(draw, sc))
-        if draw(st.booleans()) and _has_binop("+", out.dtype.scalar):
+        if draw(st.booleans()) and has_binop("+", out.dtype.scalar):
             return B.aug_assign(part, "+", x.node)
         return B.assign(part, x.node)
     if form == "exchange" and out.dtype in (FLOAT32, INT32):
@@ -189,13 +189,13 @@ def _exchange(draw, sc: Scope, out, e: Expr, keep: bool = False) -> cst.BaseStat
     else:
         call = B.call("wp.atomic_exch", B.name(out.name), *own, e.node)
     if out.dtype == INT32 and keep:
-        name = sc.fresh(_prefix(INT32))
+        name = sc.fresh(name_prefix(INT32))
         lim = sc.policy.int_limit
         sc.declare(Var(name, INT32, "local", -lim, lim))
         return B.assign(B.name(name), call)
     if out.dtype != FLOAT32:
         return B.expr_stmt(call)
-    name = sc.fresh(_prefix(FLOAT32))
+    name = sc.fresh(name_prefix(FLOAT32))
     sc.declare(Var(name, FLOAT32, "local"))
     return B.assign(B.name(name), call)
 
@@ -235,7 +235,7 @@ def aug_assign(draw, sc: Scope) -> cst.BaseStatement | None:
     if not targets:
         return None
     v = choose(draw, targets)
-    ops = [o for o in ("+", "-", "*") if _has_binop(o, v.type)]
+    ops = [o for o in ("+", "-", "*") if has_binop(o, v.type)]
     if isinstance(v.type, Scalar) and v.type.is_int or sc.directed and float_valued(v.type):
         ops = [o for o in ops if o != "*"]  # a float `*=` has no correct adjoint in Warp (inplace-mul-div)
     if not ops:
@@ -488,7 +488,7 @@ def unpack(draw, sc: Scope) -> cst.BaseStatement | None:
     args = call_args(draw, sc, f, _depth(draw, sc))
     names = []
     for t, (lo, hi) in zip(f.returns, f.intervals):
-        name = sc.fresh(_prefix(t))
+        name = sc.fresh(name_prefix(t))
         sc.declare(Var(name, t, "local", lo, hi) if tracks_interval(t) else Var(name, t, "local"))
         names.append(name)
     return B.assign(B.names_tuple(names), B.call(f.name, *args))
@@ -555,7 +555,7 @@ def call_statement(draw, sc: Scope, op, sig) -> list[cst.BaseStatement]:
             chosen.uniform = False
             target = chosen.name
         else:
-            target = sc.fresh(_prefix(t))
+            target = sc.fresh(name_prefix(t))
             out.append(B.assign(B.name(target), expression(draw, sc, t, depth).node))
             sc.declare(Var(target, t, "local"))
         with live(sc):
@@ -565,7 +565,7 @@ def call_statement(draw, sc: Scope, op, sig) -> list[cst.BaseStatement]:
     arg_exprs = [guarded(draw, sc, a, op.domain(i, sig), depth) for i, a in enumerate(inputs)]
     enliven(draw, sc, op, inputs, arg_exprs, depth)
     args = [e.node for e in arg_exprs]
-    names_out = [sc.fresh(_prefix(t)) for t in results]
+    names_out = [sc.fresh(name_prefix(t)) for t in results]
     if op.returns_tuple:
         out.append(B.assign(B.names_tuple(names_out), B.call(op.spelling, *args)))
     else:
