@@ -3,7 +3,7 @@
     python benchmarks/input_corners.py [--kernels 300] [--seed 0] [--batch-size 25] [--profiles grid,attempts]
 
 For each mode (``grid``: every attempt draws the mild ``"grid"`` inputs, as before the corner profiles;
-``attempts``: the pipeline's per-attempt profiles, :func:`harness.inputs.profile_for_attempt`) the same
+``attempts``: the pipeline's per-attempt profiles, :func:`harness.oracle.inputs.profile_for_attempt`) the same
 kernels (each batch drawn from its own seed) run through the pipeline without NVRTC, and the script prints:
 verdict shares (screened, generator-error, warp-bug), gradient status shares, and for the first attempt's
 inputs: the share of kernels whose float32 reference evaluation met an exact tie at a discontinuity (a
@@ -24,11 +24,11 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import numpy as np  # noqa: E402
 
-from harness import inputs as I  # noqa: E402
+from harness.oracle import inputs as I  # noqa: E402
 from harness import pipeline as P  # noqa: E402
 from harness.generate import draw_kernels  # noqa: E402
-from harness.input_choice import first_inputs  # noqa: E402
-from harness.reference import run_reference  # noqa: E402
+from harness.oracle.input_choice import first_inputs  # noqa: E402
+from harness.oracle.reference import run_reference  # noqa: E402
 
 
 def _input_stats(kernels, profile_of) -> Counter:

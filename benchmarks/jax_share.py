@@ -22,8 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from grammar.policy import POLICIES  # noqa: E402
 from harness.generate import batch_policy, draw_kernels  # noqa: E402
-from harness.input_choice import first_inputs  # noqa: E402
-from harness.inputs import INPUT_ATTEMPTS, profile_for_attempt  # noqa: E402
+from harness.oracle.input_choice import first_inputs  # noqa: E402
+from harness.oracle.inputs import INPUT_ATTEMPTS, profile_for_attempt  # noqa: E402
 from harness.jax_render import Inexpressible, render  # noqa: E402
 from strategies.categories import CATEGORIES  # noqa: E402
 

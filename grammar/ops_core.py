@@ -100,7 +100,7 @@ OWN_SLOT_ATOMICS = frozenset({"atomic_exch", "atomic_cas"})
 #: value does not depend on the order threads run in (add then xor != xor then add)
 #: rows whose Warp 1.19 adjoint is missing although their derivative is not zero (warp/native/builtin.h
 #: adj_frac: "MISSINGADJOINT"): the gradient check leaves out a kernel evaluating one on varying data
-#: (harness.gradient), so gradient-directed kernels do not draw them
+#: (harness.oracle.gradient), so gradient-directed kernels do not draw them
 MISSING_ADJOINTS: frozenset = frozenset({"frac"})
 
 

@@ -32,7 +32,7 @@ class Policy:
     float_input_odds: int = 3
     # gradient reach: (ordinary, gradient-directed) kernel weights ((1, 0): never directed, (0, 1): always). A
     # gradient-directed kernel has a float input and a float first output, favours differentiable rows over
-    # floats, and keeps clear of what Warp 1.19 cannot differentiate (harness.gradient_limits): no while loops,
+    # floats, and keeps clear of what Warp 1.19 cannot differentiate (harness.oracle.gradient_limits): no while loops,
     # breaks, continues or for loops over a parameter (dynamic loops), no float `*=`, constant float `%`
     # divisors, additive atomics
     # (1, 1) and 5 focus rows since 0.4.0, for adjoint reach (harness.fuzz's feedback steers the focus rows; with

@@ -57,7 +57,7 @@ class Op:
     # False for piecewise-constant rows (floor, sign, comparisons...): their derivative is zero almost
     # everywhere. True when the row has a non-zero derivative almost everywhere (fmod, casts between float
     # widths and atomic min/max included); the gradient oracle records the value of piecewise-constant
-    # results to detect steps, see harness.gradient
+    # results to detect steps, see harness.oracle.gradient
     differentiable: bool = True
     family: str = "arith"  # arith | math | compare | logic | select | cast | vector | nn
     # True when the result is fully determined by IEEE rules with no rounding latitude for an
@@ -81,12 +81,12 @@ class Op:
     # semantics returns the argument's new value; ``result`` is None
     inplace: bool = False
     # a predicate with one result for every finite argument (isnan, isinf: False; isfinite: True). Inputs are
-    # finite (harness.inputs), so an `if` on it never takes one of its branches: branch tests avoid it
+    # finite (harness.oracle.inputs), so an `if` on it never takes one of its branches: branch tests avoid it
     fixed_on_finite: bool = False
     # the argument values where an implementation of the row typically goes wrong while being right elsewhere
     # (predicates in ``grammar.semantics``: ``half_corner`` for round/rint, ``tie_corner`` for comparisons and
     # min/max, ``unsigned_wrap_corner`` for a wrapping unsigned difference): a predicate ``corner(signature, *args) -> bool``. The first attempt's input
-    # choice (harness.input_choice) prefers a draw on which the row meets it
+    # choice (harness.oracle.input_choice) prefers a draw on which the row meets it
     corner: Callable | None = field(default=None, compare=False, hash=False)
     # rows implemented in Warp's language rather than as a builtin (grammar.ops_nn): the source of the
     # ``@wp.func`` of one signature, named like the spelling. A kernel using the row carries the definitions of

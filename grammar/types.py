@@ -122,7 +122,7 @@ class Array:
 class Struct:
     """A user ``@wp.struct`` type: named fields of scalar, composite or 1-D array type.
 
-    Values in the reference are :class:`harness.reference.StructValue` objects; ``warp_name`` is the class
+    Values in the reference are :class:`harness.oracle.reference.StructValue` objects; ``warp_name`` is the class
     name, which is unique per generated module (kernels rename their structs with themselves).
     """
 

@@ -65,7 +65,7 @@ def nan_conventions(k, values: dict) -> set[str]:
     NaN operand (``smoothstep``: or with equal edges)."""
     import numpy as np
 
-    from .reference import Runtime, run_reference
+    from .oracle.reference import Runtime, run_reference
 
     hit: set[str] = set()
 

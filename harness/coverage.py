@@ -175,7 +175,7 @@ class StatementCensus(cst.CSTVisitor):
 def struct_census(k) -> set[str]:
     """The struct constructs (keys of :data:`STRUCT_CONSTRUCTS`) kernel ``k`` uses."""
     from grammar.types import Array, Struct
-    from harness.reference import _tapped_transpile
+    from harness.oracle.reference import _tapped_transpile
 
     if not k.structs:
         return set()
@@ -237,7 +237,7 @@ BATCH = 10
 
 def measure(samples: int, seed: int = 0, policy: str = "default") -> dict:
     from harness.generate import draw_kernels
-    from harness.reference import ReferenceTypeError, _param_types, rows_used
+    from harness.oracle.reference import ReferenceTypeError, _param_types, rows_used
     from harness.warp_adapter import builtin_groups
 
     groups = builtin_groups()

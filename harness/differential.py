@@ -8,7 +8,7 @@ Its outputs are compared with the main build's:
   same operations in the same order at optimisation level 0), ``debug`` (module ``mode="debug"``).
 * ``tolerant`` variants may round differently: ``opt2`` (Warp's CPU default level 2; Warp passes
   ``fuse_fp=True`` to Clang, so -O2 may contract into FMA) and ``cuda`` (GPU libm, FMA). A difference is only
-  a bug when the variant's output fails the reference comparison (:func:`harness.compare.compare_outputs`)
+  a bug when the variant's output fails the reference comparison (:func:`harness.oracle.compare.compare_outputs`)
   that the main build passed.
 
 A disagreement is a ``warp-bug`` with ``Failure.kind == "differential-<variant>"``.

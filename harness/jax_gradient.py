@@ -1,9 +1,9 @@
 """The exact gradient oracle: Warp's backward pass against JAX's automatic derivative of the same kernel.
 
-The finite-difference check (:mod:`harness.gradient`) compares one number per kernel, ``v·(J u)`` from central
+The finite-difference check (:mod:`harness.oracle.gradient`) compares one number per kernel, ``v·(J u)`` from central
 differences of the reference against ``u·(Jᵀv)`` from Warp, within a tolerance that must also absorb the
 differencing error. For a kernel that check *checked* (its decisions stay put within the step along ``u``, its
-forward pass is well conditioned, the limits of :mod:`harness.gradient_limits` are left out by the same zero
+forward pass is well conditioned, the limits of :mod:`harness.oracle.gradient_limits` are left out by the same zero
 seeds and directions) and that :mod:`harness.jax_render` expresses, :func:`check` asks JAX for the derivative
 of the kernel's JAX program at the same inputs, in the program's own dtypes (the same as Warp's):
 
@@ -17,7 +17,7 @@ of the kernel's JAX program at the same inputs, in the program's own dtypes (the
   reverse mode: ``v·(J u)`` exact, against Warp's ``u·(Jᵀv)``, the dot-product test without differencing error.
 
 Before the derivative is trusted the program's outputs at these inputs must pass the reference comparison the
-Warp outputs pass (``harness.compare``): a JAX program that computes something else is never evidence against
+Warp outputs pass (``harness.oracle.compare``): a JAX program that computes something else is never evidence against
 Warp. JAX's derivative that is not finite (a masked branch JAX evaluates and Warp skips, e.g. ``sqrt`` of a
 negative value in the branch not taken: its zero cotangent times an infinite derivative) leaves the kernel
 unchecked by this oracle. Statuses: ``checked``, ``mismatch`` (a ``gradient-mismatch`` report whose expected
@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: the deviation allowed per float width of the derivative path (the width harness.gradient chose its tolerance by):
+#: the deviation allowed per float width of the derivative path (the width harness.oracle.gradient chose its tolerance by):
 #: the largest |Warp - JAX| over the elements, each relative to |JAX| + FLOOR × (the largest exact element)
 #: (measured on unpatched Warp, benchmarks/jax_gradient.py seeds 100/200/300, 82 float32 kernels: max 1.5e-6 at this
 #: floor, 3.3e-6 at a floor of 0.01; 31 float16 kernels: max 1.2e-3. JAX and Warp round differently: XLA's own
@@ -71,7 +71,7 @@ def covered_inputs(result) -> list[str]:
 
 
 def compare(result, exact: dict) -> ExactGradient:
-    """Compare Warp's gradient in ``result`` (a checked :class:`harness.gradient.GradientResult`) with ``exact``
+    """Compare Warp's gradient in ``result`` (a checked :class:`harness.oracle.gradient.GradientResult`) with ``exact``
     (:func:`harness.jax_oracle.exact_gradient`'s answer)."""
     mode, precision = exact.get("mode", ""), result.precision
     rtol = RTOLS.get(precision)
@@ -122,7 +122,7 @@ def compare(result, exact: dict) -> ExactGradient:
 
 def arbitrate(verdict: ExactGradient, warp_grads: dict, truth: dict) -> ExactGradient:
     """Decide a reverse-mode mismatch with a third, independent derivative: ``truth`` (input name -> the
-    reference's per-element central differences in high precision, :func:`harness.gradient.expected_gradients`; NaN
+    reference's per-element central differences in high precision, :func:`harness.oracle.gradient.expected_gradients`; NaN
     where it has none). JAX computes in the kernel's own float width too, and along a long chain of transcendental
     functions its rounding can move an element as far as a fault would (a 5-minute fuzz: 1.6e-4 on a float64 input
     reaching float32 ``log``/``sinh``/``quat_to_rpy``/``quat_to_axis_angle``). The mismatch stands only when JAX agrees

@@ -2,7 +2,7 @@
 
 :func:`run_program` executes a :class:`~harness.jax_render.JaxProgram` on CPU (``jax.jit``) and returns its outputs
 as numpy arrays named like the kernel's output arrays; :func:`check_against_reference` compares them with the numpy
-reference through the same conditioned comparison Warp's outputs get (:mod:`harness.compare`). A disagreement is a
+reference through the same conditioned comparison Warp's outputs get (:mod:`harness.oracle.compare`). A disagreement is a
 bug of ours (the renderer, a spelling, the reference) or of JAX, never a Warp report.
 """
 
@@ -25,7 +25,7 @@ from grammar.types import Array, Composite, Struct  # noqa: E402
 
 from .corpus import JAX_SECTION_FIELDS  # noqa: E402
 from .jax_render import JaxProgram  # noqa: E402
-from .reference import typed_ir  # noqa: E402
+from .oracle.reference import typed_ir  # noqa: E402
 
 
 def _kernel_function(source: str):
@@ -82,7 +82,7 @@ def run_program(program: JaxProgram, kernel, values: dict) -> dict[str, np.ndarr
 
 
 def check_against_reference(program: JaxProgram, kernel, values: dict, seed: int):
-    """The conditioned comparison (harness.compare.Comparison) of the program's outputs with the reference."""
+    """The conditioned comparison (harness.oracle.compare.Comparison) of the program's outputs with the reference."""
     from .pipeline import _reference_comparison
 
     actual = run_program(program, kernel, values)
@@ -284,7 +284,7 @@ def normalise_hlo(text: str) -> str:
 
 def _float_params(program: JaxProgram, kernel) -> tuple[list[str], list[str]]:
     """(names of the program's float input arrays, names of its float outputs): what the backward pass maps."""
-    from .gradient import candidates
+    from .oracle.gradient import candidates
 
     inputs, outputs = candidates(kernel.params)
     names_in = {p.name for p in inputs}

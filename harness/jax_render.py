@@ -1,7 +1,7 @@
 """The JAX backend: a generated Warp kernel as a JAX program over whole arrays.
 
 What is generated. :func:`render` reads the kernel through the reference's typed transpilation
-(:func:`harness.reference.typed_ir`: every operator, builtin and constructor already resolved to one
+(:func:`harness.oracle.reference.typed_ir`: every operator, builtin and constructor already resolved to one
 ``(row, signature)`` of the table, every local typed) and writes a standalone JAX program (imports: ``jax`` only)::
 
     def kernel(a0, out0, acc0, s0):          # the Warp kernel's parameters, same order
@@ -44,7 +44,7 @@ import libcst as cst
 from grammar import semantics_jax as J
 from grammar.types import BOOL, FLOAT32, INT32, Array, Composite, Struct, composite
 
-from .reference import CALLS, struct_types, typed_ir
+from .oracle.reference import CALLS, struct_types, typed_ir
 
 ATOMIC_KIND = {"atomic_add": "add", "atomic_sub": "add", "atomic_min": "min", "atomic_max": "max",
                "atomic_and": "and", "atomic_or": "or", "atomic_xor": "xor"}

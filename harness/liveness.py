@@ -16,8 +16,8 @@ measures it in the numpy reference alone (Warp is not called), per *use*:
   (``in if``, ``in for``, ``in while``).
 * **kernels** - a kernel is *input-independent* when its outputs are identical for two input draws.
 
-The inputs are those of the pipeline's first attempt: its profile (:func:`harness.inputs.profile_for_attempt`)
-and its coverage-guided choice among several draws (:func:`harness.input_choice.first_inputs`), so the figures
+The inputs are those of the pipeline's first attempt: its profile (:func:`harness.oracle.inputs.profile_for_attempt`)
+and its coverage-guided choice among several draws (:func:`harness.oracle.input_choice.first_inputs`), so the figures
 are those of the hunt; ``--profile`` and ``--candidates`` measure other choices.
 
 The same test (:func:`is_input_dependent`) is what :mod:`harness.pipeline` uses to drop dead kernels
@@ -43,9 +43,9 @@ from grammar.semantics import UndefinedBehaviour
 from grammar.types import Composite, float_valued
 
 from .cli import OneLineParser
-from .input_choice import CANDIDATES, first_inputs
-from .inputs import INPUT_ATTEMPTS, PROFILES, make_inputs, profile_for_attempt
-from .reference import RefArray, Runtime, StructValue, run_reference, rows_used, tapped
+from .oracle.input_choice import CANDIDATES, first_inputs
+from .oracle.inputs import INPUT_ATTEMPTS, PROFILES, make_inputs, profile_for_attempt
+from .oracle.reference import RefArray, Runtime, StructValue, run_reference, rows_used, tapped
 
 REL = 1e-3
 
@@ -281,8 +281,8 @@ class KernelLiveness:
 def kernel_liveness(k, seed: int = 0, profile: str = "attempt", candidates: int = CANDIDATES) -> KernelLiveness | None:
     """The liveness of every row use and assigned value of one kernel (None: the reference fails on it), on
     the inputs the pipeline's first attempt takes for base seed ``seed``: ``profile`` ``"attempt"`` (the
-    first attempt's profile, :func:`harness.inputs.profile_for_attempt`) or a named one, the best of
-    ``candidates`` draws (:func:`harness.input_choice.first_inputs`; 1: a single draw)."""
+    first attempt's profile, :func:`harness.oracle.inputs.profile_for_attempt`) or a named one, the best of
+    ``candidates`` draws (:func:`harness.oracle.input_choice.first_inputs`; 1: a single draw)."""
     source = k.kernel_source
     if profile == "attempt":
         profile = profile_for_attempt(0, seed, INPUT_ATTEMPTS)

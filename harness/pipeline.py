@@ -7,9 +7,9 @@
 2. **compile for the CPU**; if the module fails to build, bisect it down to the kernels that fail alone
    (verdict ``warp-bug``/``compile-error``) and rebuild the rest;
 3. **run** every kernel on seeded inputs and compare with the numpy references
-   (:mod:`harness.reference`, :mod:`harness.compare`); ill-conditioned inputs are retried with new seeds
+   (:mod:`harness.oracle.reference`, :mod:`harness.oracle.compare`); ill-conditioned inputs are retried with new seeds
    and the kernel is ``screened`` if no well-conditioned input is found; a kernel that matches then has
-   its backward pass checked (:mod:`harness.gradient`): a wrong gradient is a ``warp-bug`` with a
+   its backward pass checked (:mod:`harness.oracle.gradient`): a wrong gradient is a ``warp-bug`` with a
    ``gradient-mismatch`` failure, anything else is recorded in the record's ``gradient_*`` fields;
 4. **generate** the CPU and CUDA sources and **compile the CUDA module with NVRTC** (bisecting on failure,
    verdict ``nvrtc-error``);
@@ -47,14 +47,14 @@ from . import GENERATOR_VERSION
 from . import warp_adapter as W
 from .canonical import canonical_id
 from . import differential as D
-from .compare import Comparison, compare_outputs, exact_match
+from .oracle.compare import Comparison, compare_outputs, exact_match
 from .check_translation import output_arrays, record_tests
 from .corpus import Record, code_bytes, utc_timestamp
 from .extract import extract_all, normalise
-from .gradient import CHECKED, GradientResult, LazyGradients, check_gradient, needs_backward
-from .input_choice import choose_first, first_inputs
-from .inputs import INPUT_ATTEMPTS, make_inputs, profile_for_attempt
-from .reference import run_reference
+from .oracle.gradient import CHECKED, GradientResult, LazyGradients, check_gradient, needs_backward
+from .oracle.input_choice import choose_first, first_inputs
+from .oracle.inputs import INPUT_ATTEMPTS, make_inputs, profile_for_attempt
+from .oracle.reference import run_reference
 from .report import Failure, KernelArg
 
 NVRTC_ARCH = 90
@@ -376,7 +376,7 @@ def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options, first: tu
                   launched: dict | None = None):
     """Run one compiled kernel against the references; a KernelResult, or (comparison, seed, attempts).
     ``first``: the seed, inputs and float32 reference run of the first attempt, when already made. The first
-    attempt's inputs are chosen for coverage (:func:`harness.input_choice.first_inputs`). ``launched`` receives
+    attempt's inputs are chosen for coverage (:func:`harness.oracle.input_choice.first_inputs`). ``launched`` receives
     ``k.name -> (seed, inputs, outputs, forward status)`` of the last launch (status match, mismatch or
     screened), for the cross-release differential."""
     last: Comparison | None = None
@@ -442,7 +442,7 @@ def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options, first: tu
 
 
 def _check_gradient(k: GeneratedKernel, module, values: dict, seed: int):
-    """The gradient oracle (:mod:`harness.gradient`) on a kernel whose forward pass matched."""
+    """The gradient oracle (:mod:`harness.oracle.gradient`) on a kernel whose forward pass matched."""
     try:
         result = check_gradient(k, getattr(module, k.name), values, seed, module)
     except Exception as error:
@@ -777,7 +777,7 @@ def _jax_gradient_stage(ks, ids: dict, checked: dict, results: dict) -> None:
     """The exact gradient oracle (:mod:`harness.jax_gradient`) on every accepted kernel: its verdict goes to the
     kernel's result (``exact``); a mismatch turns the kernel into a ``gradient-mismatch`` Warp report whose
     expected gradients are JAX's."""
-    from .gradient import expected_gradients
+    from .oracle.gradient import expected_gradients
     from .jax_gradient import MISMATCH, UNCHECKED, ExactGradient, arbitrate, compare
     from .jax_oracle import jax_gradient
 

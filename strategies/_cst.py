@@ -18,7 +18,7 @@ from grammar.types import COMPONENT_INDEX
 _PARENS = {"lpar": (cst.LeftParen(),), "rpar": (cst.RightParen(),)}
 
 # The spelling <-> libcst node class of every operator a kernel may hold: the builder below writes them, and the
-# reference (harness.reference) reads them back through the inverse maps (SPELLING_OF).
+# reference (harness.oracle.reference) reads them back through the inverse maps (SPELLING_OF).
 BINARY_OPERATORS = {
     "+": cst.Add, "-": cst.Subtract, "*": cst.Multiply, "/": cst.Divide,
     "//": cst.FloorDivide, "%": cst.Modulo, "&": cst.BitAnd, "|": cst.BitOr, "^": cst.BitXor,

@@ -19,7 +19,7 @@ Guarantees (on top of those of :mod:`strategies.expressions`):
 * gradient-directed kernels (``Scope.directed``): no ``while``, ``break``, ``continue`` or ``for`` over a
   parameter (every loop unrolled), no float ``*=``, no component write of a local and no in-place builtin, no
   float ``atomic_exch`` store, only additive atomics: nothing that Warp 1.19 cannot differentiate
-  (``harness.gradient_limits``).
+  (``harness.oracle.gradient_limits``).
 
 Shrinking: statement kinds are ordered simplest first (declaration, store, assignment, augmented
 assignment, atomic, if, for, ...), blocks shrink toward one statement and nesting toward none.
@@ -362,7 +362,7 @@ def hoist_test(draw, sc: Scope, test: Expr, hoisted: list) -> Expr:
     nothing is hoisted at a helper's top level (it returns only the top-level locals nothing reads), nor in a
     loop Warp does not unroll (a ``while`` loop, a ``for`` loop over a parameter): a float local assigned
     there from what the loop changes is left out of the gradient check, and a branch on it leaves out the
-    whole kernel (:mod:`harness.gradient_limits`). Shrinks toward no hoisting."""
+    whole kernel (:mod:`harness.oracle.gradient_limits`). Shrinks toward no hoisting."""
     if not sc.policy.hoist_test_odds or sc.in_func and sc.block_depth < 2 or sc.dynamic_loops or not choose(
             draw, [False, True], [1, sc.policy.hoist_test_odds]):
         return test  # a helper returns only the top-level locals nothing reads: a hoisted one would be lost

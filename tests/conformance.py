@@ -2,7 +2,7 @@
 
 For each ``(row, signature)`` a tiny kernel loads its operands from typed input arrays, applies the row
 once, and stores the result (bool results are stored as int32 0/1). All kernels of a test file go into one
-Warp module (one build). Expected values come from :meth:`harness.reference.Runtime.call` in native
+Warp module (one build). Expected values come from :meth:`harness.oracle.reference.Runtime.call` in native
 precision - the path the fuzzer's reference takes.
 
 Usage in a test file::
@@ -33,7 +33,7 @@ from grammar.ops import Op, Signature
 from grammar.semantics import UndefinedBehaviour
 from grammar.types import BOOL, INT32, Composite, ValueType
 from harness import warp_adapter as W
-from harness.reference import Runtime
+from harness.oracle.reference import Runtime
 
 
 @dataclass

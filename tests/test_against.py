@@ -80,7 +80,7 @@ def test_a_difference_where_the_reference_cannot_decide_is_a_release_difference(
     """The decision table's third row, directly: a screened kernel whose other-release output differs."""
     from harness.pipeline import _against_stage, KernelResult
 
-    from harness.inputs import make_inputs
+    from harness.oracle.inputs import make_inputs
 
     k = next(k for k in _kernels(6) if not any(p.struct for p in k.params))
     values = make_inputs(k.params, k.dim, 1)
@@ -150,7 +150,7 @@ def test_an_older_release_is_compared_batch_by_batch(tmp_path):
 
 
 def _rows(k) -> set[str]:
-    from harness.reference import rows_used
+    from harness.oracle.reference import rows_used
 
     return rows_used(k.kernel_source)
 

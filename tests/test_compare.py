@@ -21,10 +21,11 @@ import pytest
 from hypothesis import HealthCheck, Phase, find, settings
 
 from grammar.semantics import traces_fragile
-from harness import input_choice, pipeline
+from harness import pipeline
+from harness.oracle import input_choice
 from harness import warp_adapter as W
-from harness.compare import compare_outputs, exact_match
-from harness.reference import run_reference
+from harness.oracle.compare import compare_outputs, exact_match
+from harness.oracle.reference import run_reference
 from strategies import GeneratedKernel, ParamSpec, kernels
 
 DIM = 16
@@ -376,7 +377,7 @@ def test_the_shortcut_does_not_change_which_input_the_gradient_check_gets(tmp_pa
     shows when its exclusion is switched off)."""
     import libcst as cst
 
-    from harness import gradient as G
+    from harness.oracle import gradient as G
 
     params = (array("a", "float32", "input", -2, 2), array("b", "float32", "input", -2, 2),
               array("out", "float32", "output"))
@@ -393,7 +394,7 @@ def test_the_shortcut_does_not_change_which_input_the_gradient_check_gets(tmp_pa
 
 def test_a_mismatch_is_reported_even_when_another_output_is_ill_conditioned():
     """Screening is per element: an ill-conditioned sink must not hide a clear mismatch elsewhere."""
-    from harness.compare import compare_outputs
+    from harness.oracle.compare import compare_outputs
 
     good = np.array([1.0, 2.0], dtype=np.float32)
     ill32, ill64 = np.array([1.0], dtype=np.float32), np.array([1.5])  # float32 and float64 disagree by 50 %
@@ -432,7 +433,7 @@ EULER_PARAMS = (array("a0", "float32", "input", -4, 4), array("a1", "float32", "
 def test_a_component_that_cancels_to_zero_in_the_reference_is_not_a_false_alarm(tmp_path):
     # quat_from_euler over y-x-y (a proper Euler sequence, documented: e[1] used twice): the z component is
     # an exact 0.0 in the numpy reference and about +-4e-9 from Warp (fused multiply-adds) - a fuzz false alarm
-    # until the reference's ulp perturbation of a composite followed its largest component (harness.reference)
+    # until the reference's ulp perturbation of a composite followed its largest component (harness.oracle.reference)
     rng = np.random.default_rng(3)
     a0, a1 = rng.integers(-32, 32, DIM) / 8, rng.integers(-32, 32, DIM) / 8
     a0[:2], a1[:2] = (1.0, 1.25), (-1.875, 1.875)  # found by a scan: Warp's z is about 4e-9 there

@@ -24,7 +24,7 @@ from grammar import ops as OPS
 from grammar import ops_nn as M
 from grammar.types import FLOAT64, Composite
 from harness import warp_adapter as W
-from harness.reference import Runtime
+from harness.oracle.reference import Runtime
 
 INF, NAN = math.inf, math.nan
 ROWS = group_rows(M)

@@ -31,7 +31,7 @@ from grammar.ops import BY_NAME, Op, Signature
 from grammar.semantics import EvalContext, UndefinedBehaviour, traces_fragile
 from grammar.types import BOOL, FLOAT16, FLOATS, INT32, Composite, composite
 from harness import warp_adapter as W
-from harness.reference import Runtime, run_reference
+from harness.oracle.reference import Runtime, run_reference
 
 INF, NAN = math.inf, math.nan
 N = 24  # operand tuples per case

@@ -2,7 +2,7 @@
 
 One case per (row, signature) added by :mod:`grammar.ops_scalar` (new rows and ``EXTEND`` signatures): a tiny
 kernel applies the row to array loads, and Warp's results must equal the reference's (native precision,
-through :class:`harness.reference.Runtime`). Operands are edge values inside each argument's domain (signed
+through :class:`harness.oracle.reference.Runtime`). Operands are edge values inside each argument's domain (signed
 zeros, values next to integers and half-integers, subnormals, the largest finite values, inf and NaN where
 the domain allows them, every int type's extremes) plus random ones; operand tuples whose evaluation is
 undefined behaviour are dropped by the harness. The shift operators are also run on operands *outside* their
@@ -29,7 +29,7 @@ from grammar import ops_scalar as M
 from grammar.policy import DEFAULT_POLICY
 from grammar.types import BOOL, FLOAT16, FLOAT32, FLOAT64, INT32, INT64, INTS, UINT16, Scalar
 from harness import warp_adapter as W
-from harness.reference import run_reference
+from harness.oracle.reference import run_reference
 
 INF, NAN = math.inf, math.nan
 

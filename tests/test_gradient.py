@@ -1,7 +1,7 @@
 """The gradient oracle catches wrong adjoints, leaves out exactly the documented limits, and raises no false alarm.
 
 (a) Hand-written kernels in one module (one build): smooth kernels of every statement kind the check covers are
-``checked`` and agree with Warp; each limit of :data:`harness.gradient_limits.LIMITS` is met by a kernel that
+``checked`` and agree with Warp; each limit of :data:`harness.oracle.gradient_limits.LIMITS` is met by a kernel that
 is excluded with that key, and a close variant that the limit does not cover is checked.
 
 (b) Sensitivity: Warp's gradients with one element perturbed, or with their sign flipped, become a
@@ -22,11 +22,11 @@ import libcst as cst
 import numpy as np
 import pytest
 
-from harness import gradient as G
+from harness.oracle import gradient as G
 from harness import pipeline
 from harness import warp_adapter as W
-from harness.gradient_limits import LIMITS, static_exclusions
-from harness.inputs import make_inputs
+from harness.oracle.gradient_limits import LIMITS, static_exclusions
+from harness.oracle.inputs import make_inputs
 from harness.report import render_markdown, render_reproducer
 from strategies import GeneratedKernel, ParamSpec
 
@@ -258,7 +258,7 @@ CASES = {
     # the exact ratio of smoothstep is 1 (a zero derivative); float16 rounding of lerp moves Warp's off it
     # three normalisations of a vector with equal components (layer_norm of vec2(x, x), written out): their
     # derivative along the vector is exactly zero, but float32 reverse mode forms adjoints of ~1e7 there that
-    # cancel to their rounding (a gradient-share run; harness.gradient._warp_rescaled)
+    # cancel to their rounding (a gradient-share run; harness.oracle.gradient._warp_rescaled)
     "adjoint_rounding": (_kernel("adjoint_rounding", "x = a[tid] * b[tid]\nw = wp.vec2(x, x)\n" + 3 * (
         "m = (w[0] + w[1]) / 2.0\nd = w - wp.vec2(m, m)\nw = d / wp.sqrt(wp.dot(d, d) / 2.0 + 1e-05)\n")
         + "out[tid] = x * x + w[0] - 0.5 * w[1]\n"), "excluded:adjoint-rounding"),
@@ -388,14 +388,14 @@ def test_every_limit_is_cited_and_exercised():
 
 
 def test_the_atomics_excluded_as_non_differentiable_are_those_warp_declares():
-    from harness.gradient_limits import _NON_DIFFERENTIABLE_ATOMICS
+    from harness.oracle.gradient_limits import _NON_DIFFERENTIABLE_ATOMICS
 
     declared = {name for name in W.non_differentiable_builtins() if name.startswith("atomic_")}
     assert {f"wp.{name}" for name in declared} == _NON_DIFFERENTIABLE_ATOMICS
 
 
 def test_an_offence_leaves_out_only_the_sink_slots_it_reaches():
-    from harness.gradient_limits import analyse
+    from harness.oracle.gradient_limits import analyse
 
     k = CASES["sink_slots"][0]
     inputs, outputs = G.candidates(k.params)

@@ -1,4 +1,4 @@
-"""Input profiles (harness.inputs): corner values are really drawn, and stay inside what the generator allows."""
+"""Input profiles (harness.oracle.inputs): corner values are really drawn, and stay inside what the generator allows."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from grammar.types import BY_NAME
-from harness.inputs import PROFILES, make_inputs, profile_for_attempt
+from harness.oracle.inputs import PROFILES, make_inputs, profile_for_attempt
 from strategies.kernels import ParamSpec
 
 

@@ -20,10 +20,10 @@ jax = pytest.importorskip("jax")
 from grammar import semantics_jax as J  # noqa: E402
 from grammar.types import FLOAT32, INT32, VEC3, Struct  # noqa: E402
 from harness.generate import draw_kernels  # noqa: E402
-from harness.inputs import make_inputs  # noqa: E402
+from harness.oracle.inputs import make_inputs  # noqa: E402
 from harness.jax_oracle import IsolatedChecker, check_against_reference, run_program  # noqa: E402
 from harness.jax_render import Inexpressible, render  # noqa: E402
-from harness.reference import run_reference  # noqa: E402
+from harness.oracle.reference import run_reference  # noqa: E402
 from strategies import GeneratedKernel, ParamSpec  # noqa: E402
 
 DIM = 8

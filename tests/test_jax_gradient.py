@@ -15,7 +15,7 @@ pytest.importorskip("jax")
 
 from harness import pipeline  # noqa: E402
 from harness import warp_adapter as W  # noqa: E402
-from harness.gradient import CHECKED, GradientResult  # noqa: E402
+from harness.oracle.gradient import CHECKED, GradientResult  # noqa: E402
 from harness.jax_gradient import FLOOR, MISMATCH, RTOLS, arbitrate, compare  # noqa: E402
 from test_jax import A, B, OUT, _kernel, run_without_jax  # noqa: E402
 
@@ -71,7 +71,7 @@ def test_a_leaked_gradient_where_the_exact_one_is_zero_is_a_mismatch():
 def test_inputs_a_limit_left_out_of_u_are_not_compared():
     exact = {"mode": "vjp", "grads": {"a": np.ones(4), "b": np.ones(4)}}
     r = _result({"a": np.ones(4), "b": np.full(4, 7.0)})
-    r.u["b"] = np.zeros(4)  # harness.gradient zeroes the direction of an input a limit leaves out
+    r.u["b"] = np.zeros(4)  # harness.oracle.gradient zeroes the direction of an input a limit leaves out
     assert compare(r, exact).status == CHECKED
 
 
@@ -101,7 +101,7 @@ SMOOTH = _kernel("""
     """, (A, B, OUT))
 
 # a while loop (the JAX program's lax.while_loop: forward mode); nothing it assigns lies on the derivative path
-# (Warp's backward pass does not replay dynamic loops: j would read 0 there, harness.gradient_limits "dynamic-loop")
+# (Warp's backward pass does not replay dynamic loops: j would read 0 there, harness.oracle.gradient_limits "dynamic-loop")
 LOOP = _kernel("""
     tid = wp.tid()
     x = a[tid]

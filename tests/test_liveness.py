@@ -87,7 +87,7 @@ def test_the_pipeline_drops_input_independent_kernels_before_warp(tmp_path, monk
 
 
 def test_a_negative_float_literal_is_a_literal_and_a_zero_struct_is_perturbed():
-    from harness.reference import rows_used
+    from harness.oracle.reference import rows_used
 
     # Warp folds `-c` into the constant (codegen emit_UnaryOp): no wp::neg, so no use of the neg row
     assert "neg" not in rows_used(_kernel("out[tid] = a[tid] * (-2.0)").kernel_source)
@@ -104,8 +104,8 @@ def test_a_negative_float_literal_is_a_literal_and_a_zero_struct_is_perturbed():
 
 
 def test_the_first_attempt_inputs_are_chosen_to_execute_more_of_the_kernel():
-    from harness.input_choice import executed, first_inputs
-    from harness.inputs import make_inputs
+    from harness.oracle.input_choice import executed, first_inputs
+    from harness.oracle.inputs import make_inputs
 
     # the branch runs only when the one element a[3] is above 2.5: a single draw often misses it
     k = _kernel("if a[3] > 2.5:\n    out[tid] = wp.sin(a[tid])")
@@ -127,8 +127,8 @@ def test_the_first_attempt_inputs_are_chosen_to_execute_more_of_the_kernel():
 def test_the_choice_keeps_its_runs_and_they_are_the_plain_reference_runs():
     """The pipeline takes the chosen candidate's run as its float32 run of the first attempt, and another
     candidate's outputs for the input-dependence test: both must be what the plain reference gives."""
-    from harness.input_choice import choose_first
-    from harness.reference import run_reference
+    from harness.oracle.input_choice import choose_first
+    from harness.oracle.reference import run_reference
 
     k = _kernel("if a[3] > 2.5:\n    out[tid] = wp.sin(a[tid])\nelse:\n    out[tid] = a[tid] * 0.5")
     others = 0
@@ -147,8 +147,8 @@ def test_the_choice_keeps_its_runs_and_they_are_the_plain_reference_runs():
 def test_the_choice_prefers_inputs_that_meet_a_rows_corner():
     """A faulty ``rint`` that rounds halves away from zero is right everywhere but at halves: among draws that
     execute the same statements, the first attempt takes one where ``rint`` meets a half."""
-    from harness.input_choice import executed, first_inputs
-    from harness.inputs import make_inputs
+    from harness.oracle.input_choice import executed, first_inputs
+    from harness.oracle.inputs import make_inputs
 
     k = _kernel("out[tid] = wp.rint(a[5]) + a[tid]")  # one element: a single draw is rarely a half there
     single = chosen = 0
@@ -231,7 +231,7 @@ def test_the_plain_reference_is_the_tapped_one_with_its_taps_stripped():
     construct (helpers, structs, loops, branches, in-place updates, multi-value returns)."""
     import ast
 
-    from harness.reference import _StripTaps, _tapped_transpile, transpile
+    from harness.oracle.reference import _StripTaps, _tapped_transpile, transpile
 
     stripped = 0
     for k in draw_kernels(5, 40):

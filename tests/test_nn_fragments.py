@@ -16,9 +16,9 @@ import pytest
 from grammar import ops as OPS
 from grammar.policy import DEFAULT_POLICY
 from harness.generate import draw_kernels
-from harness.inputs import make_inputs
+from harness.oracle.inputs import make_inputs
 from harness.pipeline import Options, module_source, verify_batch
-from harness.reference import rows_used, run_reference
+from harness.oracle.reference import rows_used, run_reference
 
 NN = ("gelu", "softmax", "layer_norm", "batch_norm", "attention")
 #: gradient-directed kernels favouring only the fragment rows: every kernel calls some

@@ -39,7 +39,7 @@ def test_left_out_overloads_are_never_drawn_and_the_reference_still_reads_them(t
 import json, sys
 from grammar import ops as OPS
 from harness import generate
-from harness.reference import resolve, rows_used
+from harness.oracle.reference import resolve, rows_used
 from grammar.types import BY_NAME as T
 drawn = generate.draw_kernels(5, 40)
 lerp = {tuple(str(a) for a in s.args) for op in OPS.OPS if op.name == "lerp" for s in op.signatures}

@@ -291,7 +291,7 @@ def test_atomic_rows_compute_the_new_element_value(ctx):
 
 def test_runtime_atomics_update_in_place_return_the_old_value_and_check_overflow():
     from grammar.types import INT32, Array
-    from harness.reference import RefArray, Runtime
+    from harness.oracle.reference import RefArray, Runtime
 
     runtime = Runtime(np.float32)
     ints = RefArray(np.array([5, -5], dtype=object), "acc", Array(INT32))

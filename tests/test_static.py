@@ -19,7 +19,7 @@ from hypothesis import HealthCheck, Phase, find, given, settings
 from grammar.policy import DEFAULT_POLICY
 from harness.coverage import StatementCensus
 from harness.pipeline import Options, verify_batch
-from harness.reference import ReferenceTypeError, run_reference, transpile
+from harness.oracle.reference import ReferenceTypeError, run_reference, transpile
 from strategies import kernels
 from strategies.kernels import GeneratedKernel, ParamSpec
 from strategies.static import static_bool, static_float, static_int

@@ -3,7 +3,7 @@
 * reachability: every corpus category, every row of the operator table (and every atomic) and every
   statement kind shows up in a generated kernel within a bounded number of examples (``hypothesis.find``);
 * UB freedom: the numpy reference never finds undefined behaviour in a generated kernel, whatever the inputs
-  :func:`harness.inputs.make_inputs` draws for it;
+  :func:`harness.oracle.inputs.make_inputs` draws for it;
 * shrinking: a kernel found for a property shrinks to a few lines.
 
 The reachability searches stop at the first hit and skip shrinking, so they cost a few dozen examples each.
@@ -27,8 +27,8 @@ from hypothesis.vendor.pretty import pretty
 from grammar.ops import CORE_OPS, ATOMICS, BY_NAME, OPS
 from grammar.policy import DEFAULT_POLICY, POLICIES, Policy
 from grammar.types import BOOL, BY_WARP_NAME, FLOAT32, FLOAT64, INT32, UINT16, VEC3
-from harness.inputs import make_inputs
-from harness.reference import run_reference
+from harness.oracle.inputs import make_inputs
+from harness.oracle.reference import run_reference
 from strategies import CATEGORIES, GeneratedKernel, ParamSpec, kernels
 from strategies import _cst as B
 from strategies.expressions import apply_op, branch_test
@@ -549,7 +549,7 @@ def test_kernels_mostly_have_a_float_input():
     """Without a float input array there is no derivative to check: the first input is redrawn as a float
     array with odds Policy.float_input_odds : 1 (before: 36 of 247 accepted kernels had none)."""
     from harness.generate import draw_kernels
-    from harness.gradient import candidates
+    from harness.oracle.gradient import candidates
 
     ks = draw_kernels(3, 100)
     share = sum(bool(candidates(k.params)[0]) for k in ks) / len(ks)
@@ -658,7 +658,7 @@ def test_gradient_directed_kernels_keep_clear_of_warps_adjoint_limits():
     import ast
 
     from harness.generate import draw_kernels
-    from harness.gradient_limits import static_exclusions
+    from harness.oracle.gradient_limits import static_exclusions
     from strategies.kernels import differentiable_rows
 
     always = dataclasses.replace(DEFAULT_POLICY, directed_weights=(0, 1))

@@ -20,9 +20,9 @@ from harness import pipeline
 from harness import warp_adapter as W
 from harness.canonical import canonical_id
 from harness.coverage import STRUCT_CONSTRUCTS, struct_census
-from harness.inputs import make_inputs
+from harness.oracle.inputs import make_inputs
 from harness.report import render_reproducer
-from harness.reference import run_reference
+from harness.oracle.reference import run_reference
 from strategies import GeneratedKernel, ParamSpec, kernels
 
 from reach import reach

@@ -6,7 +6,7 @@ For a kernel that passed the forward check, :func:`check_gradient`
    float width) and float output arrays ``y`` (own-slot and atomic). By-value scalar parameters are held
    fixed: Warp computes no ``.grad`` for them. Without a float input and a float output the kernel is not a
    gradient candidate;
-2. leaves out what :mod:`harness.gradient_limits` lists (documented Warp limitations, found statically),
+2. leaves out what :mod:`harness.oracle.gradient_limits` lists (documented Warp limitations, found statically),
    where it can by a zero seed on the output *units* the offending value reaches (an array, or one slot of a
    sink array: ``sink0[16]``) or a zero direction on the inputs it depends on; likewise the units a float16
    matrix/quaternion/transform reaches ("float16-composite"); the kernel is left out only when nothing
@@ -49,7 +49,7 @@ from grammar import ops as OPS
 from grammar.semantics import UndefinedBehaviour
 from grammar.types import BY_NAME, Composite, float_valued
 
-from . import warp_adapter as W
+from .. import warp_adapter as W
 from .gradient_limits import LIMITS, Analysis, analyse, unit_base, unit_slot
 from .reference import Runtime, run_reference
 
@@ -71,7 +71,7 @@ CONVERGENCE = 1e-6  # Richardson error estimate above this (relative to the deri
 DIRECTION_GRID = 8.0
 
 #: a derivative path through a float16 matrix, quaternion, transform or spatial matrix is not checked (the
-#: "float16-composite" limit of harness.gradient_limits)
+#: "float16-composite" limit of harness.oracle.gradient_limits)
 HALF_COMPOSITE_KEY = "float16-composite"
 #: ... and a float16 path whose exact derivative along u is exactly zero while Warp's is not ("float16-stationary")
 HALF_STATIONARY_KEY = "float16-stationary"
@@ -108,7 +108,7 @@ DEGENERATE_AT_TIES = ("svd3", "svd2", "eig3", "qr3")
 UNCONVERGED = ("svd3", "eig3")
 UNCONVERGED_REL = 1e-9
 
-#: what the reference's evaluation flags and the check then leaves out (limits of harness.gradient_limits)
+#: what the reference's evaluation flags and the check then leaves out (limits of harness.oracle.gradient_limits)
 EXCLUDED_FLAGS = ("float-mod", "missing-adjoint", "atomic-minmax-tie")
 
 # ---- statuses ----
@@ -151,9 +151,9 @@ def candidates(params) -> tuple[list, list]:
 
 def narrow(analysis: Analysis, inputs, outputs) -> tuple[set[str], set[str], str | None]:
     """(inputs to leave out of ``u``, output units to leave out of ``v``, the limit key when nothing is left).
-    An output unit is an array or one slot of a sink array (:meth:`~harness.gradient_limits.Analysis.units`).
+    An output unit is an array or one slot of a sink array (:meth:`~harness.oracle.gradient_limits.Analysis.units`).
 
-    Every :class:`~harness.gradient_limits.Offence` is left out by zeroing the seeds of the outputs it
+    Every :class:`~harness.oracle.gradient_limits.Offence` is left out by zeroing the seeds of the outputs it
     reaches; when that would leave no output, the offences that allow it are left out by zeroing the
     directions of the inputs they depend on instead. Kernel-wide limits leave nothing."""
     names_in, names_out = {p.name for p in inputs}, analysis.units(p.name for p in outputs)
@@ -349,7 +349,7 @@ _TINY64 = float(np.finfo(np.float64).tiny)
 
 
 def rounding_departures(k, values: dict, units, exact: dict) -> dict[str, float] | None:
-    """Per output unit (:meth:`~harness.gradient_limits.Analysis.units`), how far its values in Warp's precision
+    """Per output unit (:meth:`~harness.oracle.gradient_limits.Analysis.units`), how far its values in Warp's precision
     (the native reference, which rounds like Warp) depart from the ``exact`` ones (the high-precision
     reference's outputs): ``max |native - exact|`` over ``max |exact|`` (over float64's smallest normal for a
     unit that is exactly zero: no departure when native is zero too; a unit whose exact values lie below

@@ -86,7 +86,7 @@ def compare_outputs(
 ) -> Comparison:
     """``element_ndim``: output name -> how many trailing axes are one element's components (1 for a vector
     array, 2 for a matrix array; default 0): a component's conditioning is judged against its element's
-    largest component, as Warp's rounding of it is (see ``harness.reference.Runtime._perturb``)."""
+    largest component, as Warp's rounding of it is (see ``harness.oracle.reference.Runtime._perturb``)."""
     if fragile:
         return Comparison("ill-conditioned", reason="a discontinuity was evaluated within rounding distance")
     result = Comparison("match")
@@ -164,7 +164,7 @@ def float_tolerance(e32: np.ndarray, e64: np.ndarray, perturbed: list[np.ndarray
         rel = max(ILL_REL, ILL_EPS * float(np.finfo(dtype).eps))
         ill |= finite & ((cond > rel * scale) | (spread > rel * scale))
         # the ulp floor of a component is that of its composite's largest component, like its perturbation step
-        # (harness.reference.Runtime._perturb): the 2 perturbed runs sample the deviation, and when one run's
+        # (harness.oracle.reference.Runtime._perturb): the 2 perturbed runs sample the deviation, and when one run's
         # output perturbation cancels what it propagated (an svd3 U component fed by eig3 results moved
         # 2e-7 = 1.7 such ulps in Warp while both runs stayed within 1e-8: a 15-minute fuzz false alarm),
         # only the floor is left

@@ -1,6 +1,6 @@
 """What the gradient oracle leaves out, as data: each limit with the Warp documentation (or source) behind it.
 
-The gradient check (:mod:`harness.gradient`) compares Warp's reverse mode with a derivative of the numpy
+The gradient check (:mod:`harness.oracle.gradient`) compares Warp's reverse mode with a derivative of the numpy
 reference. It leaves a kernel out only for one of the :data:`LIMITS` below, and records which one in the
 corpus record (``gradient_status = "excluded:<key>"``, ``gradient_note``). Four kinds:
 
@@ -158,7 +158,7 @@ LIMITS: dict[str, Limit] = {
         Limit(
             "float16-composite", "mathematical",
             "a float16 matrix, quaternion, transform or spatial matrix on the derivative path, in a local or only "
-            "inside an expression (harness.reference.half_product_statements): Warp sums its "
+            "inside an expression (harness.oracle.reference.half_product_statements): Warp sums its "
             "adjoint in half precision (4-16 products per component), whose rounding the dot-product test's "
             "scale does not bound; found statically, the outputs it reaches left out (forward results are "
             "still checked)",
@@ -746,7 +746,7 @@ class _DefUse(cst.CSTVisitor):
         self.helpers = helpers
         self.helper_bits = helper_bits or {}
         # the code of the statements computing a float16 matrix/quaternion/transform/spatial matrix anywhere inside
-        # (harness.reference.half_product_statements): their targets carry HALF_COMPOSITE, named or not
+        # (harness.oracle.reference.half_product_statements): their targets carry HALF_COMPOSITE, named or not
         self.half_statements = half_statements
         self.edges: dict[str, set[str]] = {}
         self.bits: dict[str, set[int]] = {}
@@ -918,7 +918,7 @@ class Analysis:
     def half_composite(self, inputs=None, outputs=None) -> bool:
         """Whether a float16 matrix, quaternion, transform or spatial matrix lies on the derivative path (as
         for :meth:`precision`): Warp accumulates their adjoints in half precision over sums of 4-16 products,
-        whose rounding is not bounded by the dot-product test's scale (see ``harness.gradient``)."""
+        whose rounding is not bounded by the dot-product test's scale (see ``harness.oracle.gradient``)."""
         return HALF_COMPOSITE in self._path_bits(inputs, outputs)
 
     def _path_bits(self, inputs, outputs) -> set[int]:

@@ -9,8 +9,8 @@ set on a tie, so one candidate is the old single draw). Warp is then verified on
 :mod:`harness.liveness` measures liveness on the same choice, so its figures are those of the hunt.
 
 Every candidate seed is ``base_seed + j * STEP`` with ``STEP`` a multiple of
-:data:`harness.inputs.WIDE_SHARE`: each candidate has the profile the base seed has
-(:func:`harness.inputs.profile_for_attempt`), and the chosen seed, recorded as the record's
+:data:`harness.oracle.inputs.WIDE_SHARE`: each candidate has the profile the base seed has
+(:func:`harness.oracle.inputs.profile_for_attempt`), and the chosen seed, recorded as the record's
 ``input_seed``, gives back the same inputs with ``make_inputs(params, dim, seed, profile_for_attempt(0,
 seed))``. A candidate on which the reference fails (undefined behaviour, an evaluation error) is never
 chosen; when every candidate fails, the base seed's inputs are returned and the verification reports the
