@@ -52,7 +52,12 @@ def batch_policy(name: str, focus_pool: tuple[str, ...] = ()) -> Policy:
 
 def draw_kernels(seed: int, n: int, policy: Policy = DEFAULT_POLICY) -> list[GeneratedKernel]:
     """Up to ``n`` kernels drawn deterministically from ``seed``."""
-    out: list[GeneratedKernel] = []
+    return draw_values(kernels(policy), seed, n)
+
+
+def draw_values(strategy, seed: int, n: int) -> list:
+    """Up to ``n`` values of any ``strategy`` drawn deterministically from ``seed`` (as :func:`draw_kernels`)."""
+    out: list = []
 
     @settings(
         max_examples=n,
@@ -63,9 +68,9 @@ def draw_kernels(seed: int, n: int, policy: Policy = DEFAULT_POLICY) -> list[Gen
         derandomize=False,
     )
     @hypothesis.seed(seed)
-    @given(kernels(policy))
-    def _collect(kernel: GeneratedKernel) -> None:
-        out.append(kernel)
+    @given(strategy)
+    def _collect(value) -> None:
+        out.append(value)
 
     with _no_local_constants():
         _collect()

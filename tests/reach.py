@@ -13,18 +13,17 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-import hypothesis
-from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis import HealthCheck, Phase, find, settings
 
 from grammar.policy import Policy
-from harness.generate import draw_kernels
+from harness.generate import draw_kernels, draw_values
 from strategies import GeneratedKernel, kernels
 
 #: kernels in the sample of each policy
 POOL_SIZE = 300
 #: the sample's seed (fixed: the sample, and so which searches end in it, is the same on every run)
 POOL_SEED = 20261207
-#: a search the sample does not satisfy: fresh draws, no shrinking
+#: a search the sample does not satisfy (and the reachability tests' own searches): fresh draws, no shrinking
 SEARCH = settings(max_examples=1000, database=None, phases=[Phase.generate], deadline=None,
                   suppress_health_check=list(HealthCheck))
 
@@ -48,19 +47,10 @@ def reach(policy: Policy, condition: Callable[[GeneratedKernel], bool],
     return find(kernels(policy), condition, settings=search)
 
 
+
 def draws(strategy, n: int, seed: int = POOL_SEED) -> list:
-    """``n`` values of ``strategy`` drawn by Hypothesis from ``seed``. For a search for a rare form among the
-    values of a small strategy: the test profile derandomizes ``find``, and one derandomized search draws
-    correlated values (1000 ``if`` statements over a float parameter held 80 ``wp.static`` tests and none with an
-    ``else``, where 1000 drawn from a seed held 93 and 13)."""
-    out: list = []
-
-    @settings(max_examples=n, database=None, phases=[Phase.generate], deadline=None, derandomize=False,
-              suppress_health_check=list(HealthCheck))
-    @hypothesis.seed(seed)
-    @given(strategy)
-    def _collect(value) -> None:
-        out.append(value)
-
-    _collect()
-    return out
+    """``n`` values of ``strategy`` drawn by Hypothesis from ``seed`` (:func:`harness.generate.draw_values`). For a
+    search for a rare form among the values of a small strategy: the test profile derandomizes ``find``, and one
+    derandomized search draws correlated values (1000 ``if`` statements over a float parameter held 80
+    ``wp.static`` tests and none with an ``else``, where 1000 drawn from a seed held 93 and 13)."""
+    return draw_values(strategy, seed, n)

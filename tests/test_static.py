@@ -14,13 +14,12 @@ import hypothesis.strategies as st
 import libcst as cst
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis import HealthCheck, given, settings
 
 from grammar.policy import DEFAULT_POLICY
 from harness.coverage import StatementCensus
 from harness.pipeline import Options, verify_batch
 from harness.oracle.reference import ReferenceTypeError, run_reference, transpile
-from strategies import kernels
 from strategies.kernels import GeneratedKernel, ParamSpec
 from strategies.static import static_bool, static_float, static_int
 
@@ -92,8 +91,6 @@ def _kinds(k: GeneratedKernel) -> set[str]:
 
 @pytest.mark.parametrize("kind", ["for range(wp.static)", "if wp.static", "wp.static value"])
 def test_every_static_form_is_reachable(kind):
-    search = settings(max_examples=1000, database=None, phases=[Phase.generate], deadline=None,
-                      suppress_health_check=list(HealthCheck))
     # the ordinary half of the default mix (a gradient-directed kernel's main block holds two statements)
-    k = reach(replace(DEFAULT_POLICY, directed_weights=(1, 0)), lambda k: kind in _kinds(k), search)
+    k = reach(replace(DEFAULT_POLICY, directed_weights=(1, 0)), lambda k: kind in _kinds(k))
     assert kind in _kinds(k)

@@ -19,7 +19,7 @@ import re
 import libcst as cst
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, find, given, settings
+from hypothesis import HealthCheck, find, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import NoSuchExample
 from hypothesis.vendor.pretty import pretty
@@ -36,14 +36,8 @@ from strategies.scope import ArrayParam, Scope, Var
 from strategies.functions import FuncSig, call_args
 from strategies.statements import for_stmt, if_stmt
 
-from reach import draws, reach
+from reach import SEARCH, draws, reach
 
-
-#: how long a reachability search may look before the target counts as unreachable
-SEARCH = settings(
-    max_examples=1000, database=None, phases=[Phase.generate], deadline=None,
-    suppress_health_check=list(HealthCheck),
-)
 
 # ---- what a kernel contains, read off its libcst tree ----------------------------------------------------------
 

@@ -11,7 +11,7 @@ import sys
 import libcst as cst
 import numpy as np
 import pytest
-from hypothesis import HealthCheck, Phase, find, settings
+from hypothesis import find, settings
 from hypothesis.errors import NoSuchExample
 
 from grammar.policy import Policy
@@ -25,14 +25,12 @@ from harness.report import render_reproducer
 from harness.oracle.reference import run_reference
 from strategies import GeneratedKernel, ParamSpec, kernels
 
-from reach import reach
+from reach import SEARCH, reach
 
 #: kernels that nearly always declare struct types, with more struct statements than by default
 STRUCTS = Policy(struct_odds=(1, 3, 3), struct_array_field_odds=1, statement_weights=tuple(
     (kind, {"struct": 3, "field": 6}.get(kind, w)) for kind, w in Policy().statement_weights), directed_weights=(1, 0))
 #: (ordinary kernels only: a gradient-directed kernel's main block holds two statements since generator 0.5.3)
-SEARCH = settings(max_examples=1000, database=None, phases=[Phase.generate], deadline=None,
-                  suppress_health_check=list(HealthCheck))
 STRUCT_KINDS = list(STRUCT_CONSTRUCTS)
 
 
@@ -46,7 +44,7 @@ def test_every_struct_construct_is_reachable():
         return seen >= set(STRUCT_KINDS)
 
     try:
-        reach(STRUCTS, all_seen, SEARCH)
+        reach(STRUCTS, all_seen)
     except NoSuchExample:
         pass
     assert not set(STRUCT_KINDS) - seen, f"never generated: {sorted(set(STRUCT_KINDS) - seen)}"
