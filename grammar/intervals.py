@@ -7,8 +7,9 @@ without one is not generated for those types, since its result could be anything
 
 A rule takes the arguments' intervals (objects with ``lo``, ``hi``, ``mag`` = ``max(|lo|, |hi|)`` and ``type``,
 as ``strategies.core.Expr`` carries them) and returns ``(lo, hi)`` of the result. Each rule must contain every
-value Warp can compute from arguments inside their intervals (``tests/test_strategies.py`` checks generated
-int expressions against the reference's values).
+value Warp can compute from arguments inside their intervals: a rule too narrow lets a signed overflow through,
+which the reference reports as undefined behaviour (``tests/test_strategies.py``,
+``test_reference_never_finds_undefined_behaviour``).
 """
 
 from __future__ import annotations
@@ -37,7 +38,8 @@ def div(a):
 
 
 def floordiv(a):
-    """Warp's ``//`` on ints truncates like ``/`` (a divisor of magnitude >= 1)."""
+    """``a // b`` floors (the reference's Python floor division) with a divisor of magnitude >= 1: at most
+    ``max(|a|, 1)`` in magnitude (``-1 // 2`` is -1)."""
     return -max(a[0].mag, 1), max(a[0].mag, 1)
 
 

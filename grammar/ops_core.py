@@ -48,8 +48,8 @@ ROWS: tuple[Op, ...] = (
     Op("and_", "boolop", "and", (sig(B, B, B),), S.and_, family="logic"),
     Op("or_", "boolop", "or", (sig(B, B, B),), S.or_, family="logic"),
     Op("not_", "unop", "not", (sig(B, B),), S.not_, family="logic"),
-    Op("where", "call", "wp.where", (sig(F, B, F, F), sig(I, B, I, I), sig(V, B, V, V)), S.where, family="select", exact=True,
-       interval=IV.where),
+    Op("where", "call", "wp.where", (sig(F, B, F, F), sig(I, B, I, I), sig(V, B, V, V)), S.where, family="select",
+       exact=True, interval=IV.where),
     # --- scalar math ---
     Op("min", "call", "wp.min", _same(F, I, arity=2), S.min_, family="math", exact=True, corner=S.tie_corner,
        interval=IV.min_),
@@ -67,7 +67,8 @@ ROWS: tuple[Op, ...] = (
     Op("pow", "call", "wp.pow", (sig(F, F, F),), S.pow_, ("pow_base", "pow_exp"), family="math"),
     # --- conversions ---
     Op("float32", "call", "wp.float32", (sig(F, I), sig(F, F)), S.to_float32, family="cast", exact=True),
-    Op("int32", "call", "wp.int32", (sig(I, F), sig(I, I)), S.to_int32, ("cast_arg",), differentiable=False, family="cast", exact=True),
+    Op("int32", "call", "wp.int32", (sig(I, F), sig(I, I)), S.to_int32, ("cast_arg",), differentiable=False,
+       family="cast", exact=True),
     # --- vectors ---
     Op("vec3", "construct", "wp.vec3", (sig(V, F, F, F),), S.vec3, family="vector", exact=True),
     Op("dot", "call", "wp.dot", (sig(F, V, V),), S.dot, family="vector"),
@@ -98,6 +99,10 @@ ATOMICS: tuple[Op, ...] = (
 OWN_SLOT_ATOMICS = frozenset({"atomic_exch", "atomic_cas"})
 #: atomics that commute with each other: one accumulator only ever sees atomics of one class, so the final
 #: value does not depend on the order threads run in (add then xor != xor then add)
+ATOMIC_CLASSES: tuple[frozenset, ...] = (frozenset({"atomic_add", "atomic_sub"}), frozenset({"atomic_min"}),
+                                         frozenset({"atomic_max"}), frozenset({"atomic_and"}),
+                                         frozenset({"atomic_or"}), frozenset({"atomic_xor"}))
+
 #: rows whose Warp 1.19 adjoint is missing although their derivative is not zero (warp/native/builtin.h
 #: adj_frac: "MISSINGADJOINT"): the gradient check leaves out a kernel evaluating one on varying data
 #: (harness.oracle.gradient), so gradient-directed kernels do not draw them
@@ -109,9 +114,6 @@ def adjoint_missing(op: Op, signature: Signature) -> bool:
     :data:`MISSING_ADJOINTS` rows, and vector ``%`` (known_bugs/vector_mod_adjoint/)."""
     return op.name in MISSING_ADJOINTS or op.name == "mod" and not isinstance(signature.result, Scalar)
 
-ATOMIC_CLASSES: tuple[frozenset, ...] = (frozenset({"atomic_add", "atomic_sub"}), frozenset({"atomic_min"}),
-                                         frozenset({"atomic_max"}), frozenset({"atomic_and"}),
-                                         frozenset({"atomic_or"}), frozenset({"atomic_xor"}))
 
 #: the core rows take no extra signatures and define no domains of their own
 EXTEND: dict[str, tuple[Signature, ...]] = {}

@@ -11,7 +11,8 @@ Overloads follow Warp 1.19's ``builtins.py``: math on ``Float`` (float16/32/64),
 ``abs``/``sign``/``step``/``nonzero`` and arithmetic on every ``Scalar`` (floats and the eight int types),
 bitwise operators and ``bit_count`` on ``Int``, ``not`` on bool and ints, ``where`` with a bool or int
 condition, and from the "Random" group ``rand_init(seed)`` / ``rand_init(seed, offset)``: int32 seeds hashed
-into a uint32 state (exact; ``randi``/``randf``/``sample_*`` advance that state in place and are not covered). Every operand of one call has the same type (Warp's ``sametypes``). Semantics are in
+into a uint32 state (exact; ``randi``/``randf``/``sample_*`` advance that state in place and are not covered).
+Every operand of one call has the same type (Warp's ``sametypes``). Semantics are in
 :mod:`grammar.semantics_scalar` (the Warp behaviour each copies is listed there).
 
 Spellings: operators are Python syntax (``+x`` is ``pos``, ``~x`` ``invert``, ``&`` ``|`` ``^`` ``<<``

@@ -85,8 +85,9 @@ class Op:
     fixed_on_finite: bool = False
     # the argument values where an implementation of the row typically goes wrong while being right elsewhere
     # (predicates in ``grammar.semantics``: ``half_corner`` for round/rint, ``tie_corner`` for comparisons and
-    # min/max, ``unsigned_wrap_corner`` for a wrapping unsigned difference): a predicate ``corner(signature, *args) -> bool``. The first attempt's input
-    # choice (harness.oracle.input_choice) prefers a draw on which the row meets it
+    # min/max, ``unsigned_wrap_corner`` for a wrapping unsigned difference): a predicate
+    # ``corner(signature, *args) -> bool``. The first attempt's input choice (harness.oracle.input_choice) prefers
+    # a draw on which the row meets it
     corner: Callable | None = field(default=None, compare=False, hash=False)
     # rows implemented in Warp's language rather than as a builtin (grammar.ops_nn): the source of the
     # ``@wp.func`` of one signature, named like the spelling. A kernel using the row carries the definitions of

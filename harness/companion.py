@@ -7,7 +7,8 @@ requests on stdin with replies on stdout until stdin closes:
 
 * request: ``{"options": set_module_options keywords, "kernels": [(name, dim, params, inputs, source), ...]}``
   (``params``: :class:`strategies.kernels.ParamSpec` tuples; ``inputs``: name -> value, as
-  :func:`harness.oracle.inputs.make_inputs` draws them; ``source``: the kernel's definitions, helpers and structs first);
+  :func:`harness.oracle.inputs.make_inputs` draws them; ``source``: the kernel's definitions, helpers and structs
+  first);
   a kernel the build error names is left out and the others rebuilt (Warp's code generation stops at the first
   kernel it cannot parse, before Clang: a retry costs little), an error naming none builds one module per kernel;
 * first, unasked: ``{"version": ..., "ready": True, "missing_rows": [...]}`` (the table rows whose builtin the

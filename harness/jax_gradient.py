@@ -33,8 +33,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-#: the deviation allowed per float width of the derivative path (the width harness.oracle.gradient chose its tolerance by):
-#: the largest |Warp - JAX| over the elements, each relative to |JAX| + FLOOR × (the largest exact element)
+#: the deviation allowed per float width of the derivative path (the width harness.oracle.gradient chose its tolerance
+#: by): the largest |Warp - JAX| over the elements, each relative to |JAX| + FLOOR × (the largest exact element)
 #: (measured on unpatched Warp, benchmarks/jax_gradient.py seeds 100/200/300, 82 float32 kernels: max 1.5e-6 at this
 #: floor, 3.3e-6 at a floor of 0.01; 31 float16 kernels: max 1.2e-3. JAX and Warp round differently: XLA's own
 #: transcendental functions, and its CPU backend contracts a*b - c*d into a fused multiply-add)
@@ -121,13 +121,13 @@ def compare(result, exact: dict) -> ExactGradient:
 
 
 def arbitrate(verdict: ExactGradient, warp_grads: dict, truth: dict) -> ExactGradient:
-    """Decide a reverse-mode mismatch with a third, independent derivative: ``truth`` (input name -> the
-    reference's per-element central differences in high precision, :func:`harness.oracle.gradient.expected_gradients`; NaN
-    where it has none). JAX computes in the kernel's own float width too, and along a long chain of transcendental
-    functions its rounding can move an element as far as a fault would (a 5-minute fuzz: 1.6e-4 on a float64 input
-    reaching float32 ``log``/``sinh``/``quat_to_rpy``/``quat_to_axis_angle``). The mismatch stands only when JAX agrees
-    with the truth within the tolerance and Warp does not; otherwise the float32 derivative is ill-conditioned here
-    and the kernel is ``excluded:jax-rounding``."""
+    """Decide a reverse-mode mismatch with a third, independent derivative: ``truth`` (input name -> the reference's
+    per-element central differences in high precision, :func:`harness.oracle.gradient.expected_gradients`; NaN where it
+    has none). JAX computes in the kernel's own float width too, and along a long chain of transcendental functions its
+    rounding can move an element as far as a fault would (a 5-minute fuzz: 1.6e-4 on a float64 input reaching float32
+    ``log``/``sinh``/``quat_to_rpy``/``quat_to_axis_angle``). The mismatch stands only when JAX agrees with the truth
+    within the tolerance and Warp does not; otherwise the float32 derivative is ill-conditioned here and the kernel is
+    ``excluded:jax-rounding``."""
     names = [n for n in verdict.expected if n in truth]
     known = {n: np.isfinite(np.asarray(truth[n], dtype=np.float64)) for n in names}
     t = {n: np.where(known[n], np.asarray(truth[n], dtype=np.float64), 0.0) for n in names}

@@ -2,8 +2,8 @@
 
 :func:`run_program` executes a :class:`~harness.jax_render.JaxProgram` on CPU (``jax.jit``) and returns its outputs
 as numpy arrays named like the kernel's output arrays; :func:`check_against_reference` compares them with the numpy
-reference through the same conditioned comparison Warp's outputs get (:mod:`harness.oracle.compare`). A disagreement is a
-bug of ours (the renderer, a spelling, the reference) or of JAX, never a Warp report.
+reference through the same conditioned comparison Warp's outputs get (:mod:`harness.oracle.compare`). A
+disagreement is a bug of ours (the renderer, a spelling, the reference) or of JAX, never a Warp report.
 """
 
 from __future__ import annotations

@@ -101,7 +101,8 @@ SMOOTH = _kernel("""
     """, (A, B, OUT))
 
 # a while loop (the JAX program's lax.while_loop: forward mode); nothing it assigns lies on the derivative path
-# (Warp's backward pass does not replay dynamic loops: j would read 0 there, harness.oracle.gradient_limits "dynamic-loop")
+# (Warp's backward pass does not replay dynamic loops: j would read 0 there, harness.oracle.gradient_limits
+# "dynamic-loop")
 LOOP = _kernel("""
     tid = wp.tid()
     x = a[tid]

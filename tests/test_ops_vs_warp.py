@@ -7,13 +7,13 @@ stores the result. The inputs are edge cases inside each argument's domain (the 
 :class:`harness.oracle.reference.Runtime` in float32 - the same path the fuzzer's reference takes. This is the test
 that shows the reference copies Warp's semantics rather than Python's or numpy's.
 
-Tolerances: ints and bools exact; rows marked ``exact`` bit-equal up to the sign of zero; other float rows
-within 4 ulp, libm functions (sin, cos, exp, log, tanh, pow) within 8 ulp. ``dot``/``cross``/``length``/
-``normalize`` measure ulps against the sum of absolute products, since Warp may contract ``a*b + c`` into
-a fused multiply-add (module option ``fuse_fp``, on by default). Zeros compare equal whatever their sign, as
-in :mod:`harness.oracle.compare`: Warp's ``-x`` is ``0 - x`` (so ``-(0.0)`` is ``+0.0``) and its CPU ``min``/``max`` pick
-the first operand on a tie, where numpy may pick the other zero; no row of the grammar can observe the
-difference (divisors are kept away from zero), see tests/test_semantics.py.
+Tolerances: ints and bools exact; rows marked ``exact`` bit-equal up to the sign of zero; other float rows within 4 ulp,
+libm functions (sin, cos, exp, log, tanh, pow) within 8 ulp. ``dot``/``cross``/``length``/``normalize`` measure ulps
+against the sum of absolute products, since Warp may contract ``a*b + c`` into a fused multiply-add (module option
+``fuse_fp``, on by default). Zeros compare equal whatever their sign, as in :mod:`harness.oracle.compare`: Warp's ``-x``
+is ``0 - x`` (so ``-(0.0)`` is ``+0.0``) and its CPU ``min``/``max`` pick the first operand on a tie, where numpy may
+pick the other zero; no row of the grammar can observe the difference (divisors are kept away from zero), see
+tests/test_semantics.py.
 
 One module build (a few seconds); everything runs on the CPU.
 """

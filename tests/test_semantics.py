@@ -387,8 +387,8 @@ RAND_INIT_BY_WARP = [
 
 @pytest.mark.parametrize("seed, offset, one, two", RAND_INIT_BY_WARP)
 def test_rand_init_is_warps_pcg_hash_of_the_seed_bits(seed, offset, one, two):
-    """``wp.rand_init`` (the Random group's seed hash): negative seeds hash as their uint32 bits, the sum of the seed and
-    the offset's hash wraps. The conformance test compares every overload with Warp on edge values too."""
+    """``wp.rand_init`` (the Random group's seed hash): negative seeds hash as their uint32 bits, the sum of the
+    seed and the offset's hash wraps. The conformance test compares every overload with Warp on edge values too."""
     from grammar import semantics_scalar as Q
 
     assert Q.rand_init(None, seed) == one
