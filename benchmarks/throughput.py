@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from harness import warp_adapter as W  # noqa: E402
-from harness.extract import extract_all, normalise  # noqa: E402
+from harness.warp_side.extract import extract_all, normalise  # noqa: E402
 from harness.generate import draw_kernels  # noqa: E402
 from harness.pipeline import Options, verify_batch  # noqa: E402
 from grammar.policy import DEFAULT_POLICY, SMALL_POLICY, Policy  # noqa: E402

@@ -72,7 +72,7 @@ UNAVAILABLE: frozenset[str] = frozenset()
 
 def restrict(missing) -> None:
     """Leave the rows named in ``missing`` out of :data:`OPS`, the table the generator draws from: the builtins
-    an older Warp release does not have (``harness.warp_adapter.missing_rows``; none on the release the table
+    an older Warp release does not have (``harness.warp_side.warp_adapter.missing_rows``; none on the release the table
     follows). :data:`BY_NAME` keeps every row (the reference still reads any kernel). Call it before anything is
     drawn: the strategies cache what they read from the table."""
     global OPS, UNAVAILABLE
@@ -89,7 +89,7 @@ UNAVAILABLE_SIGNATURES: frozenset[str] = frozenset()
 def restrict_signatures(missing) -> None:
     """Leave the overloads keyed ``row:index`` in ``missing`` (``index``: the signature's position in its row of
     the full table, :data:`BY_NAME`) out of :data:`OPS`: those an older Warp release lacks within a builtin it has
-    (``harness.overloads``); a row left without any overload is left out whole. :data:`BY_NAME` keeps every
+    (``harness.warp_side.overloads``); a row left without any overload is left out whole. :data:`BY_NAME` keeps every
     overload. Call it before anything is drawn, like :func:`restrict`."""
     global OPS, UNAVAILABLE, UNAVAILABLE_SIGNATURES
     missing = frozenset(missing) - UNAVAILABLE_SIGNATURES

@@ -12,7 +12,7 @@ by running it on the record's inputs:
   ``@wp.kernel`` of the module), built by Warp for the CPU and launched;
 * ``cpu_forward``: a C++ forward function in the record's normalised form (names as in ``cpu_forward``); it
   replaces the function Warp generates for the record's own kernel, the module is built by Warp's CPU toolchain
-  with it, and launched (``harness.warp_adapter.compile_substituted``);
+  with it, and launched (``harness.warp_side.warp_adapter.compile_substituted``);
 * ``cuda_forward``: the same for the CUDA function; compiled with NVRTC always, launched only when a GPU is
   present (otherwise the verdict says it was compiled, not run).
 
@@ -156,7 +156,7 @@ def denormalise(candidate: str, real: str, functions) -> str:
     generated function ``real`` it replaces (hash suffixes, helper-function instance numbers): the identifier
     sequences of ``real`` (comment lines and ``#line`` directives dropped) and of its normalised form align
     one to one, which gives the mapping."""
-    from .extract import _LINE_DIRECTIVE, _SOURCE_COMMENT, normalise
+    from .warp_side.extract import _LINE_DIRECTIVE, _SOURCE_COMMENT, normalise
 
     kept = "\n".join(line for line in real.splitlines()
                      if not (_LINE_DIRECTIVE.match(line) or _SOURCE_COMMENT.match(line)))
@@ -190,7 +190,7 @@ def _launch_args(W, module, tests: dict, inputs: dict, device: str = "cpu"):
 def output_arrays(outs: dict) -> dict[str, np.ndarray]:
     """Launched output ``wp.array``s by name as numpy arrays (an array of structs as ``"<name>.<field>"``): the form
     of a record's outputs (harness.pipeline.run_warp returns it too)."""
-    from . import warp_adapter as W
+    from .warp_side import warp_adapter as W
 
     result = {}
     for name, a in outs.items():
@@ -205,8 +205,8 @@ def output_arrays(outs: dict) -> dict[str, np.ndarray]:
 def check(record: dict, candidate: str, kind: str, workdir: str | Path | None = None) -> Verdict:
     """Run ``candidate`` (of ``kind``, :data:`KINDS`) on the record's test inputs and compare its outputs with
     the record's."""
-    from . import warp_adapter as W
-    from .extract import extract_all
+    from .warp_side import warp_adapter as W
+    from .warp_side.extract import extract_all
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")

@@ -36,7 +36,7 @@ from .cli import OneLineParser
 from .corpus import MANIFEST_NAME, CorpusError, CorpusWriter
 from .pipeline import BACKENDS, VERIFY_MODES, Options
 from .pool import WorkerPool, WorkerStartupError
-from .warp_adapter import NVRTC_MODES
+from .warp_side.warp_adapter import NVRTC_MODES
 from .worker import BatchOutcome, Task, serve
 
 STATE_NAME = "collect_state.json"
@@ -200,7 +200,7 @@ def _reports(out: Path):
     """Unshrunk reports of Warp failures met while collecting go to ``<out>/failures/`` (see fuzz for shrunk ones)."""
     global _report_writer
     if _report_writer is None or _report_writer.reports_dir != out / "failures":
-        from . import warp_adapter
+        from .warp_side import warp_adapter
         from .report import ReportWriter
 
         _report_writer = ReportWriter(out / "failures", warp_adapter.diagnostics)

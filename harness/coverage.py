@@ -238,7 +238,7 @@ BATCH = 10
 def measure(samples: int, seed: int = 0, policy: str = "default") -> dict:
     from harness.generate import draw_kernels
     from harness.oracle.reference import ReferenceTypeError, _param_types, rows_used
-    from harness.warp_adapter import builtin_groups
+    from harness.warp_side.warp_adapter import builtin_groups
 
     groups = builtin_groups()
     targets = {name: g for g in GROUPS for name in groups.get(g, [])}

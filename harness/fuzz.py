@@ -6,7 +6,7 @@ processes (:mod:`harness.pool`, :mod:`harness.fuzz_worker`; ``--workers``, defau
 own Warp kernel cache). The parent keeps the canonical ids of every kernel verified so far and passes them
 to the workers, so no kernel is verified twice (Hypothesis starts every batch with the same simplest
 kernels); those are counted as ``skipped``. NVRTC runs on one batch in ``--nvrtc-every``, a variant build of the
-batch (:mod:`harness.differential`) on one in ``--differential-every``.
+batch (:mod:`harness.warp_side.differential`) on one in ``--differential-every``.
 
 * A Warp failure of any ``Failure.kind`` (mismatch, compile error, NVRTC error, gradient mismatch, and
   whatever kinds the pipeline adds) is announced at once as ``[fuzz] found <kind> after <t> s: <message>``
@@ -31,7 +31,7 @@ batch (:mod:`harness.differential`) on one in ``--differential-every``.
   row and kernel).
 
 * ``--against X.Y.Z``: each worker also builds and launches its batches with warp-lang X.Y.Z in a companion
-  process (:mod:`harness.against`; the release is installed into its cached environment before the budget
+  process (:mod:`harness.warp_side.against`; the release is installed into its cached environment before the budget
   starts, and the table rows and overloads it lacks are not drawn); a ``release-mismatch`` (the other release
   fails the reference comparison the installed one passes) or ``release-difference`` (the two differ where the
   reference cannot decide) is reported like any failure, its re-run made with the other release's Python. The
@@ -158,7 +158,7 @@ def parse_args(argv):
     p.add_argument("--nvrtc-every", type=int, default=NVRTC_EVERY,
                    help=f"compile with NVRTC one batch in N (default {NVRTC_EVERY})")
     p.add_argument("--differential-every", type=int, default=4,
-                   help="build one batch in N also in a variant configuration and compare (harness.differential; "
+                   help="build one batch in N also in a variant configuration and compare (harness.warp_side.differential; "
                    "default 4: a variant build costs about as much as the batch's own build)")
     p.add_argument("--no-differential", action="store_true",
                    help="never build a batch in a variant configuration")
@@ -169,7 +169,7 @@ def parse_args(argv):
                    help="no adjoint coverage feedback: gradient-directed kernels favour any differentiable row")
     p.add_argument("--against", metavar="X.Y.Z", default=None,
                    help="also build and launch every batch with warp-lang X.Y.Z (installed once into a cached "
-                   "environment) and report where the two releases disagree (harness.against)")
+                   "environment) and report where the two releases disagree (harness.warp_side.against)")
     p.add_argument("--jax-gradient", action="store_true",
                    help="also compare every gradient the finite-difference check checked with JAX's exact derivative "
                    "of the kernel's JAX program, element by element (harness.jax_gradient; about 1 s per checked "
@@ -214,7 +214,7 @@ class Hunt:
     """The parent's state of one fuzz run (see the module docstring)."""
 
     def __init__(self, args, scratch: str):
-        from . import warp_adapter as W
+        from .warp_side import warp_adapter as W
         from .report import ReportWriter
 
         self.args = args
@@ -249,7 +249,7 @@ class Hunt:
         self.in_flight: set[int] = set()  # batches whose outcome has not come back yet
         self.gradient: Counter = Counter()  # gradient status (checked, excluded, ...) -> accepted kernels
         self.exact: Counter = Counter()  # --jax-gradient: the exact check's status -> kernels it ran on
-        self.against: Counter = Counter()  # --against: outcome -> kernels (harness.against)
+        self.against: Counter = Counter()  # --against: outcome -> kernels (harness.warp_side.against)
         self.against_examples: list[str] = []  # the first build/launch errors of the other release
 
         def release_diagnostics(version: str) -> str:
@@ -270,7 +270,7 @@ class Hunt:
 
     def opts(self, batch_index: int, nvrtc: bool | None = None, kind: str = "") -> Options:
         """The pipeline options of a batch: NVRTC on one batch in ``--nvrtc-every``, and the differential
-        oracles on one batch in ``--differential-every`` (harness.differential: the batch is also built in
+        oracles on one batch in ``--differential-every`` (harness.warp_side.differential: the batch is also built in
         one variant configuration, chosen by content); shrinking a ``differential-<variant>`` failure keeps
         that variant. Hunting batches drop input-independent kernels before Warp is called (they test
         nothing); shrinking keeps every kernel."""
@@ -588,7 +588,7 @@ class Hunt:
             # constructors: the gradient check leaves float16 composites out), those with >= REACH_GOAL
             "adjoint_rows_at_goal": sum(1 for row in self.checkable if self.adjoint_live[row] >= REACH_GOAL),
             "adjoint_rows_checkable": len(self.checkable),
-            # --against X.Y.Z: kernels per outcome of the cross-release comparison (harness.against)
+            # --against X.Y.Z: kernels per outcome of the cross-release comparison (harness.warp_side.against)
             "against": ({"release": self.args.against, **dict(self.against.most_common()),
                          "examples": self.against_examples} if self.args.against else None),
         }
@@ -605,7 +605,7 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fuzz: error: cannot write reports to {args.reports}: {error}", file=sys.stderr)
         return 2
     if args.against:
-        from .against import UNAVAILABLE_ENV, CompanionError, check_release
+        from .warp_side.against import UNAVAILABLE_ENV, CompanionError, check_release
         from .releases import ReleaseError
 
         try:

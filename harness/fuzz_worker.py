@@ -35,7 +35,7 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from strategies import kernels as kernel_strategy
 
 from . import worker as _worker
-from . import warp_adapter as W
+from .warp_side import warp_adapter as W
 from .canonical import canonical_id
 from .generate import _no_local_constants, batch_policy, draw_kernels
 from .liveness import adjoint_reach

@@ -14,7 +14,7 @@ and falls back to doing nothing if they move.
 
 Importing this module leaves out of the generator's table the rows whose builtin the installed Warp release
 does not have (:func:`grammar.ops.restrict`; none on 1.19, the release the table follows), on an older release
-the overloads it lacks within the builtins it has (:mod:`harness.overloads`, :func:`grammar.ops.restrict_signatures`),
+the overloads it lacks within the builtins it has (:mod:`harness.warp_side.overloads`, :func:`grammar.ops.restrict_signatures`),
 and those named in ``$WARPSMITH_UNAVAILABLE_ROWS`` (``harness.fuzz --against``: what the other release lacks).
 """
 
@@ -31,12 +31,12 @@ from grammar import ops as OPS
 from grammar.policy import DEFAULT_POLICY, POLICIES, Policy
 from strategies import GeneratedKernel, kernels
 
-from . import warp_adapter as W
-from . import overloads
-from .against import UNAVAILABLE_ENV
+from .warp_side import warp_adapter as W
+from .warp_side import overloads
+from .warp_side.against import UNAVAILABLE_ENV
 
 # before anything is drawn: the rows whose builtin the installed Warp lacks (older releases) and, on a release older
-# than the table's, the overloads it lacks (probed once per release, cached: harness.overloads); plus those named
+# than the table's, the overloads it lacks (probed once per release, cached: harness.warp_side.overloads); plus those named
 # in the environment (harness.fuzz --against: what the other release lacks; ``row`` or ``row:index``)
 _NAMED = [r for r in os.environ.get(UNAVAILABLE_ENV, "").split(",") if r]
 OPS.restrict(W.missing_rows(OPS.OPS) | {r for r in _NAMED if ":" not in r})

@@ -44,13 +44,13 @@ from grammar.semantics import UndefinedBehaviour, traces_fragile
 from strategies import GeneratedKernel
 
 from . import GENERATOR_VERSION
-from . import warp_adapter as W
+from .warp_side import warp_adapter as W
 from .canonical import canonical_id
-from . import differential as D
+from .warp_side import differential as D
 from .oracle.compare import Comparison, compare_outputs, exact_match
 from .check_translation import output_arrays, record_tests
 from .corpus import Record, code_bytes, utc_timestamp
-from .extract import extract_all, normalise
+from .warp_side.extract import extract_all, normalise
 from .oracle.gradient import CHECKED, GradientResult, LazyGradients, check_gradient, needs_backward
 from .oracle.input_choice import choose_first, first_inputs
 from .oracle.inputs import INPUT_ATTEMPTS, make_inputs, profile_for_attempt
@@ -81,7 +81,7 @@ class Options:
     # accept an output identical to the float32 reference without the conditioning runs (compare.exact_match)
     exact_fast_path: bool = True
     policy: str = "default"  # the grammar.policy.POLICIES entry the kernels were drawn with (recorded)
-    # differential oracles (harness.differential.VARIANTS): batch i builds variant differential[i % n]; () = off
+    # differential oracles (harness.warp_side.differential.VARIANTS): batch i builds variant differential[i % n]; () = off
     differential: tuple[str, ...] = ()
     # a variant build compiles the backward code too (False: forward only; a variant is only ever launched forward,
     # and its backward code doubled what the build compiles)
@@ -93,7 +93,7 @@ class Options:
     # input-independent: nothing they compute depends on the data, harness.liveness); costs one reference run
     # per kernel (the first draw's run is the one the comparison uses)
     skip_input_independent: bool = False
-    # a second warp-lang release (harness.against): every kernel the main build launched is also built and
+    # a second warp-lang release (harness.warp_side.against): every kernel the main build launched is also built and
     # launched by that release, in a companion process, and the outputs compared; None = off
     against: str | None = None
     # which code the records carry (harness.collect --backend): "warp" (C++/CUDA only), "both" (plus the JAX
@@ -129,7 +129,7 @@ class BatchResult:
     timings: dict[str, float] = field(default_factory=dict)
     skipped: int = 0  # kernels left out because their record id was in skip_ids
     # Options.against: failures of the other release (its kernel's own result is unchanged) and the outcome
-    # counts of the comparison (harness.against), with the first lines of its build errors under "examples"
+    # counts of the comparison (harness.warp_side.against), with the first lines of its build errors under "examples"
     extra_failures: list = field(default_factory=list)
     against: dict = field(default_factory=dict)
 
@@ -456,7 +456,7 @@ def _check_gradient(k: GeneratedKernel, module, values: dict, seed: int):
 
 def _differential_stage(passing, workdir, opts, variant: str, checked, results) -> None:
     """Build ``passing`` with ``variant``'s options, launch each kernel on the inputs its main-build check used,
-    and turn a disagreement (:mod:`harness.differential`) into a ``differential-<variant>`` warp-bug."""
+    and turn a disagreement (:mod:`harness.warp_side.differential`) into a ``differential-<variant>`` warp-bug."""
     v = D.VARIANTS[variant]
     vopts = {"optimization_level": opts.optimization_level,
              "enable_backward": opts.enable_backward and opts.variant_backward} | v.options
@@ -506,13 +506,13 @@ def _differential_stage(passing, workdir, opts, variant: str, checked, results) 
 
 
 def _against_stage(kernels, opts: Options, launched: dict, results: dict, extra: list) -> dict:
-    """Launch ``kernels`` with release ``opts.against`` (:mod:`harness.against`) on the inputs of their last launch
+    """Launch ``kernels`` with release ``opts.against`` (:mod:`harness.warp_side.against`) on the inputs of their last launch
     here and decide each difference; returns the outcome counts. Failures of the other release go to ``extra``
     (the kernel's own result is unchanged); a main-release mismatch gets the other release's behaviour in its
     detail."""
     from grammar.ops import TABLE_RELEASE
 
-    from . import against as A
+    from .warp_side import against as A
 
     counts: Counter = Counter()
     examples: list[str] = []

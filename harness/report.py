@@ -60,12 +60,12 @@ __all__ = [
 ]
 
 KINDS = ("mismatch", "gradient-mismatch", "compile-error", "nvrtc-error", "crash",
-         # harness.fuzz --against (harness.against): the other release fails the reference comparison the main
+         # harness.fuzz --against (harness.warp_side.against): the other release fails the reference comparison the main
          # one passes; or the two releases differ where the reference cannot decide (expected: the main one's)
          "release-mismatch", "release-difference")
 #: kinds whose reproducer launches the kernel and compares its outputs with literal expected values
 _COMPARED = ("mismatch", "gradient-mismatch", "release-mismatch", "release-difference")
-DIFFERENTIAL = "differential-"  # + a harness.differential variant name: two Warp builds disagree
+DIFFERENTIAL = "differential-"  # + a harness.warp_side.differential variant name: two Warp builds disagree
 
 
 def known_kind(kind: str) -> bool:

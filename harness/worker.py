@@ -25,7 +25,7 @@ from pathlib import Path
 
 from grammar.policy import POLICIES
 
-from . import warp_adapter as W
+from .warp_side import warp_adapter as W
 from .corpus import validate_record
 from .generate import draw_kernels
 from .pipeline import Options, verify_batch

@@ -63,7 +63,7 @@ def corrupt(task, kernels) -> None:
 
 def scale_floats(name, outputs):
     """``WARPSMITH_COMPANION_HOOK=tests.fault_hooks:scale_floats``: a "release" whose every float output is off by
-    a relative 1e-3 (harness.companion applies it to each launch's outputs)."""
+    a relative 1e-3 (harness.warp_side.companion applies it to each launch's outputs)."""
     import numpy as np
 
     return {n: (v * v.dtype.type(1.001) if v.dtype.kind == "f" else v) for n, v in outputs.items()}

@@ -1,4 +1,4 @@
-"""The cross-release differential (harness.against, harness.companion, ``harness.fuzz --against``).
+"""The cross-release differential (harness.warp_side.against, harness.warp_side.companion, ``harness.fuzz --against``).
 
 The companion runs the installed release here (a control: every output identical) and, through
 ``WARPSMITH_COMPANION_HOOK``, a "release" that computes something else, which the pipeline must report: as a
@@ -37,7 +37,7 @@ def test_frames_carry_arrays_scalars_and_structured_arrays_as_bytes():
     import io
     import pickle
 
-    from harness.companion import read_frame, write_frame
+    from harness.warp_side.companion import read_frame, write_frame
 
     value = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.float16(1.5), "c": [np.int64(-3), 2.0],
              "s": np.zeros(2, dtype=[("x", "<f4"), ("v", "<f4", (3,))]), "t": ("ok", {"n": np.array([True])})}
@@ -156,7 +156,7 @@ def _rows(k) -> set[str]:
 
 
 class _Handwritten:
-    """What harness.against.nan_conventions reads of a kernel."""
+    """What harness.warp_side.against.nan_conventions reads of a kernel."""
 
     def __init__(self, body: str):
         from strategies.kernels import ParamSpec

@@ -1,4 +1,4 @@
-"""Differential oracles (harness.differential): a variant build of the same batch against the main build."""
+"""Differential oracles (harness.warp_side.differential): a variant build of the same batch against the main build."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ import textwrap
 import pytest
 
 from harness import warp_adapter as wa
-from harness.extract import ExtractionError, extract_all, extract_kernel_functions, normalise
+from harness.warp_side.extract import ExtractionError, extract_all, extract_kernel_functions, normalise
 
 # --------------------------------------------------------------------------- synthetic sources
 

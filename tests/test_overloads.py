@@ -1,4 +1,4 @@
-"""The overload probe (harness.overloads) and the generator's restriction to what a release has."""
+"""The overload probe (harness.warp_side.overloads) and the generator's restriction to what a release has."""
 
 from __future__ import annotations
 

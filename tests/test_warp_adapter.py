@@ -187,7 +187,7 @@ def test_generate_sources_after_a_cpu_build_reuses_its_builder_and_gives_the_sam
     build is not served stale."""
     import re
 
-    from harness.extract import normalise
+    from harness.warp_side.extract import normalise
     from harness.generate import draw_kernels
     from harness.pipeline import module_source, name_kernels
 

@@ -49,7 +49,7 @@ from grammar import ops as OPS
 from grammar.semantics import UndefinedBehaviour
 from grammar.types import BY_NAME, Composite, float_valued
 
-from .. import warp_adapter as W
+from ..warp_side import warp_adapter as W
 from .gradient_limits import LIMITS, Analysis, analyse, unit_base, unit_slot
 from .reference import Runtime, run_reference
 

@@ -173,7 +173,7 @@ def warp_version() -> str:
 def diagnostics() -> str:
     """The text of ``warp.print_diagnostics()``, for bug reports (releases before it existed: the Warp, Python,
     platform and NumPy versions, :func:`harness.releases.diagnostics`)."""
-    from .releases import diagnostics as child_diagnostics
+    from ..releases import diagnostics as child_diagnostics
 
     init()
     if not hasattr(wp, "print_diagnostics"):

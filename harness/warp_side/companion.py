@@ -1,6 +1,6 @@
 """A companion process running another warp-lang release: builds modules and launches kernels for a caller.
 
-``harness.fuzz --against X.Y.Z`` (:mod:`harness.against`) starts ``python -m harness.companion`` with the
+``harness.fuzz --against X.Y.Z`` (:mod:`harness.warp_side.against`) starts ``python -m harness.warp_side.companion`` with the
 Python of release X.Y.Z's cached environment (:func:`harness.releases.interpreter`, ``harness=True``) and this
 checkout on its path. The companion initialises that Warp once, with a kernel cache of its own, then answers
 requests on stdin with replies on stdout until stdin closes:
@@ -12,8 +12,8 @@ requests on stdin with replies on stdout until stdin closes:
   a kernel the build error names is left out and the others rebuilt (Warp's code generation stops at the first
   kernel it cannot parse, before Clang: a retry costs little), an error naming none builds one module per kernel;
 * first, unasked: ``{"version": ..., "ready": True, "missing_rows": [...]}`` (the table rows whose builtin the
-  release lacks, :func:`harness.warp_adapter.missing_rows`, then the ``row:index`` keys of the overloads it lacks
-  within the others, :func:`harness.overloads.release_missing`);
+  release lacks, :func:`harness.warp_side.warp_adapter.missing_rows`, then the ``row:index`` keys of the overloads it lacks
+  within the others, :func:`harness.warp_side.overloads.release_missing`);
 * reply: ``{"version": its warp-lang version, "results": {name: ("ok", outputs) | ("build-error", text) |
   ("launch-error", text)}}``: one kernel the release cannot build does not hide the others.
 
@@ -152,7 +152,7 @@ def handle(request: dict, workdir: Path, counter) -> dict:
     """Build the request's kernels in one module (without the kernels its build errors name) and launch each on
     its inputs."""
     from . import warp_adapter as W
-    from .pipeline import run_warp
+    from ..pipeline import run_warp
 
     kernels = request["kernels"]  # (name, dim, params, inputs, kernel source)
     built, failed = build_without_named(
@@ -196,7 +196,7 @@ def serve() -> int:
         stdin, stdout = sys.stdin.buffer, sys.stdout.buffer
         sys.stdout = sys.stderr  # Warp's own prints must not corrupt the frames
         # the table rows whose builtin this release lacks, and the overloads it lacks within the others (probed once
-        # per release, cached: harness.overloads): the caller can leave them out of what it draws
+        # per release, cached: harness.warp_side.overloads): the caller can leave them out of what it draws
         from .overloads import release_missing
 
         missing = sorted(W.missing_rows(OPS.BY_NAME.values())) + sorted(release_missing())
@@ -216,7 +216,7 @@ def serve() -> int:
 
 
 if __name__ == "__main__":
-    # the functions the frames name must be harness.companion's, not this __main__'s: serve from the module
-    from harness.companion import serve as _serve
+    # the functions the frames name must be harness.warp_side.companion's, not this __main__'s: serve from the module
+    from harness.warp_side.companion import serve as _serve
 
     raise SystemExit(_serve())

@@ -1,7 +1,7 @@
 """Cross-release differential: the kernels of a batch also built and launched with a second Warp release.
 
 ``harness.fuzz --against X.Y.Z`` gives every fuzz worker a :class:`Companion`: a long-lived process
-(:mod:`harness.companion`) running warp-lang X.Y.Z from its cached environment (:mod:`harness.releases`,
+(:mod:`harness.warp_side.companion`) running warp-lang X.Y.Z from its cached environment (:mod:`harness.releases`,
 installed on first use) with this checkout on its path. After the main release has checked a batch, the
 pipeline (:func:`harness.pipeline.verify_batch`, ``Options.against``) sends it every kernel the main release
 launched, with the inputs of its last verification attempt, and compares the outputs. Decisions, per kernel:
@@ -42,7 +42,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import releases
+from .. import releases
 from .companion import read_frame, write_frame
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +65,7 @@ def nan_conventions(k, values: dict) -> set[str]:
     NaN operand (``smoothstep``: or with equal edges)."""
     import numpy as np
 
-    from .oracle.reference import Runtime, run_reference
+    from ..oracle.reference import Runtime, run_reference
 
     hit: set[str] = set()
 
@@ -118,7 +118,7 @@ class Companion:
         env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "WARPSMITH_WORKER_HOOK")}
         env["PYTHONPATH"] = str(ROOT)
         self._stderr = tempfile.TemporaryFile()
-        self.proc = subprocess.Popen([self.python, "-m", "harness.companion"], stdin=subprocess.PIPE,
+        self.proc = subprocess.Popen([self.python, "-m", "harness.warp_side.companion"], stdin=subprocess.PIPE,
                                      stdout=subprocess.PIPE, stderr=self._stderr, env=env, cwd=str(ROOT),
                                      preexec_fn=_die_with_parent if sys.platform.startswith("linux") else None)
         hello = self._read(START_TIMEOUT)
