@@ -287,7 +287,7 @@ def _load_record(args, p) -> dict:
             return json.loads(text)
         except ValueError as e:
             p.error(f"{args.record}: not a JSON record ({e})")
-    from .corpus import CorpusError, read_records
+    from .store.corpus import CorpusError, read_records
 
     try:
         for r in read_records(args.corpus):

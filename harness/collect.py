@@ -33,7 +33,7 @@ from grammar.policy import POLICIES
 
 from . import GENERATOR_VERSION
 from .cli import OneLineParser
-from .corpus import MANIFEST_NAME, CorpusError, CorpusWriter
+from .store.corpus import MANIFEST_NAME, CorpusError, CorpusWriter
 from .pipeline import BACKENDS, VERIFY_MODES, Options
 from .pool import WorkerPool, WorkerStartupError
 from .warp_side.warp_adapter import NVRTC_MODES

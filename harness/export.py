@@ -13,7 +13,7 @@ reads the JSONL shards of corpus directory ``DIR`` and writes::
 ``pyarrow.parquet.read_table`` read the shards with typed columns. Every record of the corpus becomes one row with
 its fields as columns (``verification`` and ``jax`` are struct columns; the ``jax`` section's ``arguments``,
 nested lists of mixed types, and the ``tests`` section are JSON strings), plus ``shape_id``, ``cluster_id`` and ``split``
-(:mod:`harness.neardup`: near-duplicate clusters never cross splits) and ``code_bytes`` (the four generated
+(:mod:`harness.store.neardup`: near-duplicate clusters never cross splits) and ``code_bytes`` (the four generated
 functions' UTF-8 bytes). ``--keep cluster`` (or ``shape``) keeps one record per near-duplicate cluster (or per
 shape), the one with the smallest id.
 
@@ -31,8 +31,8 @@ from pathlib import Path
 
 from . import GENERATOR_VERSION
 from .cli import OneLineParser
-from .corpus import MANIFEST_NAME, RECORD_FIELDS, SCHEMA_VERSION, CorpusError, code_bytes, read_records
-from .neardup import NUM_PERM, SHINGLE, SPLIT_FRACTIONS, THRESHOLD, group, keep_one
+from .store.corpus import MANIFEST_NAME, RECORD_FIELDS, SCHEMA_VERSION, CorpusError, code_bytes, read_records
+from .store.neardup import NUM_PERM, SHINGLE, SPLIT_FRACTIONS, THRESHOLD, group, keep_one
 from .stats import PLOTS, corpus_stats, plot
 
 __all__ = ["arrow_schema", "arrow_table", "dataset_card", "export", "main"]

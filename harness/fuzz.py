@@ -436,7 +436,7 @@ class Hunt:
             self.worker_errors.append(f"batch {task.batch_index}: culprit write-up failed: {error}")
             return
         if kernel is not None:
-            from .canonical import canonical_id
+            from .store.canonical import canonical_id
             self.verified.add(canonical_id(kernel.source))
         if failure is None:  # a Python error in the worker on one kernel: a bug of ours
             self.verdicts["worker-error"] += 1

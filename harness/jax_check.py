@@ -13,7 +13,7 @@ from __future__ import annotations
 import sys
 
 from .cli import OneLineParser
-from .corpus import CorpusError, read_records
+from .store.corpus import CorpusError, read_records
 
 
 def main(argv=None) -> int:

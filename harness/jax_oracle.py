@@ -23,7 +23,7 @@ jax.config.update("jax_enable_x64", True)
 
 from grammar.types import Array, Composite, Struct  # noqa: E402
 
-from .corpus import JAX_SECTION_FIELDS  # noqa: E402
+from .store.corpus import JAX_SECTION_FIELDS  # noqa: E402
 from .jax_render import JaxProgram  # noqa: E402
 from .oracle.reference import typed_ir  # noqa: E402
 

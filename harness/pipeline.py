@@ -45,11 +45,11 @@ from strategies import GeneratedKernel
 
 from . import GENERATOR_VERSION
 from .warp_side import warp_adapter as W
-from .canonical import canonical_id
+from .store.canonical import canonical_id
 from .warp_side import differential as D
 from .oracle.compare import Comparison, compare_outputs, exact_match
 from .check_translation import output_arrays, record_tests
-from .corpus import Record, code_bytes, utc_timestamp
+from .store.corpus import Record, code_bytes, utc_timestamp
 from .warp_side.extract import extract_all, normalise
 from .oracle.gradient import CHECKED, GradientResult, LazyGradients, check_gradient, needs_backward
 from .oracle.input_choice import choose_first, first_inputs

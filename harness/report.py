@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from harness.canonical import canonical_source
+from harness.store.canonical import canonical_source
 
 __all__ = [
     "DTYPES",

@@ -26,7 +26,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .cli import OneLineParser
-from .corpus import code_bytes
+from .store.corpus import code_bytes
 
 __all__ = ["CorpusStats", "corpus_stats", "kernel_features", "main", "plot"]
 
@@ -97,7 +97,7 @@ class CorpusStats:
     warp_versions: Counter = field(default_factory=Counter)
     generator_versions: Counter = field(default_factory=Counter)
     jax_sections: int = 0
-    near_duplicates: dict | None = None  # harness.neardup figures, when datasketch is installed
+    near_duplicates: dict | None = None  # harness.store.neardup figures, when datasketch is installed
 
     def size_histogram(self) -> list[tuple[str, int]]:
         out, lo = [], 0
@@ -131,7 +131,7 @@ class CorpusStats:
 
 
 def corpus_stats(records: Iterable[dict], groups=None) -> CorpusStats:
-    """The statistics of ``records``; ``groups`` (a :class:`harness.neardup.Groups` of the same records, in
+    """The statistics of ``records``; ``groups`` (a :class:`harness.store.neardup.Groups` of the same records, in
     order) adds the near-duplicate figures."""
     s = CorpusStats()
     for r in records:
@@ -238,7 +238,7 @@ def format_table(s: dict) -> str:
 
 
 def main(argv: list[str] | None = None) -> int:
-    from .corpus import CorpusError, read_records
+    from .store.corpus import CorpusError, read_records
 
     p = OneLineParser(prog="python -m harness.stats", description="Statistics and plots of a corpus directory.")
     p.add_argument("dir", help="corpus directory (JSONL shards)")
@@ -255,7 +255,7 @@ def main(argv: list[str] | None = None) -> int:
     groups = None
     if not args.no_near_duplicates:
         try:
-            from .neardup import group
+            from .store.neardup import group
 
             groups = group([r["id"] for r in records], [r["python_source"] for r in records])
         except ImportError as e:

@@ -26,7 +26,7 @@ from pathlib import Path
 from grammar.policy import POLICIES
 
 from .warp_side import warp_adapter as W
-from .corpus import validate_record
+from .store.corpus import validate_record
 from .generate import draw_kernels
 from .pipeline import Options, verify_batch
 

@@ -74,7 +74,7 @@ def corpus_sink(request: pytest.FixtureRequest):
     if path is None:
         yield None
         return
-    from harness.corpus import CorpusWriter
+    from harness.store.corpus import CorpusWriter
 
     with CorpusWriter(path, meta={"source": "pytest", "profile": settings._current_profile}) as writer:
         yield writer

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from harness.canonical import canonical_id, canonical_source
+from harness.store.canonical import canonical_id, canonical_source
 
 TEMPLATE = '''
 import warp as wp

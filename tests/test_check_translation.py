@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 
 from harness.check_translation import check, compare, decode, encode
-from harness.corpus import validate_record
+from harness.store.corpus import validate_record
 from harness.pipeline import Options, verify_batch
 
 from test_kernels_verify import _fixed

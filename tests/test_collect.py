@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.corpus import read_records, validate_record
+from harness.store.corpus import read_records, validate_record
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -300,7 +300,7 @@ def test_collect_rejects_more_bad_arguments(tmp_path, args, message):
 
 def test_batch_names_and_ids_are_those_of_the_renamed_kernels():
     # name_kernels skips a second canonicalisation for kernels without helpers; the id must not change
-    from harness.canonical import canonical_id
+    from harness.store.canonical import canonical_id
     from harness.generate import draw_kernels
     from harness.pipeline import name_kernels
 

@@ -7,8 +7,8 @@ from pathlib import Path
 
 import pytest
 
-from harness.canonical import canonical_id
-from harness.corpus import (
+from harness.store.canonical import canonical_id
+from harness.store.corpus import (
     INDEX_NAME,
     MANIFEST_NAME,
     SCHEMA_VERSION,
@@ -370,7 +370,7 @@ def test_validate_record_flags_bad_verification(change, problem):
 WRITER_LOOP = textwrap.dedent(
     """
     import hashlib, itertools, sys
-    from harness.corpus import CorpusWriter
+    from harness.store.corpus import CorpusWriter
 
     writer = CorpusWriter(sys.argv[1], shard_max_bytes=256 * 1024, fsync_every=0, validate=False)
     print("ready", flush=True)
@@ -425,7 +425,7 @@ def test_the_tracked_sample_is_valid_under_the_current_schema():
 
 
 def test_a_jax_section_is_checked_field_by_field():
-    from harness.corpus import JAX_SECTION_FIELDS, validate_record
+    from harness.store.corpus import JAX_SECTION_FIELDS, validate_record
 
     section = {name: (types[0]() if types[0] is not bool else False) for name, types in JAX_SECTION_FIELDS.items()}
     assert validate_record(make_record(1, jax=section)) == []
@@ -437,7 +437,7 @@ def test_a_jax_section_is_checked_field_by_field():
 
 
 def test_a_tests_section_is_checked_field_by_field():
-    from harness.corpus import TESTS_FIELDS, validate_record
+    from harness.store.corpus import TESTS_FIELDS, validate_record
 
     section = {name: types[0]() for name, types in TESTS_FIELDS.items()}
     assert validate_record(make_record(1, tests=section)) == []
@@ -454,7 +454,7 @@ def test_a_record_is_built_through_the_typed_record_and_the_field_table_is_read_
     through it is valid; a field of the wrong type is still refused."""
     from dataclasses import fields
 
-    from harness.corpus import RECORD_FIELDS, Record
+    from harness.store.corpus import RECORD_FIELDS, Record
 
     assert list(RECORD_FIELDS) == [f.name for f in fields(Record)]
     record = Record(**make_record(3)).as_dict()

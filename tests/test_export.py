@@ -1,5 +1,5 @@
 """The corpus as a dataset: shape ids, near-duplicate clusters, leak-free splits, the Parquet export with its
-dataset card, and the statistics and plots (harness.neardup, harness.export, harness.stats)."""
+dataset card, and the statistics and plots (harness.store.neardup, harness.export, harness.stats)."""
 
 import json
 import random
@@ -9,14 +9,14 @@ from pathlib import Path
 
 import pytest
 
-from harness.canonical import canonical_id
-from harness.corpus import CorpusWriter
+from harness.store.canonical import canonical_id
+from harness.store.corpus import CorpusWriter
 from harness.stats import corpus_stats, kernel_features
 
 from test_corpus import make_record
 
 pytest.importorskip("datasketch", reason='the dataset extra (pip install -e ".[dataset]")')
-from harness.neardup import SPLIT_FRACTIONS, group, keep_one, shape_id, split_of  # noqa: E402
+from harness.store.neardup import SPLIT_FRACTIONS, group, keep_one, shape_id, split_of  # noqa: E402
 
 REPO_ROOT = Path(__file__).resolve().parents[1]
 

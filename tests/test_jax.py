@@ -287,7 +287,7 @@ def test_collect_with_both_backends_writes_jax_sections_that_lower_again_to_the_
                            "--workers", "1", "--batch-size", "4", "--seed", "3", "--backend", "both",
                            "--no-progress"], capture_output=True, text=True, timeout=900)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    from harness.corpus import read_records
+    from harness.store.corpus import read_records
 
     records = list(read_records(out))
     assert records and all("jax" in r for r in records)
@@ -305,7 +305,7 @@ def test_collect_with_both_backends_writes_jax_sections_that_lower_again_to_the_
     assert check.returncode == 0, check.stderr
     assert f"{len(expressible)} JAX records re-lowered to the same HLO, 0 differ" in check.stdout
     manifest = json.loads((out / "manifest.json").read_text())
-    from harness.corpus import SCHEMA_VERSION
+    from harness.store.corpus import SCHEMA_VERSION
 
     assert manifest["meta"]["backend"] == "both" and manifest["schema_version"] == SCHEMA_VERSION
     # the exact gradient oracle ran on every record whose gradient the finite-difference check checked
@@ -320,7 +320,7 @@ def test_collect_with_both_backends_writes_jax_sections_that_lower_again_to_the_
 
 def test_a_changed_stored_hlo_is_caught_by_the_relowering_check(tmp_path):
     """The re-lowering check can fail: one character of a stored forward HLO changed -> exit 1."""
-    from harness.corpus import CorpusWriter
+    from harness.store.corpus import CorpusWriter
     from harness.jax_oracle import argument_specs, lower
 
     k = CASES["masked_branches"]
@@ -336,7 +336,7 @@ def test_a_changed_stored_hlo_is_caught_by_the_relowering_check(tmp_path):
     import subprocess
     import sys
 
-    from harness.canonical import canonical_id
+    from harness.store.canonical import canonical_id
     from harness.pipeline import Options, _record
 
     record = _record(k, canonical_id(k.source), {k.name: {"forward": "x", "backward": "y"}},
@@ -379,7 +379,7 @@ def test_collect_with_the_jax_backend_alone_records_verified_jax_programs_withou
     import subprocess
     import sys
 
-    from harness.corpus import read_records, validate_record
+    from harness.store.corpus import read_records, validate_record
 
     out = tmp_path / "c"
     proc = subprocess.run([sys.executable, "-m", "harness.collect", "--out", str(out), "--target-mb", "0.02",

@@ -16,7 +16,7 @@ import pytest
 from hypothesis import given
 
 from grammar.policy import DEFAULT_POLICY
-from harness.corpus import code_bytes
+from harness.store.corpus import code_bytes
 from harness.pipeline import Options, verify_batch
 from strategies import kernels
 from strategies.kernels import GeneratedKernel, ParamSpec

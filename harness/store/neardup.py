@@ -1,6 +1,6 @@
 """Near-duplicate structure of a corpus and the splits that respect it.
 
-Records are deduplicated exactly (:mod:`harness.canonical`: the same kernel up to names and formatting is
+Records are deduplicated exactly (:mod:`harness.store.canonical`: the same kernel up to names and formatting is
 stored once), but many kernels differ from another only in a constant, or in one statement. A model evaluated on
 a test split that holds such a neighbour of a training record is tested on what it saw. This module gives every
 record two group keys and a split derived from them:
