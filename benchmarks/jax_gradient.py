@@ -13,7 +13,7 @@ checksummed before and after). ``--jobs`` configurations run at once.
 Prints, per configuration: accepted kernels, gradient checked by finite differences (FD), of those checked exactly
 by JAX (reverse / forward mode) and why the others were not; the reports: ``gradient-mismatch`` from FD,
 ``jax-gradient-mismatch`` from the exact check (FD passed those), other kinds. For the control, the distribution of
-the exact check's deviation per float width (the tolerance's margin: ``harness.jax_gradient.RTOLS``).
+the exact check's deviation per float width (the tolerance's margin: ``harness.jax_backend.gradient.RTOLS``).
 """
 
 from __future__ import annotations
@@ -111,7 +111,7 @@ def deviations(rows: list[dict]) -> None:
     """The deviation's distribution per float width and mode; in reverse mode per element floor too."""
     import numpy as np
 
-    from harness.jax_gradient import FLOOR, PROFILE_FLOORS
+    from harness.jax_backend.gradient import FLOOR, PROFILE_FLOORS
 
     for precision in (16, 32, 64):
         for mode in ("vjp", "jvp"):
@@ -129,7 +129,7 @@ def deviations(rows: list[dict]) -> None:
 
 def would_catch(label: str, rows: list[dict]) -> None:
     """Per element floor: the kernels the finite-difference check passed whose exact deviation exceeds RTOLS."""
-    from harness.jax_gradient import PROFILE_FLOORS, RTOLS
+    from harness.jax_backend.gradient import PROFILE_FLOORS, RTOLS
 
     done = [r for r in rows if r["mode"] == "vjp" and r["profile"]]
     counts = {f: sum(r["profile"][str(f)] > RTOLS[r["precision"]] for r in done) for f in PROFILE_FLOORS}

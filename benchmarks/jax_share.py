@@ -3,7 +3,7 @@
     python benchmarks/jax_share.py [--batches 8] [--seed 3000] [--policy default] [--no-run]
 
 Draws ``--batches`` batches of 12 kernels (the generator's seeded draws, ``harness.generate.draw_kernels``), renders
-each with :func:`harness.jax_render.render` and prints the expressible share per category (a kernel counts in every
+each with :func:`harness.jax_backend.render.render` and prints the expressible share per category (a kernel counts in every
 category it exercises) and the reasons of the rest (the first construct met). Unless ``--no-run``, every expressible
 kernel is run by JAX (jit, CPU, in a memory-capped child process) on its first coverage-chosen inputs and compared
 with the numpy reference by the same conditioned comparison Warp's outputs get: ``match`` / ``ill-conditioned``
@@ -24,7 +24,7 @@ from grammar.policy import POLICIES  # noqa: E402
 from harness.generate import batch_policy, draw_kernels  # noqa: E402
 from harness.oracle.input_choice import first_inputs  # noqa: E402
 from harness.oracle.inputs import INPUT_ATTEMPTS, profile_for_attempt  # noqa: E402
-from harness.jax_render import Inexpressible, render  # noqa: E402
+from harness.jax_backend.render import Inexpressible, render  # noqa: E402
 from strategies.categories import CATEGORIES  # noqa: E402
 
 
@@ -38,7 +38,7 @@ def main(argv=None) -> int:
 
     checker = None
     if not args.no_run:
-        from harness.jax_oracle import IsolatedChecker
+        from harness.jax_backend.oracle import IsolatedChecker
 
         checker = IsolatedChecker()
     per_cat = collections.defaultdict(lambda: [0, 0])

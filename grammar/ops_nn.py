@@ -15,7 +15,7 @@ rows of two mat33). Every row is smooth on every finite input (no domain): softm
 before ``exp``, the normalisations add eps = 1e-5 under the square root.
 
 Reductions over a whole array (sum, min, max, mean) are the atomic rows (``wp.atomic_add`` into a shared
-accumulator, ``harness.jax_render``'s scatter reductions), and matrix products the ``matmul`` row (``m1 * m2``):
+accumulator, ``harness.jax_backend.render``'s scatter reductions), and matrix products the ``matmul`` row (``m1 * m2``):
 not repeated here.
 """
 

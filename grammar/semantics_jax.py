@@ -1,7 +1,7 @@
 """JAX spellings of the operator table's rows: the twin of each numpy semantics function, as JAX source text.
 
 The numpy semantics (:mod:`grammar.semantics` and its ``semantics_*`` siblings) evaluate one thread's values;
-the JAX backend (:mod:`harness.jax_render`) writes a JAX program instead, so each semantics function has a
+the JAX backend (:mod:`harness.jax_backend.render`) writes a JAX program instead, so each semantics function has a
 *spelling* here with the same module and name: ``spell(sig, *args) -> str`` takes the resolved signature
 (argument and result types) and the JAX code of the arguments and returns the JAX code of the result, of
 exactly the signature's result dtype. A semantics function without a spelling makes a kernel that uses it
@@ -540,7 +540,7 @@ def _w_erfinv64(z):
     return jnp.where(jnp.isnan(z) | (z < -1.0) | (z > 1.0), jnp.nan, out)
 
 
-# the per-thread memory of harness.jax_render (struct values are dicts of fields)
+# the per-thread memory of harness.jax_backend.render (struct values are dicts of fields)
 
 
 def _w_select(m, a, b):

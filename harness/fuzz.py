@@ -172,7 +172,7 @@ def parse_args(argv):
                    "environment) and report where the two releases disagree (harness.warp_side.against)")
     p.add_argument("--jax-gradient", action="store_true",
                    help="also compare every gradient the finite-difference check checked with JAX's exact derivative "
-                   "of the kernel's JAX program, element by element (harness.jax_gradient; about 1 s per checked "
+                   "of the kernel's JAX program, element by element (harness.jax_backend.gradient; about 1 s per checked "
                    "kernel; needs the [jax] extra)")
     p.add_argument("--progress-s", type=float, default=10.0, help="seconds between progress lines (default 10)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")

@@ -97,10 +97,10 @@ class Options:
     # launched by that release, in a companion process, and the outputs compared; None = off
     against: str | None = None
     # which code the records carry (harness.collect --backend): "warp" (C++/CUDA only), "both" (plus the JAX
-    # program and its HLO, harness.jax_oracle.jax_section), "jax" (no Warp at all: the JAX program is verified
+    # program and its HLO, harness.jax_backend.oracle.jax_section), "jax" (no Warp at all: the JAX program is verified
     # against the reference instead, and only the kernels it expresses are kept)
     backend: str = "warp"
-    # the exact gradient oracle (harness.jax_gradient): Warp's gradient of every kernel the finite-difference check
+    # the exact gradient oracle (harness.jax_backend.gradient): Warp's gradient of every kernel the finite-difference check
     # checked is compared with JAX's derivative of the kernel's JAX program, where JAX expresses it (always on with
     # backend "both")
     jax_gradient: bool = False
@@ -119,7 +119,7 @@ class KernelResult:
     reason: str = ""
     record: dict | None = None
     failure: Failure | None = None
-    # Options.jax_gradient: the exact gradient oracle's verdict (harness.jax_gradient), None when it did not run
+    # Options.jax_gradient: the exact gradient oracle's verdict (harness.jax_backend.gradient), None when it did not run
     exact: object = None
 
 
@@ -759,7 +759,7 @@ def _record(k: GeneratedKernel, cid: str, cpu: dict, cuda: dict, verification: d
 def _jax_sections(ks, launched: dict, results: dict) -> None:
     """``--backend both``: each accepted record gains its ``jax`` section, made on the inputs of the kernel's last
     launch (the ones its Warp outputs matched the reference on), with the exact gradient oracle's verdict."""
-    from .jax_oracle import jax_section
+    from .jax_backend.oracle import jax_section
 
     for k in ks:
         r = results.get(k.name)
@@ -774,12 +774,12 @@ def _jax_sections(ks, launched: dict, results: dict) -> None:
 
 
 def _jax_gradient_stage(ks, ids: dict, checked: dict, results: dict) -> None:
-    """The exact gradient oracle (:mod:`harness.jax_gradient`) on every accepted kernel: its verdict goes to the
+    """The exact gradient oracle (:mod:`harness.jax_backend.gradient`) on every accepted kernel: its verdict goes to the
     kernel's result (``exact``); a mismatch turns the kernel into a ``gradient-mismatch`` Warp report whose
     expected gradients are JAX's."""
     from .oracle.gradient import expected_gradients
-    from .jax_gradient import MISMATCH, UNCHECKED, ExactGradient, arbitrate, compare
-    from .jax_oracle import jax_gradient
+    from .jax_backend.gradient import MISMATCH, UNCHECKED, ExactGradient, arbitrate, compare
+    from .jax_backend.oracle import jax_gradient
 
     for k in ks:
         r = results.get(k.name)
@@ -817,7 +817,7 @@ def _jax_only_stage(ks, opts, ids, results, timings) -> None:
     """``--backend jax``: no Warp. Each kernel JAX expresses is run by JAX on its first coverage-chosen inputs and
     compared with the reference; a match gives a record whose Warp fields are empty and whose ``jax`` section holds
     the program and its HLO (a screened input or a JAX failure gives none)."""
-    from .jax_oracle import jax_section
+    from .jax_backend.oracle import jax_section
 
     now = utc_timestamp()
     for k in ks:
@@ -947,7 +947,7 @@ def _jax_gradient_failure(k, values, result: GradientResult, exact, seed: int) -
     if exact.mode == "vjp":
         failure.expected = {f"{n}.grad": np.asarray(g).astype(np.asarray(result.warp_grads[n]).dtype)
                             for n, g in exact.expected.items()}
-        from .jax_gradient import FLOOR
+        from .jax_backend.gradient import FLOOR
 
         scale = max((float(np.max(np.abs(g), initial=0.0)) for g in exact.expected.values()), default=0.0)
         failure.tolerance = {"rtol": exact.tolerance, "atol": exact.tolerance * FLOOR * scale}  # the check's own

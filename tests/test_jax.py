@@ -1,4 +1,4 @@
-"""The JAX backend (harness.jax_render) and JAX as a second oracle (harness.jax_oracle).
+"""The JAX backend (harness.jax_backend.render) and JAX as a second oracle (harness.jax_backend.oracle).
 
 Hand-written kernels cover each translation rule (masked branches, unrolled loops with break/continue, dynamic
 loops, helpers with early returns, own-slot and sink stores, atomics, structs, 2-D launches) and must agree with
@@ -21,8 +21,8 @@ from grammar import semantics_jax as J  # noqa: E402
 from grammar.types import FLOAT32, INT32, VEC3, Struct  # noqa: E402
 from harness.generate import draw_kernels  # noqa: E402
 from harness.oracle.inputs import make_inputs  # noqa: E402
-from harness.jax_oracle import IsolatedChecker, check_against_reference, run_program  # noqa: E402
-from harness.jax_render import Inexpressible, render  # noqa: E402
+from harness.jax_backend.oracle import IsolatedChecker, check_against_reference, run_program  # noqa: E402
+from harness.jax_backend.render import Inexpressible, render  # noqa: E402
 from harness.oracle.reference import run_reference  # noqa: E402
 from strategies import GeneratedKernel, ParamSpec  # noqa: E402
 
@@ -321,7 +321,7 @@ def test_collect_with_both_backends_writes_jax_sections_that_lower_again_to_the_
 def test_a_changed_stored_hlo_is_caught_by_the_relowering_check(tmp_path):
     """The re-lowering check can fail: one character of a stored forward HLO changed -> exit 1."""
     from harness.store.corpus import CorpusWriter
-    from harness.jax_oracle import argument_specs, lower
+    from harness.jax_backend.oracle import argument_specs, lower
 
     k = CASES["masked_branches"]
     program = render(k)

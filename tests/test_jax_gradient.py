@@ -1,4 +1,4 @@
-"""The exact gradient oracle (harness.jax_gradient): Warp's gradient against JAX's derivative of the kernel.
+"""The exact gradient oracle (harness.jax_backend.gradient): Warp's gradient against JAX's derivative of the kernel.
 
 The comparison itself (element by element in reverse mode, the dot product in forward mode, the refusals) is tested
 on hand-made gradients; end to end, a kernel's Warp gradient must agree with JAX's, and a wrong gradient that the
@@ -16,7 +16,7 @@ pytest.importorskip("jax")
 from harness import pipeline  # noqa: E402
 from harness import warp_adapter as W  # noqa: E402
 from harness.oracle.gradient import CHECKED, GradientResult  # noqa: E402
-from harness.jax_gradient import FLOOR, MISMATCH, RTOLS, arbitrate, compare  # noqa: E402
+from harness.jax_backend.gradient import FLOOR, MISMATCH, RTOLS, arbitrate, compare  # noqa: E402
 from test_jax import A, B, OUT, _kernel, run_without_jax  # noqa: E402
 
 

@@ -87,8 +87,8 @@ def test_the_rows_are_drawn_by_the_default_mix():
 
 def test_jax_expresses_the_fragments_and_agrees_with_the_reference(kernels):
     pytest.importorskip("jax")
-    from harness.jax_oracle import IsolatedChecker
-    from harness.jax_render import Inexpressible, render
+    from harness.jax_backend.oracle import IsolatedChecker
+    from harness.jax_backend.render import Inexpressible, render
 
     checker = IsolatedChecker()
     statuses = []

@@ -900,7 +900,7 @@ def tapped(kernel_source: str):
 def typed_ir(kernel_source: str) -> tuple[str, dict[str, dict], dict[str, tuple]]:
     """The transpiled reference source (every row use resolved to ``R.f[i]``, i.e. ``CALLS[i]``), the local types
     per function, and each ``@wp.func`` helper's (parameter types, result type): what the JAX backend
-    (harness.jax_render) translates. Read-only: shared with the reference's own cache."""
+    (harness.jax_backend.render) translates. Read-only: shared with the reference's own cache."""
     code, t = _transpile(kernel_source)
     return code, t.envs, t.funcs
 

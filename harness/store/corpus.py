@@ -57,7 +57,7 @@ __all__ = [
 ]
 
 SCHEMA_VERSION = 5  # 2: verification gains gradient_status and gradient_note; 3: the optional jax section;
-#: 4: the jax section gains gradient_status and gradient_note (the exact gradient oracle, harness.jax_gradient);
+#: 4: the jax section gains gradient_status and gradient_note (the exact gradient oracle, harness.jax_backend.gradient);
 #: 5: the tests section (the verified inputs and outputs, harness.check_translation) and verification.code_bytes
 INDEX_NAME = "index.txt"
 MANIFEST_NAME = "manifest.json"
@@ -109,7 +109,7 @@ VERIFICATION_FIELDS: dict[str, tuple[type, ...]] = {
     "gradient_status": (str,),
     "gradient_note": (str,),
 }
-#: the optional ``jax`` section (``collect --backend both|jax``, harness.jax_oracle makes it; corpus/README.md)
+#: the optional ``jax`` section (``collect --backend both|jax``, harness.jax_backend.oracle makes it; corpus/README.md)
 JAX_SECTION_FIELDS: dict[str, tuple[type, ...]] = {
     "expressible": (bool,),
     "reason": (str,),

@@ -1,6 +1,6 @@
-"""JAX as a second oracle: the JAX program of a kernel (harness.jax_render) run on the kernel's inputs.
+"""JAX as a second oracle: the JAX program of a kernel (harness.jax_backend.render) run on the kernel's inputs.
 
-:func:`run_program` executes a :class:`~harness.jax_render.JaxProgram` on CPU (``jax.jit``) and returns its outputs
+:func:`run_program` executes a :class:`~harness.jax_backend.render.JaxProgram` on CPU (``jax.jit``) and returns its outputs
 as numpy arrays named like the kernel's output arrays; :func:`check_against_reference` compares them with the numpy
 reference through the same conditioned comparison Warp's outputs get (:mod:`harness.oracle.compare`). A
 disagreement is a bug of ours (the renderer, a spelling, the reference) or of JAX, never a Warp report.
@@ -23,9 +23,9 @@ jax.config.update("jax_enable_x64", True)
 
 from grammar.types import Array, Composite, Struct  # noqa: E402
 
-from .store.corpus import JAX_SECTION_FIELDS  # noqa: E402
-from .jax_render import JaxProgram  # noqa: E402
-from .oracle.reference import typed_ir  # noqa: E402
+from ..store.corpus import JAX_SECTION_FIELDS  # noqa: E402
+from .render import JaxProgram  # noqa: E402
+from ..oracle.reference import typed_ir  # noqa: E402
 
 
 def _kernel_function(source: str):
@@ -83,7 +83,7 @@ def run_program(program: JaxProgram, kernel, values: dict) -> dict[str, np.ndarr
 
 def check_against_reference(program: JaxProgram, kernel, values: dict, seed: int):
     """The conditioned comparison (harness.oracle.compare.Comparison) of the program's outputs with the reference."""
-    from .pipeline import _reference_comparison
+    from ..pipeline import _reference_comparison
 
     actual = run_program(program, kernel, values)
     return _reference_comparison(kernel, values, actual, seed)[0], actual
@@ -91,7 +91,7 @@ def check_against_reference(program: JaxProgram, kernel, values: dict, seed: int
 
 
 # ---- isolation: XLA's CPU compiler can exhaust memory on a rare program (a std::bad_alloc abort, measured on one
-# generated kernel in about a hundred): checks run in a child process (``python -m harness.jax_oracle``, frames of
+# generated kernel in about a hundred): checks run in a child process (``python -m harness.jax_backend.oracle``, frames of
 # harness.warp_side.companion over its stdin/stdout; a plain subprocess, so that collect's daemonic workers may start one)
 # with an address-space cap, and a child that dies takes only its kernel with it.
 
@@ -118,7 +118,7 @@ def _check_in_child(program: JaxProgram, kernel, values: dict, seed: int):
 
 
 def exact_gradient(program: JaxProgram, kernel, values: dict, v: dict, u: dict) -> dict:
-    """JAX's derivative of the program at ``values``, for the gradient check of :mod:`harness.jax_gradient`.
+    """JAX's derivative of the program at ``values``, for the gradient check of :mod:`harness.jax_backend.gradient`.
 
     ``v``: float output name -> cotangent (the seeds Warp's backward got); ``u``: float input name -> direction.
     Returns ``{"mode": "vjp", "grads": {input: Jᵀv}}`` (reverse mode, every float input element), or, for a program
@@ -146,7 +146,7 @@ def exact_gradient(program: JaxProgram, kernel, values: dict, v: dict, u: dict) 
 
 
 def _gradient_in_child(kernel, values: dict, v: dict, u: dict) -> dict:
-    from .jax_render import Inexpressible, render
+    from .render import Inexpressible, render
 
     try:
         program = render(kernel)
@@ -172,12 +172,12 @@ class IsolatedChecker:
         import subprocess
         import sys
 
-        from .warp_side.companion import read_frame, write_frame
+        from ..warp_side.companion import read_frame, write_frame
 
         if self.proc is None or self.proc.poll() is not None:
             root = str(Path(__file__).resolve().parents[1])
             env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
-            self.proc = subprocess.Popen([sys.executable, "-m", "harness.jax_oracle"], stdin=subprocess.PIPE,
+            self.proc = subprocess.Popen([sys.executable, "-m", "harness.jax_backend.oracle"], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)
         try:
             write_frame(self.proc.stdin, request)
@@ -237,7 +237,7 @@ def _serve() -> int:
     import sys
     import traceback
 
-    from .warp_side.companion import read_frame, write_frame
+    from ..warp_side.companion import read_frame, write_frame
 
     _child_setup()
     handlers = {"check": _check_in_child, "section": _section_in_child, "gradient": _gradient_in_child}
@@ -284,7 +284,7 @@ def normalise_hlo(text: str) -> str:
 
 def _float_params(program: JaxProgram, kernel) -> tuple[list[str], list[str]]:
     """(names of the program's float input arrays, names of its float outputs): what the backward pass maps."""
-    from .oracle.gradient import candidates
+    from ..oracle.gradient import candidates
 
     inputs, outputs = candidates(kernel.params)
     names_in = {p.name for p in inputs}
@@ -357,7 +357,7 @@ def _empty_section() -> dict:
 
 
 def _section_in_child(kernel, values: dict, seed: int) -> dict:
-    from .jax_render import Inexpressible, render
+    from .render import Inexpressible, render
 
     section = _empty_section()
     try:

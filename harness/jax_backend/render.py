@@ -44,7 +44,7 @@ import libcst as cst
 from grammar import semantics_jax as J
 from grammar.types import BOOL, FLOAT32, INT32, Array, Composite, Struct, composite
 
-from .oracle.reference import CALLS, struct_types, typed_ir
+from ..oracle.reference import CALLS, struct_types, typed_ir
 
 ATOMIC_KIND = {"atomic_add": "add", "atomic_sub": "add", "atomic_min": "min", "atomic_max": "max",
                "atomic_and": "and", "atomic_or": "or", "atomic_xor": "xor"}

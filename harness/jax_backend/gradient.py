@@ -4,7 +4,7 @@ The finite-difference check (:mod:`harness.oracle.gradient`) compares one number
 differences of the reference against ``u·(Jᵀv)`` from Warp, within a tolerance that must also absorb the
 differencing error. For a kernel that check *checked* (its decisions stay put within the step along ``u``, its
 forward pass is well conditioned, the limits of :mod:`harness.oracle.gradient_limits` are left out by the same zero
-seeds and directions) and that :mod:`harness.jax_render` expresses, :func:`check` asks JAX for the derivative
+seeds and directions) and that :mod:`harness.jax_backend.render` expresses, :func:`check` asks JAX for the derivative
 of the kernel's JAX program at the same inputs, in the program's own dtypes (the same as Warp's):
 
 * **reverse mode** (``jax.vjp`` with the seeds ``v`` Warp's backward got): JAX's ``Jᵀv`` for every float input
@@ -72,7 +72,7 @@ def covered_inputs(result) -> list[str]:
 
 def compare(result, exact: dict) -> ExactGradient:
     """Compare Warp's gradient in ``result`` (a checked :class:`harness.oracle.gradient.GradientResult`) with ``exact``
-    (:func:`harness.jax_oracle.exact_gradient`'s answer)."""
+    (:func:`harness.jax_backend.oracle.exact_gradient`'s answer)."""
     mode, precision = exact.get("mode", ""), result.precision
     rtol = RTOLS.get(precision)
     if mode not in ("vjp", "jvp"):
