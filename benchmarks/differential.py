@@ -18,7 +18,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from harness import differential as D  # noqa: E402
+from harness.warp_side import differential as D  # noqa: E402
 from harness.generate import draw_kernels  # noqa: E402
 from harness.pipeline import Options, verify_batch  # noqa: E402
 

@@ -38,7 +38,7 @@ import fault_table as T  # noqa: E402
 
 def _worker(args) -> int:
     """The child: verify the kernels and print one JSON line per kernel."""
-    from harness import warp_adapter as W
+    from harness.warp_side import warp_adapter as W
     from harness.generate import batch_policy, draw_kernels
     from harness.pipeline import Options, verify_batch
 

@@ -3,10 +3,10 @@
     python benchmarks/jax_share.py [--batches 8] [--seed 3000] [--policy default] [--no-run]
 
 Draws ``--batches`` batches of 12 kernels (the generator's seeded draws, ``harness.generate.draw_kernels``), renders
-each with :func:`harness.jax_backend.render.render` and prints the expressible share per category (a kernel counts in every
-category it exercises) and the reasons of the rest (the first construct met). Unless ``--no-run``, every expressible
-kernel is run by JAX (jit, CPU, in a memory-capped child process) on its first coverage-chosen inputs and compared
-with the numpy reference by the same conditioned comparison Warp's outputs get: ``match`` / ``ill-conditioned``
+each with :func:`harness.jax_backend.render.render` and prints the expressible share per category (a kernel counts in
+every category it exercises) and the reasons of the rest (the first construct met). Unless ``--no-run``, every
+expressible kernel is run by JAX (jit, CPU, in a memory-capped child process) on its first coverage-chosen inputs and
+compared with the numpy reference by the same conditioned comparison Warp's outputs get: ``match`` / ``ill-conditioned``
 (screened) / ``mismatch`` (a bug of ours or of JAX, to triage) / ``jax-crash`` / ``jax-error``.
 """
 

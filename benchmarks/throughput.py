@@ -39,7 +39,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from harness import warp_adapter as W  # noqa: E402
+from harness.warp_side import warp_adapter as W  # noqa: E402
 from harness.warp_side.extract import extract_all, normalise  # noqa: E402
 from harness.generate import draw_kernels  # noqa: E402
 from harness.pipeline import Options, verify_batch  # noqa: E402

@@ -23,8 +23,7 @@ import sys
 from pathlib import Path
 
 from .cli import OneLineParser
-from .releases import (OLDEST, ReleaseError, available_versions, installed_version, interpreter, run_repro,
-                       version_key)
+from .releases import OLDEST, ReleaseError, available_versions, installed_version, interpreter, run_repro, version_key
 
 
 def parse_args(argv):

@@ -187,26 +187,12 @@ def _launch_args(W, module, tests: dict, inputs: dict, device: str = "cpu"):
     return args, outs
 
 
-def output_arrays(outs: dict) -> dict[str, np.ndarray]:
-    """Launched output ``wp.array``s by name as numpy arrays (an array of structs as ``"<name>.<field>"``): the form
-    of a record's outputs (harness.pipeline.run_warp returns it too)."""
-    from .warp_side import warp_adapter as W
-
-    result = {}
-    for name, a in outs.items():
-        data = W.to_numpy(a)
-        if data.dtype.names:
-            result |= {f"{name}.{f}": np.ascontiguousarray(data[f]) for f in data.dtype.names}
-        else:
-            result[name] = data
-    return result
-
-
 def check(record: dict, candidate: str, kind: str, workdir: str | Path | None = None) -> Verdict:
     """Run ``candidate`` (of ``kind``, :data:`KINDS`) on the record's test inputs and compare its outputs with
     the record's."""
     from .warp_side import warp_adapter as W
     from .warp_side.extract import extract_all
+    from .warp_side.launch import output_arrays
 
     if kind not in KINDS:
         raise ValueError(f"kind must be one of {KINDS}")

@@ -33,9 +33,9 @@ from grammar.policy import POLICIES
 
 from . import GENERATOR_VERSION
 from .cli import OneLineParser
-from .store.corpus import MANIFEST_NAME, CorpusError, CorpusWriter
 from .pipeline import BACKENDS, VERIFY_MODES, Options
 from .pool import WorkerPool, WorkerStartupError
+from .store.corpus import MANIFEST_NAME, CorpusError, CorpusWriter
 from .warp_side.warp_adapter import NVRTC_MODES
 from .worker import BatchOutcome, Task, serve
 
@@ -200,8 +200,8 @@ def _reports(out: Path):
     """Unshrunk reports of Warp failures met while collecting go to ``<out>/failures/`` (see fuzz for shrunk ones)."""
     global _report_writer
     if _report_writer is None or _report_writer.reports_dir != out / "failures":
-        from .warp_side import warp_adapter
         from .report import ReportWriter
+        from .warp_side import warp_adapter
 
         _report_writer = ReportWriter(out / "failures", warp_adapter.diagnostics)
     return _report_writer

@@ -31,9 +31,9 @@ from pathlib import Path
 
 from . import GENERATOR_VERSION
 from .cli import OneLineParser
+from .stats import PLOTS, corpus_stats, plot
 from .store.corpus import MANIFEST_NAME, RECORD_FIELDS, SCHEMA_VERSION, CorpusError, code_bytes, read_records
 from .store.neardup import NUM_PERM, SHINGLE, SPLIT_FRACTIONS, THRESHOLD, group, keep_one
-from .stats import PLOTS, corpus_stats, plot
 
 __all__ = ["arrow_schema", "arrow_table", "dataset_card", "export", "main"]
 
@@ -327,8 +327,8 @@ def main(argv: list[str] | None = None) -> int:
     if args.max_shard_mb <= 0:
         p.error("--max-shard-mb must be > 0")
     try:
-        import pyarrow  # noqa: F401
         import datasketch  # noqa: F401
+        import pyarrow  # noqa: F401
     except ImportError as e:
         p.error(f'{e.name} is missing: pip install -e ".[dataset]"')
     out = Path(args.out) if args.out else Path(str(Path(args.dir).resolve()) + "-parquet")

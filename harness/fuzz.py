@@ -158,8 +158,9 @@ def parse_args(argv):
     p.add_argument("--nvrtc-every", type=int, default=NVRTC_EVERY,
                    help=f"compile with NVRTC one batch in N (default {NVRTC_EVERY})")
     p.add_argument("--differential-every", type=int, default=4,
-                   help="build one batch in N also in a variant configuration and compare (harness.warp_side.differential; "
-                   "default 4: a variant build costs about as much as the batch's own build)")
+                   help="build one batch in N also in a variant configuration and compare "
+                   "(harness.warp_side.differential; default 4: a variant build costs about as much as the batch's "
+                   "own build)")
     p.add_argument("--no-differential", action="store_true",
                    help="never build a batch in a variant configuration")
     p.add_argument("--no-nvrtc", action="store_true", help="never compile the CUDA code with NVRTC")
@@ -172,8 +173,8 @@ def parse_args(argv):
                    "environment) and report where the two releases disagree (harness.warp_side.against)")
     p.add_argument("--jax-gradient", action="store_true",
                    help="also compare every gradient the finite-difference check checked with JAX's exact derivative "
-                   "of the kernel's JAX program, element by element (harness.jax_backend.gradient; about 1 s per checked "
-                   "kernel; needs the [jax] extra)")
+                   "of the kernel's JAX program, element by element (harness.jax_backend.gradient; about 1 s per "
+                   "checked kernel; needs the [jax] extra)")
     p.add_argument("--progress-s", type=float, default=10.0, help="seconds between progress lines (default 10)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     args = p.parse_args(argv)
@@ -214,8 +215,8 @@ class Hunt:
     """The parent's state of one fuzz run (see the module docstring)."""
 
     def __init__(self, args, scratch: str):
-        from .warp_side import warp_adapter as W
         from .report import ReportWriter
+        from .warp_side import warp_adapter as W
 
         self.args = args
         self.scratch = scratch
@@ -253,7 +254,8 @@ class Hunt:
         self.against_examples: list[str] = []  # the first build/launch errors of the other release
 
         def release_diagnostics(version: str) -> str:
-            from .releases import diagnostics as child_diagnostics, interpreter
+            from .releases import diagnostics as child_diagnostics
+            from .releases import interpreter
 
             return child_diagnostics(interpreter(version))
 
@@ -605,8 +607,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"fuzz: error: cannot write reports to {args.reports}: {error}", file=sys.stderr)
         return 2
     if args.against:
-        from .warp_side.against import UNAVAILABLE_ENV, CompanionError, check_release
         from .releases import ReleaseError
+        from .warp_side.against import UNAVAILABLE_ENV, CompanionError, check_release
 
         try:
             missing = check_release(args.against)  # installs it on first use: before the budget starts

@@ -35,11 +35,11 @@ from hypothesis import HealthCheck, Phase, Verbosity, given, settings
 from strategies import kernels as kernel_strategy
 
 from . import worker as _worker
-from .warp_side import warp_adapter as W
-from .store.canonical import canonical_id
 from .generate import _no_local_constants, batch_policy, draw_kernels
 from .liveness import adjoint_reach
 from .pipeline import Options, name_kernels, verify_batch
+from .store.canonical import canonical_id
+from .warp_side import warp_adapter as W
 
 
 @dataclass(frozen=True)

@@ -14,8 +14,9 @@ and falls back to doing nothing if they move.
 
 Importing this module leaves out of the generator's table the rows whose builtin the installed Warp release
 does not have (:func:`grammar.ops.restrict`; none on 1.19, the release the table follows), on an older release
-the overloads it lacks within the builtins it has (:mod:`harness.warp_side.overloads`, :func:`grammar.ops.restrict_signatures`),
-and those named in ``$WARPSMITH_UNAVAILABLE_ROWS`` (``harness.fuzz --against``: what the other release lacks).
+the overloads it lacks within the builtins it has (:mod:`harness.warp_side.overloads`,
+:func:`grammar.ops.restrict_signatures`), and those named in ``$WARPSMITH_UNAVAILABLE_ROWS``
+(``harness.fuzz --against``: what the other release lacks).
 """
 
 from __future__ import annotations
@@ -31,8 +32,8 @@ from grammar import ops as OPS
 from grammar.policy import DEFAULT_POLICY, POLICIES, Policy
 from strategies import GeneratedKernel, kernels
 
-from .warp_side import warp_adapter as W
 from .warp_side import overloads
+from .warp_side import warp_adapter as W
 from .warp_side.against import UNAVAILABLE_ENV
 
 # before anything is drawn: the rows whose builtin the installed Warp lacks (older releases) and, on a release older

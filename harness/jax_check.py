@@ -3,8 +3,8 @@
     python -m harness.jax_check DIR [--limit N]
 
 For each record with an expressible ``jax`` section, the program (``jax.source``) is lowered again for the stored
-argument shapes (``jax.arguments``) by :func:`harness.jax_backend.oracle.relower`, independently of the run that wrote it,
-and the forward and backward StableHLO must equal the stored texts (the optimized HLO is compared too when the
+argument shapes (``jax.arguments``) by :func:`harness.jax_backend.oracle.relower`, independently of the run that wrote
+it, and the forward and backward StableHLO must equal the stored texts (the optimized HLO is compared too when the
 JAX release is the record's). Prints the counts; exits 1 when a text differs, 2 on a usage error.
 """
 

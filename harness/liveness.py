@@ -45,7 +45,7 @@ from grammar.types import Composite, float_valued
 from .cli import OneLineParser
 from .oracle.input_choice import CANDIDATES, first_inputs
 from .oracle.inputs import INPUT_ATTEMPTS, PROFILES, make_inputs, profile_for_attempt
-from .oracle.reference import RefArray, Runtime, StructValue, run_reference, rows_used, tapped
+from .oracle.reference import RefArray, Runtime, StructValue, rows_used, run_reference, tapped
 
 REL = 1e-3
 

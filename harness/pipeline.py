@@ -44,21 +44,22 @@ from grammar.semantics import UndefinedBehaviour, traces_fragile
 from strategies import GeneratedKernel
 
 from . import GENERATOR_VERSION
-from .warp_side import warp_adapter as W
-from .store.canonical import canonical_id
-from .warp_side import differential as D
+from .check_translation import record_tests
 from .oracle.compare import Comparison, compare_outputs, exact_match
-from .check_translation import output_arrays, record_tests
-from .store.corpus import Record, code_bytes, utc_timestamp
-from .warp_side.extract import extract_all, normalise
+from .oracle.conditioning import conditioning, element_ndim, fails_reference, reference_comparison
 from .oracle.gradient import CHECKED, GradientResult, LazyGradients, check_gradient, needs_backward
 from .oracle.input_choice import choose_first, first_inputs
 from .oracle.inputs import INPUT_ATTEMPTS, make_inputs, profile_for_attempt
 from .oracle.reference import run_reference
 from .report import Failure, KernelArg
+from .store.canonical import canonical_id
+from .store.corpus import Record, code_bytes, utc_timestamp
+from .warp_side import differential as D
+from .warp_side import warp_adapter as W
+from .warp_side.extract import extract_all, normalise
+from .warp_side.launch import run_warp
 
 NVRTC_ARCH = 90
-PERTURBED_RUNS = 2
 VERIFY_MODES = ("full", "none")
 _batch_counter = itertools.count()
 # the differential variants a bug hunt should rotate through (every CPU variant: ~+60 % verification time,
@@ -81,7 +82,8 @@ class Options:
     # accept an output identical to the float32 reference without the conditioning runs (compare.exact_match)
     exact_fast_path: bool = True
     policy: str = "default"  # the grammar.policy.POLICIES entry the kernels were drawn with (recorded)
-    # differential oracles (harness.warp_side.differential.VARIANTS): batch i builds variant differential[i % n]; () = off
+    # differential oracles (harness.warp_side.differential.VARIANTS): batch i builds variant differential[i % n];
+    # () = off
     differential: tuple[str, ...] = ()
     # a variant build compiles the backward code too (False: forward only; a variant is only ever launched forward,
     # and its backward code doubled what the build compiles)
@@ -100,9 +102,9 @@ class Options:
     # program and its HLO, harness.jax_backend.oracle.jax_section), "jax" (no Warp at all: the JAX program is verified
     # against the reference instead, and only the kernels it expresses are kept)
     backend: str = "warp"
-    # the exact gradient oracle (harness.jax_backend.gradient): Warp's gradient of every kernel the finite-difference check
-    # checked is compared with JAX's derivative of the kernel's JAX program, where JAX expresses it (always on with
-    # backend "both")
+    # the exact gradient oracle (harness.jax_backend.gradient): Warp's gradient of every kernel the finite-difference
+    # check checked is compared with JAX's derivative of the kernel's JAX program, where JAX expresses it (always on
+    # with backend "both")
     jax_gradient: bool = False
     # records whose four generated functions exceed this many kB are screened (reason code-size); None: no budget
     # (harness.collect sets it from the policy's max_code_kb)
@@ -406,7 +408,7 @@ def _check_kernel(k: GeneratedKernel, module, cid: str, opts: Options, first: tu
         def conditioned():
             """The comparison judged against the measured conditioning (float64 and perturbed runs)."""
             try:
-                c = _conditioning(k, values, r32, seed)
+                c = conditioning(k, values, r32, seed)
             except UndefinedBehaviour as error:
                 return KernelResult(k, "generator-error", f"reference found undefined behaviour: {error}")
             except Exception as error:
@@ -487,7 +489,7 @@ def _differential_stage(passing, workdir, opts, variant: str, checked, results) 
         names = D.differing(main_out, other)
         if not names:
             continue
-        if not v.exact and not _fails_reference(k, values, other, seed):
+        if not v.exact and not fails_reference(k, values, other, seed):
             continue  # a legitimate rounding difference: the variant passes the reference comparison too
         message = (f"{k.name}: outputs {', '.join(names)} differ between the main build {main_options} and the "
                    f"{variant} build ({vopts} on {v.device})")
@@ -506,8 +508,8 @@ def _differential_stage(passing, workdir, opts, variant: str, checked, results) 
 
 
 def _against_stage(kernels, opts: Options, launched: dict, results: dict, extra: list) -> dict:
-    """Launch ``kernels`` with release ``opts.against`` (:mod:`harness.warp_side.against`) on the inputs of their last launch
-    here and decide each difference; returns the outcome counts. Failures of the other release go to ``extra``
+    """Launch ``kernels`` with release ``opts.against`` (:mod:`harness.warp_side.against`) on the inputs of their last
+    launch here and decide each difference; returns the outcome counts. Failures of the other release go to ``extra``
     (the kernel's own result is unchanged); a main-release mismatch gets the other release's behaviour in its
     detail."""
     from grammar.ops import TABLE_RELEASE
@@ -543,7 +545,7 @@ def _against_stage(kernels, opts: Options, launched: dict, results: dict, extra:
                                         "these inputs (the bug is older).")
             continue
         if status == "match":
-            comparison, r32 = _reference_comparison(k, values, other, seed)
+            comparison, r32 = reference_comparison(k, values, other, seed)
             if comparison.status != "mismatch":
                 counts["tolerated"] += 1  # a legitimate rounding difference: it passes the comparison too
                 continue
@@ -560,7 +562,7 @@ def _against_stage(kernels, opts: Options, launched: dict, results: dict, extra:
                          "same comparison on the same inputs)")
             extra.append(f)
         elif status == "mismatch":
-            comparison, _ = _reference_comparison(k, values, other, seed)
+            comparison, _ = reference_comparison(k, values, other, seed)
             regression = comparison.status != "mismatch"
             counts["regression" if regression else "both-wrong"] += 1
             if main_failure is not None:
@@ -591,67 +593,6 @@ def _against_stage(kernels, opts: Options, launched: dict, results: dict, extra:
     if examples:
         out["examples"] = examples
     return out
-
-
-def _reference_comparison(k, values, actual, seed):
-    """(the conditioned reference comparison of ``actual``, the float32 reference run)."""
-    r32 = run_reference(k.kernel_source, k.params, values, k.dim)
-    c = _conditioning(k, values, r32, seed)
-    return compare_outputs(actual, r32.outputs, c.r64, c.perturbed, fragile=c.fragile,
-                           element_ndim=element_ndim(k)), r32
-
-
-def _fails_reference(k, values, actual, seed) -> bool:
-    """True when ``actual`` is a mismatch under the conditioned reference comparison (screened is not)."""
-    return _reference_comparison(k, values, actual, seed)[0].status == "mismatch"
-
-
-def element_ndim(k: GeneratedKernel) -> dict[str, int]:
-    """Array parameter name -> number of component axes of its element type (vec: 1, mat: 2, scalar: 0)."""
-    from grammar.types import BY_NAME, Composite
-
-    out = {}
-    for p in k.params:
-        t = BY_NAME.get(p.dtype)
-        out[p.name] = len(t.shape) if isinstance(t, Composite) else 0
-    return out
-
-
-@dataclass
-class _Conditioning:
-    r64: dict  # the float64 reference's outputs
-    perturbed: list  # the perturbed float32 runs' outputs
-    fragile: bool  # a discontinuity was evaluated within rounding distance
-
-
-def _conditioning(k, values, r32, seed) -> _Conditioning:
-    """The runs that measure how well-conditioned ``values`` are around the float32 run ``r32``."""
-    r64 = run_reference(k.kernel_source, k.params, values, k.dim, float_t=np.float64)
-    perturbed = [run_reference(k.kernel_source, k.params, values, k.dim, perturb_seed=seed * 7 + j)
-                 for j in range(PERTURBED_RUNS)]
-    fragile = traces_fragile(r32.trace, [r64.trace] + [p.trace for p in perturbed])
-    return _Conditioning(r64.outputs, [p.outputs for p in perturbed], fragile)
-
-
-def run_warp(module, k: GeneratedKernel, values: dict, device: str = "cpu") -> dict[str, np.ndarray]:
-    """Launch ``k`` on ``values`` on ``device``; its outputs by name (a struct array output as
-    ``"<name>.<field>"``)."""
-    args, outs = [], {}
-    for p in k.params:
-        v = values[p.name]
-        struct = getattr(p, "struct", None)
-        if p.kind == "array":
-            if struct is not None:
-                arr = W.struct_array(module, p.dtype, v)
-            else:
-                arr = W.to_warp(v, p.dtype, shape=getattr(p, "shape", None) or None, device=device)
-            args.append(arr)
-            if p.is_output:
-                outs[p.name] = arr
-        else:
-            args.append(W.struct_instance(module, p.dtype, v) if struct is not None else v)
-    W.launch(getattr(module, k.name), k.dim, args, device)
-    return output_arrays(outs)
 
 
 def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse=None, launched=None) -> None:
@@ -777,9 +718,9 @@ def _jax_gradient_stage(ks, ids: dict, checked: dict, results: dict) -> None:
     """The exact gradient oracle (:mod:`harness.jax_backend.gradient`) on every accepted kernel: its verdict goes to the
     kernel's result (``exact``); a mismatch turns the kernel into a ``gradient-mismatch`` Warp report whose
     expected gradients are JAX's."""
-    from .oracle.gradient import expected_gradients
     from .jax_backend.gradient import MISMATCH, UNCHECKED, ExactGradient, arbitrate, compare
     from .jax_backend.oracle import jax_gradient
+    from .oracle.gradient import expected_gradients
 
     for k in ks:
         r = results.get(k.name)
@@ -794,7 +735,7 @@ def _jax_gradient_stage(ks, ids: dict, checked: dict, results: dict) -> None:
         exact = jax_gradient(k, values, gradient.v, gradient.u)
         if exact.get("mode") in ("vjp", "jvp"):
             try:
-                comparison = _reference_comparison(k, values, exact["outputs"], seed)[0]
+                comparison = reference_comparison(k, values, exact["outputs"], seed)[0]
                 status, why = comparison.status, comparison.reason
             except Exception as error:  # noqa: BLE001 - JAX's outputs the reference cannot compare
                 status, why = "error", f"{type(error).__name__}: {error}"

@@ -25,10 +25,10 @@ from pathlib import Path
 
 from grammar.policy import POLICIES
 
-from .warp_side import warp_adapter as W
-from .store.corpus import validate_record
 from .generate import draw_kernels
 from .pipeline import Options, verify_batch
+from .store.corpus import validate_record
+from .warp_side import warp_adapter as W
 
 _scratch: Path | None = None
 # record id -> lowest batch index this worker made that record in. A kernel accepted in an earlier batch is

@@ -32,7 +32,7 @@ import numpy as np
 from grammar.ops import Op, Signature
 from grammar.semantics import UndefinedBehaviour
 from grammar.types import BOOL, INT32, Composite, ValueType
-from harness import warp_adapter as W
+from harness.warp_side import warp_adapter as W
 from harness.oracle.reference import Runtime
 
 

@@ -84,7 +84,7 @@ def corpus_sink(request: pytest.FixtureRequest):
 @pytest.fixture(scope="session")
 def session_workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """Scratch space shared by the property tests, with its own Warp kernel cache."""
-    from harness import warp_adapter
+    from harness.warp_side import warp_adapter
 
     root = tmp_path_factory.mktemp("warpsmith")
     warp_adapter.init(cache_dir=str(root / "kernel-cache"))

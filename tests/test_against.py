@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness import against as A
+from harness.warp_side import against as A
 from harness import releases as R
 from harness.generate import draw_kernels
 from harness.pipeline import Options, verify_batch

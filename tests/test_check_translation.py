@@ -94,7 +94,7 @@ def test_the_command_line_exits_0_on_a_match_and_1_on_a_difference(record, tmp_p
 
 
 def test_a_cuda_candidate_is_compiled_with_nvrtc_and_run_only_on_a_gpu(record, tmp_path):
-    from harness import warp_adapter as W
+    from harness.warp_side import warp_adapter as W
 
     cuda = record["cuda_forward"]
     good = check(record, cuda, "cuda_forward", tmp_path / "g")

@@ -22,10 +22,10 @@ from hypothesis import HealthCheck, Phase, find, settings
 
 from grammar.semantics import traces_fragile
 from harness import pipeline
-from harness.oracle import input_choice
-from harness import warp_adapter as W
+from harness.oracle import conditioning, input_choice
 from harness.oracle.compare import compare_outputs, exact_match
 from harness.oracle.reference import run_reference
+from harness.warp_side import warp_adapter as W
 from strategies import GeneratedKernel, ParamSpec, kernels
 
 DIM = 16
@@ -346,6 +346,7 @@ def test_identical_output_skips_the_conditioning_runs_and_is_accepted(warp_cache
 
     monkeypatch.setattr(pipeline, "run_reference", counting)
     monkeypatch.setattr(input_choice, "run_reference", counting)  # the first attempt's float32 run is the choice's
+    monkeypatch.setattr(conditioning, "run_reference", counting)  # the float64 and perturbed runs
     slow = pipeline.verify_batch([k], tmp_path / "slow", pipeline.Options(nvrtc=False, exact_fast_path=False))
     assert [r.verdict for r in slow.results] == ["screened"], slow.results[0].reason
     runs.clear()

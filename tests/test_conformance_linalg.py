@@ -30,7 +30,7 @@ from grammar import ops as OPS
 from grammar import ops_linalg as M
 from grammar.semantics import EvalContext, UndefinedBehaviour
 from grammar.types import BOOL, FLOAT16, FLOAT32, FLOAT64, FLOATS, INT32, TRANSFORM, Composite, Scalar
-from harness import warp_adapter as W
+from harness.warp_side import warp_adapter as W
 from harness.oracle.reference import Runtime, run_reference
 
 INF, NAN = math.inf, math.nan

@@ -23,7 +23,7 @@ from conformance import build_cases, group_rows, run_case
 from grammar import ops as OPS
 from grammar import ops_nn as M
 from grammar.types import FLOAT64, Composite
-from harness import warp_adapter as W
+from harness.warp_side import warp_adapter as W
 from harness.oracle.reference import Runtime
 
 INF, NAN = math.inf, math.nan

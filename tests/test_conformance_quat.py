@@ -30,7 +30,7 @@ from grammar import ops_quat, semantics_quat as Q
 from grammar.ops import BY_NAME, Op, Signature
 from grammar.semantics import EvalContext, UndefinedBehaviour, traces_fragile
 from grammar.types import BOOL, FLOAT16, FLOATS, INT32, Composite, composite
-from harness import warp_adapter as W
+from harness.warp_side import warp_adapter as W
 from harness.oracle.reference import Runtime, run_reference
 
 INF, NAN = math.inf, math.nan

@@ -28,7 +28,7 @@ from grammar import ops as OPS
 from grammar import ops_scalar as M
 from grammar.policy import DEFAULT_POLICY
 from grammar.types import BOOL, FLOAT16, FLOAT32, FLOAT64, INT32, INT64, INTS, UINT16, Scalar
-from harness import warp_adapter as W
+from harness.warp_side import warp_adapter as W
 from harness.oracle.reference import run_reference
 
 INF, NAN = math.inf, math.nan

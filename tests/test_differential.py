@@ -12,9 +12,9 @@ import libcst as cst
 import numpy as np
 import pytest
 
-from harness import differential as D
+from harness.warp_side import differential as D
 from harness import pipeline
-from harness import warp_adapter as W
+from harness.warp_side import warp_adapter as W
 from harness.report import render_markdown, render_reproducer
 from strategies import GeneratedKernel, ParamSpec
 

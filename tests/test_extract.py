@@ -7,7 +7,7 @@ import textwrap
 
 import pytest
 
-from harness import warp_adapter as wa
+from harness.warp_side import warp_adapter as wa
 from harness.warp_side.extract import ExtractionError, extract_all, extract_kernel_functions, normalise
 
 # --------------------------------------------------------------------------- synthetic sources

@@ -24,7 +24,7 @@ import pytest
 
 from harness.oracle import gradient as G
 from harness import pipeline
-from harness import warp_adapter as W
+from harness.warp_side import warp_adapter as W
 from harness.oracle.gradient_limits import LIMITS, static_exclusions
 from harness.oracle.inputs import make_inputs
 from harness.report import render_markdown, render_reproducer

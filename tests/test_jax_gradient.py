@@ -14,7 +14,7 @@ import pytest
 pytest.importorskip("jax")
 
 from harness import pipeline  # noqa: E402
-from harness import warp_adapter as W  # noqa: E402
+from harness.warp_side import warp_adapter as W  # noqa: E402
 from harness.oracle.gradient import CHECKED, GradientResult  # noqa: E402
 from harness.jax_backend.gradient import FLOOR, MISMATCH, RTOLS, arbitrate, compare  # noqa: E402
 from test_jax import A, B, OUT, _kernel, run_without_jax  # noqa: E402

@@ -12,7 +12,7 @@ import textwrap
 
 import pytest
 
-from harness import warp_adapter as W
+from harness.warp_side import warp_adapter as W
 
 KNOWN = {
     # grammar/ops_scalar.py: the "bool" row has no float16 source

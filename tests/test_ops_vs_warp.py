@@ -31,7 +31,7 @@ from grammar.ops import ATOMICS, CORE_OPS, OPS, Op, Signature
 from grammar.policy import DEFAULT_POLICY
 from grammar.semantics import UndefinedBehaviour
 from grammar.types import BOOL, FLOAT32, INT32, VEC3, ValueType
-from harness import warp_adapter as W
+from harness.warp_side import warp_adapter as W
 from harness.oracle.reference import RefArray, Runtime
 
 INF, NAN = math.inf, math.nan

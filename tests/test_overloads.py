@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from grammar import ops as OPS
-from harness import overloads as O
+from harness.warp_side import overloads as O
 from harness import releases as R
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -65,7 +65,8 @@ def test_an_older_release_lacks_overloads_within_rows_it_has(tmp_path):
     """On the older release the probe finds every overload of the rows it lacks, and overloads of rows it has
     (1.10: the ``wp.transformation`` overloads, the transform copy constructor): cached per release."""
     python = R.interpreter(OLD_WARP, harness=True)
-    code = ("import json; from harness import overloads as O, warp_adapter as W; from grammar import ops as OPS; "
+    code = ("import json; from harness.warp_side import overloads as O, warp_adapter as W; "
+            "from grammar import ops as OPS; "
             "print(json.dumps({'missing': sorted(O.cached_missing()), "
             "'rows': sorted(W.missing_rows(OPS.BY_NAME.values()))}))")
     env = {k: v for k, v in os.environ.items() if k != "PYTHONPATH"} | {"PYTHONPATH": str(ROOT),
@@ -84,7 +85,7 @@ def test_an_older_release_lacks_overloads_within_rows_it_has(tmp_path):
 def test_a_release_whose_code_generation_fails_outright_is_an_error_not_a_table_without_overloads(monkeypatch):
     """An adapter gap (code generation failing for every kernel, as the 1.18 builder's signature once did) must
     not read as "this release lacks every overload": the probe raises instead."""
-    from harness import warp_adapter as W
+    from harness.warp_side import warp_adapter as W
 
     def broken(module, target):
         raise W.BuildError("TypeError: ModuleBuilder.__init__() got an unexpected keyword argument 'target'")

@@ -742,7 +742,7 @@ def test_constant_declarations_go_through_their_type_constructor():
 
 def _build_kernel(tmp_path, dtype: str, declare: str, mutate: str, result: str) -> None:
     """Build ``declare``, then a ``while`` loop running ``mutate``, then ``out[tid] = result`` for the CPU."""
-    from harness import warp_adapter as W
+    from harness.warp_side import warp_adapter as W
 
     path = tmp_path / f"k_{len(list(tmp_path.iterdir()))}.py"
     path.write_text(
@@ -755,7 +755,7 @@ def _build_kernel(tmp_path, dtype: str, declare: str, mutate: str, result: str) 
 
 
 def test_warp_rejects_mutating_a_plain_constant_in_a_dynamic_loop(tmp_path):
-    from harness import warp_adapter as W
+    from harness.warp_side import warp_adapter as W
 
     def build(decl: str) -> None:
         _build_kernel(tmp_path, "wp.int32", f"c = {decl}", "c = tid > 3", "wp.where(c, 1, 0)")
@@ -783,7 +783,7 @@ def test_each_accumulator_sees_one_commuting_class_of_atomics(k):
 def test_warp_rejects_a_constant_reassigned_before_a_dynamic_loop(tmp_path):
     """A fuzz report of ours: ``x = wp.float32(0.0)`` then ``x = 10.0`` makes ``x`` a constant again, and a
     later ``while`` may not mutate it; the generator's assignments go through the constructor too."""
-    from harness import warp_adapter as W
+    from harness.warp_side import warp_adapter as W
     from strategies.statements import assign
 
     def build(value: str) -> None:

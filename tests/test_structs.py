@@ -17,7 +17,7 @@ from hypothesis.errors import NoSuchExample
 from grammar.policy import Policy
 from grammar.types import FLOAT32, INT32, MAT22, VEC3, Array, Struct
 from harness import pipeline
-from harness import warp_adapter as W
+from harness.warp_side import warp_adapter as W
 from harness.store.canonical import canonical_id
 from harness.coverage import STRUCT_CONSTRUCTS, struct_census
 from harness.oracle.inputs import make_inputs

@@ -8,7 +8,7 @@ import textwrap
 import numpy as np
 import pytest
 
-from harness import warp_adapter as wa
+from harness.warp_side import warp_adapter as wa
 
 KERNELS = textwrap.dedent(
     """\

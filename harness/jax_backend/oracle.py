@@ -1,8 +1,8 @@
 """JAX as a second oracle: the JAX program of a kernel (harness.jax_backend.render) run on the kernel's inputs.
 
-:func:`run_program` executes a :class:`~harness.jax_backend.render.JaxProgram` on CPU (``jax.jit``) and returns its outputs
-as numpy arrays named like the kernel's output arrays; :func:`check_against_reference` compares them with the numpy
-reference through the same conditioned comparison Warp's outputs get (:mod:`harness.oracle.compare`). A
+:func:`run_program` executes a :class:`~harness.jax_backend.render.JaxProgram` on CPU (``jax.jit``) and returns its
+outputs as numpy arrays named like the kernel's output arrays; :func:`check_against_reference` compares them with the
+numpy reference through the same conditioned comparison Warp's outputs get (:mod:`harness.oracle.compare`). A
 disagreement is a bug of ours (the renderer, a spelling, the reference) or of JAX, never a Warp report.
 """
 
@@ -23,9 +23,9 @@ jax.config.update("jax_enable_x64", True)
 
 from grammar.types import Array, Composite, Struct  # noqa: E402
 
+from ..oracle.reference import typed_ir  # noqa: E402
 from ..store.corpus import JAX_SECTION_FIELDS  # noqa: E402
 from .render import JaxProgram  # noqa: E402
-from ..oracle.reference import typed_ir  # noqa: E402
 
 
 def _kernel_function(source: str):
@@ -83,17 +83,17 @@ def run_program(program: JaxProgram, kernel, values: dict) -> dict[str, np.ndarr
 
 def check_against_reference(program: JaxProgram, kernel, values: dict, seed: int):
     """The conditioned comparison (harness.oracle.compare.Comparison) of the program's outputs with the reference."""
-    from ..pipeline import _reference_comparison
+    from ..oracle.conditioning import reference_comparison
 
     actual = run_program(program, kernel, values)
-    return _reference_comparison(kernel, values, actual, seed)[0], actual
+    return reference_comparison(kernel, values, actual, seed)[0], actual
 
 
 
 # ---- isolation: XLA's CPU compiler can exhaust memory on a rare program (a std::bad_alloc abort, measured on one
-# generated kernel in about a hundred): checks run in a child process (``python -m harness.jax_backend.oracle``, frames of
-# harness.warp_side.companion over its stdin/stdout; a plain subprocess, so that collect's daemonic workers may start one)
-# with an address-space cap, and a child that dies takes only its kernel with it.
+# generated kernel in about a hundred): checks run in a child process (``python -m harness.jax_backend.oracle``, frames
+# of harness.warp_side.companion over its stdin/stdout; a plain subprocess, so that collect's daemonic workers may start
+# one) with an address-space cap, and a child that dies takes only its kernel with it.
 
 MEMORY_CAP_BYTES = 6 * 2**30
 
@@ -175,7 +175,7 @@ class IsolatedChecker:
         from ..warp_side.companion import read_frame, write_frame
 
         if self.proc is None or self.proc.poll() is not None:
-            root = str(Path(__file__).resolve().parents[1])
+            root = str(Path(__file__).resolve().parents[2])  # the checkout (harness/jax_backend/oracle.py)
             env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
             self.proc = subprocess.Popen([sys.executable, "-m", "harness.jax_backend.oracle"], stdin=subprocess.PIPE,
                                          stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, env=env)

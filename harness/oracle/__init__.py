@@ -4,6 +4,6 @@
 ``input_choice`` draw the inputs (edge values, ties, the rows' corners); ``compare`` decides whether Warp's outputs
 match, within what each output's sensitivity allows; ``gradient`` checks Warp's backward pass against derivatives of
 the reference, and ``gradient_limits`` names the kernels whose gradient Warp cannot give (and why). Only the
-gradient check touches Warp, to launch the backward pass, and only through ``harness.warp_side.warp_adapter``; the pipeline
-(``harness.pipeline``) joins the oracle with the Warp side.
+gradient check touches Warp, to launch the backward pass, and only through ``harness.warp_side.warp_adapter``; the
+pipeline (``harness.pipeline``) joins the oracle with the Warp side.
 """

@@ -29,8 +29,18 @@ import numpy as np
 
 from grammar import ops as OPS
 from grammar.semantics import EvalContext, UndefinedBehaviour
-from grammar.types import (BOOL, BY_WARP_NAME, COMPONENT_INDEX, FLOAT32, INT32, Array, Composite, Scalar, Struct,
-                           half_product)
+from grammar.types import (
+    BOOL,
+    BY_WARP_NAME,
+    COMPONENT_INDEX,
+    FLOAT32,
+    INT32,
+    Array,
+    Composite,
+    Scalar,
+    Struct,
+    half_product,
+)
 from strategies._cst import SPELLING_OF
 
 #: the full table (grammar.ops.BY_NAME without the atomics): the reference reads kernels using rows or overloads

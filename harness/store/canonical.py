@@ -29,8 +29,8 @@ import builtins
 import hashlib
 import re
 from collections.abc import Iterator
-from functools import lru_cache
 from dataclasses import dataclass, field
+from functools import lru_cache
 
 __all__ = ["CANONICAL_VERSION", "canonical_id", "canonical_source"]
 

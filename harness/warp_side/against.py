@@ -45,7 +45,7 @@ from pathlib import Path
 from .. import releases
 from .companion import read_frame, write_frame
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]  # the checkout: harness/warp_side/against.py
 #: comma-separated table rows :mod:`harness.generate` leaves out besides those the installed Warp lacks:
 #: ``harness.fuzz --against`` sets it to the rows the other release lacks, for its worker processes
 UNAVAILABLE_ENV = "WARPSMITH_UNAVAILABLE_ROWS"

@@ -1,7 +1,7 @@
 """A companion process running another warp-lang release: builds modules and launches kernels for a caller.
 
-``harness.fuzz --against X.Y.Z`` (:mod:`harness.warp_side.against`) starts ``python -m harness.warp_side.companion`` with the
-Python of release X.Y.Z's cached environment (:func:`harness.releases.interpreter`, ``harness=True``) and this
+``harness.fuzz --against X.Y.Z`` (:mod:`harness.warp_side.against`) starts ``python -m harness.warp_side.companion``
+with the Python of release X.Y.Z's cached environment (:func:`harness.releases.interpreter`, ``harness=True``) and this
 checkout on its path. The companion initialises that Warp once, with a kernel cache of its own, then answers
 requests on stdin with replies on stdout until stdin closes:
 
@@ -12,8 +12,8 @@ requests on stdin with replies on stdout until stdin closes:
   a kernel the build error names is left out and the others rebuilt (Warp's code generation stops at the first
   kernel it cannot parse, before Clang: a retry costs little), an error naming none builds one module per kernel;
 * first, unasked: ``{"version": ..., "ready": True, "missing_rows": [...]}`` (the table rows whose builtin the
-  release lacks, :func:`harness.warp_side.warp_adapter.missing_rows`, then the ``row:index`` keys of the overloads it lacks
-  within the others, :func:`harness.warp_side.overloads.release_missing`);
+  release lacks, :func:`harness.warp_side.warp_adapter.missing_rows`, then the ``row:index`` keys of the overloads it
+  lacks within the others, :func:`harness.warp_side.overloads.release_missing`);
 * reply: ``{"version": its warp-lang version, "results": {name: ("ok", outputs) | ("build-error", text) |
   ("launch-error", text)}}``: one kernel the release cannot build does not hide the others.
 
@@ -86,7 +86,7 @@ def read_frame(stream):
 
 
 class _Kernel:
-    """What :func:`harness.pipeline.run_warp` reads of a kernel: its name, launch dimension and parameters."""
+    """What :func:`harness.warp_side.launch.run_warp` reads of a kernel: its name, launch dimension and parameters."""
 
     def __init__(self, name: str, dim, params):
         self.name, self.dim, self.params = name, dim, params
@@ -152,7 +152,7 @@ def handle(request: dict, workdir: Path, counter) -> dict:
     """Build the request's kernels in one module (without the kernels its build errors name) and launch each on
     its inputs."""
     from . import warp_adapter as W
-    from ..pipeline import run_warp
+    from .launch import run_warp
 
     kernels = request["kernels"]  # (name, dim, params, inputs, kernel source)
     built, failed = build_without_named(

@@ -124,8 +124,8 @@ def missing(log=None, items: list | None = None) -> set[str]:
 def release_missing() -> set[str]:
     """What the generator must leave out on the installed Warp: :func:`cached_missing` on a release older than the
     table's (:data:`grammar.ops.TABLE_RELEASE`), nothing on that release or a newer one."""
-    from . import warp_adapter as W
     from ..releases import version_key
+    from . import warp_adapter as W
 
     return cached_missing() if version_key(W.warp_version()) < version_key(OPS.TABLE_RELEASE) else set()
 
@@ -133,8 +133,8 @@ def release_missing() -> set[str]:
 def cached_missing(cache_dir: Path | None = None, log=None) -> set[str]:
     """:func:`missing` for the installed Warp, cached in ``cache_dir`` (default: the releases' cache root,
     ``$WARPSMITH_VENVS``) under the Warp version and the table digest."""
-    from . import warp_adapter as W
     from ..releases import venv_root
+    from . import warp_adapter as W
 
     cache_dir = Path(cache_dir) if cache_dir is not None else venv_root()
     items = probes()
