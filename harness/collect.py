@@ -23,7 +23,6 @@ import json
 import os
 import shutil
 import sys
-import tempfile
 import time
 from collections import Counter, deque
 from dataclasses import dataclass, field
@@ -34,7 +33,7 @@ from grammar.policy import POLICIES
 from . import GENERATOR_VERSION
 from .cli import OneLineParser
 from .pipeline import BACKENDS, VERIFY_MODES, Options
-from .pool import WorkerPool, WorkerStartupError
+from .pool import WorkerPool, WorkerStartupError, interrupt_on_sigterm, make_scratch, sweep_stale_scratch
 from .store.corpus import MANIFEST_NAME, CorpusError, CorpusWriter
 from .warp_side.warp_adapter import NVRTC_MODES
 from .worker import BatchOutcome, Task, serve
@@ -271,28 +270,6 @@ INVALID_STREAK = 3
 
 
 SCRATCH_PREFIX = "warpsmith-collect-"
-OWNER_NAME = "owner.pid"
-
-
-def sweep_stale_scratch(root: str | None = None) -> int:
-    """Remove the scratch directories (kernel caches, batch modules, PTX) that collect runs killed with
-    ``kill -9`` left in the temporary directory: those whose owning process is gone. Returns how many."""
-    removed = 0
-    for d in Path(root or tempfile.gettempdir()).glob(SCRATCH_PREFIX + "*"):
-        try:
-            pid = int((d / OWNER_NAME).read_text())
-        except (OSError, ValueError):
-            continue  # not one of ours, or still being created
-        try:
-            os.kill(pid, 0)
-            continue  # still running
-        except ProcessLookupError:
-            pass
-        except PermissionError:
-            continue  # another user's live process
-        shutil.rmtree(d, ignore_errors=True)
-        removed += 1
-    return removed
 
 
 class CollectAborted(Exception):
@@ -436,8 +413,7 @@ def collect(args: argparse.Namespace) -> dict:
                   f"{args.target_mb:g}: nothing to collect (raise --target-mb to add records)", file=sys.stderr)
         progress = Progress(target, corpus.total_bytes, not args.no_progress and corpus.total_bytes < target)
         sweep_stale_scratch()
-        scratch = tempfile.mkdtemp(prefix=SCRATCH_PREFIX)
-        (Path(scratch) / OWNER_NAME).write_text(str(os.getpid()))
+        scratch = make_scratch(SCRATCH_PREFIX)
         pool = WorkerPool(args.workers, serve, (scratch,), timeout_s=args.batch_timeout)
         run = _Run(args, opts, key, corpus, pool, progress, start)
         try:
@@ -483,4 +459,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    interrupt_on_sigterm()
     raise SystemExit(main())

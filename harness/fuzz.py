@@ -64,7 +64,7 @@ from grammar.policy import POLICIES
 
 from .cli import OneLineParser
 from .pipeline import FUZZ_DIFFERENTIAL, Options
-from .pool import WorkerPool, WorkerStartupError
+from .pool import WorkerPool, WorkerStartupError, interrupt_on_sigterm, make_scratch, sweep_stale_scratch
 
 DEFAULT_BATCH_TIMEOUT_S = 300.0
 #: rows in a batch's adjoint-feedback pool: a batch of 12 has about 6 gradient-directed kernels favouring 4-6
@@ -622,7 +622,8 @@ def main(argv: list[str] | None = None) -> int:
             print(f"[against] not drawn, as warp-lang {args.against} lacks them: {len(rows)} table rows "
                   f"({', '.join(rows) or 'none'}) and {len(within)} overloads of other rows", file=sys.stderr,
                   flush=True)
-    scratch = tempfile.mkdtemp(prefix="warpsmith-fuzz-")
+    sweep_stale_scratch()
+    scratch = make_scratch("warpsmith-fuzz-")
     try:
         hunt = Hunt(args, scratch)
         try:
@@ -656,4 +657,5 @@ def main(argv: list[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
+    interrupt_on_sigterm()
     raise SystemExit(main())

@@ -17,13 +17,62 @@ that has finished starting (importing and initialising Warp is not counted).
 
 from __future__ import annotations
 
+import os
+import shutil
+import signal
+import tempfile
 import time
 from dataclasses import dataclass
 from multiprocessing import get_context
 from multiprocessing.connection import wait
+from pathlib import Path
 from typing import Any
 
 STARTUP_TIMEOUT_S = 300.0  # importing Warp on a loaded machine can take a while
+SCRATCH_PREFIXES = ("warpsmith-collect-", "warpsmith-fuzz-")  # the runs whose workers keep their files in a scratch
+OWNER_NAME = "owner.pid"
+
+
+def make_scratch(prefix: str) -> str:
+    """A scratch directory for one run's workers (kernel caches, batch modules, PTX, and everything Warp and NVRTC
+    put in the temporary directory: :func:`harness.worker.init_worker` points the workers' ``TMPDIR`` into it),
+    marked with the running process's pid so that a later run can remove it if this one is killed with ``kill -9``
+    (:func:`sweep_stale_scratch`). The caller removes it when the run ends."""
+    scratch = tempfile.mkdtemp(prefix=prefix)
+    (Path(scratch) / OWNER_NAME).write_text(str(os.getpid()))
+    return scratch
+
+
+def sweep_stale_scratch(root: str | None = None) -> int:
+    """Remove the scratch directories of collect and fuzz runs that died without removing them (``kill -9``, a
+    power cut): those whose owning process is gone. Returns how many."""
+    removed = 0
+    for prefix in SCRATCH_PREFIXES:
+        for d in Path(root or tempfile.gettempdir()).glob(prefix + "*"):
+            try:
+                pid = int((d / OWNER_NAME).read_text())
+            except (OSError, ValueError):
+                continue  # not one of ours, or still being created
+            try:
+                os.kill(pid, 0)
+                continue  # still running
+            except ProcessLookupError:
+                pass
+            except PermissionError:
+                continue  # another user's live process
+            shutil.rmtree(d, ignore_errors=True)
+            removed += 1
+    return removed
+
+
+def interrupt_on_sigterm() -> None:
+    """Make SIGTERM (``timeout``, ``kill``, a batch scheduler ending the job) raise :class:`KeyboardInterrupt` in
+    the main thread, so a command line stops as on Ctrl-C: its ``finally`` blocks stop the workers and remove the
+    scratch, and what was written stays consistent."""
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, handler)
 
 
 class WorkerStartupError(RuntimeError):

@@ -40,11 +40,19 @@ _made: dict[str, int] = {}
 def init_worker(root: str | None = None) -> None:
     """Process initialiser: private kernel cache + scratch dir (under ``root``), Warp initialised once.
 
-    The caller owns ``root`` and removes it (workers may be terminated without running atexit hooks).
+    The caller owns ``root`` and removes it (workers may be terminated without running atexit hooks); with a
+    ``root`` the process's temporary directory is moved into its scratch too.
     """
     global _scratch
     _scratch = Path(tempfile.mkdtemp(prefix=f"worker{os.getpid()}-", dir=root))
     atexit.register(shutil.rmtree, _scratch, True)
+    if root is not None:
+        # A pool worker is killed, never exits: what this process and its children (the JAX oracle's, a companion
+        # release) put in the temporary directory -- Warp's and NVRTC's precompiled headers, about 90 MB per
+        # process -- goes into the scratch the parent removes, not into /tmp for good.
+        tmp = _scratch / "tmp"
+        tmp.mkdir()
+        os.environ["TMPDIR"] = tempfile.tempdir = str(tmp)
     W.init(cache_dir=str(_scratch / "kernel-cache"))
 
 

@@ -356,7 +356,8 @@ def test_a_state_file_resumes_only_the_same_policy(tmp_path):
 
 
 def test_scratch_left_by_a_killed_run_is_swept(tmp_path):
-    from harness.collect import OWNER_NAME, SCRATCH_PREFIX, sweep_stale_scratch
+    from harness.collect import SCRATCH_PREFIX
+    from harness.pool import OWNER_NAME, sweep_stale_scratch
 
     dead = subprocess.run([sys.executable, "-c", "import os; print(os.getpid())"], capture_output=True, text=True)
     stale, live, foreign = (tmp_path / f"{SCRATCH_PREFIX}{n}" for n in ("stale", "live", "foreign"))
@@ -366,6 +367,39 @@ def test_scratch_left_by_a_killed_run_is_swept(tmp_path):
     (live / OWNER_NAME).write_text(str(os.getpid()))
     assert sweep_stale_scratch(str(tmp_path)) == 1
     assert not stale.exists() and live.exists() and foreign.exists()  # no owner file: not ours to judge
+
+
+def test_sigterm_stops_collect_as_ctrl_c_does_and_leaves_nothing_in_the_temporary_directory(tmp_path):
+    """``timeout`` and ``kill`` send SIGTERM: collect stops as on Ctrl-C (exit 130, the resume hint), and nothing of
+    the run stays in the temporary directory: not its scratch, and not what Warp and NVRTC write there per process
+    (their precompiled headers, about 90 MB per worker). The pool kills its workers, which never run exit hooks, so
+    those files must go into the worker's scratch: that is checked while the run is alive, before the signal."""
+    import signal
+    import time
+
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    out = tmp_path / "c"
+    cmd = [sys.executable, "-m", "harness.collect", "--out", str(out), "--no-progress", "--target-mb", "5",
+           "--workers", "1", "--batch-size", "2", "--seed", "3"]
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=dict(os.environ, TMPDIR=str(tmp)), stdout=subprocess.PIPE,
+                            stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 300
+        while proc.poll() is None and time.monotonic() < deadline and not (
+                list(tmp.glob("warpsmith-collect-*/worker*/tmp/__nvrtc_auto_pch_*"))
+                and list(tmp.glob("warpsmith-collect-*/worker*/tmp/wp_pch_*"))):
+            time.sleep(0.2)
+        assert proc.poll() is None, f"collect ended before its worker compiled with NVRTC: {proc.communicate()}"
+        assert not [p.name for p in tmp.iterdir() if not p.name.startswith("warpsmith-collect-")]
+        proc.send_signal(signal.SIGTERM)
+        _, err = proc.communicate(timeout=120)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    assert proc.returncode == 130, err
+    assert "interrupted; re-run the same command to resume" in err
+    assert list(tmp.iterdir()) == []
 
 
 def test_a_worker_does_not_verify_again_what_it_collected_in_an_earlier_batch(tmp_path, monkeypatch):
