@@ -40,7 +40,7 @@ import numpy as np
 
 from grammar import ops as OPS
 from grammar.semantics import UndefinedBehaviour
-from grammar.types import Composite, float_valued
+from grammar.types import float_valued
 
 from .cli import OneLineParser
 from .oracle.input_choice import CANDIDATES, first_inputs

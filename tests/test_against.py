@@ -17,11 +17,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.warp_side import against as A
 from harness import releases as R
 from harness.generate import draw_kernels
 from harness.pipeline import Options, verify_batch
 from harness.report import render_reproducer
+from harness.warp_side import against as A
 from harness.worker import batch_seed
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -37,7 +37,7 @@ def test_frames_carry_arrays_scalars_and_structured_arrays_as_bytes():
     import io
     import pickle
 
-    from harness.warp_side.companion import read_frame, write_frame
+    from harness.frames import read_frame, write_frame
 
     value = {"a": np.arange(6, dtype=np.float32).reshape(2, 3), "b": np.float16(1.5), "c": [np.int64(-3), 2.0],
              "s": np.zeros(2, dtype=[("x", "<f4"), ("v", "<f4", (3,))]), "t": ("ok", {"n": np.array([True])})}
@@ -78,9 +78,8 @@ def test_a_release_computing_something_else_is_reported(tmp_path, monkeypatch):
 
 def test_a_difference_where_the_reference_cannot_decide_is_a_release_difference(tmp_path):
     """The decision table's third row, directly: a screened kernel whose other-release output differs."""
-    from harness.pipeline import _against_stage, KernelResult
-
     from harness.oracle.inputs import make_inputs
+    from harness.pipeline import KernelResult, _against_stage
 
     k = next(k for k in _kernels(6) if not any(p.struct for p in k.params))
     values = make_inputs(k.params, k.dim, 1)

@@ -15,9 +15,10 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 SUBPACKAGES = ("oracle", "warp_side", "jax_backend", "store")
 ADAPTER = "harness/warp_side/warp_adapter.py"
-# top-level harness modules a sub-package may use: the version, the one-line argument parser, the release
-# environments (a command line of its own, and the library the Warp side installs other releases with)
-SHARED_TOP_LEVEL = {"harness", "harness.cli", "harness.releases"}
+# top-level harness modules a sub-package may use: the version, the one-line argument parser, the frames parent and
+# child processes exchange, the release environments (a command line of its own, and the library the Warp side
+# installs other releases with)
+SHARED_TOP_LEVEL = {"harness", "harness.cli", "harness.frames", "harness.releases"}
 
 
 def _imports(path: Path) -> list[str]:

@@ -92,7 +92,7 @@ def check_against_reference(program: JaxProgram, kernel, values: dict, seed: int
 
 # ---- isolation: XLA's CPU compiler can exhaust memory on a rare program (a std::bad_alloc abort, measured on one
 # generated kernel in about a hundred): checks run in a child process (``python -m harness.jax_backend.oracle``, frames
-# of harness.warp_side.companion over its stdin/stdout; a plain subprocess, so that collect's daemonic workers may start
+# of harness.frames over its stdin/stdout; a plain subprocess, so that collect's daemonic workers may start
 # one) with an address-space cap, and a child that dies takes only its kernel with it.
 
 MEMORY_CAP_BYTES = 6 * 2**30
@@ -172,7 +172,7 @@ class IsolatedChecker:
         import subprocess
         import sys
 
-        from ..warp_side.companion import read_frame, write_frame
+        from ..frames import read_frame, write_frame
 
         if self.proc is None or self.proc.poll() is not None:
             root = str(Path(__file__).resolve().parents[2])  # the checkout (harness/jax_backend/oracle.py)
@@ -237,7 +237,7 @@ def _serve() -> int:
     import sys
     import traceback
 
-    from ..warp_side.companion import read_frame, write_frame
+    from ..frames import read_frame, write_frame
 
     _child_setup()
     handlers = {"check": _check_in_child, "section": _section_in_child, "gradient": _gradient_in_child}

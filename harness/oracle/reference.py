@@ -37,7 +37,6 @@ from grammar.types import (
     INT32,
     Array,
     Composite,
-    Scalar,
     Struct,
     half_product,
 )

@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 from .. import releases
-from .companion import read_frame, write_frame
+from ..frames import read_frame, write_frame
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: harness/warp_side/against.py
 #: comma-separated table rows :mod:`harness.generate` leaves out besides those the installed Warp lacks:

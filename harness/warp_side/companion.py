@@ -17,72 +17,21 @@ requests on stdin with replies on stdout until stdin closes:
 * reply: ``{"version": its warp-lang version, "results": {name: ("ok", outputs) | ("build-error", text) |
   ("launch-error", text)}}``: one kernel the release cannot build does not hide the others.
 
-Frames are a 4-byte big-endian length and a pickle whose NumPy arrays and scalars are written as bytes, dtype
-string and shape (:func:`dumps`): the two environments may hold different NumPy releases, whose own pickles
-need not load in each other.
+Requests and replies are frames of :mod:`harness.frames`.
 """
 
 from __future__ import annotations
 
-import io
 import itertools
 import os
-import pickle
 import shutil
-import struct
 import sys
 import tempfile
 import traceback
 from pathlib import Path
 
-import numpy as np
-
-
-def _array(data: bytes, dtype: str, shape: tuple) -> np.ndarray:
-    return np.frombuffer(data, dtype=np.dtype(dtype)).reshape(shape).copy()
-
-
-def _scalar(data: bytes, dtype: str):
-    return np.frombuffer(data, dtype=np.dtype(dtype))[0]
-
-
-class _Pickler(pickle.Pickler):
-    def reducer_override(self, obj):
-        if isinstance(obj, np.ndarray):
-            if obj.dtype.names:  # a structured array (arrays of structs): its dtype description rebuilds it
-                return _structured, (np.ascontiguousarray(obj).tobytes(), obj.dtype.descr, obj.shape)
-            return _array, (np.ascontiguousarray(obj).tobytes(), obj.dtype.str, obj.shape)
-        if isinstance(obj, np.generic):
-            return _scalar, (np.asarray(obj).tobytes(), obj.dtype.str)
-        return NotImplemented
-
-
-def _structured(data: bytes, descr: list, shape: tuple) -> np.ndarray:
-    return np.frombuffer(data, dtype=np.dtype([tuple(d) for d in descr])).reshape(shape).copy()
-
-
-def dumps(obj) -> bytes:
-    buf = io.BytesIO()
-    _Pickler(buf, protocol=4).dump(obj)
-    return buf.getvalue()
-
-
-def write_frame(stream, obj) -> None:
-    data = dumps(obj)
-    stream.write(struct.pack(">I", len(data)) + data)
-    stream.flush()
-
-
-def read_frame(stream):
-    """The next object on ``stream``; None at end of stream."""
-    head = stream.read(4)
-    if len(head) < 4:
-        return None
-    (n,) = struct.unpack(">I", head)
-    data = stream.read(n)
-    if len(data) < n:
-        return None
-    return pickle.loads(data)
+from ..frames import read_frame, write_frame
+from .build_errors import build_without_named
 
 
 class _Kernel:
@@ -110,42 +59,6 @@ def _build(W, sources: list[str], options: dict, workdir: Path, tag: int):
         W.release_module(module)
         return None, str(error)
     return module, None
-
-
-def named_kernel(error: str, names: list[str]) -> str | None:
-    """The kernel an error message names (``Error while parsing function "k_..."``; a helper ``k_..._f0`` counts
-    for its kernel), when exactly one does."""
-    import re
-
-    head = "\n".join(error.splitlines()[:3])
-    hits = [n for n in names if re.search(rf"\b{re.escape(n)}(?:_\w+)?\b", head)]
-    return hits[0] if len(hits) == 1 else None
-
-
-def build_without_named(items: list, name_of, build) -> tuple[list[tuple[list, object]], dict[str, str]]:
-    """Build ``items`` together with ``build(items) -> (result, None) | (None, error text)``; while the error names
-    one of them (:func:`named_kernel`; Warp's code generation stops at the first kernel it cannot parse, before
-    Clang, so a retry costs little) leave that one out and build the rest again; an error naming none builds each
-    item alone. Returns ``([(items built together, result), ...], {name: error} of those left out)``."""
-    failed: dict[str, str] = {}
-    remaining = list(items)
-    while remaining:
-        result, error = build(remaining)
-        if error is None:
-            return [(remaining, result)], failed
-        culprit = named_kernel(error, [name_of(x) for x in remaining])
-        if culprit is None:  # not attributable (a Clang error, say): one build per item
-            built = []
-            for x in remaining:
-                alone, error = build([x])
-                if error is None:
-                    built.append(([x], alone))
-                else:
-                    failed[name_of(x)] = error
-            return built, failed
-        failed[culprit] = error
-        remaining = [x for x in remaining if name_of(x) != culprit]
-    return [], failed
 
 
 def handle(request: dict, workdir: Path, counter) -> dict:
@@ -216,7 +129,4 @@ def serve() -> int:
 
 
 if __name__ == "__main__":
-    # the functions the frames name must be harness.warp_side.companion's, not this __main__'s: serve from the module
-    from harness.warp_side.companion import serve as _serve
-
-    raise SystemExit(_serve())
+    raise SystemExit(serve())

@@ -26,7 +26,7 @@ import libcst as cst
 
 from grammar import ops as OPS
 
-from .companion import build_without_named
+from .build_errors import build_without_named
 
 #: probes per generated module
 CHUNK = 60

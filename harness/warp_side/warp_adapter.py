@@ -61,7 +61,6 @@ import io
 import itertools
 import os
 import re
-import subprocess
 import sys
 import tempfile
 import time
