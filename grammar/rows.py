@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 
 from .types import ValueType
 
-#: the core argument domains, each with what it guarantees (their guards: ``strategies.guards``)
+#: the core argument domains, each with what it guarantees (their float guards: :data:`FLOAT_GUARDS`)
 DOMAINS: dict[str, str] = {
     "any": "no constraint",
     "nonzero": "a divisor: never zero (ints: by interval; floats: magnitude >= 0.5)",
@@ -28,6 +28,38 @@ DOMAINS: dict[str, str] = {
     "pow_base": ">= 0.25 (no negative base: powf of a negative base and fractional exponent is NaN)",
     "pow_exp": "within +-policy.pow_exp_bound",
     "cast_arg": "within +-policy.float_cast_bound, so a float->int conversion is defined",
+}
+
+
+@dataclass(frozen=True)
+class FloatGuard:
+    """How a float argument is kept inside a core domain, as data (the group modules' domains have ``GUARDS``
+    source templates instead; both are applied by ``strategies.guards.guarded``).
+
+    ``literals``: constants inside the domain, the first alternative (what an argument shrinks to). ``kind``:
+    ``"abs_plus"`` writes ``(wp.abs(e) + floor)`` around a drawn expression ``e``, and when ``negatable`` negates it in
+    one draw of three (both signs, magnitude >= ``floor``); ``"clamp"`` writes ``wp.clamp(e, -b, b)`` with ``b`` the
+    :class:`grammar.policy.Policy` field named ``bound`` (a literal is clamped into it too)."""
+
+    kind: str  # "abs_plus" | "clamp"
+    literals: tuple[float, ...]
+    floor: float = 0.0
+    negatable: bool = False
+    bound: str = ""
+
+
+_POSITIVE = FloatGuard("abs_plus", (1.0, 2.0, 0.5, 4.0, 1.5, 3.0, 0.25), floor=0.25)
+_BOUNDED_LITERALS = (0.0, 1.0, 0.5, -1.0, 2.0, -2.0, 1.5)
+
+#: the guard of each core domain that constrains floats (the others, and ints but for ``nonzero``, are unconstrained;
+#: a non-zero int is guarded through its interval: ``strategies.guards.nonzero_int``)
+FLOAT_GUARDS: dict[str, FloatGuard] = {
+    "nonzero": FloatGuard("abs_plus", (1.0, 2.0, -1.0, 0.5, -2.0, 4.0, 1.5, -0.5), floor=0.5, negatable=True),
+    "positive": _POSITIVE,
+    "pow_base": _POSITIVE,
+    "exp_arg": FloatGuard("clamp", _BOUNDED_LITERALS, bound="exp_arg_bound"),
+    "pow_exp": FloatGuard("clamp", _BOUNDED_LITERALS, bound="pow_exp_bound"),
+    "cast_arg": FloatGuard("clamp", _BOUNDED_LITERALS, bound="float_cast_bound"),
 }
 
 

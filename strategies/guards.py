@@ -1,10 +1,12 @@
 """Domain guards: expressions that are inside an operator argument's input domain by construction.
 
 ``guarded(draw, scope, t, domain, depth)`` returns an expression of type ``t`` whose value always lies in
-``domain`` (the core domain names are documented in :mod:`grammar.ops`; group modules document theirs in
-``DOMAINS`` and give a source template for each in ``GUARDS``). Guards are themselves built from rows of the
-operator table (``wp.abs``, ``+``, ``wp.clamp``, ``wp.normalize``...), so the reference needs no special
-support for them. A domain that does not constrain the argument's type (``cast_arg`` on an int) is "any".
+``domain``. What each guard writes is data of the grammar: the core float domains' guards are
+:data:`grammar.rows.FLOAT_GUARDS` (literals, ``wp.abs(e) + floor`` or ``wp.clamp`` with a policy bound), the group
+modules document their domains in ``DOMAINS`` and give a source template for each in ``GUARDS``; only a non-zero
+int, which follows the interval of its expression, is written here (:func:`nonzero_int`). Guards are themselves built
+from rows of the operator table (``wp.abs``, ``+``, ``wp.clamp``, ``wp.normalize``...), so the reference needs no
+special support for them. A domain that does not constrain the argument's type (``cast_arg`` on an int) is "any".
 
 Shrinking: the first alternative is always a literal already inside the domain where one exists, so
 arguments shrink to a constant; otherwise to the simplest guard around a shrunk sub-expression.
@@ -16,16 +18,13 @@ import hypothesis.strategies as st
 import libcst as cst
 
 from grammar import ops as OPS
+from grammar.rows import FLOAT_GUARDS, FloatGuard
 from grammar.types import Scalar, ValueType
 
 from . import _cst as B
 from .core import Expr, tracks_interval, typed_float, typed_int
 from .expressions import expression
 from .registry import P
-
-_NONZERO_FLOATS = (1.0, 2.0, -1.0, 0.5, -2.0, 4.0, 1.5, -0.5)
-_POSITIVE_FLOATS = (1.0, 2.0, 0.5, 4.0, 1.5, 3.0, 0.25)
-_FLOAT_DOMAINS = ("nonzero", "positive", "exp_arg", "pow_base", "pow_exp", "cast_arg")
 
 
 def _has(name: str, *args: ValueType) -> bool:
@@ -36,16 +35,17 @@ def _has(name: str, *args: ValueType) -> bool:
 @P.register
 def guarded(draw, sc, t: ValueType, domain: str, depth: int) -> Expr:
     """An expression of type ``t`` whose value lies in the row argument's ``domain`` (``"any"``: unconstrained):
-    the core float domains by their hand-written guards, a non-zero int by :func:`nonzero_int`, the group rows'
-    domains by their source templates (:func:`template_guard`). Shrinks with the guarded expression."""
+    the core float domains by their :data:`grammar.rows.FLOAT_GUARDS` (:func:`float_guard`), a non-zero int by
+    :func:`nonzero_int`, the group rows' domains by their source templates (:func:`template_guard`). Shrinks with the
+    guarded expression."""
     if domain == "any":
         return expression(draw, sc, t, depth)
     is_float = isinstance(t, Scalar) and t.is_float
-    if domain in _FLOAT_DOMAINS and is_float:
-        return _FLOAT_GUARDS[domain](draw, sc, t, depth)
+    if domain in FLOAT_GUARDS and is_float:
+        return float_guard(draw, sc, t, depth, FLOAT_GUARDS[domain])
     if domain == "nonzero" and isinstance(t, Scalar) and t.is_int:
         return nonzero_int(draw, sc, t, depth)
-    if domain in _FLOAT_DOMAINS:
+    if domain in FLOAT_GUARDS:
         return expression(draw, sc, t, depth)  # the domain does not constrain this type
     return template_guard(draw, sc, t, domain, depth)
 
@@ -76,45 +76,29 @@ def _can_abs_plus(t: Scalar) -> bool:
     return _has("abs", t) and _has("add", t, t)
 
 
-def nonzero_float(draw, sc, t: Scalar, depth: int) -> Expr:
-    """|value| >= 0.5: ``(wp.abs(e) + 0.5)`` or its negation."""
-    kind = draw(st.integers(0, 2))
-    if sc.live and kind == 0:
-        kind = 1
-    if kind == 0 or depth < 0 or not _can_abs_plus(t) or not _has("neg", t):
-        return typed_float(draw(st.sampled_from(_NONZERO_FLOATS)), t)
-    g = _abs_plus(expression(draw, sc, t, depth), 0.5, t)
-    return g if kind == 1 else Expr(B.unop("-", g.node), t)
-
-
-def positive_float(draw, sc, t: Scalar, depth: int, floor: float = 0.25) -> Expr:
-    """value >= 0.25: ``(wp.abs(e) + 0.25)``."""
-    if depth < 0 or not _can_abs_plus(t) or not (sc.live or draw(st.booleans())):
-        return typed_float(draw(st.sampled_from(_POSITIVE_FLOATS)), t)
-    return _abs_plus(expression(draw, sc, t, depth), floor, t)
-
-
-def bounded_float(bound_of):
-    """A guard keeping a float inside +-``bound_of(policy)``: a literal in the bound, or ``wp.clamp(e, -b, b)``
-    (always the clamp in live mode, so the value stays computed). Shrinks toward the literal."""
-    def guard(draw, sc, t: Scalar, depth: int) -> Expr:
-        bound = bound_of(sc.policy)
+def float_guard(draw, sc, t: Scalar, depth: int, g: FloatGuard) -> Expr:
+    """A float inside a core domain, as its :class:`grammar.rows.FloatGuard` says: one of its literals, or its guard
+    around a drawn expression (always the guard in live mode, so the value stays computed). Shrinks toward the
+    first literal."""
+    if g.kind == "abs_plus" and g.negatable:  # |value| >= floor, both signs: literal / guard / negated guard
+        kind = draw(st.integers(0, 2))
+        if sc.live and kind == 0:
+            kind = 1
+        if kind == 0 or depth < 0 or not _can_abs_plus(t) or not _has("neg", t):
+            return typed_float(draw(st.sampled_from(g.literals)), t)
+        e = _abs_plus(expression(draw, sc, t, depth), g.floor, t)
+        return e if kind == 1 else Expr(B.unop("-", e.node), t)
+    if g.kind == "abs_plus":  # value >= floor
+        if depth < 0 or not _can_abs_plus(t) or not (sc.live or draw(st.booleans())):
+            return typed_float(draw(st.sampled_from(g.literals)), t)
+        return _abs_plus(expression(draw, sc, t, depth), g.floor, t)
+    if g.kind == "clamp":  # within +-bound
+        bound = getattr(sc.policy, g.bound)
         if depth < 0 or not _has("clamp", t, t, t) or not (sc.live or draw(st.booleans())):
-            v = draw(st.sampled_from((0.0, 1.0, 0.5, -1.0, 2.0, -2.0, 1.5)))
+            v = draw(st.sampled_from(g.literals))
             return typed_float(max(-bound, min(bound, v)), t)
         return _clamp(expression(draw, sc, t, depth), bound, t)
-
-    return guard
-
-
-_FLOAT_GUARDS = {
-    "nonzero": nonzero_float,
-    "positive": positive_float,
-    "pow_base": positive_float,
-    "exp_arg": bounded_float(lambda p: p.exp_arg_bound),
-    "pow_exp": bounded_float(lambda p: p.pow_exp_bound),
-    "cast_arg": bounded_float(lambda p: p.float_cast_bound),
-}
+    raise ValueError(f"unknown float guard kind {g.kind!r}")
 
 
 def nonzero_int(draw, sc, t: Scalar, depth: int) -> Expr:

@@ -381,3 +381,23 @@ def test_every_domain_a_row_uses_is_documented_in_one_table():
             (op.domains if s is None else s.domains)}
     assert used <= set(DOMAIN_DOCS), sorted(used - set(DOMAIN_DOCS))
     assert all(doc.strip() for doc in DOMAIN_DOCS.values())
+
+
+def test_every_domain_has_its_guard_as_data_and_the_guards_literals_lie_inside_it():
+    """A domain's guard is data of the grammar: a core float domain's in grammar.rows.FLOAT_GUARDS, a group
+    module's as a GUARDS source template (the strategies only apply them; a non-zero int follows its interval).
+    The literals a guard may write instead of guarding an expression lie inside the domain."""
+    from grammar.ops import DOMAIN_DOCS, GROUP_MODULES
+    from grammar.policy import POLICIES
+    from grammar.rows import DOMAINS, FLOAT_GUARDS
+
+    templates = {d for m in GROUP_MODULES for d in getattr(m, "GUARDS", {})}
+    assert set(DOMAINS) - {"any"} == set(FLOAT_GUARDS)
+    assert set(DOMAIN_DOCS) - set(DOMAINS) == templates
+    for domain, g in FLOAT_GUARDS.items():
+        assert g.literals, domain
+        if g.kind == "abs_plus":
+            assert all(abs(v) >= g.floor > 0 for v in g.literals), domain
+            assert g.negatable or all(v > 0 for v in g.literals), domain
+        else:
+            assert g.kind == "clamp" and all(hasattr(p, g.bound) for p in POLICIES.values()), domain
