@@ -33,10 +33,11 @@ from grammar.policy import POLICIES
 from . import GENERATOR_VERSION
 from .cli import OneLineParser
 from .pipeline import BACKENDS, VERIFY_MODES, Options
-from .pool import WorkerPool, WorkerStartupError, interrupt_on_sigterm, make_scratch, sweep_stale_scratch
+from .pool import (WorkerPool, WorkerStartupError, add_executor_arguments, executor_error, interrupt_on_sigterm,
+                   make_pool, make_scratch, sweep_stale_scratch)
 from .store.corpus import MANIFEST_NAME, CorpusError, CorpusWriter
 from .warp_side.warp_adapter import NVRTC_MODES
-from .worker import BatchOutcome, Task, serve
+from .worker import BatchOutcome, Task, run_task, serve
 
 STATE_NAME = "collect_state.json"
 DEFAULT_OUT = Path("corpus") / "data"
@@ -78,8 +79,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p.add_argument("--max-code-kb", type=int, default=None,
                    help="records whose four generated functions exceed this many kB are not kept (default: the "
                    "policy's max_code_kb, 64; 0: no budget)")
+    add_executor_arguments(p)
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     args = p.parse_args(argv)
+    if (problem := executor_error(args)) is not None:
+        p.error(problem)
     if args.max_code_kb is None:
         args.max_code_kb = POLICIES[args.policy].max_code_kb or 0
     if args.max_code_kb < 0:
@@ -414,7 +418,7 @@ def collect(args: argparse.Namespace) -> dict:
         progress = Progress(target, corpus.total_bytes, not args.no_progress and corpus.total_bytes < target)
         sweep_stale_scratch()
         scratch = make_scratch(SCRATCH_PREFIX)
-        pool = WorkerPool(args.workers, serve, (scratch,), timeout_s=args.batch_timeout)
+        pool = make_pool(args, serve, run_task, scratch, args.batch_timeout)
         run = _Run(args, opts, key, corpus, pool, progress, start)
         try:
             while not run.done():

@@ -64,7 +64,8 @@ from grammar.policy import POLICIES
 
 from .cli import OneLineParser
 from .pipeline import FUZZ_DIFFERENTIAL, Options
-from .pool import WorkerPool, WorkerStartupError, interrupt_on_sigterm, make_scratch, sweep_stale_scratch
+from .pool import (WorkerStartupError, add_executor_arguments, executor_error, interrupt_on_sigterm, make_pool,
+                   make_scratch, sweep_stale_scratch)
 
 DEFAULT_BATCH_TIMEOUT_S = 300.0
 #: rows in a batch's adjoint-feedback pool: a batch of 12 has about 6 gradient-directed kernels favouring 4-6
@@ -175,9 +176,12 @@ def parse_args(argv):
                    help="also compare every gradient the finite-difference check checked with JAX's exact derivative "
                    "of the kernel's JAX program, element by element (harness.jax_backend.gradient; about 1 s per "
                    "checked kernel; needs the [jax] extra)")
+    add_executor_arguments(p)
     p.add_argument("--progress-s", type=float, default=10.0, help="seconds between progress lines (default 10)")
     p.add_argument("--quiet", action="store_true", help="no progress lines")
     args = p.parse_args(argv)
+    if (problem := executor_error(args)) is not None:
+        p.error(problem)
     finite = lambda x: x == x and x not in (float("inf"), float("-inf"))  # noqa: E731
     if not (args.budget_s > 0 and finite(args.budget_s)):
         p.error("--budget-s must be > 0")
@@ -470,10 +474,10 @@ class Hunt:
     # -- the loop -----------------------------------------------------------------------------------
 
     def run(self) -> None:
-        from .fuzz_worker import HuntTask, ShrinkTask, serve
+        from .fuzz_worker import HuntTask, ShrinkTask, run, serve
 
         args = self.args
-        pool = WorkerPool(args.workers, serve, (self.scratch,), timeout_s=args.batch_timeout)
+        pool = make_pool(args, serve, run, self.scratch, args.batch_timeout)
         shrink_tasks: dict[int, object] = {}
         last_progress = time.monotonic()
         try:

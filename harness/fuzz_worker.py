@@ -211,8 +211,8 @@ def run_shrink(task: ShrinkTask, hook=None) -> ShrinkOutcome:
 
 def serve(conn, root: str | None = None) -> None:
     """A fuzz worker's main loop: :func:`harness.worker.serve` answering HuntTask and ShrinkTask."""
-    _worker.serve(conn, root, run=_run)
+    _worker.serve(conn, root, run=run)
 
 
-def _run(task, hook):
+def run(task, hook):
     return (run_shrink if isinstance(task, ShrinkTask) else run_hunt)(task, hook)

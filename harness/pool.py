@@ -29,16 +29,18 @@ from pathlib import Path
 from typing import Any
 
 STARTUP_TIMEOUT_S = 300.0  # importing Warp on a loaded machine can take a while
-SCRATCH_PREFIXES = ("warpsmith-collect-", "warpsmith-fuzz-")  # the runs whose workers keep their files in a scratch
+# the runs whose workers keep their files in a scratch, and a local Ray instance's session directory
+SCRATCH_PREFIXES = ("warpsmith-collect-", "warpsmith-fuzz-", "warpsmith-ray-")
 OWNER_NAME = "owner.pid"
+SHORT_TEMP = "/tmp"  # where a directory holding AF_UNIX sockets goes when TMPDIR is too long for them (107 bytes)
 
 
-def make_scratch(prefix: str) -> str:
+def make_scratch(prefix: str, dir: str | None = None) -> str:
     """A scratch directory for one run's workers (kernel caches, batch modules, PTX, and everything Warp and NVRTC
     put in the temporary directory: :func:`harness.worker.init_worker` points the workers' ``TMPDIR`` into it),
     marked with the running process's pid so that a later run can remove it if this one is killed with ``kill -9``
     (:func:`sweep_stale_scratch`). The caller removes it when the run ends."""
-    scratch = tempfile.mkdtemp(prefix=prefix)
+    scratch = tempfile.mkdtemp(prefix=prefix, dir=dir)
     (Path(scratch) / OWNER_NAME).write_text(str(os.getpid()))
     return scratch
 
@@ -47,8 +49,9 @@ def sweep_stale_scratch(root: str | None = None) -> int:
     """Remove the scratch directories of collect and fuzz runs that died without removing them (``kill -9``, a
     power cut): those whose owning process is gone. Returns how many."""
     removed = 0
-    for prefix in SCRATCH_PREFIXES:
-        for d in Path(root or tempfile.gettempdir()).glob(prefix + "*"):
+    roots = {root} if root else {tempfile.gettempdir(), SHORT_TEMP}  # a Ray session may be under SHORT_TEMP
+    for prefix, base in ((p, b) for p in SCRATCH_PREFIXES for b in sorted(roots) if Path(b).is_dir()):
+        for d in Path(base).glob(prefix + "*"):
             try:
                 pid = int((d / OWNER_NAME).read_text())
             except (OSError, ValueError):
@@ -216,3 +219,38 @@ class WorkerPool:
             process.kill()
         process.join(timeout=10)
         slot.conn.close()
+
+
+EXECUTORS = ("local", "ray")
+
+
+def add_executor_arguments(p) -> None:
+    """``--executor`` and ``--ray-address``, as collect and fuzz spell them."""
+    p.add_argument("--executor", choices=EXECUTORS, default="local",
+                   help="where the workers run: local (default: worker processes on this machine) or ray (Ray "
+                   "actors: a local Ray instance, or the cluster --ray-address names; needs the [ray] extra)")
+    p.add_argument("--ray-address", metavar="ADDR", default=None,
+                   help="with --executor ray: the Ray cluster to join (auto, or ray://host:10001); default: start "
+                   "a local Ray instance with --workers CPUs")
+
+
+def executor_error(args) -> str | None:
+    """Why the executor arguments cannot run (a one-line message), or None."""
+    if args.ray_address and args.executor != "ray":
+        return "--ray-address needs --executor ray"
+    if args.executor == "ray":
+        from .ray_pool import EXTRA_HINT, ray_available
+
+        if not ray_available():
+            return EXTRA_HINT
+    return None
+
+
+def make_pool(args, serve, run, scratch: str, timeout_s: float):
+    """The run's workers: ``args.workers`` local processes running ``serve(conn, scratch)``, or as many Ray actors
+    running ``run(task, hook)`` (:class:`harness.ray_pool.RayPool`); both are driven the same way."""
+    if args.executor == "ray":
+        from .ray_pool import RayPool
+
+        return RayPool(args.workers, run, scratch, timeout_s=timeout_s, address=args.ray_address)
+    return WorkerPool(args.workers, serve, (scratch,), timeout_s=timeout_s)
