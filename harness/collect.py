@@ -393,6 +393,8 @@ class _Run:
             "kernels_per_s": round(self.n_kernels / elapsed, 2) if elapsed else 0.0,
             "verdicts": dict(self.verdicts),
             "stage_seconds_summed_over_workers": {k: round(v, 1) for k, v in self.timings.items()},
+            "executor": self.args.executor,
+            "workers": self.args.workers,
             "worker_restarts": self.pool.restarts,
             "culprits": self.culprits,
             "failure_reports": self.reported,

@@ -571,6 +571,7 @@ class Hunt:
             "seed": self.seed,
             "policy": self.args.policy,
             "workers": self.args.workers,
+            "executor": self.args.executor,
             "batches": self.next_batch,
             "kernels": self.kernels,
             "kernels_per_s": round(self.kernels / elapsed, 3) if elapsed else 0.0,

@@ -61,6 +61,7 @@ def test_the_ray_executor_collects_the_records_of_the_local_pool_and_leaves_no_f
     assert len(ids) > 3
     assert [r["id"] for r in read_records(tmp_path / "ray")] == ids
     assert ray["records"] == local["records"] and ray["worker_restarts"] == 0
+    assert (local["executor"], ray["executor"]) == ("local", "ray")
     assert left == []
 
 
