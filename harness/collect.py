@@ -32,9 +32,9 @@ from grammar.policy import POLICIES
 
 from . import GENERATOR_VERSION
 from .cli import OneLineParser
+from .executors import add_executor_arguments, executor_error, make_pool
 from .pipeline import BACKENDS, VERIFY_MODES, Options
-from .pool import (WorkerPool, WorkerStartupError, add_executor_arguments, executor_error, interrupt_on_sigterm,
-                   make_pool, make_scratch, sweep_stale_scratch)
+from .pool import WorkerPool, WorkerStartupError, interrupt_on_sigterm, make_scratch, sweep_stale_scratch
 from .store.corpus import MANIFEST_NAME, CorpusError, CorpusWriter
 from .warp_side.warp_adapter import NVRTC_MODES
 from .worker import BatchOutcome, Task, run_task, serve

@@ -63,9 +63,9 @@ from pathlib import Path
 from grammar.policy import POLICIES
 
 from .cli import OneLineParser
+from .executors import add_executor_arguments, executor_error, make_pool
 from .pipeline import FUZZ_DIFFERENTIAL, Options
-from .pool import (WorkerStartupError, add_executor_arguments, executor_error, interrupt_on_sigterm, make_pool,
-                   make_scratch, sweep_stale_scratch)
+from .pool import WorkerStartupError, interrupt_on_sigterm, make_scratch, sweep_stale_scratch
 
 DEFAULT_BATCH_TIMEOUT_S = 300.0
 #: rows in a batch's adjoint-feedback pool: a batch of 12 has about 6 gradient-directed kernels favouring 4-6

@@ -89,7 +89,7 @@ def test_executor_arguments_that_cannot_run_are_one_line_errors(tmp_path, monkey
     assert proc.returncode == 2
     assert proc.stderr.strip() == "collect: error: --ray-address needs --executor ray"
     import harness.ray_pool as R
-    from harness.pool import executor_error
+    from harness.executors import executor_error
 
     monkeypatch.setattr(R, "ray_available", lambda: False)
     from types import SimpleNamespace
