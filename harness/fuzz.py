@@ -110,7 +110,9 @@ class StandaloneRun:
 
         self.report_dir = report_dir
         self.cache = tempfile.mkdtemp(prefix="warpsmith-repro-")
-        env = {**os.environ, "WARP_CACHE_PATH": self.cache}
+        tmp = Path(self.cache) / "tmp"  # Warp's and NVRTC's precompiled headers too: the run may be killed (stop)
+        tmp.mkdir()
+        env = {**os.environ, "WARP_CACHE_PATH": self.cache, "TMPDIR": str(tmp)}
         env.pop("WARPSMITH_WORKER_HOOK", None)
         python = interpreter(release) if release else sys.executable  # a release-* failure: on its release
         self.proc = subprocess.Popen([python, "repro.py"], cwd=report_dir, env=env,

@@ -96,3 +96,29 @@ def test_executor_arguments_that_cannot_run_are_one_line_errors(tmp_path, monkey
 
     assert executor_error(SimpleNamespace(executor="ray", ray_address=None)) == R.EXTRA_HINT
     assert "[ray]" in R.EXTRA_HINT
+
+
+def test_fuzz_on_ray_finds_shrinks_and_reports_as_on_the_local_pool(tmp_path):
+    """fuzz --executor ray: Warp's float results corrupted in the workers (a mismatch to find and shrink) and kernel 1
+    of batch 0 killing its worker (a crash report, and the hunt goes on), within the budget's allowances."""
+    import time
+
+    from harness.fuzz import allowances
+
+    reports = tmp_path / "reports"
+    env = {**os.environ, "WARPSMITH_WORKER_HOOK": "tests.fault_hooks:corrupt", "WARPSMITH_TEST_FAULT": "segv:0:1"}
+    budget = 30
+    t = time.monotonic()
+    proc = subprocess.run([sys.executable, "-m", "harness.fuzz", "--budget-s", str(budget), "--workers", "2",
+                           "--executor", "ray", "--reports", str(reports), "--seed", "1", "--batch-size", "4",
+                           "--no-nvrtc", "--no-differential", "--quiet"], cwd=ROOT, env=env, capture_output=True,
+                          text=True, timeout=240)
+    wall = time.monotonic() - t
+    assert proc.returncode == 1, proc.stderr[-2000:]
+    assert wall < budget + allowances(budget)["post"] + 15, f"ran {wall:.0f} s on a {budget} s budget"
+    summary = json.loads((reports / "fuzz_summary.json").read_text())
+    assert summary["executor"] == "ray"
+    assert {"mismatch", "crash"} <= {f["kind"] for f in summary["failures"]}
+    assert summary["verdicts"].get("worker-crash") == 1 and summary["kernels"] > 2
+    metas = [json.loads(p.read_text()) for p in reports.glob("*/failure.json")]
+    assert any(m["kind"] == "mismatch" and m.get("shrink", "").startswith("shrunk") for m in metas), metas
