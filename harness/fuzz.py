@@ -39,7 +39,8 @@ batch (:mod:`harness.warp_side.differential`) on one in ``--differential-every``
 
 Time: no new batch starts after ``--budget-s``; batches still running get a short grace and are then
 killed; shrinking and the standalone re-runs fit into a fixed allowance after the budget
-(:func:`allowances`), so a run ends within ``budget + min(25, max(12, budget / 4))`` seconds plus teardown.
+(:func:`allowances`), so a run ends within ``budget + min(25, max(12, budget / 4))`` seconds plus teardown. The
+budget counts from the moment the workers start (``--executor ray``: once the Ray instance is up).
 A progress line goes to stderr every ``--progress-s`` seconds (``--quiet`` silences it). At the end: a
 one-line summary and ``<reports>/fuzz_summary.json``.
 
@@ -227,10 +228,8 @@ class Hunt:
         self.args = args
         self.scratch = scratch
         self.seed = args.seed if args.seed is not None else int.from_bytes(os.urandom(4), "little") >> 1
-        self.start = time.monotonic()
-        self.deadline = self.start + args.budget_s
         self.allow = allowances(args.budget_s)
-        self.hard_end = self.deadline + self.allow["post"]
+        self.start_clock()
         self.verified: set[str] = set()
         self.verdicts: Counter = Counter()
         self.timings: Counter = Counter()
@@ -275,6 +274,13 @@ class Hunt:
 
     def now(self) -> float:
         return time.monotonic() - self.start
+
+    def start_clock(self) -> None:
+        """The budget starts now (again, once the executor is up: starting a Ray instance, about 5 s and more on a
+        loaded machine, is not hunting time; the local pool starts at once)."""
+        self.start = time.monotonic()
+        self.deadline = self.start + self.args.budget_s
+        self.hard_end = self.deadline + self.allow["post"]
 
     def opts(self, batch_index: int, nvrtc: bool | None = None, kind: str = "") -> Options:
         """The pipeline options of a batch: NVRTC on one batch in ``--nvrtc-every``, and the differential
@@ -480,6 +486,7 @@ class Hunt:
 
         args = self.args
         pool = make_pool(args, serve, run, self.scratch, args.batch_timeout)
+        self.start_clock()
         shrink_tasks: dict[int, object] = {}
         last_progress = time.monotonic()
         try:

@@ -101,19 +101,14 @@ class _Slot:
     timeout: float = 0.0
 
 
-class WorkerPool:
-    """``n`` worker processes; ``target(conn, *args)`` is the worker's main loop (see worker.serve)."""
+class SlotPool:
+    """What the local pool and the Ray pool (:class:`harness.ray_pool.RayPool`) share: ``_slots`` each holding one
+    worker, its task, when it started and its deadline. A subclass sends tasks (:meth:`_send`), stops a worker
+    (:meth:`_kill`) and starts a fresh one in a slot (:meth:`_replace`); ``WORKER`` names its workers in messages."""
 
-    def __init__(self, n: int, target, args: tuple = (), timeout_s: float = 600.0):
-        self.n = n
-        self.target = target
-        self.args = args
-        self.timeout_s = timeout_s
-        self._ctx = get_context("spawn")
-        self._slots: list[_Slot] = [self._spawn() for _ in range(n)]
-        self.restarts = 0
-
-    # -- public ------------------------------------------------------------------------------------
+    WORKER = "worker process"
+    _slots: list
+    timeout_s: float
 
     def idle(self) -> int:
         """Workers that are ready for a task."""
@@ -130,14 +125,51 @@ class WorkerPool:
         slot.started = time.monotonic()
         slot.timeout = self.timeout_s if timeout_s is None else timeout_s
         slot.deadline = slot.started + slot.timeout
-        slot.conn.send(task)
+        self._send(slot, task)
+
+    def _wait_s(self, timeout: float) -> float:
+        """How long :meth:`poll` may wait: ``timeout``, or less when a deadline comes first."""
+        now = time.monotonic()
+        return max(0.0, min([timeout] + [s.deadline - now for s in self._slots if s.task is not None]))
+
+    def _expire(self, done: list[TaskDone]) -> None:
+        """Tasks past their deadline end as ``timeout`` (their worker killed and replaced); a worker that has not
+        started within :data:`STARTUP_TIMEOUT_S` is an error of the whole run."""
+        now = time.monotonic()
+        for slot in self._slots:
+            if slot.task is not None and now >= slot.deadline:
+                task, slot_timeout = slot.task, slot.timeout
+                self._replace(slot)
+                done.append(TaskDone(task, "timeout", detail=f"no result after {slot_timeout:g} s; {self.WORKER} "
+                                     "killed"))
+            elif not slot.ready and now - slot.started > STARTUP_TIMEOUT_S:
+                raise WorkerStartupError(f"a {self.WORKER} did not start within {STARTUP_TIMEOUT_S:g} s")
+
+    def close(self) -> None:
+        """Stop every worker now (running tasks are abandoned)."""
+        for slot in self._slots:
+            self._kill(slot)
+        self._slots = []
+
+
+class WorkerPool(SlotPool):
+    """``n`` worker processes; ``target(conn, *args)`` is the worker's main loop (see worker.serve)."""
+
+    def __init__(self, n: int, target, args: tuple = (), timeout_s: float = 600.0):
+        self.n = n
+        self.target = target
+        self.args = args
+        self.timeout_s = timeout_s
+        self._ctx = get_context("spawn")
+        self._slots: list[_Slot] = [self._spawn() for _ in range(n)]
+        self.restarts = 0
+
+    # -- public ------------------------------------------------------------------------------------
 
     def poll(self, timeout: float) -> list[TaskDone]:
         """Wait up to ``timeout`` seconds for tasks to end, worker start-ups included; return what ended."""
         done: list[TaskDone] = []
-        now = time.monotonic()
-        deadlines = [s.deadline for s in self._slots if s.task is not None]
-        wait_s = max(0.0, min([timeout] + [d - now for d in deadlines]))
+        wait_s = self._wait_s(timeout)
         waitables = {}
         for slot in self._slots:
             waitables[slot.conn] = (slot, slot.process)
@@ -161,21 +193,8 @@ class WorkerPool:
                 slot.task = None
             elif not slot.process.is_alive():
                 self._died(slot, done)
-        now = time.monotonic()
-        for slot in self._slots:
-            if slot.task is not None and now >= slot.deadline:
-                task, slot_timeout = slot.task, slot.timeout
-                self._replace(slot)
-                done.append(TaskDone(task, "timeout", detail=f"no result after {slot_timeout:g} s; worker killed"))
-            elif not slot.ready and now - slot.started > STARTUP_TIMEOUT_S:
-                raise WorkerStartupError(f"a worker process did not start within {STARTUP_TIMEOUT_S:g} s")
+        self._expire(done)
         return done
-
-    def close(self) -> None:
-        """Stop every worker now (running tasks are abandoned)."""
-        for slot in self._slots:
-            self._kill(slot)
-        self._slots = []
 
     def __enter__(self) -> "WorkerPool":
         return self
@@ -184,6 +203,9 @@ class WorkerPool:
         self.close()
 
     # -- internals ---------------------------------------------------------------------------------
+
+    def _send(self, slot: _Slot, task: Any) -> None:
+        slot.conn.send(task)
 
     def _spawn(self) -> _Slot:
         parent, child = self._ctx.Pipe(duplex=True)

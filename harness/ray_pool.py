@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .pool import SHORT_TEMP, STARTUP_TIMEOUT_S, TaskDone, WorkerStartupError, make_scratch
+from .pool import SHORT_TEMP, SlotPool, TaskDone, WorkerStartupError, make_scratch
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout (harness/ray_pool.py)
 EXTRA_HINT = 'the Ray executor needs the [ray] extra: pip install -e ".[ray]"'
@@ -70,8 +70,10 @@ class _Slot:
     timeout: float = 0.0
 
 
-class RayPool:
+class RayPool(SlotPool):
     """``n`` Ray actors running ``run(task, hook)`` (:func:`harness.worker.run_task`, or fuzz's task function)."""
+
+    WORKER = "Ray worker"
 
     def __init__(self, n: int, run, root: str | None = None, timeout_s: float = 600.0, address: str | None = None):
         import ray
@@ -91,34 +93,23 @@ class RayPool:
             self._temp = make_scratch("warpsmith-ray-", base if len(base) <= 40 or not Path(SHORT_TEMP).is_dir()
                                       else SHORT_TEMP)
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private local instance: no token prompt
+            # Ray starts its workers at niceness 15: beside any other busy process (another job, a test worker) they
+            # get a few percent of a core (two actors took 50 s instead of 6 s to start next to two busy processes);
+            # the batches are this run's work, so they run at normal priority
+            os.environ.setdefault("RAY_worker_niceness", "0")
             ray.init(num_cpus=n, include_dashboard=False, log_to_driver=False, configure_logging=False,
                      _temp_dir=self._temp, runtime_env={"env_vars": {**env, "PYTHONPATH": _pythonpath()}})
         self._cls = ray.remote(num_cpus=1, max_restarts=0, max_task_retries=0)(_Actor)
         self._slots = [self._spawn() for _ in range(n)]
         self.restarts = 0
 
-    # -- the interface of harness.pool.WorkerPool ------------------------------------------------------------
-
-    def idle(self) -> int:
-        return sum(s.ready and s.task is None for s in self._slots)
-
-    def busy(self) -> int:
-        return sum(s.task is not None for s in self._slots)
-
-    def submit(self, task: Any, timeout_s: float | None = None) -> None:
-        slot = next(s for s in self._slots if s.ready and s.task is None)
-        slot.task, slot.started = task, time.monotonic()
-        slot.timeout = self.timeout_s if timeout_s is None else timeout_s
-        slot.deadline = slot.started + slot.timeout
-        slot.ref = slot.actor.run.remote(task)
+    # -- the interface of harness.pool.WorkerPool (idle, busy, submit: harness.pool.SlotPool) -----------------
 
     def poll(self, timeout: float) -> list[TaskDone]:
         ray = self._ray
         done: list[TaskDone] = []
-        now = time.monotonic()
         pending = {s.ref: s for s in self._slots if s.ref is not None}
-        deadlines = [s.deadline for s in self._slots if s.task is not None]
-        wait_s = max(0.0, min([timeout] + [d - now for d in deadlines]))
+        wait_s = self._wait_s(timeout)
         if pending:
             first, _ = ray.wait(list(pending), num_returns=1, timeout=wait_s)
             ready = ray.wait(list(pending), num_returns=len(pending), timeout=0)[0] if first else []
@@ -148,26 +139,20 @@ class RayPool:
                 continue
             done.append(TaskDone(slot.task, "ok", value))
             slot.task = None
-        now = time.monotonic()
-        for slot in self._slots:
-            if slot.task is not None and now >= slot.deadline:
-                task, slot_timeout = slot.task, slot.timeout
-                self._replace(slot)
-                done.append(TaskDone(task, "timeout", detail=f"no result after {slot_timeout:g} s; Ray worker killed"))
-            elif not slot.ready and now - slot.started > STARTUP_TIMEOUT_S:
-                raise WorkerStartupError(f"a Ray worker did not start within {STARTUP_TIMEOUT_S:g} s")
+        self._expire(done)
         return done
 
     def close(self) -> None:
         """Stop every actor now (running tasks are abandoned) and disconnect (a local instance is shut down)."""
-        for slot in self._slots:
-            self._kill(slot)
-        self._slots = []
+        super().close()
         self._ray.shutdown()
         if self._temp:
             shutil.rmtree(self._temp, ignore_errors=True)
 
     # -- internals ---------------------------------------------------------------------------------------------
+
+    def _send(self, slot: _Slot, task: Any) -> None:
+        slot.ref = slot.actor.run.remote(task)
 
     def _spawn(self) -> _Slot:
         actor = self._cls.remote(self.run, self.root)

@@ -115,7 +115,8 @@ def test_fuzz_on_ray_finds_shrinks_and_reports_as_on_the_local_pool(tmp_path):
                           text=True, timeout=240)
     wall = time.monotonic() - t
     assert proc.returncode == 1, proc.stderr[-2000:]
-    assert wall < budget + allowances(budget)["post"] + 15, f"ran {wall:.0f} s on a {budget} s budget"
+    # the budget starts once the Ray instance is up (ray.init: ~5 s, more on a loaded machine)
+    assert wall < budget + allowances(budget)["post"] + 30, f"ran {wall:.0f} s on a {budget} s budget"
     summary = json.loads((reports / "fuzz_summary.json").read_text())
     assert summary["executor"] == "ray"
     assert {"mismatch", "crash"} <= {f["kind"] for f in summary["failures"]}
