@@ -34,7 +34,14 @@ from . import GENERATOR_VERSION
 from .cli import OneLineParser
 from .executors import add_executor_arguments, executor_error, make_pool
 from .pipeline import BACKENDS, VERIFY_MODES, Options
-from .pool import WorkerPool, WorkerStartupError, interrupt_on_sigterm, make_scratch, sweep_stale_scratch
+from .pool import (
+    SCRATCH_PREFIXES,
+    WorkerPool,
+    WorkerStartupError,
+    interrupt_on_sigterm,
+    make_scratch,
+    sweep_stale_scratch,
+)
 from .store.corpus import MANIFEST_NAME, CorpusError, CorpusWriter
 from .warp_side.warp_adapter import NVRTC_MODES
 from .worker import BatchOutcome, Task, run_task, serve
@@ -273,7 +280,7 @@ def _culprit(args: argparse.Namespace, task: Task, status: str, detail: str) -> 
 INVALID_STREAK = 3
 
 
-SCRATCH_PREFIX = "warpsmith-collect-"
+SCRATCH_PREFIX = SCRATCH_PREFIXES["collect"]
 
 
 class CollectAborted(Exception):

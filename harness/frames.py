@@ -61,3 +61,17 @@ def read_frame(stream):
     if len(data) < n:
         return None
     return pickle.loads(data)
+
+
+def stop_child(proc, kill: bool = False) -> None:
+    """End a child process that reads frames on its stdin: close its stdin (the end of the stream, on which it
+    returns) and wait up to 10 s, or kill it at once with ``kill``; a child that does not end is killed."""
+    try:
+        if kill:
+            proc.kill()
+        elif proc.stdin:
+            proc.stdin.close()
+        proc.wait(timeout=10)
+    except Exception:  # noqa: BLE001 - a hung child is killed
+        proc.kill()
+        proc.wait()

@@ -66,7 +66,7 @@ from grammar.policy import POLICIES
 from .cli import OneLineParser
 from .executors import add_executor_arguments, executor_error, make_pool
 from .pipeline import FUZZ_DIFFERENTIAL, Options
-from .pool import WorkerStartupError, interrupt_on_sigterm, make_scratch, sweep_stale_scratch
+from .pool import SCRATCH_PREFIXES, WorkerStartupError, interrupt_on_sigterm, make_scratch, sweep_stale_scratch
 
 DEFAULT_BATCH_TIMEOUT_S = 300.0
 #: rows in a batch's adjoint-feedback pool: a batch of 12 has about 6 gradient-directed kernels favouring 4-6
@@ -637,7 +637,7 @@ def main(argv: list[str] | None = None) -> int:
                   f"({', '.join(rows) or 'none'}) and {len(within)} overloads of other rows", file=sys.stderr,
                   flush=True)
     sweep_stale_scratch()
-    scratch = make_scratch("warpsmith-fuzz-")
+    scratch = make_scratch(SCRATCH_PREFIXES["fuzz"])
     try:
         hunt = Hunt(args, scratch)
         try:

@@ -22,7 +22,7 @@ import shutil
 import signal
 import tempfile
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from multiprocessing import get_context
 from multiprocessing.connection import wait
 from pathlib import Path
@@ -30,7 +30,7 @@ from typing import Any
 
 STARTUP_TIMEOUT_S = 300.0  # importing Warp on a loaded machine can take a while
 # the runs whose workers keep their files in a scratch, and a local Ray instance's session directory
-SCRATCH_PREFIXES = ("warpsmith-collect-", "warpsmith-fuzz-", "warpsmith-ray-")
+SCRATCH_PREFIXES = {"collect": "warpsmith-collect-", "fuzz": "warpsmith-fuzz-", "ray": "warpsmith-ray-"}
 OWNER_NAME = "owner.pid"
 SHORT_TEMP = "/tmp"  # where a directory holding AF_UNIX sockets goes when TMPDIR is too long for them (107 bytes)
 
@@ -50,7 +50,7 @@ def sweep_stale_scratch(root: str | None = None) -> int:
     power cut): those whose owning process is gone. Returns how many."""
     removed = 0
     roots = {root} if root else {tempfile.gettempdir(), SHORT_TEMP}  # a Ray session may be under SHORT_TEMP
-    for prefix, base in ((p, b) for p in SCRATCH_PREFIXES for b in sorted(roots) if Path(b).is_dir()):
+    for prefix, base in ((p, b) for p in SCRATCH_PREFIXES.values() for b in sorted(roots) if Path(b).is_dir()):
         for d in Path(base).glob(prefix + "*"):
             try:
                 pid = int((d / OWNER_NAME).read_text())
@@ -91,9 +91,9 @@ class TaskDone:
 
 
 @dataclass
-class _Slot:
-    process: Any
-    conn: Any
+class Slot:
+    """One worker of a pool and its task: whether it has started, when the task was sent, its deadline."""
+
     ready: bool = False
     task: Any = None
     deadline: float = 0.0
@@ -101,10 +101,17 @@ class _Slot:
     timeout: float = 0.0
 
 
+@dataclass
+class _Slot(Slot):
+    process: Any = None
+    conn: Any = None
+
+
 class SlotPool:
     """What the local pool and the Ray pool (:class:`harness.ray_pool.RayPool`) share: ``_slots`` each holding one
     worker, its task, when it started and its deadline. A subclass sends tasks (:meth:`_send`), stops a worker
-    (:meth:`_kill`) and starts a fresh one in a slot (:meth:`_replace`); ``WORKER`` names its workers in messages."""
+    (:meth:`_kill`) and starts one (:meth:`_spawn`, a :class:`Slot` of its own kind); ``WORKER`` names its workers
+    in messages."""
 
     WORKER = "worker process"
     _slots: list
@@ -150,6 +157,14 @@ class SlotPool:
         for slot in self._slots:
             self._kill(slot)
         self._slots = []
+
+    def _replace(self, slot: Slot) -> None:
+        """Stop the slot's worker and start a fresh one in its place (the slot object stays: callers hold it)."""
+        self._kill(slot)
+        fresh = self._spawn()
+        for f in fields(fresh):
+            setattr(slot, f.name, getattr(fresh, f.name))
+        self.restarts += 1
 
 
 class WorkerPool(SlotPool):
@@ -212,7 +227,7 @@ class WorkerPool(SlotPool):
         process = self._ctx.Process(target=self.target, args=(child, *self.args), daemon=True)
         process.start()
         child.close()
-        return _Slot(process, parent, started=time.monotonic())
+        return _Slot(process=process, conn=parent, started=time.monotonic())
 
     def _died(self, slot: _Slot, done: list[TaskDone]) -> None:
         slot.process.join(timeout=5)
@@ -225,12 +240,6 @@ class WorkerPool(SlotPool):
         if task is not None:
             detail = f"worker killed by signal {-code}" if code is not None and code < 0 else f"worker exited with code {code}"
             done.append(TaskDone(task, "crash", detail=detail))
-
-    def _replace(self, slot: _Slot) -> None:
-        self._kill(slot)
-        fresh = self._spawn()
-        slot.process, slot.conn, slot.ready, slot.task, slot.started = fresh.process, fresh.conn, False, None, fresh.started
-        self.restarts += 1
 
     @staticmethod
     def _kill(slot: _Slot) -> None:

@@ -29,7 +29,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .pool import SHORT_TEMP, SlotPool, TaskDone, WorkerStartupError, make_scratch
+from .pool import SCRATCH_PREFIXES, SHORT_TEMP, Slot, SlotPool, TaskDone, WorkerStartupError, make_scratch
 
 ROOT = Path(__file__).resolve().parents[1]  # the checkout (harness/ray_pool.py)
 EXTRA_HINT = 'the Ray executor needs the [ray] extra: pip install -e ".[ray]"'
@@ -60,14 +60,9 @@ class _Actor:
 
 
 @dataclass
-class _Slot:
+class _Slot(Slot):
     actor: Any = None
     ref: Any = None  # the pending call: ``ready`` while starting, then the task's
-    ready: bool = False
-    task: Any = None
-    started: float = 0.0
-    deadline: float = 0.0
-    timeout: float = 0.0
 
 
 class RayPool(SlotPool):
@@ -90,7 +85,7 @@ class RayPool(SlotPool):
             # Ray's session (logs, sockets) in a directory of its own, removed at close (swept after kill -9); its
             # socket paths must stay under 107 bytes, so a long TMPDIR is passed over for /tmp
             base = tempfile.gettempdir()
-            self._temp = make_scratch("warpsmith-ray-", base if len(base) <= 40 or not Path(SHORT_TEMP).is_dir()
+            self._temp = make_scratch(SCRATCH_PREFIXES["ray"], base if len(base) <= 40 or not Path(SHORT_TEMP).is_dir()
                                       else SHORT_TEMP)
             os.environ.setdefault("RAY_AUTH_MODE", "disabled")  # a private local instance: no token prompt
             # Ray starts its workers at niceness 15: beside any other busy process (another job, a test worker) they
@@ -157,12 +152,6 @@ class RayPool(SlotPool):
     def _spawn(self) -> _Slot:
         actor = self._cls.remote(self.run, self.root)
         return _Slot(actor=actor, ref=actor.ready.remote(), started=time.monotonic())
-
-    def _replace(self, slot: _Slot) -> None:
-        self._kill(slot)
-        fresh = self._spawn()
-        slot.actor, slot.ref, slot.ready, slot.task, slot.started = fresh.actor, fresh.ref, False, None, fresh.started
-        self.restarts += 1
 
     def _kill(self, slot: _Slot) -> None:
         if slot.actor is not None:

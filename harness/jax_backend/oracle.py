@@ -23,6 +23,7 @@ jax.config.update("jax_enable_x64", True)
 
 from grammar.types import Array, Composite, Struct  # noqa: E402
 
+from ..frames import read_frame, stop_child, write_frame  # noqa: E402
 from ..oracle.reference import typed_ir  # noqa: E402
 from ..store.corpus import JAX_SECTION_FIELDS  # noqa: E402
 from .render import JaxProgram  # noqa: E402
@@ -172,8 +173,6 @@ class IsolatedChecker:
         import subprocess
         import sys
 
-        from ..frames import read_frame, write_frame
-
         if self.proc is None or self.proc.poll() is not None:
             root = str(Path(__file__).resolve().parents[2])  # the checkout (harness/jax_backend/oracle.py)
             env = dict(os.environ, PYTHONPATH=root + os.pathsep + os.environ.get("PYTHONPATH", ""))
@@ -220,15 +219,7 @@ class IsolatedChecker:
 
     def close(self, kill: bool = False) -> None:
         if self.proc is not None:
-            try:
-                if kill:
-                    self.proc.kill()
-                elif self.proc.stdin:
-                    self.proc.stdin.close()
-                self.proc.wait(timeout=10)
-            except Exception:  # noqa: BLE001 - a hung child is killed
-                self.proc.kill()
-                self.proc.wait()
+            stop_child(self.proc, kill=kill)
             self.proc = None
 
 
@@ -236,8 +227,6 @@ def _serve() -> int:
     """The child's loop: one request frame in, one reply frame out, until stdin closes."""
     import sys
     import traceback
-
-    from ..frames import read_frame, write_frame
 
     _child_setup()
     handlers = {"check": _check_in_child, "section": _section_in_child, "gradient": _gradient_in_child}

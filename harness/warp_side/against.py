@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 
 from .. import releases
-from ..frames import read_frame, write_frame
+from ..frames import read_frame, stop_child, write_frame
 
 ROOT = Path(__file__).resolve().parents[2]  # the checkout: harness/warp_side/against.py
 #: comma-separated table rows :mod:`harness.generate` leaves out besides those the installed Warp lacks:
@@ -165,13 +165,7 @@ class Companion:
 
     def close(self) -> None:
         if self.proc is not None:
-            try:
-                if self.proc.stdin:
-                    self.proc.stdin.close()
-                self.proc.wait(timeout=10)
-            except Exception:  # noqa: BLE001 - a hung companion is killed
-                self.proc.kill()
-                self.proc.wait()
+            stop_child(self.proc)
             self.proc = None
         if self._stderr is not None:
             self._stderr.close()
