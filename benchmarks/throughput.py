@@ -42,7 +42,7 @@ sys.path.insert(0, str(ROOT))
 from harness.warp_side import warp_adapter as W  # noqa: E402
 from harness.warp_side.extract import extract_all, normalise  # noqa: E402
 from harness.generate import draw_kernels  # noqa: E402
-from harness.pipeline import Options, verify_batch  # noqa: E402
+from harness.pipeline import NVRTC_MODES, Options, verify_batch  # noqa: E402
 from grammar.policy import DEFAULT_POLICY, SMALL_POLICY, Policy  # noqa: E402
 
 SEED_TEMPLATES = [
@@ -98,14 +98,16 @@ CODE_FIELDS = ("cpu_forward", "cpu_backward", "cuda_forward", "cuda_backward")
 
 
 def pipeline(scratch: Path, seed: int, n: int, batch_size: int, verify: str,
-             nvrtc_mode: str = "optimized", policy: Policy = DEFAULT_POLICY) -> tuple[int, float, Counter, Counter]:
+             nvrtc_mode: str = "hybrid", policy: Policy = DEFAULT_POLICY) -> tuple[int, float, Counter, Counter]:
     """(kernels, seconds, verdicts, stage seconds) of verify_batch over fresh batches, generation included;
     the stage ``code_bytes`` counts the extracted code of the records."""
     stages: Counter = Counter()
     verdicts: Counter = Counter()
     done, start = 0, time.perf_counter()
     for i, (kernels, gen_s) in enumerate(batches(seed, n, batch_size, policy)):
-        result = verify_batch(kernels, scratch / f"{verify}{seed}_{i}", Options(verify=verify, nvrtc_mode=nvrtc_mode))
+        # collect's options: the policy's code-size budget, the NVRTC mode
+        result = verify_batch(kernels, scratch / f"{verify}{seed}_{i}", Options(
+            verify=verify, nvrtc_mode=nvrtc_mode, max_code_kb=policy.max_code_kb or None))
         stages["generate"] += gen_s
         stages.update(result.timings)
         verdicts.update(result.counts())
@@ -116,7 +118,7 @@ def pipeline(scratch: Path, seed: int, n: int, batch_size: int, verify: str,
 
 
 def collect_end_to_end(scratch: Path, verify: str, mb: float, workers: int, batch_size: int, seed: int,
-                       nvrtc_mode: str = "optimized") -> dict:
+                       nvrtc_mode: str = "hybrid") -> dict:
     out = scratch / f"collect-{verify}"
     cmd = [sys.executable, "-m", "harness.collect", "--out", str(out), "--target-mb", str(mb), "--verify", verify,
            "--workers", str(workers), "--batch-size", str(batch_size), "--seed", str(seed), "--no-progress",
@@ -161,8 +163,8 @@ def main() -> None:
     p.add_argument("--small", action="store_true",
                    help="also run step 4 on small kernels (SMALL_POLICY), like those of the issue's cost figures")
     p.add_argument("--skip-full", action="store_true", help="no one-process full verification (step 4)")
-    p.add_argument("--nvrtc-mode", choices=("optimized", "debug"), default="optimized",
-                   help="NVRTC configuration of step 4 and of collect --verify full (default optimized, collect's)")
+    p.add_argument("--nvrtc-mode", choices=NVRTC_MODES, default="hybrid",
+                   help="NVRTC configuration of step 4 and of collect --verify full (default hybrid, collect's)")
     p.add_argument("--collect-modes", default="none,full", help="verify modes of step 5 (default none,full)")
     args = p.parse_args()
     scratch = Path(tempfile.mkdtemp(prefix="warpsmith-bench-"))

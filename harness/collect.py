@@ -33,7 +33,7 @@ from grammar.policy import POLICIES
 from . import GENERATOR_VERSION
 from .cli import OneLineParser
 from .executors import add_executor_arguments, executor_error, make_pool
-from .pipeline import BACKENDS, VERIFY_MODES, Options
+from .pipeline import BACKENDS, NVRTC_MODES, VERIFY_MODES, Options
 from .pool import (
     SCRATCH_PREFIXES,
     WorkerPool,
@@ -43,8 +43,7 @@ from .pool import (
     sweep_stale_scratch,
 )
 from .store.corpus import MANIFEST_NAME, CorpusError, CorpusWriter
-from .warp_side.warp_adapter import NVRTC_MODES
-from .worker import BatchOutcome, Task, run_task, serve
+from .worker import BatchOutcome, Task, pack_ids, run_task, serve
 
 STATE_NAME = "collect_state.json"
 DEFAULT_OUT = Path("corpus") / "data"
@@ -74,11 +73,11 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
                    f"(default {DEFAULT_BATCH_TIMEOUT_S:g})")
     p.add_argument("--opt-level", type=int, default=0, choices=range(4), help="CPU optimization level (default 0)")
     p.add_argument("--nvrtc-arch", type=int, default=90, help="NVRTC target architecture (default 90)")
-    p.add_argument("--nvrtc-mode", choices=NVRTC_MODES, default="optimized",
-                   help="optimized: Warp's release CUDA build at level 3 (default); debug: NVRTC -G, the whole "
-                   "front end and code generation without the optimiser: about 35%% cheaper on typical kernels "
-                   "but far slower on huge ones (a kernel with 18 unrolled copies of a long expression: "
-                   "13 s optimized, over 6 min with -G)")
+    p.add_argument("--nvrtc-mode", choices=NVRTC_MODES, default="hybrid",
+                   help="hybrid (default): NVRTC -G for kernels up to 256 kB of CUDA, Warp's release build at level "
+                   "3 for larger ones (-G is ~2.7x cheaper on our modules but blows up on huge functions: 18 unrolled "
+                   "copies of a long expression took 13 s optimized, over 6 min with -G); optimized: level 3 for "
+                   "every kernel; debug: -G for every kernel. Records say which (verification.nvrtc_mode)")
     p.add_argument("--backend", choices=BACKENDS, default="warp",
                    help="warp: records carry Warp's C++/CUDA (default); both: also the kernel as a JAX program with "
                    "its HLO (forward, backward, optimized), JAX checked against the reference; jax: no Warp, the "
@@ -307,6 +306,9 @@ class _Run:
         self.culprits: list[dict] = []
         self.worker_errors: list[str] = []
         self.start = start
+        # the ids of the records held, packed (worker.pack_ids): each new batch carries them, so that no worker
+        # verifies again a kernel whose record another one made (the corpus would drop it as a duplicate)
+        self.known = bytearray(pack_ids(corpus.ids))
 
     def done(self) -> bool:
         return self.corpus.total_bytes >= self.target
@@ -327,10 +329,16 @@ class _Run:
         args = self.args
         while self.pool.idle() and (self.queue or len(self.batches) < WINDOW * args.workers):
             if not self.queue:
-                self.queue.append(Task(args.seed, self.submitted, args.batch_size, self.opts))
+                self.queue.append(Task(args.seed, self.submitted, args.batch_size, self.opts, known=self._known()))
                 self.batches[self.submitted] = _Batch()
                 self.submitted += 1
             self.pool.submit(self.queue.popleft())
+
+    def _known(self) -> bytes:
+        """The ids a new batch need not verify: the records stored, and those of finished batches still waiting
+        for an earlier one (every batch in hand is earlier than the new one, and is stored before it)."""
+        waiting = [r["id"] for batch in self.batches.values() for part in batch.parts.values() for r in part.records]
+        return bytes(self.known) + pack_ids(waiting)
 
     def _receive(self, finished) -> None:
         """A finished part: kept; or, when it failed, bisected; or, a single kernel, skipped as a culprit."""
@@ -364,7 +372,9 @@ class _Run:
             if self.done():
                 stored_all = False  # stop at the target, not at the end of a batch
                 break
-            self.n_new += corpus.add(record)
+            if corpus.add(record):
+                self.n_new += 1
+                self.known += pack_ids([record["id"]])
         for failure in outcome.failures:
             self.reported += _reports(out).write(failure) is not None
         corpus.flush()

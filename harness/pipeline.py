@@ -4,7 +4,10 @@
 
 1. **render** all kernels into one Python module file (one Warp module per batch: the fixed cost of a
    module build is ~1 s, so batching is what makes verification affordable);
-2. **compile for the CPU**; if the module fails to build, bisect it down to the kernels that fail alone
+2. with a code-size budget (``Options.max_code_kb``, which collect sets), **measure** each kernel's generated
+   functions from one code generation of the module and screen those over the budget (verdict ``screened``,
+   ``code-size``) before anything is compiled: they could never be recorded;
+   **compile for the CPU**; if the module fails to build, bisect it down to the kernels that fail alone
    (verdict ``warp-bug``/``compile-error``) and rebuild the rest;
 3. **run** every kernel on seeded inputs and compare with the numpy references
    (:mod:`harness.oracle.reference`, :mod:`harness.oracle.compare`); ill-conditioned inputs are retried with new seeds
@@ -12,7 +15,9 @@
    its backward pass checked (:mod:`harness.oracle.gradient`): a wrong gradient is a ``warp-bug`` with a
    ``gradient-mismatch`` failure, anything else is recorded in the record's ``gradient_*`` fields;
 4. **generate** the CPU and CUDA sources and **compile the CUDA module with NVRTC** (bisecting on failure,
-   verdict ``nvrtc-error``);
+   verdict ``nvrtc-error``): the text of the CPU build, without the kernels that did not pass; with
+   ``nvrtc_mode="hybrid"`` kernels up to ``nvrtc_debug_max_kb`` of CUDA are compiled with ``-G`` and larger
+   ones at level 3, each part of the text on its own;
 5. **extract** each kernel's forward/backward functions for both targets, normalised.
 
 With ``Options(verify="none")`` only steps 1 and 5 run (code generation of both targets and extraction;
@@ -35,6 +40,7 @@ import re
 import time
 import traceback
 from collections import Counter
+from collections.abc import Container
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
@@ -56,11 +62,14 @@ from .store.canonical import canonical_id
 from .store.corpus import Record, code_bytes, utc_timestamp
 from .warp_side import differential as D
 from .warp_side import warp_adapter as W
-from .warp_side.extract import extract_all, normalise
+from .warp_side.extract import ExtractionError, extract_all, kernel_spans, normalise, without_kernels
 from .warp_side.launch import run_warp
 
 NVRTC_ARCH = 90
 VERIFY_MODES = ("full", "none")
+# "hybrid": NVRTC -G for every kernel whose CUDA functions (forward + backward) are at most
+# Options.nvrtc_debug_max_kb, level 3 for larger ones (benchmarks/RESULTS.md, "Cheaper builds")
+NVRTC_MODES = (*W.NVRTC_MODES, "hybrid")
 _batch_counter = itertools.count()
 # the differential variants a bug hunt should rotate through (every CPU variant: ~+60 % verification time,
 # benchmarks/differential.py); collect keeps Options.differential empty (records do not depend on it)
@@ -77,6 +86,9 @@ class Options:
     # level 3, or "debug" (-G: the whole front end, no optimiser; cheaper on typical kernels, far slower on huge)
     nvrtc_mode: str = "optimized"
     nvrtc_optimization_level: int = 3
+    # nvrtc_mode "hybrid": the largest kernel (CUDA forward + backward, kB) still compiled with -G; -G took 1.3-4.7 s
+    # against 1.3-11 s at level 3 for single kernels of 100-355 kB, and over 6 minutes for one of 841 kB
+    nvrtc_debug_max_kb: int = 256
     seed: int = 0  # recorded in each record (the generation seed of the batch)
     verify: str = "full"  # one of VERIFY_MODES
     # accept an output identical to the float32 reference without the conditioning runs (compare.exact_match)
@@ -230,9 +242,49 @@ def _input_dependence_stage(ks: list[GeneratedKernel], ids: dict, results: dict,
     return kept
 
 
-def _cpu_build_stage(ks: list[GeneratedKernel], workdir: Path, opts: Options, results: dict) -> list:
+def _budget_stage(ks: list[GeneratedKernel], workdir: Path, opts: Options, results: dict) -> tuple[list, "_Build | None"]:
+    """The code-size budget (``opts.max_code_kb``) applied before anything is compiled: one code generation of the
+    kernels' module gives each kernel's four functions, measured as its record would be (a kernel's normalised
+    functions do not depend on the module's other kernels, tests/test_extract.py); kernels over the budget get
+    verdict ``screened`` (``code-size``) and are neither compiled, run nor compiled by NVRTC: collect could never
+    record them. Returns the kernels kept and, when none was screened, the module made for the measurement (the
+    CPU build compiles it instead of importing the same text again).
+
+    A code generation that fails leaves every kernel in: the CPU build bisects the failure down to its kernels
+    (``warp-bug``), and the budget is then applied to each record as before (:func:`_sized`)."""
+    if opts.max_code_kb is None or not ks:
+        return ks, None
+    measured = _code_sizes(ks, workdir, opts)
+    if measured is None:
+        return ks, None
+    build, sizes = measured
+    kept = []
+    for k in ks:
+        if sizes[k.name] > opts.max_code_kb * 1000:
+            results[k.name] = KernelResult(k, "screened", "code-size")
+        else:
+            kept.append(k)
+    return kept, build if len(kept) == len(ks) else None
+
+
+def _code_sizes(ks: list[GeneratedKernel], workdir: Path, opts: Options) -> "tuple[_Build, dict[str, int]] | None":
+    """(a module of ``ks``, each kernel's ``code_bytes`` as its record would state it) from one code generation of
+    the module, nothing compiled; None when the code generation or the extraction fails."""
+    try:
+        build = _Build(ks, workdir, opts)
+        cpu_text, cuda_text = W.generate_sources(build.module, ("cpu", "cuda"))
+        names = [k.name for k in ks]
+        cpu, cuda = extract_all(cpu_text, names, "cpu"), extract_all(cuda_text, names, "cuda")
+    except (W.BuildError, ExtractionError):
+        return None
+    return build, {k.name: code_bytes(_functions(k, cpu, cuda)) for k in ks}
+
+
+def _cpu_build_stage(ks: list[GeneratedKernel], workdir: Path, opts: Options, results: dict,
+                     build: "_Build | None" = None) -> list:
     """Render and compile ``ks`` for the CPU (with ``opts.backward_split``: the kernels that need no backward pass in
-    a forward-only module of their own), bisecting compile failures into ``warp-bug`` results; the builds."""
+    a forward-only module of their own), bisecting compile failures into ``warp-bug`` results; the builds.
+    ``build``: a module of exactly ``ks`` made already (:func:`_budget_stage`), compiled instead of a new one."""
     groups = [(ks, opts)]
     if opts.backward_split and opts.enable_backward:
         backward = [k for k in ks if needs_backward(k)]
@@ -241,7 +293,8 @@ def _cpu_build_stage(ks: list[GeneratedKernel], workdir: Path, opts: Options, re
     builds, failed = [], {}
     for group, gopts in groups:
         try:
-            b, f = _isolate(group, workdir, gopts, lambda b: W.compile_cpu(b.module))
+            b, f = _isolate(group, workdir, gopts, lambda b: W.compile_cpu(b.module),
+                            build if group is ks else None)
         except W.BuildError as error:
             b, f = None, {group[0].name: str(error)}
         failed |= f
@@ -255,7 +308,7 @@ def _cpu_build_stage(ks: list[GeneratedKernel], workdir: Path, opts: Options, re
 
 
 def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | None = None,
-                 skip_ids: frozenset[str] = frozenset(), batch_index: int | None = None,
+                 skip_ids: Container[str] = frozenset(), batch_index: int | None = None,
                  named: list[tuple[str, GeneratedKernel]] | None = None) -> BatchResult:
     """Verify ``kernels`` (see the module docstring); kernels whose record id is in ``skip_ids`` (already
     collected) are left out like duplicates within the batch. ``batch_index`` picks the differential
@@ -288,9 +341,14 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
         if not ks:
             return _finish(named, results, timings, skipped)
 
-    # 1-2. render + CPU compile (bisecting compile failures)
+    # 1-2. render, the code-size budget, CPU compile (bisecting compile failures)
     t = time.perf_counter()
-    builds = _cpu_build_stage(ks, workdir, opts, results)
+    ks, measured = _budget_stage(ks, workdir, opts, results)
+    timings["code_size"] += time.perf_counter() - t
+    if not ks:
+        return _finish(named, results, timings, skipped)
+    t = time.perf_counter()
+    builds = _cpu_build_stage(ks, workdir, opts, results, measured)
     timings["cpu_compile"] += time.perf_counter() - t
 
     # 3. run + reference + compare
@@ -323,16 +381,16 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
 
     # 4-5. sources, NVRTC, extraction for the kernels that matched
     # the CPU build is reused (no second import, and Warp's builder of the build emits the texts: nothing is
-    # built again, warp_adapter._Builders) when every kernel in it passed, or when NVRTC is off (NVRTC compiles
-    # the whole text and bisects its failures over the passing kernels only; a kernel's extracted functions do
-    # not depend on the module's other kernels once normalised, tests/test_extract.py). A forward-only build
-    # gets enable_backward back first: the records carry the backward code
+    # built again, warp_adapter._Builders); NVRTC compiles its CUDA text without the kernels that did not pass
+    # (extract.without_kernels) and bisects its failures over the passing kernels only (a kernel's extracted
+    # functions do not depend on the module's other kernels once normalised, tests/test_extract.py). A
+    # forward-only build gets enable_backward back first: the records carry the backward code
     for b in builds or [None]:
         group = ks if b is None else b.kernels
         passing = [k for k in group if k.name in checked]
         if not passing:
             continue
-        reuse = b if b is not None and (len(passing) == len(b.kernels) or not opts.nvrtc) else None
+        reuse = b
         if reuse is not None and not reuse.enable_backward:
             W.set_module_options(reuse.module, optimization_level=opts.optimization_level, enable_backward=True)
             reuse.enable_backward = True
@@ -596,12 +654,17 @@ def _against_stage(kernels, opts: Options, launched: dict, results: dict, extra:
 
 
 def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse=None, launched=None) -> None:
-    """Generate both targets' code once per module (one Warp builder), compile the CUDA text with NVRTC,
-    extract; NVRTC failures are bisected down to the kernels responsible. Each record carries the inputs of its
-    kernel's matching launch and Warp's outputs there (``launched``; harness.check_translation)."""
+    """Generate both targets' code once per module (one Warp builder), compile the CUDA text of the kernels that
+    passed with NVRTC, extract; NVRTC failures are bisected down to the kernels responsible. Each record carries
+    the inputs of its kernel's matching launch and Warp's outputs there (``launched``; harness.check_translation)."""
     nvrtc_dir = workdir / "nvrtc"
     counter = itertools.count()
     sources: dict[int, tuple[str, str]] = {}
+    modes: dict[str, str] = {}  # kernel name -> the NVRTC mode it was compiled in
+
+    def compile_text(text: str, mode: str) -> None:
+        W.compile_nvrtc_source(text, nvrtc_dir / f"{os.getpid()}_{next(counter)}", arch=opts.nvrtc_arch, mode=mode,
+                               optimization_level=opts.nvrtc_optimization_level)
 
     def nvrtc_step(b: _Build) -> None:
         t = time.perf_counter()
@@ -610,9 +673,15 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
         if opts.nvrtc:
             t = time.perf_counter()
             try:
-                W.compile_nvrtc_source(sources[id(b)][1], nvrtc_dir / f"{os.getpid()}_{next(counter)}",
-                                       arch=opts.nvrtc_arch, mode=opts.nvrtc_mode,
-                                       optimization_level=opts.nvrtc_optimization_level)
+                text = sources[id(b)][1]
+                names = [k.name for k in b.kernels if k.name in checked]
+                left_out = [k.name for k in b.kernels if k.name not in checked]
+                if left_out:
+                    text = without_kernels(text, left_out, "cuda")
+                for mode, group in _nvrtc_parts(text, names, opts):
+                    rest = [n for n in names if n not in group]
+                    compile_text(without_kernels(text, rest, "cuda") if rest else text, mode)
+                    modes.update(dict.fromkeys(group, mode))
             finally:
                 timings["nvrtc"] += time.perf_counter() - t
 
@@ -638,7 +707,7 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
             "reference_match": True,
             "nvrtc_compiled": bool(opts.nvrtc),
             "nvrtc_arch": f"sm_{opts.nvrtc_arch}" if opts.nvrtc else "",
-            "nvrtc_mode": opts.nvrtc_mode if opts.nvrtc else "",
+            "nvrtc_mode": modes.get(k.name, opts.nvrtc_mode) if opts.nvrtc else "",
             "nvrtc_optimization_level": W.nvrtc_level(opts.nvrtc_optimization_level) if opts.nvrtc else 0,
             "outputs_checked": comparison.outputs_checked,
             "max_error_ulp": round(comparison.max_error_ulp, 3),
@@ -654,6 +723,26 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
         if launched is not None and k.name in launched:
             record["tests"] = record_tests(k, seed, launched[k.name][1], outputs)
         results[k.name] = _sized(k, record, opts)
+
+
+def _nvrtc_parts(text: str, names: list[str], opts: Options) -> list[tuple[str, list[str]]]:
+    """``[(NVRTC mode, kernel names)]``: how the CUDA ``text`` of the kernels ``names`` is compiled. One part in
+    ``opts.nvrtc_mode``; with ``"hybrid"``, ``-G`` (``"debug"``) for the kernels whose forward and backward
+    functions take at most ``opts.nvrtc_debug_max_kb`` kB of the text and level 3 (``"optimized"``) for the
+    others (NVRTC -G is ~2.7x cheaper on our modules but blows up on huge functions)."""
+    if opts.nvrtc_mode != "hybrid":
+        return [(opts.nvrtc_mode, names)]
+    spans = kernel_spans(text, names, "cuda")
+    small = [n for n in names if sum(e - s for s, e in spans[n].values()) <= opts.nvrtc_debug_max_kb * 1000]
+    large = [n for n in names if n not in small]
+    return [(mode, group) for mode, group in (("debug", small), ("optimized", large)) if group]
+
+
+def _functions(k: GeneratedKernel, cpu: dict, cuda: dict) -> dict[str, str]:
+    """A kernel's four record fields of generated code, normalised, from ``extract_all`` of each target's text."""
+    functions = {name for name in _DEF.findall(k.kernel_source) if name != k.name}  # its @wp.func functions
+    return {f"{target}_{kind}": normalise(fns[k.name][kind], functions)
+            for target, fns in (("cpu", cpu), ("cuda", cuda)) for kind in ("forward", "backward")}
 
 
 def _sized(k: GeneratedKernel, record: dict, opts: Options) -> KernelResult:
@@ -679,16 +768,12 @@ _DEF = re.compile(r"^def (\w+)\(", re.M)
 def _record(k: GeneratedKernel, cid: str, cpu: dict, cuda: dict, verification: dict, opts: Options,
             now: str) -> dict:
     """One corpus record: the kernel, its extracted functions for both targets, and how it was verified."""
-    functions = {name for name in _DEF.findall(k.kernel_source) if name != k.name}  # its @wp.func functions
     return Record(
         id=cid,
         kernel_name=k.name,
         categories=list(k.categories),
         python_source=k.source,
-        cpu_forward=normalise(cpu[k.name]["forward"], functions),
-        cpu_backward=normalise(cpu[k.name]["backward"], functions),
-        cuda_forward=normalise(cuda[k.name]["forward"], functions),
-        cuda_backward=normalise(cuda[k.name]["backward"], functions),
+        **_functions(k, cpu, cuda),
         verification=verification,
         warp_version=W.warp_version(),
         generator_version=GENERATOR_VERSION,

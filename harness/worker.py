@@ -33,7 +33,8 @@ from .warp_side import warp_adapter as W
 _scratch: Path | None = None
 # record id -> lowest batch index this worker made that record in. A kernel accepted in an earlier batch is
 # not verified again (its record is a duplicate the corpus would drop): only ids from *earlier* batches are
-# skipped, so the records written, and their order, are those of a run without the skipping.
+# skipped, so the records written, and their order, are those of a run without the skipping. The ids of
+# records other workers made reach a batch with its task (Task.known).
 _made: dict[str, int] = {}
 
 
@@ -69,7 +70,7 @@ class BatchOutcome:
     verdicts: dict[str, int] = field(default_factory=dict)
     failures: list = field(default_factory=list)  # harness.report.Failure
     n_kernels: int = 0
-    skipped: int = 0  # kernels not verified again: this worker made their records in an earlier batch
+    skipped: int = 0  # kernels not verified again: their records were made in an earlier batch
     timings: dict[str, float] = field(default_factory=dict)
     notes: list[str] = field(default_factory=list)  # generator-error reasons, for the log
 
@@ -102,6 +103,9 @@ class Task:
     batch_size: int
     opts: Options
     positions: tuple[int, ...] | None = None  # None: the whole batch
+    # the records the corpus held when the batch was handed out (every one from an earlier batch or run), as
+    # packed 8-byte id prefixes (KnownIds): their kernels are not verified again, whichever worker made them
+    known: bytes = b""
 
     def all_positions(self) -> tuple[int, ...]:
         return self.positions if self.positions is not None else tuple(range(self.batch_size))
@@ -109,14 +113,49 @@ class Task:
     def halves(self) -> tuple["Task", "Task"]:
         p = self.all_positions()
         mid = len(p) // 2
-        return (Task(self.seed, self.batch_index, self.batch_size, self.opts, p[:mid]),
-                Task(self.seed, self.batch_index, self.batch_size, self.opts, p[mid:]))
+        return (Task(self.seed, self.batch_index, self.batch_size, self.opts, p[:mid], self.known),
+                Task(self.seed, self.batch_index, self.batch_size, self.opts, p[mid:], self.known))
+
+
+ID_PREFIX_BYTES = 8
+
+
+def pack_ids(ids) -> bytes:
+    """Record ids (hex) as the packed prefixes of :attr:`Task.known`: 8 bytes each, so that a 200 MB corpus's
+    ids travel with each batch as ~50 kB (two distinct kernels share a prefix with probability ~n^2 / 2^65: for a
+    million records, 3e-8 that one kernel is ever skipped wrongly)."""
+    out = bytearray()
+    for i in ids:
+        try:
+            prefix = bytes.fromhex(i[: 2 * ID_PREFIX_BYTES])
+        except ValueError:
+            continue  # not an id of ours: never matched
+        if len(prefix) == ID_PREFIX_BYTES:
+            out += prefix
+    return bytes(out)
+
+
+class KnownIds:
+    """The record ids a batch need not verify: those this worker made in earlier batches, and those of
+    :attr:`Task.known` (matched on their prefix)."""
+
+    def __init__(self, made: frozenset[str], packed: bytes):
+        self.made = made
+        self.prefixes = {packed[i : i + ID_PREFIX_BYTES] for i in range(0, len(packed), ID_PREFIX_BYTES)}
+
+    def __contains__(self, record_id: object) -> bool:
+        if record_id in self.made:
+            return True
+        try:
+            return bytes.fromhex(str(record_id)[: 2 * ID_PREFIX_BYTES]) in self.prefixes
+        except ValueError:
+            return False
 
 
 def run_task(task: Task, hook=None) -> BatchOutcome:
     """Draw the task's batch, keep the kernels at its positions, verify them."""
     return run_batch(task.seed, task.batch_index, task.batch_size, task.opts, task.positions,
-                     hook=(lambda kernels: hook(task, kernels)) if hook else None)
+                     hook=(lambda kernels: hook(task, kernels)) if hook else None, known=task.known)
 
 
 def _load_hook():
@@ -172,7 +211,7 @@ def _die_with_parent() -> None:
 
 
 def run_batch(seed: int, batch_index: int, batch_size: int, opts: Options,
-              positions: tuple[int, ...] | None = None, hook=None) -> BatchOutcome:
+              positions: tuple[int, ...] | None = None, hook=None, known: bytes = b"") -> BatchOutcome:
     if _scratch is None:
         init_worker()
     bseed = batch_seed(seed, batch_index)
@@ -186,7 +225,7 @@ def run_batch(seed: int, batch_index: int, batch_size: int, opts: Options,
     if not kernels:
         return BatchOutcome(batch_index, timings={"generate": gen_time})
     workdir = Path(tempfile.mkdtemp(prefix=f"batch{batch_index}-", dir=_scratch))
-    skip = frozenset(i for i, b in _made.items() if b < batch_index)
+    skip = KnownIds(frozenset(i for i, b in _made.items() if b < batch_index), known)
     try:
         result = verify_batch(kernels, workdir, Options(**{**opts.__dict__, "seed": bseed}), skip)
     finally:

@@ -419,3 +419,25 @@ def test_a_worker_does_not_verify_again_what_it_collected_in_an_earlier_batch(tm
     assert not ids & {r["id"] for r in second.records}
     again = worker.run_batch(4, 0, 6, opts)  # batch 0 itself (a resumed run) skips nothing of its own
     assert again.skipped == 0 and {r["id"] for r in again.records} == ids
+
+
+def test_a_batch_does_not_verify_again_what_another_worker_collected(tmp_path, monkeypatch):
+    """The ids of the records the corpus holds travel with each new batch (Task.known, packed 8-byte prefixes):
+    a worker that never made them skips their kernels too; ids are matched on their prefix only, and anything
+    that is not an id of ours is ignored."""
+    from harness import worker
+    from harness.pipeline import Options
+
+    monkeypatch.setattr(worker, "_made", {})
+    worker.init_worker(str(tmp_path))
+    opts = Options(verify="none", nvrtc=False)
+    first = worker.run_batch(4, 0, 6, opts)
+    ids = [r["id"] for r in first.records]
+    monkeypatch.setattr(worker, "_made", {})  # another worker: it made nothing
+    alone = worker.run_batch(4, 1, 6, opts)
+    assert alone.skipped == 0
+    told = worker.run_task(worker.Task(4, 1, 6, opts, known=worker.pack_ids([*ids, "not-hex", ""])))
+    assert told.skipped >= 1
+    assert {r["id"] for r in told.records} == {r["id"] for r in alone.records} - set(ids)
+    assert worker.KnownIds(frozenset(), worker.pack_ids(ids)).__contains__(ids[0][:16] + "0" * 16)
+    assert worker.Task(4, 1, 6, opts, known=b"x" * 8).halves()[1].known == b"x" * 8

@@ -8,7 +8,14 @@ import textwrap
 import pytest
 
 from harness.warp_side import warp_adapter as wa
-from harness.warp_side.extract import ExtractionError, extract_all, extract_kernel_functions, normalise
+from harness.warp_side.extract import (
+    ExtractionError,
+    extract_all,
+    extract_kernel_functions,
+    kernel_spans,
+    normalise,
+    without_kernels,
+)
 
 # --------------------------------------------------------------------------- synthetic sources
 
@@ -219,6 +226,21 @@ def test_same_kernel_in_two_modules_normalises_identically(modules, target):
         assert normalise(first[kind]) == normalise(second[kind])
 
 
+def test_a_module_text_without_some_kernels_keeps_the_others_whole(modules):
+    """What NVRTC compiles when some kernels of a build did not pass (pipeline step 4): their forward and backward
+    functions cut out, every other character left as it was."""
+    source = wa.generate_source(modules["a"], "cuda")
+    spans = kernel_spans(source, ["k_scale", "k_len"], "cuda")
+    assert set(spans["k_len"]) == {"forward", "backward"}
+    rest = without_kernels(source, ["k_len"], "cuda")
+    assert len(source) - len(rest) == sum(end - start for start, end in spans["k_len"].values())
+    assert "k_len" not in rest
+    assert extract_all(rest, ["k_scale"], "cuda") == extract_all(source, ["k_scale"], "cuda")
+    with pytest.raises(ExtractionError, match="k_len"):
+        extract_all(rest, ["k_len"], "cuda")
+    assert without_kernels(source, [], "cuda") == source
+
+
 @pytest.mark.parametrize("target", ["cpu", "cuda"])
 def test_without_backward_the_backward_text_is_empty(tmp_path, target):
     path = tmp_path / "forward_only.py"
@@ -272,6 +294,54 @@ def test_a_reused_build_with_a_failed_kernel_records_the_passing_kernels_as_a_fr
     # and the records are those of a module without the kernel that did not pass
     alone = pipeline.verify_batch(kernels[1:], tmp_path / "alone", opts)
     assert got == {r.kernel.name: [r.record[f] for f in fields] for r in alone.results if r.record is not None}
+
+
+def test_nvrtc_compiles_the_build_text_without_the_kernels_that_did_not_pass_and_hybrid_splits_it_by_size(
+        tmp_path, monkeypatch):
+    """Pipeline step 4 with NVRTC (its compile replaced by a recorder): the CPU build's text is compiled without the
+    kernel that did not pass (no second import); in ``hybrid`` mode the kernels up to ``nvrtc_debug_max_kb`` of CUDA
+    go to a ``-G`` compile and the others to a level-3 one, each text holding only its kernels, and every record
+    says the mode its kernel was compiled in. The records are those of a module of the passing kernels alone."""
+    from harness import pipeline
+    from harness.generate import draw_kernels
+
+    kernels = [k for _, k in pipeline.name_kernels(draw_kernels(5, 6))]
+    dropped = kernels[0].name
+    check = pipeline._check_kernel
+    monkeypatch.setattr(pipeline, "_check_kernel", lambda k, *a, **kw: pipeline.KernelResult(k, "screened", "test")
+                        if k.name == dropped else check(k, *a, **kw))
+    compiled: list[tuple[str, str]] = []
+    monkeypatch.setattr(pipeline.W, "compile_nvrtc_source", lambda text, out_dir, arch=90, *, mode, **kw:
+                        compiled.append((mode, text)))
+    imports = []
+    real_import = pipeline.W.import_kernel_module
+    monkeypatch.setattr(pipeline.W, "import_kernel_module", lambda path: imports.append(path) or real_import(path))
+    plain = pipeline.verify_batch(kernels, tmp_path / "plain", pipeline.Options(nvrtc_mode="debug"))
+    records = {r.kernel.name: r.record for r in plain.results if r.record is not None}
+    assert len(imports) == 1 and dropped not in records and len(records) >= 3
+    def entries(text):  # the kernels whose CUDA entry points a text holds (a kernel's helper functions may stay)
+        return set(re.findall(r"\b(k_\w+?)_[0-9a-f]{8}_cuda_kernel_forward\(", text))
+
+    assert [mode for mode, _ in compiled] == ["debug"] and entries(compiled[0][1]) == set(records)
+    sizes = {name: sum(e - s for s, e in spans.values())
+             for name, spans in kernel_spans(compiled[0][1], list(records), "cuda").items()}
+    threshold = sorted(sizes.values())[len(sizes) // 2 - 1]  # about half the kernels on each side
+    assert threshold < max(sizes.values())
+    compiled.clear()
+    hybrid = pipeline.verify_batch(kernels, tmp_path / "hybrid", pipeline.Options(
+        nvrtc_mode="hybrid", nvrtc_debug_max_kb=threshold / 1000))
+    assert sorted(mode for mode, _ in compiled) == ["debug", "optimized"]
+    for mode, text in compiled:
+        assert entries(text) == {name for name, size in sizes.items() if (size <= threshold) == (mode == "debug")}
+    fields = ("cpu_forward", "cpu_backward", "cuda_forward", "cuda_backward", "id")
+    for r in hybrid.results:
+        if r.record is not None:
+            assert r.record["verification"]["nvrtc_mode"] == ("debug" if sizes[r.kernel.name] <= threshold else "optimized")
+            assert [r.record[f] for f in fields] == [records[r.kernel.name][f] for f in fields]
+    alone = pipeline.verify_batch([k for k in kernels if k.name != dropped], tmp_path / "alone",
+                                  pipeline.Options(nvrtc_mode="debug"))
+    assert {r.kernel.name: [r.record[f] for f in fields] for r in alone.results if r.record is not None} == {
+        name: [record[f] for f in fields] for name, record in records.items()}
 
 
 def test_normalise_numbers_user_functions_from_zero_whatever_the_process_made_before():

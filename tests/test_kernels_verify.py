@@ -17,6 +17,7 @@ from hypothesis import given
 
 from grammar.policy import DEFAULT_POLICY
 from harness.store.corpus import code_bytes
+from harness import pipeline
 from harness.pipeline import Options, verify_batch
 from strategies import kernels
 from strategies.kernels import GeneratedKernel, ParamSpec
@@ -72,3 +73,11 @@ def test_the_code_size_budget_screens_records_over_it_and_each_record_states_its
     bounded = verify_batch([small, big], session_workdir / "budget1", Options(nvrtc=False, max_code_kb=budget_kb))
     verdicts = {which(r): (r.verdict, r.reason) for r in bounded.results}
     assert verdicts == {"k_small": ("accepted", ""), "k_big": ("screened", "code-size")}
+    # the budget is applied before anything is compiled, measured as the records state it
+    named = [k for _, k in pipeline.name_kernels([small, big])]
+    (session_workdir / "budget2").mkdir()
+    _, measured = pipeline._code_sizes(named, session_workdir / "budget2", Options())
+    assert measured == {r.kernel.name: r.record["verification"]["code_bytes"] for r in unbounded.results}
+    alone = verify_batch([big], session_workdir / "budget3", Options(max_code_kb=budget_kb))
+    assert [(r.verdict, r.reason) for r in alone.results] == [("screened", "code-size")]
+    assert "code_size" in alone.timings and "cpu_compile" not in alone.timings and "nvrtc" not in alone.timings

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["ExtractionError", "extract_all", "extract_kernel_functions", "normalise"]
+__all__ = ["ExtractionError", "extract_all", "extract_kernel_functions", "kernel_spans", "normalise", "without_kernels"]
 
 TARGETS = ("cpu", "cuda")
 
@@ -88,19 +88,13 @@ def _definition_span(source: str, name_start: int, paren: int) -> tuple[int, int
 # --------------------------------------------------------------------------- public functions
 
 
-def extract_all(source: str, kernel_names: Iterable[str], target: str) -> dict[str, dict[str, str]]:
-    """The forward and backward function text of each kernel in ``kernel_names``, in one pass.
-
-    ``kernel_names`` are the Python function names of the kernels. Returns
-    ``{name: {"forward": str, "backward": str}}``; ``"backward"`` is ``""`` when the module has no
-    backward pass. Each function runs from its declaration (including a ``template <...>`` line) to
-    its closing brace. Raises :class:`ExtractionError` when a kernel's forward function is missing or
-    when a kernel has several hashed variants (a generic kernel with several overloads).
-    """
+def kernel_spans(source: str, kernel_names: Iterable[str], target: str) -> dict[str, dict[str, tuple[int, int]]]:
+    """``{name: {"forward": (start, end), "backward": (start, end)}}``: where each kernel's functions lie in
+    ``source`` (see :func:`extract_all`; a missing backward function has no entry)."""
     if target not in TARGETS:
         raise ValueError(f"target must be one of {TARGETS}, not {target!r}")
     wanted = set(kernel_names)
-    found: dict[str, dict[str, str]] = {name: {"forward": "", "backward": ""} for name in wanted}
+    found: dict[str, dict[str, tuple[int, int]]] = {name: {} for name in wanted}
     headers: dict[tuple[str, str], str] = {}
     position = 0
     for tail in _ENTRY_TAIL.finditer(source):
@@ -116,12 +110,39 @@ def extract_all(source: str, kernel_names: Iterable[str], target: str) -> dict[s
         name, kind = kernel["name"], tail["kind"]
         if headers.setdefault((name, kind), identifier) != identifier:
             raise ExtractionError(f"kernel {name!r} has several {kind} variants: {headers[(name, kind)]}, {identifier}")
-        found[name][kind] = source[span[0] : span[1]]
+        found[name][kind] = span
         position = span[1]
-    missing = sorted(name for name, functions in found.items() if not functions["forward"])
+    missing = sorted(name for name, functions in found.items() if "forward" not in functions)
     if missing:
         raise ExtractionError(f"no {target} forward function for kernel(s) {', '.join(missing)}")
     return found
+
+
+def extract_all(source: str, kernel_names: Iterable[str], target: str) -> dict[str, dict[str, str]]:
+    """The forward and backward function text of each kernel in ``kernel_names``, in one pass.
+
+    ``kernel_names`` are the Python function names of the kernels. Returns
+    ``{name: {"forward": str, "backward": str}}``; ``"backward"`` is ``""`` when the module has no
+    backward pass. Each function runs from its declaration (including a ``template <...>`` line) to
+    its closing brace. Raises :class:`ExtractionError` when a kernel's forward function is missing or
+    when a kernel has several hashed variants (a generic kernel with several overloads).
+    """
+    return {name: {kind: source[spans[kind][0] : spans[kind][1]] if kind in spans else ""
+                   for kind in ("forward", "backward")}
+            for name, spans in kernel_spans(source, kernel_names, target).items()}
+
+
+def without_kernels(source: str, kernel_names: Iterable[str], target: str) -> str:
+    """``source`` with the forward and backward functions of the kernels ``kernel_names`` cut out: a module
+    text that compiles the other kernels only (for CUDA, where a kernel is nothing but its two ``__global__``
+    functions; the functions it called stay, unused)."""
+    cuts = sorted(span for spans in kernel_spans(source, kernel_names, target).values() for span in spans.values())
+    pieces, position = [], 0
+    for start, end in cuts:
+        pieces.append(source[position:start])
+        position = end
+    pieces.append(source[position:])
+    return "".join(pieces)
 
 
 def extract_kernel_functions(source: str, kernel_name: str, target: str) -> dict[str, str]:
