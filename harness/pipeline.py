@@ -57,7 +57,7 @@ from .oracle.gradient import CHECKED, GradientResult, LazyGradients, check_gradi
 from .oracle.input_choice import choose_first, first_inputs
 from .oracle.inputs import INPUT_ATTEMPTS, make_inputs, profile_for_attempt
 from .oracle.reference import run_reference
-from .report import Failure, KernelArg
+from .report import NVRTC_DEBUG, Failure, KernelArg
 from .store.canonical import canonical_id
 from .store.corpus import Record, code_bytes, utc_timestamp
 from .warp_side import differential as D
@@ -663,8 +663,13 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
     modes: dict[str, str] = {}  # kernel name -> the NVRTC mode it was compiled in
 
     def compile_text(text: str, mode: str) -> None:
-        W.compile_nvrtc_source(text, nvrtc_dir / f"{os.getpid()}_{next(counter)}", arch=opts.nvrtc_arch, mode=mode,
-                               optimization_level=opts.nvrtc_optimization_level)
+        try:
+            W.compile_nvrtc_source(text, nvrtc_dir / f"{os.getpid()}_{next(counter)}", arch=opts.nvrtc_arch,
+                                   mode=mode, optimization_level=opts.nvrtc_optimization_level)
+        except W.BuildError as error:
+            if mode == "debug":  # the report's reproducer compiles in Warp's debug mode then (report.NVRTC_DEBUG)
+                raise W.BuildError(f"{NVRTC_DEBUG} {error}") from error
+            raise
 
     def nvrtc_step(b: _Build) -> None:
         t = time.perf_counter()

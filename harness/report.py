@@ -59,6 +59,8 @@ __all__ = [
     "render_reproducer",
 ]
 
+# how an NVRTC error met compiling with -G (the pipeline's nvrtc_mode "debug" or "hybrid") begins
+NVRTC_DEBUG = "NVRTC -G:"
 KINDS = ("mismatch", "gradient-mismatch", "compile-error", "nvrtc-error", "crash",
          # harness.fuzz --against (harness.warp_side.against): the other release fails the reference comparison the main
          # one passes; or the two releases differ where the reference cannot decide (expected: the main one's)
@@ -363,7 +365,11 @@ def render_reproducer(f: Failure) -> str:
     elif f.kind == "nvrtc-error":
         arch, use_ptx = _nvrtc_target(f)
         call = f"wp.compile_aot_module(__name__, arch={arch}, use_ptx={use_ptx})"
-        lines += _build_body(call, f"NVRTC only, no GPU needed: compiling this file for sm_{arch}")
+        what = f"NVRTC only, no GPU needed: compiling this file for sm_{arch}"
+        if f.message.startswith(NVRTC_DEBUG):  # met compiling with -G, as Warp's debug build compiles
+            lines += ['    wp.config.mode = "debug"  # the failure was met with NVRTC -G']
+            what += " in Warp's debug mode (NVRTC -G)"
+        lines += _build_body(call, what)
     else:
         lines += _launch_body(f, helper, taken)
     lines += ["", "", 'if __name__ == "__main__":', f"    {main}()", ""]

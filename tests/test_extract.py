@@ -344,6 +344,34 @@ def test_nvrtc_compiles_the_build_text_without_the_kernels_that_did_not_pass_and
         name: [record[f] for f in fields] for name, record in records.items()}
 
 
+def test_an_nvrtc_failure_of_the_minus_g_part_is_bisected_to_its_kernel_and_says_it_was_minus_g(tmp_path,
+                                                                                                 monkeypatch):
+    """A kernel NVRTC rejects in a hybrid compile (the rejection injected) is bisected out as ``nvrtc-error``; its
+    failure says the compile was ``-G`` (so the reproducer compiles in Warp's debug mode); the others are recorded."""
+    from harness import pipeline
+    from harness.generate import draw_kernels
+    from harness.report import NVRTC_DEBUG
+
+    named = pipeline.name_kernels(draw_kernels(5, 4))
+    bad = named[-1][1].name
+    real = pipeline.W.compile_nvrtc_source
+
+    def rejecting(text, out_dir, arch=90, *, mode, **kw):
+        if mode == "debug" and re.search(rf"\b{bad}_[0-9a-f]{{8}}_cuda_kernel_forward\(", text):
+            raise pipeline.W.BuildError("error: injected by the test")
+        return real(text, out_dir, arch, mode=mode, **kw)
+
+    monkeypatch.setattr(pipeline.W, "compile_nvrtc_source", rejecting)
+    result = pipeline.verify_batch([k for _, k in named], tmp_path / "b", pipeline.Options(nvrtc_mode="hybrid"),
+                                   named=named)
+    verdicts = {r.kernel.name: (r.verdict, r.reason) for r in result.results}
+    assert verdicts[bad] == ("warp-bug", "nvrtc-error")
+    failure = next(r.failure for r in result.results if r.kernel.name == bad)
+    assert failure.message.startswith(NVRTC_DEBUG) and "injected by the test" in failure.message
+    others = [r for r in result.results if r.kernel.name != bad and r.record is not None]
+    assert others and all(r.record["verification"]["nvrtc_mode"] == "debug" for r in others)
+
+
 def test_normalise_numbers_user_functions_from_zero_whatever_the_process_made_before():
     """Warp names a user function's instances <name>_<n> from a process-wide counter; normalise renumbers them
     by first appearance, distinct stays distinct, other names ending in digits are left alone."""

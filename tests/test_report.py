@@ -311,6 +311,18 @@ def test_nvrtc_reproducer_uses_the_architecture_named_in_the_log():
     assert "wp.compile_aot_module(__name__, arch=86, use_ptx=True)" in script
 
 
+def test_an_nvrtc_error_met_with_minus_g_is_reproduced_in_warps_debug_mode():
+    from harness.report import NVRTC_DEBUG
+
+    plain = render_reproducer(double_failure(kind="nvrtc-error", expected={}, actual={}, message="NVRTC error"))
+    assert "wp.config.mode" not in plain
+    failure = double_failure(kind="nvrtc-error", expected={}, actual={}, message=f"{NVRTC_DEBUG} NVRTC error")
+    script = render_reproducer(failure)
+    compile(script, "repro.py", "exec")
+    body = script[script.index("def main():"):]
+    assert body.index('wp.config.mode = "debug"') < body.index("wp.compile_aot_module(")
+
+
 def test_module_options_are_applied_in_the_script():
     failure = double_failure(module_options={"optimization_level": 0})
     assert 'wp.set_module_options({"optimization_level": 0})' in render_reproducer(failure)
