@@ -62,7 +62,7 @@ from .store.canonical import canonical_id
 from .store.corpus import Record, code_bytes, utc_timestamp
 from .warp_side import differential as D
 from .warp_side import warp_adapter as W
-from .warp_side.extract import ExtractionError, extract_all, kernel_spans, normalise, without_kernels
+from .warp_side.extract import ExtractionError, cut_spans, extract_all, kernel_spans, normalise
 from .warp_side.launch import run_warp
 
 NVRTC_ARCH = 90
@@ -382,7 +382,7 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
     # 4-5. sources, NVRTC, extraction for the kernels that matched
     # the CPU build is reused (no second import, and Warp's builder of the build emits the texts: nothing is
     # built again, warp_adapter._Builders); NVRTC compiles its CUDA text without the kernels that did not pass
-    # (extract.without_kernels) and bisects its failures over the passing kernels only (a kernel's extracted
+    # (extract.kernel_spans, cut_spans) and bisects its failures over the passing kernels only (a kernel's extracted
     # functions do not depend on the module's other kernels once normalised, tests/test_extract.py). A
     # forward-only build gets enable_backward back first: the records carry the backward code
     for b in builds or [None]:
@@ -390,11 +390,10 @@ def verify_batch(kernels: list[GeneratedKernel], workdir: Path, opts: Options | 
         passing = [k for k in group if k.name in checked]
         if not passing:
             continue
-        reuse = b
-        if reuse is not None and not reuse.enable_backward:
-            W.set_module_options(reuse.module, optimization_level=opts.optimization_level, enable_backward=True)
-            reuse.enable_backward = True
-        _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse, launched)
+        if b is not None and not b.enable_backward:
+            W.set_module_options(b.module, optimization_level=opts.optimization_level, enable_backward=True)
+            b.enable_backward = True
+        _codegen_stage(passing, workdir, opts, checked, ids, results, timings, b, launched)
     if opts.backend == "both" or opts.jax_gradient:
         t = time.perf_counter()
         _jax_gradient_stage(ks, ids, checked, results)
@@ -678,14 +677,13 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
         if opts.nvrtc:
             t = time.perf_counter()
             try:
+                # one scan of the text; each part is the text without every other kernel of the build (those
+                # that did not pass included)
                 text = sources[id(b)][1]
-                names = [k.name for k in b.kernels if k.name in checked]
-                left_out = [k.name for k in b.kernels if k.name not in checked]
-                if left_out:
-                    text = without_kernels(text, left_out, "cuda")
-                for mode, group in _nvrtc_parts(text, names, opts):
-                    rest = [n for n in names if n not in group]
-                    compile_text(without_kernels(text, rest, "cuda") if rest else text, mode)
+                spans = kernel_spans(text, [k.name for k in b.kernels], "cuda")
+                for mode, group in _nvrtc_parts(spans, [k.name for k in b.kernels if k.name in checked], opts):
+                    compile_text(cut_spans(text, [span for name, kinds in spans.items() if name not in group
+                                                  for span in kinds.values()]), mode)
                     modes.update(dict.fromkeys(group, mode))
             finally:
                 timings["nvrtc"] += time.perf_counter() - t
@@ -730,14 +728,13 @@ def _codegen_stage(passing, workdir, opts, checked, ids, results, timings, reuse
         results[k.name] = _sized(k, record, opts)
 
 
-def _nvrtc_parts(text: str, names: list[str], opts: Options) -> list[tuple[str, list[str]]]:
-    """``[(NVRTC mode, kernel names)]``: how the CUDA ``text`` of the kernels ``names`` is compiled. One part in
-    ``opts.nvrtc_mode``; with ``"hybrid"``, ``-G`` (``"debug"``) for the kernels whose forward and backward
-    functions take at most ``opts.nvrtc_debug_max_kb`` kB of the text and level 3 (``"optimized"``) for the
-    others (NVRTC -G is ~2.7x cheaper on our modules but blows up on huge functions)."""
+def _nvrtc_parts(spans: dict, names: list[str], opts: Options) -> list[tuple[str, list[str]]]:
+    """``[(NVRTC mode, kernel names)]``: how the kernels ``names`` are compiled, given where their CUDA functions
+    lie (``extract.kernel_spans``). One part in ``opts.nvrtc_mode``; with ``"hybrid"``, ``-G`` (``"debug"``) for
+    the kernels whose forward and backward functions take at most ``opts.nvrtc_debug_max_kb`` kB and level 3
+    (``"optimized"``) for the others (NVRTC -G is ~2.7x cheaper on our modules but blows up on huge functions)."""
     if opts.nvrtc_mode != "hybrid":
         return [(opts.nvrtc_mode, names)]
-    spans = kernel_spans(text, names, "cuda")
     small = [n for n in names if sum(e - s for s, e in spans[n].values()) <= opts.nvrtc_debug_max_kb * 1000]
     large = [n for n in names if n not in small]
     return [(mode, group) for mode, group in (("debug", small), ("optimized", large)) if group]

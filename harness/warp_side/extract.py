@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-__all__ = ["ExtractionError", "extract_all", "extract_kernel_functions", "kernel_spans", "normalise", "without_kernels"]
+__all__ = ["ExtractionError", "cut_spans", "extract_all", "extract_kernel_functions", "kernel_spans", "normalise", "without_kernels"]
 
 TARGETS = ("cpu", "cuda")
 
@@ -136,9 +136,14 @@ def without_kernels(source: str, kernel_names: Iterable[str], target: str) -> st
     """``source`` with the forward and backward functions of the kernels ``kernel_names`` cut out: a module
     text that compiles the other kernels only (for CUDA, where a kernel is nothing but its two ``__global__``
     functions; the functions it called stay, unused)."""
-    cuts = sorted(span for spans in kernel_spans(source, kernel_names, target).values() for span in spans.values())
+    return cut_spans(source, [span for spans in kernel_spans(source, kernel_names, target).values()
+                              for span in spans.values()])
+
+
+def cut_spans(source: str, spans: Iterable[tuple[int, int]]) -> str:
+    """``source`` without the ``(start, end)`` ranges ``spans`` (from :func:`kernel_spans`; they do not overlap)."""
     pieces, position = [], 0
-    for start, end in cuts:
+    for start, end in sorted(spans):
         pieces.append(source[position:start])
         position = end
     pieces.append(source[position:])
